@@ -1,0 +1,76 @@
+//! Where sessions and accounts live. A host supplies its own (Rust traits here, C
+//! vtables in `ffi`) or uses the built-in ones.
+
+mod memory_cache;
+mod memory_store;
+
+pub use memory_cache::MemoryCache;
+pub use memory_store::MemoryAccountStore;
+
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+/// How [`SessionCache::store`] treats an id that is already present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// Insert or overwrite.
+    Upsert,
+    /// Insert only; an existing live entry is [`Error::IdCollision`] (new and rotated ids).
+    CreateNew,
+}
+
+/// A session cache: record blobs by session id, each with an absolute expiry.
+///
+/// Implementations are shared between threads. A record must not be returned by
+/// `load` once its expiry has passed (a cache may also reclaim it lazily).
+pub trait SessionCache: Send + Sync {
+    /// Stores `record` under `id` until `expires` (Unix seconds) for `user_id` (empty =
+    /// anonymous). Returns `Some(new_id)` when the cache chose another id.
+    fn store(
+        &self,
+        id: &str,
+        user_id: &str,
+        expires: f64,
+        record: &[u8],
+        mode: StoreMode,
+    ) -> Result<Option<String>>;
+
+    /// The record under `id`, or `None` when missing or expired.
+    fn load(&self, id: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Removes `id` (logout). Removing a missing id succeeds.
+    fn remove(&self, id: &str) -> Result<()>;
+
+    /// Removes every session of `user_id` and returns how many went ("log out
+    /// everywhere"). Optional.
+    fn remove_user(&self, user_id: &str) -> Result<u64> {
+        let _ = user_id;
+        Err(Error::Unsupported("remove_user"))
+    }
+}
+
+/// One account property: a name and its value.
+pub type Property = (String, Value);
+
+/// An account store: per-user named properties.
+///
+/// Implementations are shared between threads.
+pub trait AccountStore: Send + Sync {
+    /// The properties named in `names` (all of them when `None`) of `user_id`; names
+    /// that are absent are left out of the answer. `Ok(None)` when the account does not
+    /// exist.
+    fn load(&self, user_id: &str, names: Option<&[&str]>) -> Result<Option<Vec<Property>>>;
+
+    /// Writes `properties` (only those) to an existing account. A missing account is
+    /// [`Error::InvalidCredentials`] (Toto's 1005, "user not found").
+    fn save(&self, user_id: &str, properties: &[(&str, &Value)]) -> Result<()>;
+
+    /// Creates an account with `properties`; an existing one is [`Error::UserIdExists`].
+    fn create(&self, user_id: &str, properties: &[(&str, &Value)]) -> Result<()>;
+
+    /// Deletes an account. Optional.
+    fn remove(&self, user_id: &str) -> Result<()> {
+        let _ = user_id;
+        Err(Error::Unsupported("remove"))
+    }
+}

@@ -1,0 +1,99 @@
+//! Turning C arguments into Rust values, with every check the boundary promises.
+
+use std::borrow::Cow;
+use std::ffi::c_char;
+
+use crate::error::Error;
+use crate::ffi::boundary::{Failure, FfiResult};
+use crate::ffi::result::TotoResult;
+
+/// Borrows `len` bytes at `ptr`. NULL with length 0 is the empty slice; NULL with a
+/// length is refused; lengths over `limit` are refused before anything is read.
+pub(crate) fn bytes<'a>(
+    ptr: *const u8,
+    len: usize,
+    what: &'static str,
+    limit: usize,
+) -> FfiResult<&'a [u8]> {
+    if len > limit {
+        return Err(Error::TooLarge { what, limit }.into());
+    }
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(Failure::null(what));
+    }
+    // SAFETY: `ptr` is non-NULL and the C contract of every entry point is that it
+    // points to `len` readable bytes that stay unchanged for the duration of the call.
+    // `len <= limit` (at most 64 MiB) so it is within isize::MAX.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Borrows UTF-8 text; see [`bytes`]. Invalid UTF-8 is `TOTO_RESULT_INVALID_UTF8`.
+pub(crate) fn text<'a>(
+    ptr: *const c_char,
+    len: usize,
+    what: &'static str,
+    limit: usize,
+) -> FfiResult<&'a str> {
+    let raw = bytes(ptr.cast(), len, what, limit)?;
+    std::str::from_utf8(raw).map_err(|_| {
+        Failure::Code(
+            TotoResult::InvalidUtf8,
+            Cow::Owned(format!("{what} is not valid UTF-8")),
+        )
+    })
+}
+
+/// Checks an output pointer up front (so nothing is done for a call that cannot
+/// report its result) and returns it for a later [`write`].
+pub(crate) fn out<T>(ptr: *mut T, what: &'static str) -> FfiResult<*mut T> {
+    if ptr.is_null() {
+        return Err(Failure::null(what));
+    }
+    if (ptr as usize) % std::mem::align_of::<T>() != 0 {
+        return Err(Failure::Code(
+            TotoResult::InvalidArgument,
+            Cow::Owned(format!("{what} is misaligned")),
+        ));
+    }
+    Ok(ptr)
+}
+
+/// Writes an output checked by [`out`].
+pub(crate) fn write<T>(ptr: *mut T, value: T) {
+    // SAFETY: `ptr` passed `out` (non-NULL, aligned) and the C contract is that output
+    // arguments point to writable storage for a T. `write` does not read or drop the
+    // old (possibly uninitialised) contents.
+    unsafe { ptr.write(value) }
+}
+
+/// Writes a borrowed string/byte view (pointer + length) into two outputs.
+pub(crate) fn write_view(ptr_out: *mut *const u8, len_out: *mut usize, view: &[u8]) -> FfiResult {
+    let p = out(ptr_out, "output pointer")?;
+    let l = out(len_out, "output length")?;
+    write(p, view.as_ptr());
+    write(l, view.len());
+    Ok(())
+}
+
+/// Copies `text` plus a NUL into a caller buffer of `capacity` bytes.
+pub(crate) fn write_c_string(buf: *mut c_char, capacity: usize, text: &str) -> FfiResult {
+    if buf.is_null() {
+        return Err(Failure::null("output buffer"));
+    }
+    if capacity < text.len() + 1 {
+        return Err(Failure::Code(
+            TotoResult::InvalidArgument,
+            Cow::Owned(format!("output buffer needs {} bytes", text.len() + 1)),
+        ));
+    }
+    // SAFETY: `buf` is non-NULL and the caller promised `capacity` writable bytes;
+    // `text.len() + 1 <= capacity`; the source is a distinct Rust string.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        buf.add(text.len()).write(0);
+    }
+    Ok(())
+}

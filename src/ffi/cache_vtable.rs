@@ -1,0 +1,215 @@
+//! A [`SessionCache`] implemented by C function pointers.
+
+use std::ffi::{c_char, c_void};
+
+use crate::backend::{SessionCache, StoreMode};
+use crate::error::{Error, Result};
+use crate::ffi::callback::{Expect, TotoCallbackCtx};
+use crate::id::validate_session_id;
+
+/// `flags` bit for a cache `store`: insert only; if the id is already live, return
+/// TOTO_RESULT_ID_COLLISION and change nothing.
+pub const TOTO_STORE_CREATE_NEW: u32 = 1;
+
+/// The vtable version this header describes.
+pub const TOTO_CACHE_VTABLE_VERSION: u32 = 1;
+
+/// A session cache implemented by the host (Redis, SQL, files...).
+///
+/// Every callback returns a toto_result: TOTO_RESULT_OK on success,
+/// TOTO_RESULT_NOT_FOUND for a missing id (load), TOTO_RESULT_ID_COLLISION (store with
+/// TOTO_STORE_CREATE_NEW), TOTO_RESULT_UNSUPPORTED, or any other non-zero code for a
+/// failure (reported to the caller as TOTO_RESULT_BACKEND_FAILED, with the message from
+/// toto_callback_set_error). Pointer arguments are valid only during the call; `ctx`
+/// too. Callbacks are called from whichever threads use the cache, possibly at the
+/// same time, so they and `user_data` must be thread-safe. They must not unwind
+/// (C++ exceptions, longjmp) through the library.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TotoCacheVtable {
+    /// Set to TOTO_CACHE_VTABLE_VERSION.
+    pub version: u32,
+    /// Passed to every callback; released by `free_user_data`.
+    pub user_data: *mut c_void,
+    /// Required. Stores `record` (an opaque blob) under `id` until `expires` (Unix
+    /// seconds; the cache must not return it after that) for `user_id` (empty =
+    /// anonymous; index it if you implement remove_user). `flags` may hold
+    /// TOTO_STORE_CREATE_NEW. To rename the session, pass the new id to
+    /// toto_callback_set_result.
+    pub store: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            id: *const c_char,
+            id_len: usize,
+            user_id: *const c_char,
+            user_id_len: usize,
+            expires: f64,
+            record: *const u8,
+            record_len: usize,
+            flags: u32,
+            ctx: *mut TotoCallbackCtx,
+        ) -> u32,
+    >,
+    /// Required. Finds `id`: hand the record to toto_callback_set_result and return
+    /// TOTO_RESULT_OK, or return TOTO_RESULT_NOT_FOUND (missing or expired).
+    pub load: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            id: *const c_char,
+            id_len: usize,
+            ctx: *mut TotoCallbackCtx,
+        ) -> u32,
+    >,
+    /// Required. Removes `id`; a missing id is success.
+    pub remove: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            id: *const c_char,
+            id_len: usize,
+            ctx: *mut TotoCallbackCtx,
+        ) -> u32,
+    >,
+    /// Optional (NULL: TOTO_RESULT_UNSUPPORTED). Removes every session of `user_id`
+    /// and writes how many into `*removed`.
+    pub remove_user: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            user_id: *const c_char,
+            user_id_len: usize,
+            removed: *mut u64,
+            ctx: *mut TotoCallbackCtx,
+        ) -> u32,
+    >,
+    /// Optional. Called once with `user_data` when the last reference to the cache is
+    /// released (never if toto_cache_new_vtable fails).
+    pub free_user_data: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
+}
+
+/// The adapter that owns a copied vtable.
+pub(crate) struct VtableCache {
+    vt: TotoCacheVtable,
+}
+
+// SAFETY: the vtable contract (documented on TotoCacheVtable) requires the callbacks and
+// `user_data` to be usable from any thread, concurrently.
+unsafe impl Send for VtableCache {}
+// SAFETY: as above.
+unsafe impl Sync for VtableCache {}
+
+impl VtableCache {
+    /// Checks and copies a vtable.
+    pub(crate) fn new(vt: TotoCacheVtable) -> Result<VtableCache> {
+        if vt.version == 0 || vt.version > TOTO_CACHE_VTABLE_VERSION {
+            return Err(Error::InvalidArgument("cache vtable: unknown version"));
+        }
+        if vt.store.is_none() || vt.load.is_none() || vt.remove.is_none() {
+            return Err(Error::InvalidArgument(
+                "cache vtable: store, load and remove are required",
+            ));
+        }
+        Ok(VtableCache { vt })
+    }
+}
+
+impl Drop for VtableCache {
+    fn drop(&mut self) {
+        if let Some(free) = self.vt.free_user_data {
+            // SAFETY: called exactly once, when the last reference goes, as documented.
+            unsafe { free(self.vt.user_data) }
+        }
+    }
+}
+
+impl SessionCache for VtableCache {
+    fn store(
+        &self,
+        id: &str,
+        user_id: &str,
+        expires: f64,
+        record: &[u8],
+        mode: StoreMode,
+    ) -> Result<Option<String>> {
+        let Some(store) = self.vt.store else {
+            return Err(Error::Unsupported("store"));
+        };
+        let flags = match mode {
+            StoreMode::Upsert => 0,
+            StoreMode::CreateNew => TOTO_STORE_CREATE_NEW,
+        };
+        let out = TotoCallbackCtx::call(Expect::SessionId, "cache store", |ctx| {
+            // SAFETY: the pointers are valid for the call (borrowed Rust data), `ctx` is
+            // a live context, and the function pointer came from the host's vtable.
+            unsafe {
+                store(
+                    self.vt.user_data,
+                    id.as_ptr().cast(),
+                    id.len(),
+                    user_id.as_ptr().cast(),
+                    user_id.len(),
+                    expires,
+                    record.as_ptr(),
+                    record.len(),
+                    flags,
+                    ctx,
+                )
+            }
+        })?
+        .ok_or_else(|| Error::BackendMisbehaved("cache store returned NOT_FOUND".into()))?;
+        match out.result {
+            None => Ok(None),
+            Some(raw) => {
+                let new_id = String::from_utf8(raw)
+                    .ok()
+                    .filter(|s| validate_session_id(s).is_ok())
+                    .ok_or_else(|| {
+                        Error::BackendMisbehaved(
+                            "cache store returned an invalid session id".into(),
+                        )
+                    })?;
+                Ok((new_id != id).then_some(new_id))
+            }
+        }
+    }
+
+    fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let Some(load) = self.vt.load else {
+            return Err(Error::Unsupported("load"));
+        };
+        let out = TotoCallbackCtx::call(Expect::Record, "cache load", |ctx| {
+            // SAFETY: as in `store`.
+            unsafe { load(self.vt.user_data, id.as_ptr().cast(), id.len(), ctx) }
+        })?;
+        Ok(out.and_then(|o| o.result))
+    }
+
+    fn remove(&self, id: &str) -> Result<()> {
+        let Some(remove) = self.vt.remove else {
+            return Err(Error::Unsupported("remove"));
+        };
+        TotoCallbackCtx::call(Expect::Nothing, "cache remove", |ctx| {
+            // SAFETY: as in `store`.
+            unsafe { remove(self.vt.user_data, id.as_ptr().cast(), id.len(), ctx) }
+        })?;
+        Ok(())
+    }
+
+    fn remove_user(&self, user_id: &str) -> Result<u64> {
+        let Some(remove_user) = self.vt.remove_user else {
+            return Err(Error::Unsupported("remove_user"));
+        };
+        let mut removed = 0u64;
+        TotoCallbackCtx::call(Expect::Nothing, "cache remove_user", |ctx| {
+            // SAFETY: as in `store`; `removed` is a live local for the call.
+            unsafe {
+                remove_user(
+                    self.vt.user_data,
+                    user_id.as_ptr().cast(),
+                    user_id.len(),
+                    &mut removed,
+                    ctx,
+                )
+            }
+        })?;
+        Ok(removed)
+    }
+}

@@ -1,0 +1,341 @@
+//! `toto_session_*` state access: the typed map of a session.
+//!
+//! Every call here: one thread at a time per session; the session handle is checked
+//! (TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE); names are UTF-8 of at most
+//! 1024 bytes (TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE). Getters return
+//! TOTO_RESULT_NOT_FOUND for a missing key (a stored null is found, with type
+//! TOTO_VALUE_TYPE_NULL) and TOTO_RESULT_TYPE_MISMATCH for a value of another type.
+//! Setters copy their inputs and mark the session dirty.
+
+use std::ffi::c_char;
+
+use crate::ffi::args;
+use crate::ffi::boundary::{run, run_plain, TotoError};
+use crate::ffi::bytes::TotoBytes;
+use crate::ffi::result::TotoResult;
+use crate::ffi::session::{session_mut, session_ref, TotoSession};
+use crate::ffi::value_io::{self, name, TotoValueType};
+use crate::value::Value;
+
+fn set(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    value: impl FnOnce() -> crate::ffi::boundary::FfiResult<Value>,
+) -> crate::ffi::boundary::FfiResult {
+    let s = session_mut(session)?;
+    let name = name(key, key_len)?;
+    Ok(s.set(name, value()?)?)
+}
+
+fn get<'a>(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+) -> crate::ffi::boundary::FfiResult<Option<&'a Value>> {
+    let s = session_ref(session)?;
+    Ok(s.get(name(key, key_len)?))
+}
+
+/// Number of state entries.
+/// Errors: TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+#[no_mangle]
+pub extern "C" fn toto_session_len(session: *const TotoSession, out: *mut usize) -> TotoResult {
+    run_plain(|| {
+        let out = args::out(out, "out")?;
+        args::write(out, session_ref(session)?.len());
+        Ok(())
+    })
+}
+
+/// Borrows the `index`-th state key in sorted (byte) order, for iteration from 0 to
+/// toto_session_len() - 1.
+/// Ownership: points into the session; valid until the state changes or the session
+/// is freed.
+/// Errors: TOTO_RESULT_NOT_FOUND (index past the end), TOTO_RESULT_NULL_ARGUMENT,
+/// TOTO_RESULT_INVALID_HANDLE.
+#[no_mangle]
+pub extern "C" fn toto_session_key_at(
+    session: *const TotoSession,
+    index: usize,
+    out_ptr: *mut *const c_char,
+    out_len: *mut usize,
+) -> TotoResult {
+    run_plain(|| {
+        let key = session_ref(session)?
+            .key_at(index)
+            .ok_or(crate::Error::NotFound)?;
+        args::write_view(out_ptr.cast(), out_len, key.as_bytes())
+    })
+}
+
+/// Tells whether `key` is present (a stored null counts as present).
+#[no_mangle]
+pub extern "C" fn toto_session_contains(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut bool,
+) -> TotoResult {
+    run_plain(|| {
+        let out = args::out(out, "out")?;
+        let present = get(session, key, key_len)?.is_some();
+        args::write(out, present);
+        Ok(())
+    })
+}
+
+/// Removes `key`; a missing key is not an error (as in Toto).
+#[no_mangle]
+pub extern "C" fn toto_session_delete(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+) -> TotoResult {
+    run_plain(|| {
+        let s = session_mut(session)?;
+        s.remove(name(key, key_len)?);
+        Ok(())
+    })
+}
+
+/// Removes every state entry.
+#[no_mangle]
+pub extern "C" fn toto_session_clear(session: *mut TotoSession) -> TotoResult {
+    run_plain(|| {
+        session_mut(session)?.clear();
+        Ok(())
+    })
+}
+
+/// The type of the value under `key`.
+#[no_mangle]
+pub extern "C" fn toto_session_get_type(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut TotoValueType,
+) -> TotoResult {
+    run_plain(|| value_io::write_type(out, get(session, key, key_len)?))
+}
+
+/// Reads a bool.
+#[no_mangle]
+pub extern "C" fn toto_session_get_bool(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut bool,
+) -> TotoResult {
+    run_plain(|| value_io::write_scalar(out, get(session, key, key_len)?, Value::as_bool))
+}
+
+/// Reads an integer that fits in int64 (TOTO_RESULT_TYPE_MISMATCH for other integers).
+#[no_mangle]
+pub extern "C" fn toto_session_get_i64(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut i64,
+) -> TotoResult {
+    run_plain(|| value_io::write_scalar(out, get(session, key, key_len)?, Value::as_i64))
+}
+
+/// Reads a float (integers are not converted: TOTO_RESULT_TYPE_MISMATCH).
+#[no_mangle]
+pub extern "C" fn toto_session_get_f64(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut f64,
+) -> TotoResult {
+    run_plain(|| value_io::write_scalar(out, get(session, key, key_len)?, Value::as_f64))
+}
+
+/// Borrows a text value (UTF-8, not NUL-terminated).
+/// Ownership: points into the session; valid until the state changes or the session
+/// is freed.
+#[no_mangle]
+pub extern "C" fn toto_session_get_text(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out_ptr: *mut *const c_char,
+    out_len: *mut usize,
+) -> TotoResult {
+    run_plain(|| {
+        value_io::write_borrowed(
+            out_ptr.cast(),
+            out_len,
+            get(session, key, key_len)?,
+            value_io::read_text,
+        )
+    })
+}
+
+/// Borrows a byte-string value.
+/// Ownership: points into the session; valid until the state changes or the session
+/// is freed.
+#[no_mangle]
+pub extern "C" fn toto_session_get_bytes(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out_ptr: *mut *const u8,
+    out_len: *mut usize,
+) -> TotoResult {
+    run_plain(|| {
+        value_io::write_borrowed(
+            out_ptr,
+            out_len,
+            get(session, key, key_len)?,
+            value_io::read_bytes,
+        )
+    })
+}
+
+/// Reads any value as CBOR.
+/// Ownership: on success `*out` is a library-owned buffer; release it with
+/// toto_bytes_free.
+#[no_mangle]
+pub extern "C" fn toto_session_get_cbor(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut TotoBytes,
+    error: *mut TotoError,
+) -> TotoResult {
+    run(error, || {
+        value_io::write_cbor(out, value_io::found(get(session, key, key_len)?)?)
+    })
+}
+
+/// Reads any value as compact JSON text (bytes become base64 text, non-finite floats
+/// null). TOTO_RESULT_INVALID_JSON for a map with a non-text key.
+/// Ownership: on success `*out` is a library-owned buffer (UTF-8, not NUL-terminated);
+/// release it with toto_bytes_free.
+#[no_mangle]
+pub extern "C" fn toto_session_get_json(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut TotoBytes,
+    error: *mut TotoError,
+) -> TotoResult {
+    run(error, || {
+        value_io::write_json(out, value_io::found(get(session, key, key_len)?)?)
+    })
+}
+
+/// Stores null (present, unlike a deleted key).
+#[no_mangle]
+pub extern "C" fn toto_session_set_null(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+) -> TotoResult {
+    run_plain(|| set(session, key, key_len, || Ok(Value::Null)))
+}
+
+/// Stores a bool.
+#[no_mangle]
+pub extern "C" fn toto_session_set_bool(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    value: bool,
+) -> TotoResult {
+    run_plain(|| set(session, key, key_len, || Ok(Value::Bool(value))))
+}
+
+/// Stores an integer.
+#[no_mangle]
+pub extern "C" fn toto_session_set_i64(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    value: i64,
+) -> TotoResult {
+    run_plain(|| set(session, key, key_len, || Ok(Value::from(value))))
+}
+
+/// Stores a float.
+#[no_mangle]
+pub extern "C" fn toto_session_set_f64(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    value: f64,
+) -> TotoResult {
+    run_plain(|| set(session, key, key_len, || Ok(Value::Float(value))))
+}
+
+/// Stores UTF-8 text (TOTO_RESULT_INVALID_UTF8 otherwise; use _set_bytes for binary).
+/// Values over 1 MiB: TOTO_RESULT_TOO_LARGE.
+#[no_mangle]
+pub extern "C" fn toto_session_set_text(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    value: *const c_char,
+    value_len: usize,
+) -> TotoResult {
+    run_plain(|| {
+        set(session, key, key_len, || {
+            value_io::text_value(value, value_len)
+        })
+    })
+}
+
+/// Stores a byte string. Values over 1 MiB: TOTO_RESULT_TOO_LARGE.
+#[no_mangle]
+pub extern "C" fn toto_session_set_bytes(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> TotoResult {
+    run_plain(|| {
+        set(session, key, key_len, || {
+            value_io::bytes_value(value, value_len)
+        })
+    })
+}
+
+/// Stores any value given as one CBOR item (arrays, maps, nested). Errors:
+/// TOTO_RESULT_INVALID_CBOR (garbage, trailing bytes, nested deeper than 64),
+/// TOTO_RESULT_TOO_LARGE (over 1 MiB); details in `error` when not NULL.
+#[no_mangle]
+pub extern "C" fn toto_session_set_cbor(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    cbor: *const u8,
+    cbor_len: usize,
+    error: *mut TotoError,
+) -> TotoResult {
+    run(error, || {
+        set(session, key, key_len, || {
+            value_io::cbor_value(cbor, cbor_len)
+        })
+    })
+}
+
+/// Stores any value given as JSON text (objects become maps). Errors:
+/// TOTO_RESULT_INVALID_JSON, TOTO_RESULT_TOO_LARGE; details in `error` when not NULL.
+#[no_mangle]
+pub extern "C" fn toto_session_set_json(
+    session: *mut TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    json: *const c_char,
+    json_len: usize,
+    error: *mut TotoError,
+) -> TotoResult {
+    run(error, || {
+        set(session, key, key_len, || {
+            value_io::json_value(json, json_len)
+        })
+    })
+}

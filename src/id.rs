@@ -1,0 +1,68 @@
+//! Session ids and keys as Toto makes them: the 16 bytes of a UUIDv4, base64 with
+//! `-` and `_`, padding dropped: 22 characters.
+//!
+//! Randomness: `uuid`'s `fast-rng` feature draws from a thread-local CSPRNG seeded
+//! from the OS (no syscall per id).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::error::{Error, Result};
+use crate::limits::MAX_SESSION_ID_LEN;
+
+/// Length of a generated id.
+pub const ID_LEN: usize = 22;
+
+/// Encodes 16 bytes the way Toto encodes a UUID into a session id.
+pub fn id_from_bytes(bytes: &[u8; 16]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A fresh random session id (also used as a per-session HMAC key).
+pub fn generate_id() -> String {
+    id_from_bytes(uuid::Uuid::new_v4().as_bytes())
+}
+
+/// Checks a session id that came from outside: 1 to [`MAX_SESSION_ID_LEN`] bytes of
+/// printable ASCII without spaces. Anything else is Toto's 1007.
+pub fn validate_session_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_SESSION_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidSessionId)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_22_url_safe_chars_and_distinct() {
+        let a = generate_id();
+        let b = generate_id();
+        assert_eq!(a.len(), ID_LEN);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_ne!(a, b);
+        // UUIDv4: version nibble is 4.
+        let raw = URL_SAFE_NO_PAD.decode(&a).unwrap();
+        assert_eq!(raw[6] >> 4, 4);
+    }
+
+    #[test]
+    fn session_id_validation() {
+        assert!(validate_session_id("IpHYzcMQQR5-wnN4pmHJNQ").is_ok());
+        assert_eq!(validate_session_id(""), Err(Error::InvalidSessionId));
+        assert_eq!(validate_session_id("a b"), Err(Error::InvalidSessionId));
+        assert_eq!(
+            validate_session_id(&"x".repeat(129)),
+            Err(Error::InvalidSessionId)
+        );
+        assert!(validate_session_id(&"x".repeat(128)).is_ok());
+    }
+}

@@ -1,0 +1,387 @@
+//! A session: id, user id, expiry, optional per-session HMAC key and a typed state map.
+//!
+//! A `Session` is a plain value: it is `Send` (move it between threads) but meant to be
+//! used by one thread at a time. Changes mark it dirty until it is saved.
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::id::{generate_id, validate_session_id};
+use crate::limits::{MAX_DEPTH, MAX_KEY_LEN, MAX_NAME_LEN, MAX_USER_ID_LEN};
+use crate::record::{Record, RecordRef, RECORD_VERSION};
+use crate::sign::Signer;
+use crate::value::Value;
+
+/// A session and its state.
+#[derive(Clone)]
+pub struct Session {
+    id: String,
+    user_id: String,
+    expires: f64,
+    key: Option<String>,
+    state: BTreeMap<String, Value>,
+    dirty: bool,
+    signer: OnceCell<Signer>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("expires", &self.expires)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("state_keys", &self.state.keys().collect::<Vec<_>>())
+            .field("dirty", &self.dirty)
+            .finish()
+    }
+}
+
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.user_id == other.user_id
+            && self.expires == other.expires
+            && self.key == other.key
+            && self.state == other.state
+    }
+}
+
+/// Toto's user-id rule: lowercased; empty means anonymous.
+pub fn normalize_user_id(user_id: &str) -> Result<String> {
+    if user_id.len() > MAX_USER_ID_LEN {
+        return Err(Error::TooLarge {
+            what: "user id",
+            limit: MAX_USER_ID_LEN,
+        });
+    }
+    Ok(user_id.to_lowercase())
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidArgument("an HMAC key must not be empty"));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::TooLarge {
+            what: "HMAC key",
+            limit: MAX_KEY_LEN,
+        });
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::TooLarge {
+            what: "state key",
+            limit: MAX_NAME_LEN,
+        });
+    }
+    Ok(())
+}
+
+impl Session {
+    /// A new session with a fresh random id. `user_id` is normalized (lowercased).
+    pub fn new(user_id: &str, expires: f64) -> Result<Session> {
+        Session::with_id(&generate_id(), user_id, expires)
+    }
+
+    /// A new session with a given id (validated like an id from a request).
+    pub fn with_id(id: &str, user_id: &str, expires: f64) -> Result<Session> {
+        validate_session_id(id)?;
+        Ok(Session {
+            id: id.to_owned(),
+            user_id: normalize_user_id(user_id)?,
+            expires,
+            key: None,
+            state: BTreeMap::new(),
+            dirty: true,
+            signer: OnceCell::new(),
+        })
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// Replaces the id (rotation, or a cache that renamed it). Marks the session dirty.
+    pub fn set_id(&mut self, id: &str) -> Result<()> {
+        validate_session_id(id)?;
+        if self.id != id {
+            self.id = id.to_owned();
+            self.dirty = true;
+        }
+        Ok(())
+    }
+    /// The (lowercased) user id; empty for an anonymous session.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    /// True when no user is bound.
+    pub fn is_anonymous(&self) -> bool {
+        self.user_id.is_empty()
+    }
+    /// Expiry in Unix seconds.
+    pub fn expires(&self) -> f64 {
+        self.expires
+    }
+    /// Sets the expiry. Marks the session dirty when it changes.
+    pub fn set_expires(&mut self, expires: f64) {
+        if self.expires != expires {
+            self.expires = expires;
+            self.dirty = true;
+        }
+    }
+    /// True when `now` is at or past the expiry.
+    pub fn is_expired(&self, now: f64) -> bool {
+        self.expires <= now
+    }
+    /// The per-session HMAC key, if any.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+    /// Sets or clears the per-session HMAC key.
+    pub fn set_key(&mut self, key: Option<&str>) -> Result<()> {
+        if let Some(k) = key {
+            check_key(k)?;
+        }
+        self.key = key.map(str::to_owned);
+        self.signer = OnceCell::new();
+        self.dirty = true;
+        Ok(())
+    }
+    /// Generates and sets a random key the way Toto does at login; returns it.
+    pub fn generate_key(&mut self) -> &str {
+        self.key = Some(generate_id());
+        self.signer = OnceCell::new();
+        self.dirty = true;
+        self.key.as_deref().unwrap_or_default()
+    }
+
+    /// The value under `name`; `None` when missing (a stored null is `Some(Null)`).
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.state.get(name)
+    }
+    /// Stores a value.
+    pub fn set(&mut self, name: &str, value: Value) -> Result<()> {
+        check_name(name)?;
+        if value.depth() > MAX_DEPTH {
+            return Err(Error::InvalidArgument("value nested too deeply"));
+        }
+        self.state.insert(name.to_owned(), value);
+        self.dirty = true;
+        Ok(())
+    }
+    /// Removes a value; a missing key is fine (returns `None`).
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let old = self.state.remove(name);
+        if old.is_some() {
+            self.dirty = true;
+        }
+        old
+    }
+    /// True when `name` is present (even as null).
+    pub fn contains(&self, name: &str) -> bool {
+        self.state.contains_key(name)
+    }
+    /// Number of state entries.
+    pub fn len(&self) -> usize {
+        self.state.len()
+    }
+    /// True when the state is empty.
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
+    }
+    /// State keys in sorted order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.state.keys().map(String::as_str)
+    }
+    /// The `index`-th key in sorted order.
+    pub fn key_at(&self, index: usize) -> Option<&str> {
+        self.state.keys().nth(index).map(String::as_str)
+    }
+    /// Removes every state entry.
+    pub fn clear(&mut self) {
+        if !self.state.is_empty() {
+            self.state.clear();
+            self.dirty = true;
+        }
+    }
+    /// The whole state map.
+    pub fn state(&self) -> &BTreeMap<String, Value> {
+        &self.state
+    }
+
+    /// True when the session changed since it was created, loaded or marked clean.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+    /// Marks the session as saved.
+    pub fn mark_clean(&mut self) {
+        self.dirty = false;
+    }
+
+    /// Encodes the session as a record blob (see [`crate::record`]).
+    pub fn export(&self) -> Result<Vec<u8>> {
+        RecordRef {
+            v: RECORD_VERSION,
+            id: &self.id,
+            user: &self.user_id,
+            exp: self.expires,
+            key: self.key.as_deref(),
+            state: &self.state,
+        }
+        .encode()
+    }
+
+    /// Decodes a record blob into a clean session. The record's fields are checked
+    /// like arguments (id, user id, key); a bad one is a decode error.
+    pub fn import(bytes: &[u8]) -> Result<Session> {
+        Session::from_record(Record::decode(bytes)?)
+    }
+
+    /// Builds a clean session from a decoded record.
+    pub fn from_record(record: Record) -> Result<Session> {
+        let bad = |what: &str| Error::Decode(format!("record has an invalid {what}"));
+        validate_session_id(&record.id).map_err(|_| bad("session id"))?;
+        if record.user.len() > MAX_USER_ID_LEN {
+            return Err(bad("user id"));
+        }
+        if let Some(k) = &record.key {
+            check_key(k).map_err(|_| bad("key"))?;
+        }
+        if record.state.keys().any(|k| k.len() > MAX_NAME_LEN) {
+            return Err(bad("state key"));
+        }
+        if record.state.values().any(|v| v.depth() > MAX_DEPTH) {
+            return Err(bad("state value (nested too deeply)"));
+        }
+        Ok(Session {
+            id: record.id,
+            user_id: record.user,
+            expires: record.exp,
+            key: record.key,
+            state: record.state,
+            dirty: false,
+            signer: OnceCell::new(),
+        })
+    }
+
+    /// The session's signer, keyed once and cached. Without a key: Toto's 1008.
+    pub fn signer(&self) -> Result<&Signer> {
+        if let Some(s) = self.signer.get() {
+            return Ok(s);
+        }
+        let key = self.key.as_deref().ok_or(Error::InvalidHmac)?;
+        let signer = Signer::new(key.as_bytes())?;
+        Ok(self.signer.get_or_init(|| signer))
+    }
+    /// Toto's `session.hmac(message)`.
+    pub fn hmac(&self, message: &[u8]) -> Result<String> {
+        self.signer()?.sign(message)
+    }
+    /// Toto's `session.verify(mac, message)`, constant-time.
+    pub fn verify(&self, mac: &[u8], message: &[u8]) -> Result<()> {
+        self.signer()?.verify(mac, message)
+    }
+    /// Checks a request's `x-toto-hmac` (METHOD + URI + BODY).
+    pub fn verify_request(&self, mac: &[u8], method: &[u8], uri: &[u8], body: &[u8]) -> Result<()> {
+        self.signer()?.verify_request(mac, method, uri, body)
+    }
+    /// Signs a request the way a Toto client does (METHOD + URI + BODY).
+    pub fn sign_request(&self, method: &[u8], uri: &[u8], body: &[u8]) -> Result<String> {
+        self.signer()?.sign_request(method, uri, body)
+    }
+    /// The response `x-toto-hmac` for `body`: HMAC of this session's id + body.
+    pub fn sign_response(&self, body: &[u8]) -> Result<String> {
+        self.signer()?.sign_response(self.id.as_bytes(), body)
+    }
+    /// Checks a response's `x-toto-hmac` (client side).
+    pub fn verify_response(&self, mac: &[u8], body: &[u8]) -> Result<()> {
+        self.signer()?
+            .verify_response(mac, self.id.as_bytes(), body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn falsy_values_read_back_as_themselves() {
+        let mut s = Session::new("Bob", 10.0).unwrap();
+        assert_eq!(s.user_id(), "bob");
+        s.set("f", Value::Bool(false)).unwrap();
+        s.set("z", Value::Integer(0)).unwrap();
+        s.set("e", Value::Text(String::new())).unwrap();
+        s.set("n", Value::Null).unwrap();
+        assert_eq!(s.get("f"), Some(&Value::Bool(false)));
+        assert_eq!(s.get("z"), Some(&Value::Integer(0)));
+        assert_eq!(s.get("e"), Some(&Value::Text(String::new())));
+        assert_eq!(s.get("n"), Some(&Value::Null));
+        assert_eq!(s.get("missing"), None);
+        assert!(s.contains("n") && !s.contains("missing"));
+    }
+
+    #[test]
+    fn export_import_round_trip_and_dirty_flag() {
+        let mut s = Session::new("", 99.5).unwrap();
+        assert!(s.is_anonymous() && s.is_dirty());
+        s.set_key(Some("k3y")).unwrap();
+        s.set(
+            "cart",
+            Value::Array(vec![Value::Integer(1), Value::Bytes(vec![0])]),
+        )
+        .unwrap();
+        let back = Session::import(&s.export().unwrap()).unwrap();
+        assert_eq!(back, s);
+        assert!(!back.is_dirty());
+        let mut back = back;
+        assert!(back.remove("missing").is_none());
+        assert!(!back.is_dirty(), "removing a missing key changes nothing");
+        back.set_expires(99.5);
+        assert!(!back.is_dirty(), "same expiry changes nothing");
+        back.remove("cart");
+        assert!(back.is_dirty());
+    }
+
+    #[test]
+    fn keys_len_clear() {
+        let mut s = Session::new("u", 1.0).unwrap();
+        s.set("b", 1i64.into()).unwrap();
+        s.set("a", 2i64.into()).unwrap();
+        assert_eq!(s.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(s.key_at(1), Some("b"));
+        assert_eq!(s.key_at(2), None);
+        assert_eq!(s.len(), 2);
+        s.clear();
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn signing_needs_a_key_and_follows_key_changes() {
+        let mut s = Session::new("u", 1.0).unwrap();
+        assert_eq!(s.hmac(b"m"), Err(Error::InvalidHmac));
+        s.set_key(Some("one")).unwrap();
+        let m1 = s.hmac(b"m").unwrap();
+        s.set_key(Some("two")).unwrap();
+        assert_ne!(
+            s.hmac(b"m").unwrap(),
+            m1,
+            "cached signer must follow the key"
+        );
+        assert_eq!(s.verify(m1.as_bytes(), b"m"), Err(Error::InvalidHmac));
+        let generated = s.generate_key().to_owned();
+        assert_eq!(generated.len(), 22);
+        assert!(!format!("{s:?}").contains(&generated));
+    }
+
+    #[test]
+    fn import_refuses_bad_fields() {
+        let mut r = Record::decode(&Session::new("u", 1.0).unwrap().export().unwrap()).unwrap();
+        r.id = "has space".into();
+        assert!(matches!(Session::from_record(r), Err(Error::Decode(_))));
+    }
+}
