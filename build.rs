@@ -13,6 +13,11 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=TOTO_SESSION_WRITE_HEADER");
+    // The shared library's soname follows the major version (libtoto_session.so.0).
+    let major_for_soname = env::var("CARGO_PKG_VERSION_MAJOR").expect("major");
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libtoto_session.so.{major_for_soname}");
+    }
 
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));

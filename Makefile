@@ -1,0 +1,103 @@
+# toto-session: build, test, install and demo.
+#   make            build the shared and static library (target/release)
+#   make test       install missing tools, then every check (Rust, C under valgrind)
+#   make demo       build and run the C walk-through
+#   make install    PREFIX=/usr/local DESTDIR= : library, header, pkg-config file
+#   make header     regenerate include/toto_session.h after changing src/ffi
+#   make clean
+
+CARGO     ?= cargo
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+LIBDIR    ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+CC        ?= cc
+C_WARN    := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS    ?= -O1 -g
+
+VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR     := $(firstword $(subst ., ,$(VERSION)))
+RELEASE   := target/release
+BUILD     := $(CURDIR)/build
+STAGE     := $(BUILD)/stage
+PC        := PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config
+VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
+             --errors-for-leak-kinds=definite,indirect,possible \
+             --show-leak-kinds=definite,indirect,possible --track-origins=yes
+
+C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
+C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
+RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
+
+.PHONY: all lib deps header install stage test test-rust lint test-c test-docs demo clean
+
+all: lib
+
+lib: $(RELEASE)/libtoto_session.so
+
+$(RELEASE)/libtoto_session.so: $(RUST_SRC)
+	$(CARGO) build --release
+	@touch $@
+
+deps:
+	scripts/install-deps.sh core
+
+header:
+	TOTO_SESSION_WRITE_HEADER=1 $(CARGO) build --release
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(RELEASE)/libtoto_session.a $(DESTDIR)$(LIBDIR)/libtoto_session.a
+	install -m 755 $(RELEASE)/libtoto_session.so $(DESTDIR)$(LIBDIR)/libtoto_session.so.$(VERSION)
+	ln -sf libtoto_session.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtoto_session.so.$(MAJOR)
+	ln -sf libtoto_session.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libtoto_session.so
+	install -m 644 include/toto_session.h $(DESTDIR)$(INCLUDEDIR)/toto_session.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    toto_session.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/toto_session.pc
+
+# A private install that the C tests and the demo compile against, exactly as a user
+# would (installed header, pkg-config flags).
+stage: lib
+	@$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR= >/dev/null
+
+test: deps lint test-rust test-c test-docs
+	@echo "make test: all checks passed"
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test
+
+# Each tests/c/test_*.c is one program, linked twice: against the shared library (run
+# under valgrind: zero errors, zero leaks) and against the static one.
+test-c: stage
+	@mkdir -p $(BUILD)/c
+	@set -e; for t in $(C_TESTS); do \
+	  $(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) \
+	    -o $(BUILD)/c/$$t.shared $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib; \
+	  $(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) \
+	    -o $(BUILD)/c/$$t.static $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	done
+	scripts/check-c-coverage.sh $(RELEASE)/libtoto_session.so tests/c
+	@set -e; for t in $(C_TESTS); do \
+	  echo "== $$t (static)"; $(BUILD)/c/$$t.static; \
+	  echo "== $$t (shared, valgrind)"; $(VALGRIND) $(BUILD)/c/$$t.shared; \
+	done
+
+# The README's C example compiles and runs as written; its result-code table matches
+# the header.
+test-docs: stage
+	scripts/check-readme.sh "$(STAGE)"
+
+demo: stage
+	@mkdir -p $(BUILD)
+	$(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) examples/c/demo.c \
+	  -o $(BUILD)/demo $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib
+	$(BUILD)/demo
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what the build and tests need, from Debian packages, only when missing.
+# Idempotent: a second run installs nothing. Usage: scripts/install-deps.sh [GROUP...]
+#   core   C toolchain, make, pkg-config, valgrind, SQLite headers (default)
+#   go     Go toolchain (Debian's golang-go)
+#   ruby   Ruby with Debian's ffi and minitest gems
+#   redis  redis-server and redis-tools
+# A tool that is still missing afterwards is an error, never a skip.
+set -euo pipefail
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(core)
+
+# command-to-check:debian-package pairs per group
+declare -A want=(
+  [core]="cc:gcc make:make pkg-config:pkg-config valgrind:valgrind sqlite3.h:libsqlite3-dev"
+  [go]="go:golang-go"
+  [ruby]="ruby:ruby ffi.rb:ruby-ffi minitest.rb:ruby-minitest"
+  [redis]="redis-server:redis-server redis-cli:redis-tools"
+)
+
+have() {
+  case "$1" in
+    sqlite3.h) [ -f /usr/include/sqlite3.h ] ;;
+    ffi.rb) command -v ruby >/dev/null && ruby -e 'require "ffi"' 2>/dev/null ;;
+    minitest.rb) command -v ruby >/dev/null && ruby -e 'require "minitest"' 2>/dev/null ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+missing=()
+for g in "${groups[@]}"; do
+  [ -n "${want[$g]+x}" ] || { echo "install-deps: unknown group '$g'" >&2; exit 2; }
+  for pair in ${want[$g]}; do
+    have "${pair%%:*}" || missing+=("${pair#*:}")
+  done
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust comes from rustup on this kind of machine; Debian's rustc is too old for the
+# dependencies, so a missing cargo is reported rather than papered over.
+command -v cargo >/dev/null || { echo "install-deps: cargo (rustup stable) is required" >&2; exit 1; }
+for g in "${groups[@]}"; do
+  for pair in ${want[$g]}; do
+    have "${pair%%:*}" || { echo "install-deps: ${pair#*:} still missing after install" >&2; exit 1; }
+  done
+done
