@@ -107,7 +107,10 @@ mod tests {
         let Value::Map(entries) = &value else {
             panic!("not a map")
         };
-        let big = entries.iter().find(|(k, _)| *k == Value::from("big")).map(|(_, v)| v);
+        let big = entries
+            .iter()
+            .find(|(k, _)| *k == Value::from("big"))
+            .map(|(_, v)| v);
         assert_eq!(big, Some(&Value::Integer(u64::MAX.into())));
         let back = to_json(&value).unwrap();
         assert_eq!(from_json(back.as_bytes()).unwrap(), value);

@@ -39,15 +39,27 @@ fn session_ids_match_toto() {
 fn request_hmacs_match_toto_and_tampering_fails() {
     for v in list(&vectors(), "request_hmac") {
         let signer = Signer::new(s(v, "key").as_bytes()).unwrap();
-        let (method, uri, body) = (s(v, "method").as_bytes(), s(v, "uri").as_bytes(), hex(s(v, "body_hex")));
+        let (method, uri, body) = (
+            s(v, "method").as_bytes(),
+            s(v, "uri").as_bytes(),
+            hex(s(v, "body_hex")),
+        );
         let mac = s(v, "x_toto_hmac");
         assert_eq!(signer.sign_request(method, uri, &body).unwrap(), mac);
-        signer.verify_request(mac.as_bytes(), method, uri, &body).unwrap();
+        signer
+            .verify_request(mac.as_bytes(), method, uri, &body)
+            .unwrap();
         let mut tampered = body.clone();
         tampered.push(b' ');
-        assert_eq!(signer.verify_request(mac.as_bytes(), method, uri, &tampered), Err(Error::InvalidHmac));
+        assert_eq!(
+            signer.verify_request(mac.as_bytes(), method, uri, &tampered),
+            Err(Error::InvalidHmac)
+        );
         let other_method = [method, b"X"].concat();
-        assert_eq!(signer.verify_request(mac.as_bytes(), &other_method, uri, &body), Err(Error::InvalidHmac));
+        assert_eq!(
+            signer.verify_request(mac.as_bytes(), &other_method, uri, &body),
+            Err(Error::InvalidHmac)
+        );
     }
 }
 
@@ -59,7 +71,10 @@ fn response_hmacs_match_toto() {
         let mac = s(v, "x_toto_hmac");
         assert_eq!(signer.sign_response(sid, &body).unwrap(), mac);
         signer.verify_response(mac.as_bytes(), sid, &body).unwrap();
-        assert_eq!(signer.verify_response(mac.as_bytes(), b"other-session-id", &body), Err(Error::InvalidHmac));
+        assert_eq!(
+            signer.verify_response(mac.as_bytes(), b"other-session-id", &body),
+            Err(Error::InvalidHmac)
+        );
     }
 }
 
@@ -69,5 +84,32 @@ fn session_level_signing_uses_the_session_id_for_responses() {
     let v = &list(&all, "response_hmac")[0];
     let mut session = toto_session::Session::with_id(s(v, "session_id"), "u", 1.0).unwrap();
     session.set_key(Some(s(v, "key"))).unwrap();
-    assert_eq!(session.sign_response(&hex(s(v, "body_hex"))).unwrap(), s(v, "x_toto_hmac"));
+    assert_eq!(
+        session.sign_response(&hex(s(v, "body_hex"))).unwrap(),
+        s(v, "x_toto_hmac")
+    );
+}
+
+#[test]
+fn legacy_password_hashes_verify_bit_exactly() {
+    use toto_session::password::{hash_legacy, verify_legacy, PasswordPolicy, Passwords, Verdict};
+    let passwords = Passwords::new(PasswordPolicy {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .unwrap();
+    for v in list(&vectors(), "legacy_password_hashes") {
+        let (password, hash, wrong) = (s(v, "password"), s(v, "hash"), s(v, "wrong_password"));
+        assert!(verify_legacy(password, hash).unwrap(), "{hash}");
+        assert!(!verify_legacy(wrong, hash).unwrap(), "{hash}");
+        assert_eq!(
+            passwords.verify(password, hash).unwrap(),
+            Verdict::MatchNeedsRehash
+        );
+        assert_eq!(passwords.verify(wrong, hash).unwrap(), Verdict::Mismatch);
+        // Re-hashing with the vector's own salt reproduces it exactly.
+        let salt = hash.split('$').nth(3).unwrap();
+        assert_eq!(hash_legacy(password, salt, 400).unwrap(), hash);
+    }
 }

@@ -1,0 +1,463 @@
+//! The session lifecycle around a cache and an account store: Toto's `DBConnection`.
+//!
+//! A [`Manager`] is shared by any number of threads (it is `Send + Sync`; wrap it in an
+//! `Arc`). Rules kept from Toto 1.0 (see TOTO.md) unless noted:
+//! - TTLs: user sessions `session_ttl` (365 days), anonymous `anon_session_ttl` (1 day;
+//!   0 means `session_ttl`). Renewal on retrieve: `target = now + renew`, and when the
+//!   stored expiry is before `target` it becomes `target` and is written back; `renew`
+//!   0 means the TTL, so by default expiry slides to now + TTL on every request.
+//! - Expired sessions are never returned, and are removed from the cache when met.
+//! - User ids are lowercased; empty is anonymous (sessions) or Toto's 1010 (accounts).
+//! - Login: unknown user and wrong password are the same 1005 and both run one password
+//!   hash check (same timing class). A legacy `$p5k2$` hash is upgraded to Argon2id on
+//!   the next successful login.
+//! - Better than Toto: new and rotated ids are stored create-only (collision-safe); a
+//!   password change or reset logs the user out everywhere (the current session, when
+//!   given, survives under a fresh id).
+
+use std::sync::Arc;
+
+use crate::account::Account;
+use crate::backend::{AccountStore, SessionCache, StoreMode};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::id::{generate_id, validate_session_id};
+use crate::password::{generate_password, PasswordPolicy, Passwords, Verdict};
+use crate::session::{normalize_user_id, Session};
+use crate::value::Value;
+
+/// The account property that holds the password hash.
+pub const PASSWORD_PROPERTY: &str = "password";
+/// How many fresh ids are tried when a create-only store collides.
+const MAX_ID_ATTEMPTS: usize = 4;
+const DAY: f64 = 24.0 * 60.0 * 60.0;
+
+/// Lifetimes and password costs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ManagerConfig {
+    /// Lifetime of a user session, seconds (default 365 days).
+    pub session_ttl: f64,
+    /// Lifetime of an anonymous session, seconds (default 1 day; 0 = `session_ttl`).
+    pub anon_session_ttl: f64,
+    /// Renewal window of a user session, seconds (0 = its TTL).
+    pub session_renew: f64,
+    /// Renewal window of an anonymous session, seconds (0 = its TTL).
+    pub anon_session_renew: f64,
+    /// Argon2id costs for new password hashes.
+    pub passwords: PasswordPolicy,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            session_ttl: 365.0 * DAY,
+            anon_session_ttl: DAY,
+            session_renew: 0.0,
+            anon_session_renew: 0.0,
+            passwords: PasswordPolicy::default(),
+        }
+    }
+}
+
+impl ManagerConfig {
+    fn validate(&self) -> Result<()> {
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        if !(self.session_ttl.is_finite() && self.session_ttl > 0.0) {
+            return Err(Error::InvalidArgument(
+                "session_ttl must be a positive number of seconds",
+            ));
+        }
+        if !(ok(self.anon_session_ttl) && ok(self.session_renew) && ok(self.anon_session_renew)) {
+            return Err(Error::InvalidArgument(
+                "TTLs and renew windows must be finite and not negative",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The TTL that applies to a session (Toto: anonymous 0 falls back to the user TTL).
+    pub fn ttl(&self, anonymous: bool) -> f64 {
+        if anonymous && self.anon_session_ttl > 0.0 {
+            self.anon_session_ttl
+        } else {
+            self.session_ttl
+        }
+    }
+
+    /// The renewal window that applies to a session (0 falls back to its TTL).
+    pub fn renew(&self, anonymous: bool) -> f64 {
+        let renew = if anonymous {
+            self.anon_session_renew
+        } else {
+            self.session_renew
+        };
+        if renew > 0.0 {
+            renew
+        } else {
+            self.ttl(anonymous)
+        }
+    }
+}
+
+/// Sessions and accounts over a cache and an account store.
+pub struct Manager {
+    cache: Arc<dyn SessionCache>,
+    store: Arc<dyn AccountStore>,
+    clock: Arc<dyn Clock>,
+    config: ManagerConfig,
+    passwords: Passwords,
+    /// A hash checked when the user is unknown, so that answer takes as long as a
+    /// wrong password.
+    decoy_hash: String,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// A manager on the wall clock.
+    pub fn new(
+        cache: Arc<dyn SessionCache>,
+        store: Arc<dyn AccountStore>,
+        config: ManagerConfig,
+    ) -> Result<Manager> {
+        Manager::with_clock(cache, store, config, Arc::new(SystemClock))
+    }
+
+    /// A manager on a given clock (tests, simulations).
+    pub fn with_clock(
+        cache: Arc<dyn SessionCache>,
+        store: Arc<dyn AccountStore>,
+        config: ManagerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Manager> {
+        config.validate()?;
+        let passwords = Passwords::new(config.passwords)?;
+        let decoy_hash = passwords.hash(&generate_id())?;
+        Ok(Manager {
+            cache,
+            store,
+            clock,
+            config,
+            passwords,
+            decoy_hash,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ManagerConfig {
+        &self.config
+    }
+
+    /// The manager's current time.
+    pub fn now(&self) -> f64 {
+        self.clock.now()
+    }
+
+    /// The cache sessions live in.
+    pub fn cache(&self) -> &Arc<dyn SessionCache> {
+        &self.cache
+    }
+
+    /// The store accounts live in.
+    pub fn store(&self) -> &Arc<dyn AccountStore> {
+        &self.store
+    }
+
+    // ---- sessions ----
+
+    /// Creates and stores a session for `user_id` (empty = anonymous), with a fresh
+    /// per-session HMAC key when `with_key` (as Toto's login does).
+    pub fn create_session(&self, user_id: &str, with_key: bool) -> Result<Session> {
+        let user_id = normalize_user_id(user_id)?;
+        let expires = self.now() + self.config.ttl(user_id.is_empty());
+        let mut session = Session::new(&user_id, expires)?;
+        if with_key {
+            session.generate_key();
+        }
+        self.store_new(&mut session)?;
+        Ok(session)
+    }
+
+    /// Stores a session under its id create-only, moving to a fresh id on collision.
+    fn store_new(&self, session: &mut Session) -> Result<()> {
+        for _ in 0..MAX_ID_ATTEMPTS {
+            let record = session.export()?;
+            match self.cache.store(
+                session.id(),
+                session.user_id(),
+                session.expires(),
+                &record,
+                StoreMode::CreateNew,
+            ) {
+                Ok(renamed) => {
+                    if let Some(new_id) = renamed {
+                        session.set_id(&new_id)?;
+                    }
+                    session.mark_clean();
+                    return Ok(());
+                }
+                Err(Error::IdCollision) => session.set_id(&generate_id())?,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::IdCollision)
+    }
+
+    /// Writes a session (overwriting), honouring a rename, and marks it clean.
+    fn write(&self, session: &mut Session) -> Result<()> {
+        let record = session.export()?;
+        if let Some(new_id) = self.cache.store(
+            session.id(),
+            session.user_id(),
+            session.expires(),
+            &record,
+            StoreMode::Upsert,
+        )? {
+            session.set_id(&new_id)?;
+        }
+        session.mark_clean();
+        Ok(())
+    }
+
+    /// Loads a live session: `None` when missing or expired (an expired one is removed).
+    fn load_live(&self, id: &str) -> Result<Option<Session>> {
+        validate_session_id(id)?;
+        let Some(record) = self.cache.load(id)? else {
+            return Ok(None);
+        };
+        let mut session = Session::import(&record)?;
+        session.set_id(id)?;
+        session.mark_clean();
+        if session.is_expired(self.now()) {
+            // Reclaiming is best effort: the session is gone for the caller either way.
+            let _ = self.cache.remove(id);
+            return Ok(None);
+        }
+        Ok(Some(session))
+    }
+
+    /// Applies Toto's renewal rule; writes back only when the expiry moved.
+    fn renew(&self, session: &mut Session) -> Result<()> {
+        let target = self.now() + self.config.renew(session.is_anonymous());
+        if session.expires() < target {
+            session.set_expires(target);
+            self.write(session)?;
+        }
+        Ok(())
+    }
+
+    /// Toto's `retrieve_session(id)`: the live session, renewed, or `None` when it is
+    /// missing or expired. A malformed id is Toto's 1007; a record the cache holds but
+    /// that does not decode is an error (the record is left in place).
+    pub fn retrieve_session(&self, id: &str) -> Result<Option<Session>> {
+        let Some(mut session) = self.load_live(id)? else {
+            return Ok(None);
+        };
+        self.renew(&mut session)?;
+        Ok(Some(session))
+    }
+
+    /// Writes the session if it changed; returns whether a write happened. On failure
+    /// the session keeps its changes (and stays dirty) for a retry.
+    pub fn save_session(&self, session: &mut Session) -> Result<bool> {
+        if !session.is_dirty() {
+            return Ok(false);
+        }
+        self.write(session)?;
+        Ok(true)
+    }
+
+    /// Replaces the session with what the cache holds now (Toto's `refresh`). Gone or
+    /// expired: Toto's 1007, and the session is left as it was.
+    pub fn refresh_session(&self, session: &mut Session) -> Result<()> {
+        let fresh = self
+            .load_live(session.id())?
+            .ok_or(Error::InvalidSessionId)?;
+        *session = fresh;
+        Ok(())
+    }
+
+    /// Moves the session to a fresh id (fixation protection): stored create-only under
+    /// the new id, then the old id removed. If storing fails the session keeps its old
+    /// id; if only the removal fails, the session has its new id and the error is
+    /// returned (the old record then lives until its expiry).
+    pub fn rotate_session(&self, session: &mut Session) -> Result<()> {
+        let old_id = session.id().to_owned();
+        let was_dirty = session.is_dirty();
+        session.set_id(&generate_id())?;
+        if let Err(e) = self.store_new(session) {
+            session.set_id(&old_id)?;
+            if !was_dirty {
+                session.mark_clean();
+            }
+            return Err(e);
+        }
+        self.cache.remove(&old_id)
+    }
+
+    /// Removes a session (logout). A missing id is fine.
+    pub fn remove_session(&self, id: &str) -> Result<()> {
+        validate_session_id(id)?;
+        self.cache.remove(id)
+    }
+
+    /// Removes every session of a user; returns how many.
+    pub fn clear_sessions(&self, user_id: &str) -> Result<u64> {
+        self.cache.remove_user(&normalize_user_id(user_id)?)
+    }
+
+    /// Retrieves `session_id` and checks a request's `x-toto-hmac` over METHOD + URI +
+    /// BODY, then renews it. Unknown, expired or malformed id: 1007. Bad HMAC (or a
+    /// session without a key): 1008, and the session is not renewed.
+    pub fn verify_request(
+        &self,
+        session_id: &str,
+        mac: &[u8],
+        method: &[u8],
+        uri: &[u8],
+        body: &[u8],
+    ) -> Result<Session> {
+        let mut session = match self.load_live(session_id) {
+            Ok(Some(s)) => s,
+            Ok(None) | Err(Error::InvalidSessionId) => return Err(Error::InvalidSessionId),
+            Err(e) => return Err(e),
+        };
+        session.verify_request(mac, method, uri, body)?;
+        self.renew(&mut session)?;
+        Ok(session)
+    }
+
+    // ---- accounts ----
+
+    fn account_id(user_id: &str) -> Result<String> {
+        let user_id = normalize_user_id(user_id)?;
+        if user_id.is_empty() {
+            return Err(Error::InvalidUserId);
+        }
+        Ok(user_id)
+    }
+
+    /// Toto's `create_account`: empty id 1010, existing id 1006; stores `properties`
+    /// plus the password's Argon2id hash (the `password` property is reserved).
+    pub fn create_account(
+        &self,
+        user_id: &str,
+        password: &str,
+        properties: &[(&str, &Value)],
+    ) -> Result<()> {
+        let user_id = Manager::account_id(user_id)?;
+        if properties.iter().any(|(k, _)| *k == PASSWORD_PROPERTY) {
+            return Err(Error::InvalidArgument(
+                "the password property is set from the password argument",
+            ));
+        }
+        let hash = Value::Text(self.passwords.hash(password)?);
+        let mut all: Vec<(&str, &Value)> = properties.to_vec();
+        all.push((PASSWORD_PROPERTY, &hash));
+        self.store.create(&user_id, &all)
+    }
+
+    /// Checks a user's password. Unknown user and wrong password are both 1005 and
+    /// both cost one hash check. A legacy hash is upgraded when it matches (an upgrade
+    /// that cannot be written is retried at the next login).
+    fn check_password(&self, user_id: &str, password: &str) -> Result<()> {
+        let stored = self
+            .store
+            .load(user_id, Some(&[PASSWORD_PROPERTY]))?
+            .and_then(|props| props.into_iter().find(|(k, _)| k == PASSWORD_PROPERTY))
+            .and_then(|(_, v)| match v {
+                Value::Text(h) => Some(h),
+                _ => None,
+            });
+        let Some(hash) = stored else {
+            let _ = self.passwords.verify(password, &self.decoy_hash);
+            return Err(Error::InvalidCredentials);
+        };
+        match self.passwords.verify(password, &hash)? {
+            Verdict::Mismatch => Err(Error::InvalidCredentials),
+            Verdict::Match => Ok(()),
+            Verdict::MatchNeedsRehash => {
+                if let Ok(new_hash) = self.passwords.hash(password) {
+                    let _ = self
+                        .store
+                        .save(user_id, &[(PASSWORD_PROPERTY, &Value::Text(new_hash))]);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Toto's login: verifies the password and creates a session with a fresh HMAC key.
+    /// Unknown user, empty user id or wrong password: 1005.
+    pub fn login(&self, user_id: &str, password: &str) -> Result<Session> {
+        let user_id = normalize_user_id(user_id)?;
+        if user_id.is_empty() {
+            let _ = self.passwords.verify(password, &self.decoy_hash);
+            return Err(Error::InvalidCredentials);
+        }
+        self.check_password(&user_id, password)?;
+        self.create_session(&user_id, true)
+    }
+
+    fn set_password_and_log_out(
+        &self,
+        user_id: &str,
+        password: &str,
+        current: Option<&mut Session>,
+    ) -> Result<()> {
+        let hash = Value::Text(self.passwords.hash(password)?);
+        self.store.save(user_id, &[(PASSWORD_PROPERTY, &hash)])?;
+        match self.cache.remove_user(user_id) {
+            Ok(_) | Err(Error::Unsupported(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(session) = current.filter(|s| s.user_id() == user_id) {
+            session.set_id(&generate_id())?;
+            self.store_new(session)?;
+        }
+        Ok(())
+    }
+
+    /// Toto's `change_password`: wrong old password (or unknown user) is 1005. On
+    /// success every session of the user is removed; `current`, when it is the user's,
+    /// is stored again under a fresh id so the caller stays logged in.
+    pub fn change_password(
+        &self,
+        user_id: &str,
+        old: &str,
+        new: &str,
+        current: Option<&mut Session>,
+    ) -> Result<()> {
+        let user_id = Manager::account_id(user_id)?;
+        self.check_password(&user_id, old)?;
+        self.set_password_and_log_out(&user_id, new, current)
+    }
+
+    /// Toto's `generate_password`: sets a random 10-character password (OS CSPRNG) and
+    /// returns it; every session of the user is removed. Unknown user: 1005.
+    pub fn generate_password(&self, user_id: &str) -> Result<String> {
+        let user_id = Manager::account_id(user_id)?;
+        let password = generate_password();
+        self.set_password_and_log_out(&user_id, &password, None)?;
+        Ok(password)
+    }
+
+    /// The account of `user_id` (nothing loaded yet). Empty id: 1010.
+    pub fn account(&self, user_id: &str) -> Result<Account> {
+        Account::new(self.store.clone(), &Manager::account_id(user_id)?)
+    }
+
+    /// Toto's `get_account` for a session: 1004 for an anonymous session.
+    pub fn session_account(&self, session: &Session) -> Result<Account> {
+        if session.is_anonymous() {
+            return Err(Error::NotAuthorized);
+        }
+        self.account(session.user_id())
+    }
+}

@@ -1,0 +1,331 @@
+//! Password hashes.
+//!
+//! - New hashes: Argon2id (RustCrypto `argon2`) in PHC string format; cost parameters
+//!   are configurable ([`PasswordPolicy`]), the defaults follow OWASP's Argon2id advice
+//!   (19 MiB, 2 passes, 1 lane).
+//! - Legacy hashes: Toto's `$p5k2$[rounds]$<salt>$<hash>` (PBKDF2-HMAC-SHA1, 400 rounds
+//!   when the field is empty, otherwise lowercase hex; 24-byte output; base64 with `.`
+//!   and `/` as the last two characters; the salt input is the whole prefix
+//!   `$p5k2$[rounds]$<salt>`), verified bit-exactly so existing accounts keep working,
+//!   and reported as needing a rehash.
+//!
+//! Comparisons are constant-time. Nothing here prints a password or a hash.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::alphabet::Alphabet;
+use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
+use rand_core::{OsRng, RngCore};
+use sha1::Sha1;
+use subtle::ConstantTimeEq;
+
+use crate::error::{Error, Result};
+
+/// Longest password accepted (Argon2 and PBKDF2 both hash any length; this bounds work).
+pub const MAX_PASSWORD_LEN: usize = 4096;
+/// Longest stored hash string accepted.
+pub const MAX_HASH_LEN: usize = 512;
+/// Length of a generated password.
+pub const GENERATED_PASSWORD_LEN: usize = 10;
+
+const LEGACY_PREFIX: &str = "$p5k2$";
+const LEGACY_DEFAULT_ROUNDS: u32 = 400;
+const LEGACY_MAX_ROUNDS: u32 = 1 << 24;
+const LEGACY_OUTPUT_LEN: usize = 24;
+const LEGACY_SALT_CHARS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./";
+
+fn legacy_b64() -> GeneralPurpose {
+    let alphabet =
+        Alphabet::new("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789./")
+            .expect("a valid 64-character alphabet");
+    GeneralPurpose::new(
+        &alphabet,
+        GeneralPurposeConfig::new().with_encode_padding(false),
+    )
+}
+
+/// Argon2id cost parameters for new hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for PasswordPolicy {
+    /// OWASP's Argon2id configuration: m = 19 MiB, t = 2, p = 1.
+    fn default() -> Self {
+        PasswordPolicy {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Wrong password (or a hash this library cannot read).
+    Mismatch,
+    /// Right password; the hash is current.
+    Match,
+    /// Right password; the hash should be replaced (legacy format or old parameters).
+    MatchNeedsRehash,
+}
+
+impl Verdict {
+    /// True for both matching verdicts.
+    pub fn matched(self) -> bool {
+        self != Verdict::Mismatch
+    }
+}
+
+/// Hashes and verifies passwords under one policy.
+#[derive(Clone)]
+pub struct Passwords {
+    policy: PasswordPolicy,
+    argon: Argon2<'static>,
+}
+
+impl std::fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passwords")
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+fn check_password(password: &str) -> Result<()> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::TooLarge {
+            what: "password",
+            limit: MAX_PASSWORD_LEN,
+        });
+    }
+    Ok(())
+}
+
+impl Passwords {
+    /// A hasher for `policy`; refuses parameters Argon2 does not accept.
+    pub fn new(policy: PasswordPolicy) -> Result<Passwords> {
+        let params = Params::new(
+            policy.memory_kib,
+            policy.iterations,
+            policy.parallelism,
+            None,
+        )
+        .map_err(|_| Error::InvalidArgument("Argon2 parameters out of range"))?;
+        Ok(Passwords {
+            policy,
+            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+        })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> PasswordPolicy {
+        self.policy
+    }
+
+    /// A new Argon2id PHC string for `password`, with a random salt.
+    pub fn hash(&self, password: &str) -> Result<String> {
+        check_password(password)?;
+        let salt = SaltString::generate(&mut OsRng);
+        self.argon
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|_| Error::InvalidArgument("password could not be hashed"))
+    }
+
+    /// Checks `password` against a stored hash (modern PHC or Toto legacy).
+    pub fn verify(&self, password: &str, stored: &str) -> Result<Verdict> {
+        check_password(password)?;
+        if stored.len() > MAX_HASH_LEN {
+            return Ok(Verdict::Mismatch);
+        }
+        if stored.starts_with(LEGACY_PREFIX) {
+            return Ok(match verify_legacy(password, stored) {
+                Ok(true) => Verdict::MatchNeedsRehash,
+                _ => Verdict::Mismatch,
+            });
+        }
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return Ok(Verdict::Mismatch);
+        };
+        if self
+            .argon
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+        {
+            return Ok(Verdict::Mismatch);
+        }
+        let current = parsed.algorithm.as_str() == "argon2id"
+            && Params::try_from(&parsed).is_ok_and(|p| {
+                p.m_cost() == self.policy.memory_kib
+                    && p.t_cost() == self.policy.iterations
+                    && p.p_cost() == self.policy.parallelism
+            });
+        Ok(if current {
+            Verdict::Match
+        } else {
+            Verdict::MatchNeedsRehash
+        })
+    }
+}
+
+/// A random password of [`GENERATED_PASSWORD_LEN`] letters and digits from the OS CSPRNG
+/// (rejection sampling: no modulo bias).
+pub fn generate_password() -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut out = String::with_capacity(GENERATED_PASSWORD_LEN);
+    let mut buf = [0u8; 32];
+    while out.len() < GENERATED_PASSWORD_LEN {
+        OsRng.fill_bytes(&mut buf);
+        for b in buf {
+            // 248 = 4 * 62: bytes at or above it would bias the first characters.
+            if b < 248 && out.len() < GENERATED_PASSWORD_LEN {
+                out.push(CHARS[(b % 62) as usize] as char);
+            }
+        }
+    }
+    out
+}
+
+/// Parses `$p5k2$[rounds]$salt$hash` into (salt input prefix, rounds, hash text).
+fn parse_legacy(stored: &str) -> Result<(&str, u32, &str)> {
+    let bad = || Error::InvalidArgument("not a $p5k2$ hash");
+    let rest = stored.strip_prefix(LEGACY_PREFIX).ok_or_else(bad)?;
+    let mut fields = rest.splitn(3, '$');
+    let rounds_field = fields.next().ok_or_else(bad)?;
+    let salt = fields.next().ok_or_else(bad)?;
+    let hash = fields.next().ok_or_else(bad)?;
+    let rounds = if rounds_field.is_empty() {
+        LEGACY_DEFAULT_ROUNDS
+    } else {
+        let r = u32::from_str_radix(rounds_field, 16).map_err(|_| bad())?;
+        // The original accepts only its own canonical spelling (lowercase, no zeros).
+        if format!("{r:x}") != rounds_field || r == 0 || r > LEGACY_MAX_ROUNDS {
+            return Err(bad());
+        }
+        r
+    };
+    if salt.is_empty() || !salt.chars().all(|c| LEGACY_SALT_CHARS.contains(c)) {
+        return Err(bad());
+    }
+    let prefix_len = stored.len() - hash.len() - 1;
+    Ok((&stored[..prefix_len], rounds, hash))
+}
+
+/// Toto's `crypt(password, salt)` for a salt prefix `$p5k2$[rounds]$salt`.
+fn legacy_crypt(password: &str, prefix: &str, rounds: u32) -> String {
+    let mut raw = [0u8; LEGACY_OUTPUT_LEN];
+    pbkdf2::pbkdf2_hmac::<Sha1>(password.as_bytes(), prefix.as_bytes(), rounds, &mut raw);
+    legacy_b64().encode(raw)
+}
+
+/// Verifies a password against a Toto legacy hash, in constant time.
+pub fn verify_legacy(password: &str, stored: &str) -> Result<bool> {
+    check_password(password)?;
+    let (prefix, rounds, hash) = parse_legacy(stored)?;
+    let computed = legacy_crypt(password, prefix, rounds);
+    Ok(bool::from(computed.as_bytes().ct_eq(hash.as_bytes())))
+}
+
+/// Makes a Toto legacy hash (for migrations and tests; never used for new accounts).
+pub fn hash_legacy(password: &str, salt: &str, rounds: u32) -> Result<String> {
+    check_password(password)?;
+    let prefix = if rounds == LEGACY_DEFAULT_ROUNDS {
+        format!("{LEGACY_PREFIX}${salt}")
+    } else {
+        format!("{LEGACY_PREFIX}{rounds:x}${salt}")
+    };
+    parse_legacy(&format!("{prefix}$x"))?;
+    let hash = legacy_crypt(password, &prefix, rounds);
+    Ok(format!("{prefix}${hash}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> Passwords {
+        Passwords::new(PasswordPolicy {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn modern_hash_round_trip() {
+        let p = fast();
+        let h = p.hash("hunter2").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert_eq!(p.verify("hunter2", &h).unwrap(), Verdict::Match);
+        assert_eq!(p.verify("hunter3", &h).unwrap(), Verdict::Mismatch);
+        assert_ne!(p.hash("hunter2").unwrap(), h, "salted");
+    }
+
+    #[test]
+    fn changed_policy_asks_for_rehash() {
+        let h = fast().hash("pw").unwrap();
+        let stronger = Passwords::new(PasswordPolicy {
+            memory_kib: 128,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+        assert_eq!(
+            stronger.verify("pw", &h).unwrap(),
+            Verdict::MatchNeedsRehash
+        );
+    }
+
+    #[test]
+    fn legacy_round_trip_with_custom_rounds() {
+        let h = hash_legacy("pw", "abcdEFGH", 1000).unwrap();
+        assert!(h.starts_with("$p5k2$3e8$abcdEFGH$"));
+        assert_eq!(h.len(), "$p5k2$3e8$abcdEFGH$".len() + 32);
+        assert!(verify_legacy("pw", &h).unwrap());
+        assert!(!verify_legacy("pW", &h).unwrap());
+        assert_eq!(fast().verify("pw", &h).unwrap(), Verdict::MatchNeedsRehash);
+    }
+
+    #[test]
+    fn garbage_hashes_never_match() {
+        let p = fast();
+        for stored in [
+            "",
+            "$p5k2$",
+            "$p5k2$$salt",
+            "$p5k2$0$salt$x",
+            "$p5k2$0190$s$x",
+            "$p5k2$$bad salt$x",
+            "$argon2id$junk",
+            "plain",
+        ] {
+            assert_eq!(
+                p.verify("pw", stored).unwrap(),
+                Verdict::Mismatch,
+                "{stored}"
+            );
+        }
+        assert!(matches!(
+            p.verify(&"x".repeat(MAX_PASSWORD_LEN + 1), "h"),
+            Err(Error::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn generated_passwords() {
+        let a = generate_password();
+        assert_eq!(a.len(), GENERATED_PASSWORD_LEN);
+        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(a, generate_password());
+    }
+}
