@@ -1,6 +1,9 @@
 //! The committed header is exactly what cbindgen generates now, and versions agree.
 
-const COMMITTED: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/toto_session.h"));
+const COMMITTED: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/include/toto_session.h"
+));
 const FRESH: &str = include_str!(concat!(env!("OUT_DIR"), "/toto_session.h"));
 
 #[test]
@@ -20,7 +23,10 @@ fn header_version_macros_match_cargo_toml() {
         ("MINOR", env!("CARGO_PKG_VERSION_MINOR")),
         ("PATCH", env!("CARGO_PKG_VERSION_PATCH")),
     ] {
-        assert!(COMMITTED.contains(&format!("#define TOTO_SESSION_VERSION_{name} {part}\n")), "{name}");
+        assert!(
+            COMMITTED.contains(&format!("#define TOTO_SESSION_VERSION_{name} {part}\n")),
+            "{name}"
+        );
     }
     assert_eq!(toto_session::VERSION, version);
     // SAFETY: toto_version returns a static NUL-terminated string.
