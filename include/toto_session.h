@@ -90,6 +90,21 @@
 #define TOTO_MAX_DEPTH 64
 
 /**
+ * The options version this header describes.
+ */
+#define TOTO_MANAGER_OPTIONS_VERSION 1
+
+/**
+ * Bytes needed for a generated password plus its NUL (10 + 1).
+ */
+#define TOTO_GENERATED_PASSWORD_BUFFER_LEN 11
+
+/**
+ * Longest password accepted, in bytes.
+ */
+#define TOTO_MAX_PASSWORD_LEN 4096
+
+/**
  * Bytes needed for a base64 HMAC-SHA1 plus its NUL (28 + 1).
  */
 #define TOTO_MAC_BUFFER_LEN 29
@@ -274,6 +289,11 @@ typedef struct toto_cache toto_cache;
  * The context passed to every backend callback. Opaque; valid only during the call.
  */
 typedef struct toto_callback_ctx toto_callback_ctx;
+
+/**
+ * The lifecycle manager. Opaque. Thread safety: shareable by any number of threads.
+ */
+typedef struct toto_manager toto_manager;
 
 /**
  * A session: id, user id, expiry, optional HMAC key and typed state. Opaque.
@@ -485,6 +505,54 @@ typedef struct toto_cache_vtable {
    */
   void (*free_user_data)(void *user_data);
 } toto_cache_vtable;
+
+/**
+ * Manager settings. Fill with toto_manager_options_default, then change fields.
+ */
+typedef struct toto_manager_options {
+  /**
+   * Set to TOTO_MANAGER_OPTIONS_VERSION (toto_manager_options_default does).
+   */
+  uint32_t version;
+  /**
+   * Lifetime of a user session in seconds (default 365 days; must be > 0).
+   */
+  double session_ttl;
+  /**
+   * Lifetime of an anonymous session in seconds (default 1 day; 0 = session_ttl).
+   */
+  double anon_session_ttl;
+  /**
+   * Renewal window of user sessions in seconds (0 = session_ttl). On retrieve, when
+   * expiry is before now + window it becomes now + window and is written back.
+   */
+  double session_renew;
+  /**
+   * Renewal window of anonymous sessions in seconds (0 = their TTL).
+   */
+  double anon_session_renew;
+  /**
+   * Argon2id memory cost in KiB for new password hashes (default 19456).
+   */
+  uint32_t password_memory_kib;
+  /**
+   * Argon2id passes (default 2).
+   */
+  uint32_t password_iterations;
+  /**
+   * Argon2id lanes (default 1).
+   */
+  uint32_t password_parallelism;
+  /**
+   * Optional clock (NULL: the wall clock). Borrowed: it and `clock_data` must stay
+   * valid while the manager lives, and be thread-safe.
+   */
+  double (*clock)(void *clock_data);
+  /**
+   * Passed to `clock`.
+   */
+  void *clock_data;
+} toto_manager_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -776,6 +844,19 @@ void toto_bytes_free(struct toto_bytes *bytes);
 toto_result toto_cache_new_memory(struct toto_cache **out);
 
 /**
+ * Creates the built-in in-memory cache on a host clock (for tests and simulations;
+ * pass the same clock to the manager's options).
+ *
+ * Ownership: `clock_data` is borrowed: it and `clock` must stay valid, and be
+ * thread-safe, while the cache lives. On success `*out` is a new handle.
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_NULL_ARGUMENT (out or clock NULL).
+ */
+toto_result toto_cache_new_memory_with_clock(double (*clock)(void *clock_data),
+                                             void *clock_data,
+                                             struct toto_cache **out);
+
+/**
  * Creates a cache from host callbacks. The vtable is copied; `user_data` is owned by
  * the cache from then on and released through `free_user_data` when the last
  * reference goes.
@@ -941,6 +1022,267 @@ toto_result toto_callback_add_property(struct toto_callback_ctx *ctx,
 toto_result toto_callback_set_error(struct toto_callback_ctx *ctx,
                                     const char *message,
                                     size_t message_len);
+
+/**
+ * Fills `out` with the defaults (Toto's TTLs, OWASP's Argon2id costs, wall clock).
+ *
+ * Thread safety: any thread. Errors: TOTO_RESULT_NULL_ARGUMENT.
+ */
+toto_result toto_manager_options_default(struct toto_manager_options *out);
+
+/**
+ * Creates a manager over a cache and an account store.
+ *
+ * Ownership: the manager keeps its own references to the cache and the store (their
+ * handles may be freed afterwards); `options` is copied (NULL = defaults); on success
+ * `*out` is a new handle released with toto_manager_free.
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version, a TTL <= 0 or NaN,
+ * Argon2 costs out of range), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_new(const struct toto_cache *cache,
+                             const struct toto_account_store *store,
+                             const struct toto_manager_options *options,
+                             struct toto_manager **out,
+                             struct toto_error *error);
+
+/**
+ * Releases a manager. NULL does nothing. Sessions and accounts made by it stay valid.
+ *
+ * Thread safety: not concurrently with other calls on this manager.
+ */
+void toto_manager_free(struct toto_manager *manager_);
+
+/**
+ * Creates and stores a session for `user_id` (lowercased; empty = anonymous, with the
+ * anonymous TTL). With `with_key`, the session gets a fresh HMAC key (as at login).
+ *
+ * Ownership: on success `*out` is a new session handle the caller owns.
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_ID_COLLISION (the cache refused 4 fresh ids),
+ * TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_INVALID_UTF8,
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_create_session(const struct toto_manager *manager_,
+                                        const char *user_id_,
+                                        size_t user_id_len,
+                                        bool with_key,
+                                        struct toto_session **out,
+                                        struct toto_error *error);
+
+/**
+ * Toto's retrieve_session: loads the live session `id`, applies the renewal rule
+ * (written back only when expiry moves) and returns it in a new handle.
+ *
+ * Ownership: on success `*out` is a new session handle the caller owns.
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_INVALID_SESSION_ID (1007: unknown, expired or malformed id),
+ * TOTO_RESULT_INVALID_CBOR / TOTO_RESULT_UNSUPPORTED_VERSION (the cache holds a bad
+ * record; it is left in place), TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_retrieve_session(const struct toto_manager *manager_,
+                                          const char *id,
+                                          size_t id_len,
+                                          struct toto_session **out,
+                                          struct toto_error *error);
+
+/**
+ * Writes the session if it is dirty (otherwise nothing is written); honours a cache
+ * that renames it. On failure the session keeps its changes and stays dirty.
+ *
+ * Thread safety: the manager from any thread; the session one thread at a time.
+ * Errors: TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_TOO_LARGE (record over 1 MiB),
+ * TOTO_RESULT_BACKEND_MISBEHAVED, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_save_session(const struct toto_manager *manager_,
+                                      struct toto_session *session,
+                                      struct toto_error *error);
+
+/**
+ * Replaces the session's contents with what the cache holds now.
+ *
+ * Thread safety: as toto_manager_save_session.
+ * Errors: TOTO_RESULT_INVALID_SESSION_ID (gone or expired; the session is left as
+ * it was), TOTO_RESULT_INVALID_CBOR, TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_refresh_session(const struct toto_manager *manager_,
+                                         struct toto_session *session,
+                                         struct toto_error *error);
+
+/**
+ * Moves the session to a fresh id (session-fixation protection): stored create-only
+ * under the new id, then the old id removed. Views from toto_session_id become invalid.
+ * If storing fails the session keeps its old id; if only removing the old id fails,
+ * the session has its new id and the error is returned.
+ *
+ * Thread safety: as toto_manager_save_session.
+ * Errors: TOTO_RESULT_ID_COLLISION, TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_rotate_session(const struct toto_manager *manager_,
+                                        struct toto_session *session,
+                                        struct toto_error *error);
+
+/**
+ * Removes session `id` (logout). A missing id is success.
+ *
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_INVALID_SESSION_ID (malformed id), TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_remove_session(const struct toto_manager *manager_,
+                                        const char *id,
+                                        size_t id_len,
+                                        struct toto_error *error);
+
+/**
+ * Removes every session of `user_id` ("log out everywhere"); writes the count to
+ * `*out_removed` when it is not NULL.
+ *
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_UNSUPPORTED (a cache vtable without remove_user),
+ * TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE,
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_clear_sessions(const struct toto_manager *manager_,
+                                        const char *user_id_,
+                                        size_t user_id_len,
+                                        uint64_t *out_removed,
+                                        struct toto_error *error);
+
+/**
+ * Toto's create_account: stores the account with an Argon2id hash of `password` and,
+ * when `values_json` is not NULL, the properties of that JSON object (e.g.
+ * `{"email":"a@example.com"}`; the name "password" is reserved).
+ *
+ * Ownership: inputs copied for the call.
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_INVALID_USER_ID (1010, empty), TOTO_RESULT_USER_ID_EXISTS (1006),
+ * TOTO_RESULT_INVALID_JSON (not a JSON object), TOTO_RESULT_INVALID_ARGUMENT (a
+ * "password" property), TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_TOO_LARGE,
+ * TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_create_account(const struct toto_manager *manager_,
+                                        const char *user_id_,
+                                        size_t user_id_len,
+                                        const char *password_,
+                                        size_t password_len,
+                                        const char *values_json,
+                                        size_t values_json_len,
+                                        struct toto_error *error);
+
+/**
+ * Toto's login: checks the password and creates a session with a fresh HMAC key
+ * (return its id, expiry and key to the client). A legacy $p5k2$ hash is upgraded to
+ * Argon2id on success.
+ *
+ * Ownership: on success `*out` is a new session handle the caller owns.
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_INVALID_CREDENTIALS (1005: unknown user, empty id or wrong
+ * password, indistinguishable), TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_TOO_LARGE,
+ * TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_login(const struct toto_manager *manager_,
+                               const char *user_id_,
+                               size_t user_id_len,
+                               const char *password_,
+                               size_t password_len,
+                               struct toto_session **out,
+                               struct toto_error *error);
+
+/**
+ * Toto's change_password. On success every session of the user is removed; when
+ * `current` is not NULL and belongs to the user, it is stored again under a fresh id
+ * (read it with toto_session_id) so the caller stays logged in.
+ *
+ * Thread safety: the manager from any thread; `current` one thread at a time.
+ * Errors: TOTO_RESULT_INVALID_CREDENTIALS (1005: wrong old password or unknown user),
+ * TOTO_RESULT_INVALID_USER_ID (1010), TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_TOO_LARGE, TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_NULL_ARGUMENT,
+ * TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_change_password(const struct toto_manager *manager_,
+                                         const char *user_id_,
+                                         size_t user_id_len,
+                                         const char *old_password,
+                                         size_t old_password_len,
+                                         const char *new_password,
+                                         size_t new_password_len,
+                                         struct toto_session *current,
+                                         struct toto_error *error);
+
+/**
+ * Toto's generate_password: sets a random 10-character password (letters and digits
+ * from the OS CSPRNG), removes every session of the user, and writes the password
+ * plus a NUL into `out` (capacity at least TOTO_GENERATED_PASSWORD_BUFFER_LEN).
+ *
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_INVALID_CREDENTIALS (unknown user), TOTO_RESULT_INVALID_USER_ID,
+ * TOTO_RESULT_INVALID_ARGUMENT (capacity), TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_generate_password(const struct toto_manager *manager_,
+                                           const char *user_id_,
+                                           size_t user_id_len,
+                                           char *out,
+                                           size_t capacity,
+                                           struct toto_error *error);
+
+/**
+ * An account handle for `user_id` on the manager's store (nothing loaded yet).
+ *
+ * Ownership: on success `*out` is a new account handle the caller owns.
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_INVALID_USER_ID (1010, empty), TOTO_RESULT_INVALID_UTF8,
+ * TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_account(const struct toto_manager *manager_,
+                                 const char *user_id_,
+                                 size_t user_id_len,
+                                 struct toto_account **out);
+
+/**
+ * The account bound to a session (Toto's get_account).
+ *
+ * Ownership: on success `*out` is a new account handle the caller owns.
+ * Thread safety: the manager from any thread; the session one thread at a time.
+ * Errors: TOTO_RESULT_NOT_AUTHORIZED (1004: anonymous session),
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_session_account(const struct toto_manager *manager_,
+                                         const struct toto_session *session,
+                                         struct toto_account **out);
+
+/**
+ * Checks a Toto request in one call: retrieves session `session_id` (the
+ * x-toto-session-id header), verifies `mac` (the x-toto-hmac header) over METHOD +
+ * URI + BODY in constant time, and only then renews the session. When `out` is not
+ * NULL the session is returned in a new handle (use it to answer, and to sign the
+ * response with toto_session_sign_response).
+ *
+ * Ownership: inputs borrowed for the call; `*out`, when written, is owned by the
+ * caller.
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_INVALID_SESSION_ID (1007: unknown, expired or malformed id),
+ * TOTO_RESULT_INVALID_HMAC (1008: wrong mac, or a session without a key; the session
+ * is not renewed), TOTO_RESULT_INVALID_CBOR, TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_verify_request(const struct toto_manager *manager_,
+                                        const char *session_id,
+                                        size_t session_id_len,
+                                        const char *mac,
+                                        size_t mac_len,
+                                        const char *method,
+                                        size_t method_len,
+                                        const char *uri,
+                                        size_t uri_len,
+                                        const uint8_t *body,
+                                        size_t body_len,
+                                        struct toto_session **out,
+                                        struct toto_error *error);
 
 /**
  * The fixed English message for a result code.

@@ -31,6 +31,15 @@ pub struct TotoAccount {
 }
 handle!(TotoAccount, 0x746f_746f_4143_4354, "toto_account");
 
+impl TotoAccount {
+    pub(crate) fn boxed(inner: Account) -> *mut TotoAccount {
+        handle::into_raw(TotoAccount {
+            tag: <TotoAccount as handle::Handle>::TAG,
+            inner,
+        })
+    }
+}
+
 fn account<'a>(a: *mut TotoAccount) -> FfiResult<&'a mut Account> {
     Ok(&mut handle::borrow_mut(a)?.inner)
 }
@@ -74,13 +83,7 @@ pub extern "C" fn toto_account_new(
         let out = args::out(out, "out")?;
         let store = store_ref(store)?.clone();
         let inner = Account::new(store, &account_user_id(user_id, user_id_len)?)?;
-        args::write(
-            out,
-            handle::into_raw(TotoAccount {
-                tag: <TotoAccount as handle::Handle>::TAG,
-                inner,
-            }),
-        );
+        args::write(out, TotoAccount::boxed(inner));
         Ok(())
     })
 }

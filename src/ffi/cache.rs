@@ -4,15 +4,16 @@
 //! once. Managers and other holders keep their own reference, so the handle may be
 //! freed as soon as it has been passed on.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use crate::backend::{MemoryCache, SessionCache, StoreMode};
 use crate::error::Error;
 use crate::ffi::args;
-use crate::ffi::boundary::{run, run_plain, FfiResult, TotoError};
+use crate::ffi::boundary::{run, run_plain, Failure, FfiResult, TotoError};
 use crate::ffi::bytes::TotoBytes;
 use crate::ffi::cache_vtable::{TotoCacheVtable, VtableCache, TOTO_STORE_CREATE_NEW};
+use crate::ffi::clock::CClock;
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, TotoSession};
@@ -64,6 +65,29 @@ pub extern "C" fn toto_cache_new_memory(out: *mut *mut TotoCache) -> TotoResult 
     run_plain(|| new_cache(out, || Ok(Arc::new(MemoryCache::new()))))
 }
 
+/// Creates the built-in in-memory cache on a host clock (for tests and simulations;
+/// pass the same clock to the manager's options).
+///
+/// Ownership: `clock_data` is borrowed: it and `clock` must stay valid, and be
+/// thread-safe, while the cache lives. On success `*out` is a new handle.
+/// Thread safety: any thread.
+/// Errors: TOTO_RESULT_NULL_ARGUMENT (out or clock NULL).
+#[no_mangle]
+pub extern "C" fn toto_cache_new_memory_with_clock(
+    clock: Option<unsafe extern "C" fn(clock_data: *mut c_void) -> f64>,
+    clock_data: *mut c_void,
+    out: *mut *mut TotoCache,
+) -> TotoResult {
+    run_plain(|| {
+        let clock = clock.ok_or_else(|| Failure::null("clock"))?;
+        new_cache(out, || {
+            Ok(Arc::new(MemoryCache::with_clock(Arc::new(CClock::new(
+                clock, clock_data,
+            )))))
+        })
+    })
+}
+
 /// Creates a cache from host callbacks. The vtable is copied; `user_data` is owned by
 /// the cache from then on and released through `free_user_data` when the last
 /// reference goes.
@@ -80,7 +104,7 @@ pub extern "C" fn toto_cache_new_vtable(
 ) -> TotoResult {
     run_plain(|| {
         if vtable.is_null() {
-            return Err(crate::ffi::boundary::Failure::null("vtable"));
+            return Err(Failure::null("vtable"));
         }
         args::out(out, "out")?;
         // SAFETY: non-NULL; the contract is that it points to an initialised
