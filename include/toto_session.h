@@ -504,6 +504,21 @@ typedef struct toto_cache_vtable {
    * released (never if toto_cache_new_vtable fails).
    */
   void (*free_user_data)(void *user_data);
+  /**
+   * Optional (NULL: `load`, then the library writes a renewed session back with
+   * `store`). Loads `id` and renews it in one operation, for caches where a second
+   * round trip costs: when `renew_user_to` / `renew_anonymous_to` is > 0 and the
+   * entry's expiry is earlier than the target for its kind of session (user id empty
+   * or not), the expiry becomes the target. Hand the record to
+   * toto_callback_set_result and the resulting expiry to toto_callback_set_expires,
+   * or return TOTO_RESULT_NOT_FOUND. An expired entry must not be renewed.
+   */
+  uint32_t (*load_renew)(void *user_data,
+                         const char *id,
+                         size_t id_len,
+                         double renew_user_to,
+                         double renew_anonymous_to,
+                         struct toto_callback_ctx *ctx);
 } toto_cache_vtable;
 
 /**
@@ -960,7 +975,10 @@ toto_result toto_cache_store_session(const struct toto_cache *cache,
 
 /**
  * Loads the session stored under `id` into a new, clean session handle. The session's
- * id is the one it was loaded under (a cache that renamed it is honoured).
+ * id is the one it was loaded under (a cache that renamed it is honoured), and its
+ * expiry the one the cache holds (which a renewal may have moved past the record's).
+ * No renewal and no expiry check against a clock here: that is the manager's
+ * retrieve.
  *
  * Ownership: on success `*out` is a new handle the caller owns.
  * Thread safety: any thread.
@@ -1009,6 +1027,18 @@ toto_result toto_callback_add_property(struct toto_callback_ctx *ctx,
                                        size_t name_len,
                                        const uint8_t *cbor,
                                        size_t cbor_len);
+
+/**
+ * Reports the expiry (Unix seconds) the cache holds for the record handed over with
+ * toto_callback_set_result, after applying the renewal asked of a `load_renew`
+ * callback. It overrides the older expiry inside the record.
+ *
+ * Thread safety: only from within the callback that received `ctx`.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN), TOTO_RESULT_BACKEND_MISBEHAVED (not a
+ * load), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE; the load then fails
+ * with the same code.
+ */
+toto_result toto_callback_set_expires(struct toto_callback_ctx *ctx, double expires);
 
 /**
  * Attaches a message to the failure the callback is about to return (e.g. the

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use crate::account::Account;
-use crate::backend::{AccountStore, SessionCache, StoreMode};
+use crate::backend::{AccountStore, Renewal, SessionCache, StoreMode};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::id::{generate_id, validate_session_id};
@@ -226,15 +226,24 @@ impl Manager {
     }
 
     /// Loads a live session: `None` when missing or expired (an expired one is removed).
-    fn load_live(&self, id: &str) -> Result<Option<Session>> {
+    /// With `renew`, a cache that can renew while loading does so in the same call.
+    fn load_live(&self, id: &str, renew: bool) -> Result<Option<Session>> {
         validate_session_id(id)?;
-        let Some(record) = self.cache.load(id)? else {
+        let now = self.now();
+        let renewal = renew.then(|| Renewal {
+            user: now + self.config.renew(false),
+            anonymous: now + self.config.renew(true),
+        });
+        let Some(loaded) = self.cache.load_renew(id, renewal)? else {
             return Ok(None);
         };
-        let mut session = Session::import(&record)?;
+        let mut session = Session::import(&loaded.record)?;
         session.set_id(id)?;
+        if let Some(expires) = loaded.expires {
+            session.set_expires(expires);
+        }
         session.mark_clean();
-        if session.is_expired(self.now()) {
+        if session.is_expired(now) {
             // Reclaiming is best effort: the session is gone for the caller either way.
             let _ = self.cache.remove(id);
             return Ok(None);
@@ -242,7 +251,8 @@ impl Manager {
         Ok(Some(session))
     }
 
-    /// Applies Toto's renewal rule; writes back only when the expiry moved.
+    /// Applies Toto's renewal rule; writes back only when the expiry moved (a cache
+    /// that renewed in `load_renew` has already moved it, so nothing is written).
     fn renew(&self, session: &mut Session) -> Result<()> {
         let target = self.now() + self.config.renew(session.is_anonymous());
         if session.expires() < target {
@@ -256,7 +266,7 @@ impl Manager {
     /// missing or expired. A malformed id is Toto's 1007; a record the cache holds but
     /// that does not decode is an error (the record is left in place).
     pub fn retrieve_session(&self, id: &str) -> Result<Option<Session>> {
-        let Some(mut session) = self.load_live(id)? else {
+        let Some(mut session) = self.load_live(id, true)? else {
             return Ok(None);
         };
         self.renew(&mut session)?;
@@ -277,7 +287,7 @@ impl Manager {
     /// expired: Toto's 1007, and the session is left as it was.
     pub fn refresh_session(&self, session: &mut Session) -> Result<()> {
         let fresh = self
-            .load_live(session.id())?
+            .load_live(session.id(), false)?
             .ok_or(Error::InvalidSessionId)?;
         *session = fresh;
         Ok(())
@@ -312,9 +322,10 @@ impl Manager {
         self.cache.remove_user(&normalize_user_id(user_id)?)
     }
 
-    /// Retrieves `session_id` and checks a request's `x-toto-hmac` over METHOD + URI +
-    /// BODY, then renews it. Unknown, expired or malformed id: 1007. Bad HMAC (or a
-    /// session without a key): 1008, and the session is not renewed.
+    /// Retrieves (and so renews, as Toto's handler does: one cache round trip) session
+    /// `session_id`, then checks a request's `x-toto-hmac` over METHOD + URI + BODY.
+    /// Unknown, expired or malformed id: 1007. Bad HMAC, or a session without a key:
+    /// 1008.
     pub fn verify_request(
         &self,
         session_id: &str,
@@ -323,13 +334,12 @@ impl Manager {
         uri: &[u8],
         body: &[u8],
     ) -> Result<Session> {
-        let mut session = match self.load_live(session_id) {
+        let session = match self.retrieve_session(session_id) {
             Ok(Some(s)) => s,
             Ok(None) | Err(Error::InvalidSessionId) => return Err(Error::InvalidSessionId),
             Err(e) => return Err(e),
         };
         session.verify_request(mac, method, uri, body)?;
-        self.renew(&mut session)?;
         Ok(session)
     }
 

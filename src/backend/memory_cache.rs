@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::backend::{SessionCache, StoreMode};
+use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 
@@ -192,6 +192,25 @@ impl SessionCache for MemoryCache {
         }
     }
 
+    fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
+        let now = self.clock.now();
+        let mut shard = self.shard(id);
+        let Some(stored) = shard.sessions.get_mut(id) else {
+            return Ok(None);
+        };
+        if stored.expires <= now {
+            shard.take(id);
+            return Ok(None);
+        }
+        if let Some(r) = renew {
+            stored.expires = stored.expires.max(r.target_for(&stored.user_id));
+        }
+        Ok(Some(Loaded {
+            record: stored.record.to_vec(),
+            expires: Some(stored.expires),
+        }))
+    }
+
     fn remove(&self, id: &str) -> Result<()> {
         self.shard(id).take(id);
         Ok(())
@@ -251,6 +270,42 @@ mod tests {
         clock.set(1030.0);
         c.purge_expired();
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn load_renew_extends_only_forward_and_never_revives() {
+        let (clock, c) = cache();
+        c.store("u", "alice", 1100.0, b"r", StoreMode::Upsert)
+            .unwrap();
+        c.store("a", "", 1100.0, b"r", StoreMode::Upsert).unwrap();
+        let r = Renewal {
+            user: 1500.0,
+            anonymous: 1050.0,
+        };
+        let got = c.load_renew("u", Some(r)).unwrap().unwrap();
+        assert_eq!(
+            (got.record.as_slice(), got.expires),
+            (&b"r"[..], Some(1500.0))
+        );
+        assert_eq!(
+            c.load_renew("a", Some(r)).unwrap().unwrap().expires,
+            Some(1100.0),
+            "never shortened"
+        );
+        assert_eq!(
+            c.load_renew("u", None).unwrap().unwrap().expires,
+            Some(1500.0)
+        );
+        clock.set(1200.0);
+        assert_eq!(
+            c.load_renew("a", Some(r)).unwrap(),
+            None,
+            "expired entries are not renewed"
+        );
+        assert!(
+            c.load_renew("u", None).unwrap().is_some(),
+            "renewed entry outlives its old expiry"
+        );
     }
 
     #[test]

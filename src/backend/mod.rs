@@ -19,6 +19,38 @@ pub enum StoreMode {
     CreateNew,
 }
 
+/// Renewal targets for [`SessionCache::load_renew`] (Unix seconds): a session whose
+/// expiry is before its target gets the target (user and anonymous sessions may have
+/// different renewal windows).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Renewal {
+    /// Target for sessions with a user id.
+    pub user: f64,
+    /// Target for anonymous sessions.
+    pub anonymous: f64,
+}
+
+impl Renewal {
+    /// The target for a session of `user_id`.
+    pub fn target_for(&self, user_id: &str) -> f64 {
+        if user_id.is_empty() {
+            self.anonymous
+        } else {
+            self.user
+        }
+    }
+}
+
+/// What [`SessionCache::load_renew`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The record blob as stored.
+    pub record: Vec<u8>,
+    /// The expiry the cache holds now (after any renewal), when it tracks one; it
+    /// overrides the (possibly older) expiry inside the record. `None`: use the record's.
+    pub expires: Option<f64>,
+}
+
 /// A session cache: record blobs by session id, each with an absolute expiry.
 ///
 /// Implementations are shared between threads. A record must not be returned by
@@ -37,6 +69,18 @@ pub trait SessionCache: Send + Sync {
 
     /// The record under `id`, or `None` when missing or expired.
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Loads `id` and, when `renew` is given, extends its expiry to the renewal target
+    /// if that is later, in one operation (one round trip for a networked cache). An
+    /// expired entry is `None` and is never renewed. The default calls
+    /// [`SessionCache::load`] and leaves renewal to the caller (`expires: None`).
+    fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
+        let _ = renew;
+        Ok(self.load(id)?.map(|record| Loaded {
+            record,
+            expires: None,
+        }))
+    }
 
     /// Removes `id` (logout). Removing a missing id succeeds.
     fn remove(&self, id: &str) -> Result<()>;

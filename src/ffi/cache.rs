@@ -279,7 +279,10 @@ pub extern "C" fn toto_cache_store_session(
 }
 
 /// Loads the session stored under `id` into a new, clean session handle. The session's
-/// id is the one it was loaded under (a cache that renamed it is honoured).
+/// id is the one it was loaded under (a cache that renamed it is honoured), and its
+/// expiry the one the cache holds (which a renewal may have moved past the record's).
+/// No renewal and no expiry check against a clock here: that is the manager's
+/// retrieve.
 ///
 /// Ownership: on success `*out` is a new handle the caller owns.
 /// Thread safety: any thread.
@@ -298,9 +301,14 @@ pub extern "C" fn toto_cache_load_session(
     run(error, || {
         let out = args::out(out, "out")?;
         let id = session_id_arg(id, id_len)?;
-        let record = cache_ref(cache)?.load(id)?.ok_or(Error::NotFound)?;
-        let mut session = Session::import(&record)?;
+        let loaded = cache_ref(cache)?
+            .load_renew(id, None)?
+            .ok_or(Error::NotFound)?;
+        let mut session = Session::import(&loaded.record)?;
         session.set_id(id)?;
+        if let Some(expires) = loaded.expires {
+            session.set_expires(expires);
+        }
         session.mark_clean();
         args::write(out, TotoSession::boxed(session));
         Ok(())

@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use crate::backend::{SessionCache, StoreMode};
+use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::error::{Error, Result};
 use crate::ffi::callback::{Expect, TotoCallbackCtx};
 use crate::id::validate_session_id;
@@ -83,6 +83,23 @@ pub struct TotoCacheVtable {
     /// Optional. Called once with `user_data` when the last reference to the cache is
     /// released (never if toto_cache_new_vtable fails).
     pub free_user_data: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
+    /// Optional (NULL: `load`, then the library writes a renewed session back with
+    /// `store`). Loads `id` and renews it in one operation, for caches where a second
+    /// round trip costs: when `renew_user_to` / `renew_anonymous_to` is > 0 and the
+    /// entry's expiry is earlier than the target for its kind of session (user id empty
+    /// or not), the expiry becomes the target. Hand the record to
+    /// toto_callback_set_result and the resulting expiry to toto_callback_set_expires,
+    /// or return TOTO_RESULT_NOT_FOUND. An expired entry must not be renewed.
+    pub load_renew: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            id: *const c_char,
+            id_len: usize,
+            renew_user_to: f64,
+            renew_anonymous_to: f64,
+            ctx: *mut TotoCallbackCtx,
+        ) -> u32,
+    >,
 }
 
 /// The adapter that owns a copied vtable.
@@ -180,6 +197,35 @@ impl SessionCache for VtableCache {
             unsafe { load(self.vt.user_data, id.as_ptr().cast(), id.len(), ctx) }
         })?;
         Ok(out.and_then(|o| o.result))
+    }
+
+    fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
+        let Some(load_renew) = self.vt.load_renew else {
+            return Ok(self.load(id)?.map(|record| Loaded {
+                record,
+                expires: None,
+            }));
+        };
+        let (user, anonymous) = renew.map_or((0.0, 0.0), |r| (r.user, r.anonymous));
+        let out = TotoCallbackCtx::call(Expect::Record, "cache load_renew", |ctx| {
+            // SAFETY: as in `store`.
+            unsafe {
+                load_renew(
+                    self.vt.user_data,
+                    id.as_ptr().cast(),
+                    id.len(),
+                    user,
+                    anonymous,
+                    ctx,
+                )
+            }
+        })?;
+        Ok(out.and_then(|o| {
+            o.result.map(|record| Loaded {
+                record,
+                expires: o.expires,
+            })
+        }))
     }
 
     fn remove(&self, id: &str) -> Result<()> {

@@ -45,6 +45,7 @@ pub struct TotoCallbackCtx {
     properties: Vec<(String, Value)>,
     properties_bytes: usize,
     message: Option<String>,
+    expires: Option<f64>,
     violation: Option<Error>,
 }
 handle!(TotoCallbackCtx, 0x746f_746f_4354_5854, "toto_callback_ctx");
@@ -53,6 +54,7 @@ handle!(TotoCallbackCtx, 0x746f_746f_4354_5854, "toto_callback_ctx");
 pub(crate) struct CallbackOutput {
     pub result: Option<Vec<u8>>,
     pub properties: Vec<(String, Value)>,
+    pub expires: Option<f64>,
 }
 
 impl TotoCallbackCtx {
@@ -70,6 +72,7 @@ impl TotoCallbackCtx {
             properties: Vec::new(),
             properties_bytes: 0,
             message: None,
+            expires: None,
             violation: None,
         };
         let code = call(&mut ctx);
@@ -81,6 +84,7 @@ impl TotoCallbackCtx {
             Some(TotoResult::Ok) => Ok(Some(CallbackOutput {
                 result: ctx.result,
                 properties: ctx.properties,
+                expires: ctx.expires,
             })),
             Some(TotoResult::NotFound) => Ok(None),
             Some(TotoResult::IdCollision) => Err(Error::IdCollision),
@@ -214,6 +218,30 @@ pub extern "C" fn toto_callback_add_property(
                 Err(ctx.violate(code, e))
             }
         }
+    })
+}
+
+/// Reports the expiry (Unix seconds) the cache holds for the record handed over with
+/// toto_callback_set_result, after applying the renewal asked of a `load_renew`
+/// callback. It overrides the older expiry inside the record.
+///
+/// Thread safety: only from within the callback that received `ctx`.
+/// Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN), TOTO_RESULT_BACKEND_MISBEHAVED (not a
+/// load), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE; the load then fails
+/// with the same code.
+#[no_mangle]
+pub extern "C" fn toto_callback_set_expires(ctx: *mut TotoCallbackCtx, expires: f64) -> TotoResult {
+    run_plain(|| {
+        let ctx = handle::borrow_mut(ctx)?;
+        if ctx.expect != Expect::Record {
+            return Err(misbehaved(ctx, "an expiry was set outside a cache load"));
+        }
+        if expires.is_nan() {
+            let e = Error::InvalidArgument("expiry is NaN");
+            return Err(ctx.violate(TotoResult::InvalidArgument, e));
+        }
+        ctx.expires = Some(expires);
+        Ok(())
     })
 }
 
