@@ -29,7 +29,7 @@ C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs demo clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby demo clean
 
 all: lib
 
@@ -61,7 +61,7 @@ install: lib
 stage: lib
 	@$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR= >/dev/null
 
-test: deps lint test-rust test-c test-docs
+test: deps lint test-rust test-c test-docs test-go test-ruby
 	@echo "make test: all checks passed"
 
 lint:
@@ -91,6 +91,16 @@ test-c: stage
 # the header.
 test-docs: stage
 	scripts/check-readme.sh "$(STAGE)"
+
+# Go binding: go vet + go test -race (links the static library by default).
+test-go: stage
+	scripts/install-deps.sh go
+	bindings/go/test.sh "$(STAGE)"
+
+# Ruby binding: minitest suite through the ffi gem (loads the shared library).
+test-ruby: stage
+	scripts/install-deps.sh ruby
+	bindings/ruby/test.sh "$(STAGE)"
 
 demo: stage
 	@mkdir -p $(BUILD)
