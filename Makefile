@@ -40,7 +40,7 @@ $(RELEASE)/libtoto_session.so: $(RUST_SRC)
 	@touch $@
 
 deps:
-	scripts/install-deps.sh core
+	scripts/install-deps.sh core redis
 
 header:
 	TOTO_SESSION_WRITE_HEADER=1 $(CARGO) build --release

@@ -105,6 +105,16 @@
 #define TOTO_MAX_PASSWORD_LEN 4096
 
 /**
+ * The options version this header describes.
+ */
+#define TOTO_REDIS_OPTIONS_VERSION 1
+
+/**
+ * Longest Redis URL or key prefix accepted, in bytes.
+ */
+#define TOTO_MAX_REDIS_TEXT_LEN 4096
+
+/**
  * Bytes needed for a base64 HMAC-SHA1 plus its NUL (28 + 1).
  */
 #define TOTO_MAC_BUFFER_LEN 29
@@ -188,6 +198,11 @@ enum toto_result
    * A Rust panic was caught at the boundary; the handle involved is still valid.
    */
   TOTO_RESULT_PANIC = 15,
+  /**
+   * A backend could not be reached in time (down, refusing connections, timing
+   * out); the same handle works again once it is back.
+   */
+  TOTO_RESULT_BACKEND_UNAVAILABLE = 16,
   /**
    * Toto 1004: not authorized.
    */
@@ -568,6 +583,41 @@ typedef struct toto_manager_options {
    */
   void *clock_data;
 } toto_manager_options;
+
+/**
+ * Redis cache settings. Fill with toto_redis_options_default, then change fields.
+ */
+typedef struct toto_redis_options {
+  /**
+   * Set to TOTO_REDIS_OPTIONS_VERSION (toto_redis_options_default does).
+   */
+  uint32_t version;
+  /**
+   * Prefix of every key (default "toto:"); borrowed during toto_cache_new_redis only.
+   * NULL with length 0 means the default.
+   */
+  const char *key_prefix;
+  /**
+   * Length of `key_prefix` in bytes.
+   */
+  size_t key_prefix_len;
+  /**
+   * Time allowed to connect, in milliseconds (default 2000; must be > 0).
+   */
+  uint32_t connect_timeout_ms;
+  /**
+   * Time allowed for one reply, in milliseconds (default 2000; must be > 0).
+   */
+  uint32_t io_timeout_ms;
+  /**
+   * Idle connections kept for reuse (default 8).
+   */
+  uint32_t pool_size;
+  /**
+   * Key sessions by SHA-256 of their id (default true); false keeps raw ids in keys.
+   */
+  bool hash_ids;
+} toto_redis_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1313,6 +1363,32 @@ toto_result toto_manager_verify_request(const struct toto_manager *manager_,
                                         size_t body_len,
                                         struct toto_session **out,
                                         struct toto_error *error);
+
+/**
+ * Fills `out` with the defaults.
+ *
+ * Thread safety: any thread. Errors: TOTO_RESULT_NULL_ARGUMENT.
+ */
+toto_result toto_redis_options_default(struct toto_redis_options *out);
+
+/**
+ * Creates a session cache in Redis at `url` (`redis://[:password@]host:port[/db]`).
+ * Nothing is connected yet: a Redis that is down shows as
+ * TOTO_RESULT_BACKEND_UNAVAILABLE on the first operation (within the timeouts), and
+ * the same handle works again once Redis is back. Expiry follows each session's
+ * absolute expiry (Redis's own clock); retrieve-with-renewal is one round trip.
+ *
+ * Ownership: `url` and `options` (NULL = defaults) are copied; on success `*out` is a
+ * new handle released with toto_cache_free.
+ * Thread safety: any thread; the cache is shareable by any number of threads.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
+ * version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
+ */
+toto_result toto_cache_new_redis(const char *url,
+                                 size_t url_len,
+                                 const struct toto_redis_options *options,
+                                 struct toto_cache **out,
+                                 struct toto_error *error);
 
 /**
  * The fixed English message for a result code.

@@ -27,6 +27,9 @@ pub enum Error {
     Json(String),
     /// A backend (cache or account store) reported a failure; the text is its own.
     Backend(String),
+    /// A backend could not be reached in time (down, refusing, timing out); retrying
+    /// later may succeed.
+    Unavailable(String),
     /// A backend broke its contract (e.g. answered with an invalid id).
     BackendMisbehaved(String),
     /// A backend does not implement an optional operation.
@@ -63,6 +66,7 @@ impl fmt::Display for Error {
             Error::UnsupportedVersion(v) => write!(f, "unsupported record version {v}"),
             Error::Json(msg) => write!(f, "JSON: {msg}"),
             Error::Backend(msg) => write!(f, "backend failed: {msg}"),
+            Error::Unavailable(msg) => write!(f, "backend unavailable: {msg}"),
             Error::BackendMisbehaved(msg) => write!(f, "backend broke its contract: {msg}"),
             Error::Unsupported(op) => write!(f, "backend does not support {op}"),
             Error::IdCollision => f.write_str("session id already in use"),

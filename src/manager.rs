@@ -226,7 +226,11 @@ impl Manager {
     }
 
     /// Loads a live session: `None` when missing or expired (an expired one is removed).
-    /// With `renew`, a cache that can renew while loading does so in the same call.
+    ///
+    /// With `renew`, Toto's rule is applied with one target computed here: a cache
+    /// that reports its expiry has renewed in the same call (one round trip, nothing
+    /// written back); otherwise the session is written back only when the rule moves
+    /// its expiry.
     fn load_live(&self, id: &str, renew: bool) -> Result<Option<Session>> {
         validate_session_id(id)?;
         let now = self.now();
@@ -239,6 +243,7 @@ impl Manager {
         };
         let mut session = Session::import(&loaded.record)?;
         session.set_id(id)?;
+        let cache_tracks_expiry = loaded.expires.is_some();
         if let Some(expires) = loaded.expires {
             session.set_expires(expires);
         }
@@ -248,29 +253,21 @@ impl Manager {
             let _ = self.cache.remove(id);
             return Ok(None);
         }
-        Ok(Some(session))
-    }
-
-    /// Applies Toto's renewal rule; writes back only when the expiry moved (a cache
-    /// that renewed in `load_renew` has already moved it, so nothing is written).
-    fn renew(&self, session: &mut Session) -> Result<()> {
-        let target = self.now() + self.config.renew(session.is_anonymous());
-        if session.expires() < target {
-            session.set_expires(target);
-            self.write(session)?;
+        if let (Some(r), false) = (renewal, cache_tracks_expiry) {
+            let target = r.target_for(session.user_id());
+            if session.expires() < target {
+                session.set_expires(target);
+                self.write(&mut session)?;
+            }
         }
-        Ok(())
+        Ok(Some(session))
     }
 
     /// Toto's `retrieve_session(id)`: the live session, renewed, or `None` when it is
     /// missing or expired. A malformed id is Toto's 1007; a record the cache holds but
     /// that does not decode is an error (the record is left in place).
     pub fn retrieve_session(&self, id: &str) -> Result<Option<Session>> {
-        let Some(mut session) = self.load_live(id, true)? else {
-            return Ok(None);
-        };
-        self.renew(&mut session)?;
-        Ok(Some(session))
+        self.load_live(id, true)
     }
 
     /// Writes the session if it changed; returns whether a write happened. On failure

@@ -3,9 +3,11 @@
 
 mod memory_cache;
 mod memory_store;
+mod redis_cache;
 
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;
+pub use redis_cache::{RedisCache, RedisOptions};
 
 use crate::error::{Error, Result};
 use crate::value::Value;

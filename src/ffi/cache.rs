@@ -27,7 +27,7 @@ pub struct TotoCache {
 }
 handle!(TotoCache, 0x746f_746f_4341_4348, "toto_cache");
 
-fn new_cache(
+pub(crate) fn new_cache(
     out: *mut *mut TotoCache,
     make: impl FnOnce() -> FfiResult<Arc<dyn SessionCache>>,
 ) -> FfiResult {

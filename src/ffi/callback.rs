@@ -91,6 +91,10 @@ impl TotoCallbackCtx {
             Some(TotoResult::UserIdExists) => Err(Error::UserIdExists),
             Some(TotoResult::InvalidCredentials) => Err(Error::InvalidCredentials),
             Some(TotoResult::Unsupported) => Err(Error::Unsupported(op)),
+            Some(TotoResult::BackendUnavailable) => Err(Error::Unavailable(match ctx.message {
+                Some(msg) => format!("{op}: {msg}"),
+                None => op.to_owned(),
+            })),
             known => {
                 let what = known
                     .map(|r| r.message().trim_end_matches('\0'))

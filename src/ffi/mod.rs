@@ -20,6 +20,7 @@ mod clock;
 mod handle;
 pub mod limits;
 pub mod manager;
+pub mod redis;
 pub mod result;
 pub mod session;
 pub mod session_state;

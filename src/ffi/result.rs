@@ -42,6 +42,9 @@ pub enum TotoResult {
     InvalidHandle = 14,
     /// A Rust panic was caught at the boundary; the handle involved is still valid.
     Panic = 15,
+    /// A backend could not be reached in time (down, refusing connections, timing
+    /// out); the same handle works again once it is back.
+    BackendUnavailable = 16,
     /// Toto 1004: not authorized.
     NotAuthorized = 1004,
     /// Toto 1005: invalid user id or password (unknown user and bad password alike).
@@ -56,7 +59,7 @@ pub enum TotoResult {
     InvalidUserId = 1010,
 }
 
-const ALL_RESULTS: [TotoResult; 22] = [
+const ALL_RESULTS: [TotoResult; 23] = [
     TotoResult::Ok,
     TotoResult::NullArgument,
     TotoResult::InvalidUtf8,
@@ -73,6 +76,7 @@ const ALL_RESULTS: [TotoResult; 22] = [
     TotoResult::IdCollision,
     TotoResult::InvalidHandle,
     TotoResult::Panic,
+    TotoResult::BackendUnavailable,
     TotoResult::NotAuthorized,
     TotoResult::InvalidCredentials,
     TotoResult::UserIdExists,
@@ -83,7 +87,7 @@ const ALL_RESULTS: [TotoResult; 22] = [
 
 impl TotoResult {
     /// Every code, for tests and tables.
-    pub fn all() -> [TotoResult; 22] {
+    pub fn all() -> [TotoResult; 23] {
         ALL_RESULTS
     }
 
@@ -111,6 +115,7 @@ impl TotoResult {
             TotoResult::IdCollision => "session id already in use\0",
             TotoResult::InvalidHandle => "not a live handle of the expected type\0",
             TotoResult::Panic => "internal error (panic caught at the C boundary)\0",
+            TotoResult::BackendUnavailable => "backend unavailable\0",
             TotoResult::NotAuthorized => "Not authorized\0",
             TotoResult::InvalidCredentials => "Invalid user ID or password\0",
             TotoResult::UserIdExists => "User ID already in use.\0",
@@ -132,6 +137,7 @@ impl From<&Error> for TotoResult {
             Error::UnsupportedVersion(_) => TotoResult::UnsupportedVersion,
             Error::Json(_) => TotoResult::InvalidJson,
             Error::Backend(_) => TotoResult::BackendFailed,
+            Error::Unavailable(_) => TotoResult::BackendUnavailable,
             Error::BackendMisbehaved(_) => TotoResult::BackendMisbehaved,
             Error::Unsupported(_) => TotoResult::Unsupported,
             Error::IdCollision => TotoResult::IdCollision,

@@ -1,0 +1,109 @@
+//! `toto_cache_new_redis`: the built-in Redis session cache.
+
+use std::ffi::c_char;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{RedisCache, RedisOptions};
+use crate::error::Error;
+use crate::ffi::args;
+use crate::ffi::boundary::{run, run_plain, TotoError};
+use crate::ffi::cache::{new_cache, TotoCache};
+use crate::ffi::result::TotoResult;
+
+/// The options version this header describes.
+pub const TOTO_REDIS_OPTIONS_VERSION: u32 = 1;
+/// Longest Redis URL or key prefix accepted, in bytes.
+pub const TOTO_MAX_REDIS_TEXT_LEN: usize = 4096;
+
+/// Redis cache settings. Fill with toto_redis_options_default, then change fields.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TotoRedisOptions {
+    /// Set to TOTO_REDIS_OPTIONS_VERSION (toto_redis_options_default does).
+    pub version: u32,
+    /// Prefix of every key (default "toto:"); borrowed during toto_cache_new_redis only.
+    /// NULL with length 0 means the default.
+    pub key_prefix: *const c_char,
+    /// Length of `key_prefix` in bytes.
+    pub key_prefix_len: usize,
+    /// Time allowed to connect, in milliseconds (default 2000; must be > 0).
+    pub connect_timeout_ms: u32,
+    /// Time allowed for one reply, in milliseconds (default 2000; must be > 0).
+    pub io_timeout_ms: u32,
+    /// Idle connections kept for reuse (default 8).
+    pub pool_size: u32,
+    /// Key sessions by SHA-256 of their id (default true); false keeps raw ids in keys.
+    pub hash_ids: bool,
+}
+
+/// Fills `out` with the defaults.
+///
+/// Thread safety: any thread. Errors: TOTO_RESULT_NULL_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> TotoResult {
+    run_plain(|| {
+        let out = args::out(out, "out")?;
+        let d = RedisOptions::default();
+        args::write(
+            out,
+            TotoRedisOptions {
+                version: TOTO_REDIS_OPTIONS_VERSION,
+                key_prefix: std::ptr::null(),
+                key_prefix_len: 0,
+                connect_timeout_ms: d.connect_timeout.as_millis() as u32,
+                io_timeout_ms: d.io_timeout.as_millis() as u32,
+                pool_size: d.pool_size as u32,
+                hash_ids: d.hash_ids,
+            },
+        );
+        Ok(())
+    })
+}
+
+/// Creates a session cache in Redis at `url` (`redis://[:password@]host:port[/db]`).
+/// Nothing is connected yet: a Redis that is down shows as
+/// TOTO_RESULT_BACKEND_UNAVAILABLE on the first operation (within the timeouts), and
+/// the same handle works again once Redis is back. Expiry follows each session's
+/// absolute expiry (Redis's own clock); retrieve-with-renewal is one round trip.
+///
+/// Ownership: `url` and `options` (NULL = defaults) are copied; on success `*out` is a
+/// new handle released with toto_cache_free.
+/// Thread safety: any thread; the cache is shareable by any number of threads.
+/// Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
+/// version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
+#[no_mangle]
+pub extern "C" fn toto_cache_new_redis(
+    url: *const c_char,
+    url_len: usize,
+    options: *const TotoRedisOptions,
+    out: *mut *mut TotoCache,
+    error: *mut TotoError,
+) -> TotoResult {
+    run(error, || {
+        let url = args::text(url, url_len, "url", TOTO_MAX_REDIS_TEXT_LEN)?;
+        let mut opts = RedisOptions::default();
+        if !options.is_null() {
+            // SAFETY: non-NULL; the contract is an initialised toto_redis_options (plain
+            // data), copied here.
+            let o = unsafe { options.read_unaligned() };
+            if o.version == 0 || o.version > TOTO_REDIS_OPTIONS_VERSION {
+                return Err(Error::InvalidArgument("redis options: unknown version").into());
+            }
+            let prefix = args::text(
+                o.key_prefix,
+                o.key_prefix_len,
+                "key prefix",
+                TOTO_MAX_REDIS_TEXT_LEN,
+            )?;
+            if !prefix.is_empty() {
+                opts.key_prefix = prefix.to_owned();
+            }
+            opts.connect_timeout = Duration::from_millis(o.connect_timeout_ms.into());
+            opts.io_timeout = Duration::from_millis(o.io_timeout_ms.into());
+            opts.pool_size = o.pool_size as usize;
+            opts.hash_ids = o.hash_ids;
+        }
+        new_cache(out, || Ok(Arc::new(RedisCache::new(url, opts)?)))
+    })
+}
