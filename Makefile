@@ -29,7 +29,7 @@ C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby demo clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests demo clean
 
 all: lib
 
@@ -82,6 +82,10 @@ test-c: stage
 	    -o $(BUILD)/c/$$t.static $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
 	done
 	scripts/check-c-coverage.sh $(RELEASE)/libtoto_session.so tests/c
+	@scripts/with-redis.sh $(MAKE) --no-print-directory run-c-tests
+
+# The built C tests, run with TOTO_REDIS_URL set (see test-c).
+run-c-tests:
 	@set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (static)"; $(BUILD)/c/$$t.static; \
 	  echo "== $$t (shared, valgrind)"; $(VALGRIND) $(BUILD)/c/$$t.shared; \
