@@ -26,12 +26,18 @@ use crate::error::{Error, Result};
 pub const MAX_PASSWORD_LEN: usize = 4096;
 /// Longest stored hash string accepted.
 pub const MAX_HASH_LEN: usize = 512;
+/// Highest Argon2 costs a stored hash may ask for (1 GiB, 64 passes, 16 lanes); a hash
+/// above them never matches rather than tying up a thread and memory.
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 1 << 20;
+const MAX_ARGON2_ITERATIONS: u32 = 64;
+const MAX_ARGON2_PARALLELISM: u32 = 16;
 /// Length of a generated password.
 pub const GENERATED_PASSWORD_LEN: usize = 10;
 
 const LEGACY_PREFIX: &str = "$p5k2$";
 const LEGACY_DEFAULT_ROUNDS: u32 = 400;
-const LEGACY_MAX_ROUNDS: u32 = 1 << 24;
+/// Highest legacy round count honoured (Toto used 400); more is refused, not computed.
+const LEGACY_MAX_ROUNDS: u32 = 1 << 17;
 const LEGACY_OUTPUT_LEN: usize = 24;
 const LEGACY_SALT_CHARS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./";
 
@@ -156,6 +162,15 @@ impl Passwords {
         let Ok(parsed) = PasswordHash::new(stored) else {
             return Ok(Verdict::Mismatch);
         };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return Ok(Verdict::Mismatch);
+        };
+        if params.m_cost() > MAX_ARGON2_MEMORY_KIB
+            || params.t_cost() > MAX_ARGON2_ITERATIONS
+            || params.p_cost() > MAX_ARGON2_PARALLELISM
+        {
+            return Ok(Verdict::Mismatch);
+        }
         if self
             .argon
             .verify_password(password.as_bytes(), &parsed)
@@ -164,11 +179,9 @@ impl Passwords {
             return Ok(Verdict::Mismatch);
         }
         let current = parsed.algorithm.as_str() == "argon2id"
-            && Params::try_from(&parsed).is_ok_and(|p| {
-                p.m_cost() == self.policy.memory_kib
-                    && p.t_cost() == self.policy.iterations
-                    && p.p_cost() == self.policy.parallelism
-            });
+            && params.m_cost() == self.policy.memory_kib
+            && params.t_cost() == self.policy.iterations
+            && params.p_cost() == self.policy.parallelism;
         Ok(if current {
             Verdict::Match
         } else {
@@ -299,6 +312,16 @@ mod tests {
     #[test]
     fn garbage_hashes_never_match() {
         let p = fast();
+        let greedy = "$argon2id$v=19$m=2000000,t=1,p=1$c2FsdHNhbHQ$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY";
+        assert_eq!(
+            p.verify("pw", greedy).unwrap(),
+            Verdict::Mismatch,
+            "costs above the caps are refused, not computed"
+        );
+        assert!(
+            verify_legacy("pw", "$p5k2$100000$abcd$x").is_err(),
+            "legacy rounds above the cap are refused"
+        );
         for stored in [
             "",
             "$p5k2$",
