@@ -50,9 +50,10 @@
 #define TOTO_STORE_CREATE_NEW 1
 
 /**
- * The vtable version this header describes.
+ * The vtable version this header describes: 2 (version 1 ends before `load_renew`;
+ * the library reads only the fields of the version a caller declares).
  */
-#define TOTO_CACHE_VTABLE_VERSION 1
+#define TOTO_CACHE_VTABLE_VERSION 2
 
 /**
  * Longest session id accepted, in bytes (generated ids are 22).
@@ -463,7 +464,8 @@ typedef struct toto_account_store_vtable {
  *
  * Every callback returns a toto_result: TOTO_RESULT_OK on success,
  * TOTO_RESULT_NOT_FOUND for a missing id (load), TOTO_RESULT_ID_COLLISION (store with
- * TOTO_STORE_CREATE_NEW), TOTO_RESULT_UNSUPPORTED, or any other non-zero code for a
+ * TOTO_STORE_CREATE_NEW), TOTO_RESULT_UNSUPPORTED, TOTO_RESULT_BACKEND_UNAVAILABLE
+ * (passed through: the backend is down or timed out), or any other non-zero code for a
  * failure (reported to the caller as TOTO_RESULT_BACKEND_FAILED, with the message from
  * toto_callback_set_error). Pointer arguments are valid only during the call; `ctx`
  * too. Callbacks are called from whichever threads use the cache, possibly at the
@@ -520,8 +522,8 @@ typedef struct toto_cache_vtable {
    */
   void (*free_user_data)(void *user_data);
   /**
-   * Optional (NULL: `load`, then the library writes a renewed session back with
-   * `store`). Loads `id` and renews it in one operation, for caches where a second
+   * Version 2. Optional (NULL: `load`, then the library writes a renewed session
+   * back with `store`). Loads `id` and renews it in one operation, for caches where a second
    * round trip costs: when `renew_user_to` / `renew_anonymous_to` is > 0 and the
    * entry's expiry is earlier than the target for its kind of session (user id empty
    * or not), the expiry becomes the target. Hand the record to
@@ -1337,18 +1339,19 @@ toto_result toto_manager_session_account(const struct toto_manager *manager_,
 
 /**
  * Checks a Toto request in one call: retrieves session `session_id` (the
- * x-toto-session-id header), verifies `mac` (the x-toto-hmac header) over METHOD +
- * URI + BODY in constant time, and only then renews the session. When `out` is not
- * NULL the session is returned in a new handle (use it to answer, and to sign the
- * response with toto_session_sign_response).
+ * x-toto-session-id header) with the renewal rule applied, as Toto's handler does (one
+ * cache operation), then verifies `mac` (the x-toto-hmac header) over METHOD + URI +
+ * BODY in constant time. When `out` is not NULL the session is returned in a new
+ * handle (use it to answer, and to sign the response with toto_session_sign_response).
  *
  * Ownership: inputs borrowed for the call; `*out`, when written, is owned by the
  * caller.
  * Thread safety: any thread.
  * Errors: TOTO_RESULT_INVALID_SESSION_ID (1007: unknown, expired or malformed id),
  * TOTO_RESULT_INVALID_HMAC (1008: wrong mac, or a session without a key; the session
- * is not renewed), TOTO_RESULT_INVALID_CBOR, TOTO_RESULT_BACKEND_FAILED,
- * TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ * has been renewed all the same, as in Toto), TOTO_RESULT_INVALID_CBOR,
+ * TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_BACKEND_UNAVAILABLE, TOTO_RESULT_TOO_LARGE,
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
  */
 toto_result toto_manager_verify_request(const struct toto_manager *manager_,
                                         const char *session_id,

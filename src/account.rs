@@ -88,12 +88,12 @@ impl Account {
         Ok(())
     }
 
-    /// Loads every property of the account; modified values are kept as modified.
+    /// Loads every property of the account in one store call. Properties already
+    /// loaded or modified keep their current values (so views of them stay valid);
+    /// names the store does not return are remembered as absent.
     pub fn load_all(&mut self) -> Result<()> {
         for (name, value) in self.fetch(None)? {
-            if !self.modified.contains(&name) {
-                self.props.insert(name, Some(value));
-            }
+            self.props.entry(name).or_insert(Some(value));
         }
         Ok(())
     }

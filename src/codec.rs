@@ -21,7 +21,20 @@ pub fn from_slice<T: DeserializeOwned>(
     if bytes.len() > limit {
         return Err(Error::TooLarge { what, limit });
     }
-    serde_cbor::from_slice(bytes).map_err(|e| Error::Decode(e.to_string()))
+    serde_cbor::from_slice(bytes).map_err(describe)
+}
+
+/// A decode error's category and position, never the data it choked on (a damaged
+/// record could otherwise echo a key or other state into a log).
+fn describe(e: serde_cbor::Error) -> Error {
+    use serde_cbor::error::Category;
+    let what = match e.classify() {
+        Category::Io => "read error",
+        Category::Syntax => "not well-formed CBOR",
+        Category::Data => "well-formed CBOR of the wrong shape (type, field or range)",
+        Category::Eof => "truncated",
+    };
+    Error::Decode(format!("{what} at byte {}", e.offset()))
 }
 
 #[cfg(test)]
@@ -88,6 +101,16 @@ mod tests {
             from_slice::<Value>(&[0u8; 11], 10, "v"),
             Err(Error::TooLarge { limit: 10, .. })
         ));
+    }
+
+    #[test]
+    fn decode_errors_do_not_quote_the_input() {
+        let record_like =
+            to_vec(&std::collections::BTreeMap::from([("exp", "s3cr3t-key")])).unwrap();
+        let err = from_slice::<std::collections::BTreeMap<String, f64>>(&record_like, 100, "r")
+            .unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert!(err.to_string().contains("wrong shape"), "{err}");
     }
 
     #[test]

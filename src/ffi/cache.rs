@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, Failure, FfiResult, TotoError};
 use crate::ffi::bytes::TotoBytes;
-use crate::ffi::cache_vtable::{TotoCacheVtable, VtableCache, TOTO_STORE_CREATE_NEW};
+use crate::ffi::cache_vtable::{copy_vtable, TotoCacheVtable, VtableCache, TOTO_STORE_CREATE_NEW};
 use crate::ffi::clock::CClock;
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
@@ -108,8 +108,8 @@ pub extern "C" fn toto_cache_new_vtable(
         }
         args::out(out, "out")?;
         // SAFETY: non-NULL; the contract is that it points to an initialised
-        // toto_cache_vtable, which is plain data (Copy) and is copied here.
-        let vt = unsafe { vtable.read_unaligned() };
+        // toto_cache_vtable of the version it declares.
+        let vt = unsafe { copy_vtable(vtable) }?;
         new_cache(out, || Ok(Arc::new(VtableCache::new(vt)?)))
     })
 }

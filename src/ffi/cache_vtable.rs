@@ -11,14 +11,16 @@ use crate::id::validate_session_id;
 /// TOTO_RESULT_ID_COLLISION and change nothing.
 pub const TOTO_STORE_CREATE_NEW: u32 = 1;
 
-/// The vtable version this header describes.
-pub const TOTO_CACHE_VTABLE_VERSION: u32 = 1;
+/// The vtable version this header describes: 2 (version 1 ends before `load_renew`;
+/// the library reads only the fields of the version a caller declares).
+pub const TOTO_CACHE_VTABLE_VERSION: u32 = 2;
 
 /// A session cache implemented by the host (Redis, SQL, files...).
 ///
 /// Every callback returns a toto_result: TOTO_RESULT_OK on success,
 /// TOTO_RESULT_NOT_FOUND for a missing id (load), TOTO_RESULT_ID_COLLISION (store with
-/// TOTO_STORE_CREATE_NEW), TOTO_RESULT_UNSUPPORTED, or any other non-zero code for a
+/// TOTO_STORE_CREATE_NEW), TOTO_RESULT_UNSUPPORTED, TOTO_RESULT_BACKEND_UNAVAILABLE
+/// (passed through: the backend is down or timed out), or any other non-zero code for a
 /// failure (reported to the caller as TOTO_RESULT_BACKEND_FAILED, with the message from
 /// toto_callback_set_error). Pointer arguments are valid only during the call; `ctx`
 /// too. Callbacks are called from whichever threads use the cache, possibly at the
@@ -83,8 +85,8 @@ pub struct TotoCacheVtable {
     /// Optional. Called once with `user_data` when the last reference to the cache is
     /// released (never if toto_cache_new_vtable fails).
     pub free_user_data: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
-    /// Optional (NULL: `load`, then the library writes a renewed session back with
-    /// `store`). Loads `id` and renews it in one operation, for caches where a second
+    /// Version 2. Optional (NULL: `load`, then the library writes a renewed session
+    /// back with `store`). Loads `id` and renews it in one operation, for caches where a second
     /// round trip costs: when `renew_user_to` / `renew_anonymous_to` is > 0 and the
     /// entry's expiry is earlier than the target for its kind of session (user id empty
     /// or not), the expiry becomes the target. Hand the record to
@@ -113,8 +115,33 @@ unsafe impl Send for VtableCache {}
 // SAFETY: as above.
 unsafe impl Sync for VtableCache {}
 
+/// Bytes of a version-1 vtable (everything before `load_renew`).
+const V1_LEN: usize = std::mem::offset_of!(TotoCacheVtable, load_renew);
+
+/// Copies the fields of the version the caller declares; later fields stay NULL.
+///
+/// # Safety
+/// `src` must point to a readable vtable of at least the size its `version` implies.
+pub(crate) unsafe fn copy_vtable(src: *const TotoCacheVtable) -> Result<TotoCacheVtable> {
+    // SAFETY: `version` is the first field, present in every version.
+    let version = unsafe { std::ptr::addr_of!((*src).version).read_unaligned() };
+    let len = match version {
+        1 => V1_LEN,
+        2 => std::mem::size_of::<TotoCacheVtable>(),
+        _ => return Err(Error::InvalidArgument("cache vtable: unknown version")),
+    };
+    let mut vt = std::mem::MaybeUninit::<TotoCacheVtable>::zeroed();
+    // SAFETY: the caller guarantees `len` readable bytes at `src`; all-zero bytes are a
+    // valid TotoCacheVtable (NULL pointers, None callbacks), and the first `len` bytes
+    // come from a valid vtable of that version.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.cast::<u8>(), vt.as_mut_ptr().cast::<u8>(), len);
+        Ok(vt.assume_init())
+    }
+}
+
 impl VtableCache {
-    /// Checks and copies a vtable.
+    /// Checks a copied vtable.
     pub(crate) fn new(vt: TotoCacheVtable) -> Result<VtableCache> {
         if vt.version == 0 || vt.version > TOTO_CACHE_VTABLE_VERSION {
             return Err(Error::InvalidArgument("cache vtable: unknown version"));

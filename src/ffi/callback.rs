@@ -16,7 +16,7 @@ use crate::ffi::args;
 use crate::ffi::boundary::{run_plain, Failure};
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
-use crate::limits::{MAX_NAME_LEN, MAX_RECORD_LEN, MAX_SESSION_ID_LEN, MAX_VALUE_LEN};
+use crate::limits::{MAX_DEPTH, MAX_NAME_LEN, MAX_RECORD_LEN, MAX_SESSION_ID_LEN, MAX_VALUE_LEN};
 use crate::value::Value;
 
 /// Longest error message kept from a callback.
@@ -198,6 +198,12 @@ pub extern "C" fn toto_callback_add_property(
         let parsed = args::text(name, name_len, "property name", MAX_NAME_LEN).and_then(|n| {
             let raw = args::bytes(cbor, cbor_len, "property value", MAX_VALUE_LEN)?;
             let value: Value = codec::from_slice(raw, MAX_VALUE_LEN, "property value")?;
+            if value.depth() > MAX_DEPTH {
+                return Err(Error::Decode(format!(
+                    "property value nested deeper than {MAX_DEPTH}"
+                ))
+                .into());
+            }
             Ok((n.to_owned(), value, name_len + cbor_len))
         });
         match parsed {

@@ -523,18 +523,19 @@ pub extern "C" fn toto_manager_session_account(
 }
 
 /// Checks a Toto request in one call: retrieves session `session_id` (the
-/// x-toto-session-id header), verifies `mac` (the x-toto-hmac header) over METHOD +
-/// URI + BODY in constant time, and only then renews the session. When `out` is not
-/// NULL the session is returned in a new handle (use it to answer, and to sign the
-/// response with toto_session_sign_response).
+/// x-toto-session-id header) with the renewal rule applied, as Toto's handler does (one
+/// cache operation), then verifies `mac` (the x-toto-hmac header) over METHOD + URI +
+/// BODY in constant time. When `out` is not NULL the session is returned in a new
+/// handle (use it to answer, and to sign the response with toto_session_sign_response).
 ///
 /// Ownership: inputs borrowed for the call; `*out`, when written, is owned by the
 /// caller.
 /// Thread safety: any thread.
 /// Errors: TOTO_RESULT_INVALID_SESSION_ID (1007: unknown, expired or malformed id),
 /// TOTO_RESULT_INVALID_HMAC (1008: wrong mac, or a session without a key; the session
-/// is not renewed), TOTO_RESULT_INVALID_CBOR, TOTO_RESULT_BACKEND_FAILED,
-/// TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+/// has been renewed all the same, as in Toto), TOTO_RESULT_INVALID_CBOR,
+/// TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_BACKEND_UNAVAILABLE, TOTO_RESULT_TOO_LARGE,
+/// TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn toto_manager_verify_request(
     manager_: *const TotoManager,
