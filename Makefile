@@ -29,7 +29,7 @@ C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests demo clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests fuzz demo clean
 
 all: lib
 
@@ -111,6 +111,21 @@ demo: stage
 	$(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) examples/c/demo.c \
 	  -o $(BUILD)/demo $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib
 	$(BUILD)/demo
+
+# Coverage-guided fuzzing (cargo fuzz, nightly, libFuzzer): each target for
+# FUZZ_SECONDS (default 60). Corpora grow in fuzz/corpus (not committed); a crash
+# leaves a reproducer in fuzz/artifacts/<target>/: fix the bug, then copy the file to
+# fuzz/regressions/<target>/ so `make test` replays it forever.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= record cbor_value json password ffi
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  $(CARGO) +nightly fuzz run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; \
+	done
 
 clean:
 	$(CARGO) clean
