@@ -29,7 +29,7 @@ C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests fuzz demo clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests fuzz test-asan run-asan-tests demo clean
 
 all: lib
 
@@ -111,6 +111,24 @@ demo: stage
 	$(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) examples/c/demo.c \
 	  -o $(BUILD)/demo $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib
 	$(BUILD)/demo
+
+# AddressSanitizer + LeakSanitizer: the Rust tests (nightly -Zsanitizer=address, own
+# target dir) and the C suite (gcc -fsanitize=address,undefined, static library).
+HOST      := $(shell rustc -vV | sed -n 's/^host: //p')
+ASAN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+test-asan: deps stage
+	$(ASAN_ENV) RUSTFLAGS="-Zsanitizer=address" $(CARGO) +nightly test --target $(HOST) \
+	  --target-dir target/asan --tests
+	@mkdir -p $(BUILD)/asan
+	@set -e; for t in $(C_TESTS); do \
+	  $(CC) $(C_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) -o $(BUILD)/asan/$$t \
+	    $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	done
+	@$(ASAN_ENV) scripts/with-redis.sh $(MAKE) --no-print-directory run-asan-tests
+
+run-asan-tests:
+	@set -e; for t in $(C_TESTS); do echo "== $$t (ASan)"; $(BUILD)/asan/$$t; done
 
 # Coverage-guided fuzzing (cargo fuzz, nightly, libFuzzer): each target for
 # FUZZ_SECONDS (default 60). Corpora grow in fuzz/corpus (not committed); a crash
