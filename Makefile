@@ -106,11 +106,16 @@ test-ruby: stage
 	scripts/install-deps.sh ruby
 	bindings/ruby/test.sh "$(STAGE)"
 
+# The C walk-through of the whole Toto flow: examples/c/demo.c over the SQLite account
+# store in examples/c/sqlite_store.c (database $(BUILD)/demo.sqlite3, kept between runs)
+# and the memory cache, or Redis when TOTO_REDIS_URL is set (scripts/with-redis.sh).
 demo: stage
+	@scripts/install-deps.sh core
 	@mkdir -p $(BUILD)
-	$(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) examples/c/demo.c \
-	  -o $(BUILD)/demo $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib
-	$(BUILD)/demo
+	$(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) \
+	  examples/c/demo.c examples/c/sqlite_store.c -o $(BUILD)/demo \
+	  $$($(PC) --libs toto_session) -lsqlite3 -pthread -Wl,-rpath,$(STAGE)/lib
+	$(BUILD)/demo $(BUILD)/demo.sqlite3
 
 # AddressSanitizer + LeakSanitizer: the Rust tests (nightly -Zsanitizer=address, own
 # target dir) and the C suite (gcc -fsanitize=address,undefined, static library).
