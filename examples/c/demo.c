@@ -417,11 +417,17 @@ int main(int argc, char **argv) {
   check(toto_session_len(reloaded, &reloaded_entries), NULL, "toto_session_len");
   check(toto_session_get_i64(reloaded, S("visits"), &reloaded_visits), NULL,
         "get_i64(visits)");
+  check(toto_session_key(reloaded, &key_view, &key_len), NULL, "toto_session_key");
+  bool same_key = key_len == strlen(key) && memcmp(key_view, key, key_len) == 0;
   printf("    toto_session_export -> %zu bytes of versioned CBOR (what every cache stores)\n",
          record.len);
-  printf("    toto_session_import -> session %s, %zu entries, visits %lld, key kept: "
-         "same record, any language\n", reloaded_id.s, reloaded_entries,
-         (long long)reloaded_visits);
+  printf("    toto_session_import -> session %s, %zu entries, visits %lld, HMAC key %s\n",
+         reloaded_id.s, reloaded_entries, (long long)reloaded_visits,
+         same_key ? "kept" : "DIFFERENT");
+  if (!same_key) {
+    fprintf(stderr, "\nFAILED: the imported session lost its key\n");
+    return 1;
+  }
   toto_bytes_free(&record);
   toto_session_free(reloaded);
 
