@@ -655,6 +655,10 @@ toto_result toto_account_user_id(const struct toto_account *account,
 /**
  * Loads the named properties in one store call (those not loaded or modified yet).
  * `names` may be NULL when `count` is 0. At most TOTO_MAX_LOAD_NAMES names.
+ * Errors: TOTO_RESULT_INVALID_CREDENTIALS (1005: the account does not exist),
+ * TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_BACKEND_UNAVAILABLE, TOTO_RESULT_TOO_LARGE,
+ * TOTO_RESULT_INVALID_UTF8; details in `error`. The getters below load on first access
+ * and fail the same way.
  */
 toto_result toto_account_load(struct toto_account *account_,
                               const struct toto_str *names,
@@ -662,8 +666,10 @@ toto_result toto_account_load(struct toto_account *account_,
                               struct toto_error *error);
 
 /**
- * Loads every property of the account in one store call (modified ones keep their
- * new values).
+ * Loads every property of the account in one store call; properties already loaded
+ * or modified keep their current values (and views of them stay valid).
+ * Errors: TOTO_RESULT_INVALID_CREDENTIALS (1005: the account does not exist),
+ * TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_BACKEND_UNAVAILABLE; details in `error`.
  */
 toto_result toto_account_load_all(struct toto_account *account_, struct toto_error *error);
 

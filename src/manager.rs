@@ -364,6 +364,11 @@ impl Manager {
                 "the password property is set from the password argument",
             ));
         }
+        // Toto answers 1006 before any password work; the store's create still refuses
+        // an id taken in between.
+        if self.store.load(&user_id, Some(&[]))?.is_some() {
+            return Err(Error::UserIdExists);
+        }
         let hash = Value::Text(self.passwords.hash(password)?);
         let mut all: Vec<(&str, &Value)> = properties.to_vec();
         all.push((PASSWORD_PROPERTY, &hash));

@@ -638,3 +638,46 @@ fn many_threads_share_one_manager_without_losing_sessions() {
     assert_eq!(total, 8 * (200 - 67));
     assert_eq!(f.cache.len(), total);
 }
+
+/// Counts account creations reaching the store.
+struct CountingStore {
+    inner: MemoryAccountStore,
+    creates: std::sync::atomic::AtomicUsize,
+}
+
+impl AccountStore for CountingStore {
+    fn load(
+        &self,
+        u: &str,
+        n: Option<&[&str]>,
+    ) -> toto_session::Result<Option<Vec<toto_session::backend::Property>>> {
+        self.inner.load(u, n)
+    }
+    fn save(&self, u: &str, p: &[(&str, &Value)]) -> toto_session::Result<()> {
+        self.inner.save(u, p)
+    }
+    fn create(&self, u: &str, p: &[(&str, &Value)]) -> toto_session::Result<()> {
+        self.creates
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.create(u, p)
+    }
+}
+
+#[test]
+fn duplicate_sign_up_is_refused_before_any_password_work() {
+    let store = Arc::new(CountingStore {
+        inner: MemoryAccountStore::new(),
+        creates: Default::default(),
+    });
+    let m = Manager::new(Arc::new(MemoryCache::new()), store.clone(), fast_config()).unwrap();
+    m.create_account("dup", "pw", &[]).unwrap();
+    assert_eq!(
+        m.create_account("DUP", "other", &[]),
+        Err(Error::UserIdExists)
+    );
+    assert_eq!(
+        store.creates.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "refused up front, not by the store after hashing"
+    );
+}

@@ -115,6 +115,10 @@ pub extern "C" fn toto_account_user_id(
 
 /// Loads the named properties in one store call (those not loaded or modified yet).
 /// `names` may be NULL when `count` is 0. At most TOTO_MAX_LOAD_NAMES names.
+/// Errors: TOTO_RESULT_INVALID_CREDENTIALS (1005: the account does not exist),
+/// TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_BACKEND_UNAVAILABLE, TOTO_RESULT_TOO_LARGE,
+/// TOTO_RESULT_INVALID_UTF8; details in `error`. The getters below load on first access
+/// and fail the same way.
 #[no_mangle]
 pub extern "C" fn toto_account_load(
     account_: *mut TotoAccount,
@@ -148,8 +152,10 @@ pub extern "C" fn toto_account_load(
     })
 }
 
-/// Loads every property of the account in one store call (modified ones keep their
-/// new values).
+/// Loads every property of the account in one store call; properties already loaded
+/// or modified keep their current values (and views of them stay valid).
+/// Errors: TOTO_RESULT_INVALID_CREDENTIALS (1005: the account does not exist),
+/// TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_BACKEND_UNAVAILABLE; details in `error`.
 #[no_mangle]
 pub extern "C" fn toto_account_load_all(
     account_: *mut TotoAccount,
