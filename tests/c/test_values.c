@@ -1,0 +1,619 @@
+/*
+ * test_values.c: the typed state map of a session: every typed get/set, falsy values,
+ * missing key vs stored null, type mismatches, key_at order, len, contains, delete,
+ * clear, CBOR and JSON in and out (nested arrays/maps), invalid CBOR/JSON with
+ * toto_error filled in.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static toto_value_type type_of(const toto_session *s, const char *key) {
+    toto_value_type t = 99;
+    CHECK_RC(toto_session_get_type(s, STR(key), &t), TOTO_RESULT_OK);
+    return t;
+}
+
+/* get_cbor of `key` equals `want`. */
+static void check_cbor(const toto_session *s, const char *key, const void *want, size_t len) {
+    toto_bytes out = {0};
+    toto_error err = {0};
+    if (CHECK_RC(toto_session_get_cbor(s, STR(key), &out, &err), TOTO_RESULT_OK)) {
+        CHECK_MEM(out.data, out.len, want, len);
+        toto_bytes_free(&out);
+    }
+}
+
+/* get_json of `key` equals `want`. */
+static void check_json(const toto_session *s, const char *key, const char *want) {
+    toto_bytes out = {0};
+    toto_error err = {0};
+    if (CHECK_RC(toto_session_get_json(s, STR(key), &out, &err), TOTO_RESULT_OK)) {
+        CHECK_MEM(out.data, out.len, want, strlen(want));
+        toto_bytes_free(&out);
+    } else {
+        printf("#     (key %s: %s)\n", key, err.message);
+    }
+}
+
+static void test_null_vs_missing(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    bool present = true;
+    CHECK_RC(toto_session_contains(s, STR("n"), &present), TOTO_RESULT_OK);
+    CHECK(!present);
+    CHECK_RC(toto_session_set_null(s, STR("n")), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_contains(s, STR("n"), &present), TOTO_RESULT_OK);
+    CHECK(present);
+    CHECK(type_of(s, "n") == TOTO_VALUE_TYPE_NULL);
+    check_cbor(s, "n", "\xf6", 1);
+    check_json(s, "n", "null");
+
+    /* A missing key is NOT_FOUND for every getter; outputs stay untouched. */
+    toto_value_type t = 42;
+    bool b = true;
+    int64_t i = 42;
+    double f = 42.0;
+    const char *p = "sentinel";
+    const uint8_t *bp = (const uint8_t *)"sentinel";
+    size_t l = 42;
+    toto_bytes out = {(uint8_t *)&l, 7};
+    toto_error err = {0};
+    CHECK_RC(toto_session_get_type(s, STR("missing"), &t), TOTO_RESULT_NOT_FOUND);
+    CHECK_RC(toto_session_get_bool(s, STR("missing"), &b), TOTO_RESULT_NOT_FOUND);
+    CHECK_RC(toto_session_get_i64(s, STR("missing"), &i), TOTO_RESULT_NOT_FOUND);
+    CHECK_RC(toto_session_get_f64(s, STR("missing"), &f), TOTO_RESULT_NOT_FOUND);
+    CHECK_RC(toto_session_get_text(s, STR("missing"), &p, &l), TOTO_RESULT_NOT_FOUND);
+    CHECK_RC(toto_session_get_bytes(s, STR("missing"), &bp, &l), TOTO_RESULT_NOT_FOUND);
+    CHECK_RC(toto_session_get_cbor(s, STR("missing"), &out, &err), TOTO_RESULT_NOT_FOUND);
+    CHECK_ERR(err, TOTO_RESULT_NOT_FOUND);
+    memset(&err, 0, sizeof err);
+    CHECK_RC(toto_session_get_json(s, STR("missing"), &out, &err), TOTO_RESULT_NOT_FOUND);
+    CHECK_ERR(err, TOTO_RESULT_NOT_FOUND);
+    CHECK(t == 42 && b == true && i == 42 && f == 42.0 && l == 42);
+    CHECK(strcmp(p, "sentinel") == 0 && bp == (const uint8_t *)"sentinel");
+    CHECK(out.data == (uint8_t *)&l && out.len == 7);
+
+    /* A stored null is found, but it is not a bool/int/... */
+    CHECK_RC(toto_session_get_bool(s, STR("n"), &b), TOTO_RESULT_TYPE_MISMATCH);
+    CHECK_RC(toto_session_get_i64(s, STR("n"), &i), TOTO_RESULT_TYPE_MISMATCH);
+    CHECK_RC(toto_session_get_text(s, STR("n"), &p, &l), TOTO_RESULT_TYPE_MISMATCH);
+    CHECK(b == true && i == 42 && l == 42);
+    toto_session_free(s);
+}
+
+static void test_bool(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    bool b = true;
+    CHECK_RC(toto_session_set_bool(s, STR("f"), false), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_bool(s, STR("t"), true), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_bool(s, STR("f"), &b), TOTO_RESULT_OK);
+    CHECK(b == false);
+    CHECK_RC(toto_session_get_bool(s, STR("t"), &b), TOTO_RESULT_OK);
+    CHECK(b == true);
+    CHECK(type_of(s, "f") == TOTO_VALUE_TYPE_BOOL);
+    check_cbor(s, "f", "\xf4", 1);
+    check_cbor(s, "t", "\xf5", 1);
+    check_json(s, "f", "false");
+    int64_t i = 7;
+    CHECK_RC(toto_session_get_i64(s, STR("f"), &i), TOTO_RESULT_TYPE_MISMATCH);
+    CHECK(i == 7);
+    toto_session_free(s);
+}
+
+static void test_i64(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    const int64_t values[] = {0, 1, -1, 23, 24, 1000, INT64_MAX, INT64_MIN};
+    for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
+        int64_t got = 12345;
+        CHECK_RC(toto_session_set_i64(s, STR("n"), values[k]), TOTO_RESULT_OK);
+        CHECK_RC(toto_session_get_i64(s, STR("n"), &got), TOTO_RESULT_OK);
+        CHECK(got == values[k]);
+        CHECK(type_of(s, "n") == TOTO_VALUE_TYPE_INTEGER);
+    }
+    CHECK_RC(toto_session_set_i64(s, STR("zero"), 0), TOTO_RESULT_OK);
+    check_cbor(s, "zero", "\x00", 1);
+    CHECK_RC(toto_session_set_i64(s, STR("k"), 1000), TOTO_RESULT_OK);
+    check_cbor(s, "k", "\x19\x03\xe8", 3);
+    check_json(s, "k", "1000");
+    CHECK_RC(toto_session_set_i64(s, STR("neg"), -1), TOTO_RESULT_OK);
+    check_cbor(s, "neg", "\x20", 1);
+    /* Integers are not converted to floats. */
+    double f = 5.0;
+    CHECK_RC(toto_session_get_f64(s, STR("k"), &f), TOTO_RESULT_TYPE_MISMATCH);
+    CHECK(f == 5.0);
+    bool b = true;
+    CHECK_RC(toto_session_get_bool(s, STR("zero"), &b), TOTO_RESULT_TYPE_MISMATCH);
+    toto_session_free(s);
+}
+
+static void test_integers_outside_i64(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    static const uint8_t u64max[] = {0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t negmax[] = {0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    toto_error err = {0};
+    CHECK_RC(toto_session_set_cbor(s, STR("big"), u64max, sizeof u64max, &err), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_cbor(s, STR("neg"), negmax, sizeof negmax, &err), TOTO_RESULT_OK);
+    CHECK(type_of(s, "big") == TOTO_VALUE_TYPE_INTEGER);
+    CHECK(type_of(s, "neg") == TOTO_VALUE_TYPE_INTEGER);
+    int64_t i = 3;
+    CHECK_RC(toto_session_get_i64(s, STR("big"), &i), TOTO_RESULT_TYPE_MISMATCH);
+    CHECK_RC(toto_session_get_i64(s, STR("neg"), &i), TOTO_RESULT_TYPE_MISMATCH);
+    CHECK(i == 3);
+    check_cbor(s, "big", u64max, sizeof u64max);
+    check_cbor(s, "neg", negmax, sizeof negmax);
+    check_json(s, "big", "18446744073709551615");
+    CHECK_RC(toto_session_set_json(s, STR("j"), STR("18446744073709551615"), &err),
+             TOTO_RESULT_OK);
+    check_cbor(s, "j", u64max, sizeof u64max);
+    toto_session_free(s);
+}
+
+static void test_f64(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    const double values[] = {0.0, 1.5, -2.25, 0.1, 1e308, -1e-300, 100000.0};
+    for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) {
+        double got = 7.0;
+        CHECK_RC(toto_session_set_f64(s, STR("x"), values[k]), TOTO_RESULT_OK);
+        CHECK_RC(toto_session_get_f64(s, STR("x"), &got), TOTO_RESULT_OK);
+        CHECK(got == values[k]);
+        CHECK(type_of(s, "x") == TOTO_VALUE_TYPE_FLOAT);
+    }
+    double got = 0;
+    CHECK_RC(toto_session_set_f64(s, STR("negzero"), -0.0), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_f64(s, STR("negzero"), &got), TOTO_RESULT_OK);
+    CHECK(got == 0.0 && signbit(got));
+    CHECK_RC(toto_session_set_f64(s, STR("inf"), INFINITY), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_f64(s, STR("inf"), &got), TOTO_RESULT_OK);
+    CHECK(isinf(got) && got > 0);
+    CHECK_RC(toto_session_set_f64(s, STR("nan"), NAN), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_f64(s, STR("nan"), &got), TOTO_RESULT_OK);
+    CHECK(isnan(got));
+    CHECK_RC(toto_session_set_f64(s, STR("zero"), 0.0), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_f64(s, STR("zero"), &got), TOTO_RESULT_OK);
+    CHECK(got == 0.0 && !signbit(got));
+    CHECK_RC(toto_session_set_f64(s, STR("half"), 1.5), TOTO_RESULT_OK);
+    check_cbor(s, "half", "\xf9\x3e\x00", 3); /* shortest exact form */
+    check_json(s, "half", "1.5");
+    check_json(s, "nan", "null");              /* non-finite floats become null */
+    check_json(s, "inf", "null");
+    int64_t i = 9;
+    CHECK_RC(toto_session_get_i64(s, STR("half"), &i), TOTO_RESULT_TYPE_MISMATCH);
+    CHECK(i == 9);
+    /* Half and single precision CBOR floats read back as doubles. */
+    static const uint8_t half_one[] = {0xf9, 0x3c, 0x00};
+    static const uint8_t single[] = {0xfa, 0x3f, 0xc0, 0x00, 0x00};
+    CHECK_RC(toto_session_set_cbor(s, STR("h"), half_one, 3, NULL), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_f64(s, STR("h"), &got), TOTO_RESULT_OK);
+    CHECK(got == 1.0);
+    CHECK_RC(toto_session_set_cbor(s, STR("s"), single, 5, NULL), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_f64(s, STR("s"), &got), TOTO_RESULT_OK);
+    CHECK(got == 1.5);
+    toto_session_free(s);
+}
+
+static void test_text(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    const char *p = NULL;
+    size_t l = 99;
+    CHECK_RC(toto_session_set_text(s, STR("empty"), STR("")), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_text(s, STR("empty"), &p, &l), TOTO_RESULT_OK);
+    CHECK(l == 0);
+    CHECK(type_of(s, "empty") == TOTO_VALUE_TYPE_TEXT);
+    check_cbor(s, "empty", "\x60", 1);
+    check_json(s, "empty", "\"\"");
+    CHECK_RC(toto_session_set_text(s, STR("null-ptr"), NULL, 0), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_text(s, STR("null-ptr"), &p, &l), TOTO_RESULT_OK);
+    CHECK(l == 0);
+    CHECK_RC(toto_session_set_text(s, STR("t"), STR("h\xc3\xa9llo \xe2\x98\x83")), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_text(s, STR("t"), &p, &l), TOTO_RESULT_OK);
+    CHECK_STR(p, l, "h\xc3\xa9llo \xe2\x98\x83");
+    /* Text with an embedded NUL keeps its length. */
+    CHECK_RC(toto_session_set_text(s, STR("nul"), "a\0b", 3), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_text(s, STR("nul"), &p, &l), TOTO_RESULT_OK);
+    CHECK_MEM(p, l, "a\0b", 3);
+    check_json(s, "nul", "\"a\\u0000b\"");
+    /* Invalid UTF-8 is refused and changes nothing. */
+    CHECK_RC(toto_session_set_text(s, STR("t"), STR("bad \xff")), TOTO_RESULT_INVALID_UTF8);
+    CHECK_RC(toto_session_set_text(s, STR("t"), STR("\xc3")), TOTO_RESULT_INVALID_UTF8);
+    CHECK_RC(toto_session_set_text(s, STR("t"), STR("\xed\xa0\x80")), TOTO_RESULT_INVALID_UTF8);
+    CHECK_RC(toto_session_get_text(s, STR("t"), &p, &l), TOTO_RESULT_OK);
+    CHECK_STR(p, l, "h\xc3\xa9llo \xe2\x98\x83");
+    const uint8_t *bp = NULL;
+    CHECK_RC(toto_session_get_bytes(s, STR("t"), &bp, &l), TOTO_RESULT_TYPE_MISMATCH);
+    /* Size limit: exactly 1 MiB is fine, one more byte is not. */
+    char *max = repeat_char('a', TOTO_MAX_RECORD_LEN);
+    CHECK_RC(toto_session_set_text(s, STR("max"), max, TOTO_MAX_RECORD_LEN), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_text(s, STR("max"), &p, &l), TOTO_RESULT_OK);
+    CHECK(l == TOTO_MAX_RECORD_LEN);
+    free(max);
+    char *over = repeat_char('a', TOTO_MAX_RECORD_LEN + 1);
+    CHECK_RC(toto_session_set_text(s, STR("over"), over, TOTO_MAX_RECORD_LEN + 1),
+             TOTO_RESULT_TOO_LARGE);
+    bool present = true;
+    CHECK_RC(toto_session_contains(s, STR("over"), &present), TOTO_RESULT_OK);
+    CHECK(!present);
+    free(over);
+    toto_session_free(s);
+}
+
+static void test_bytes(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    static const uint8_t raw[] = {0x00, 0xff, 0x10, 0x00};
+    const uint8_t *p = NULL;
+    size_t l = 99;
+    CHECK_RC(toto_session_set_bytes(s, STR("b"), raw, sizeof raw), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_bytes(s, STR("b"), &p, &l), TOTO_RESULT_OK);
+    CHECK_MEM(p, l, raw, sizeof raw);
+    CHECK(type_of(s, "b") == TOTO_VALUE_TYPE_BYTES);
+    check_cbor(s, "b", "\x44\x00\xff\x10\x00", 5);
+    check_json(s, "b", "\"AP8QAA==\""); /* bytes become standard base64 */
+    CHECK_RC(toto_session_set_bytes(s, STR("empty"), NULL, 0), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_bytes(s, STR("empty"), &p, &l), TOTO_RESULT_OK);
+    CHECK(l == 0);
+    check_cbor(s, "empty", "\x40", 1);
+    const char *tp = NULL;
+    CHECK_RC(toto_session_get_text(s, STR("b"), &tp, &l), TOTO_RESULT_TYPE_MISMATCH);
+    uint8_t *over = calloc(TOTO_MAX_RECORD_LEN + 1, 1);
+    CHECK_RC(toto_session_set_bytes(s, STR("over"), over, TOTO_MAX_RECORD_LEN + 1),
+             TOTO_RESULT_TOO_LARGE);
+    CHECK_RC(toto_session_set_bytes(s, STR("max"), over, TOTO_MAX_RECORD_LEN), TOTO_RESULT_OK);
+    free(over);
+    toto_session_free(s);
+}
+
+static void test_falsy_values_read_back_as_themselves(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    CHECK_RC(toto_session_set_bool(s, STR("false"), false), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_i64(s, STR("zero"), 0), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_f64(s, STR("fzero"), 0.0), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_text(s, STR("empty"), STR("")), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_bytes(s, STR("nobytes"), NULL, 0), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_json(s, STR("emptylist"), STR("[]"), NULL), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_json(s, STR("emptymap"), STR("{}"), NULL), TOTO_RESULT_OK);
+    const char *names[] = {"false", "zero", "fzero", "empty", "nobytes", "emptylist",
+                           "emptymap"};
+    const toto_value_type types[] = {TOTO_VALUE_TYPE_BOOL,  TOTO_VALUE_TYPE_INTEGER,
+                                     TOTO_VALUE_TYPE_FLOAT, TOTO_VALUE_TYPE_TEXT,
+                                     TOTO_VALUE_TYPE_BYTES, TOTO_VALUE_TYPE_ARRAY,
+                                     TOTO_VALUE_TYPE_MAP};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        bool present = false;
+        CHECK_RC(toto_session_contains(s, STR(names[k]), &present), TOTO_RESULT_OK);
+        CHECK(present);
+        CHECK(type_of(s, names[k]) == types[k]);
+    }
+    bool b = true;
+    int64_t i = 1;
+    double f = 1;
+    CHECK_RC(toto_session_get_bool(s, STR("false"), &b), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_i64(s, STR("zero"), &i), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_f64(s, STR("fzero"), &f), TOTO_RESULT_OK);
+    CHECK(!b && i == 0 && f == 0.0);
+    check_json(s, "emptylist", "[]");
+    check_json(s, "emptymap", "{}");
+    /* And they survive a record round trip. */
+    toto_bytes rec = {0};
+    toto_session *t = NULL;
+    if (CHECK_RC(toto_session_export(s, &rec, NULL), TOTO_RESULT_OK) &&
+        CHECK_RC(toto_session_import(rec.data, rec.len, &t, NULL), TOTO_RESULT_OK)) {
+        b = true;
+        i = 1;
+        CHECK_RC(toto_session_get_bool(t, STR("false"), &b), TOTO_RESULT_OK);
+        CHECK_RC(toto_session_get_i64(t, STR("zero"), &i), TOTO_RESULT_OK);
+        CHECK(!b && i == 0);
+        const char *p = NULL;
+        size_t l = 9;
+        CHECK_RC(toto_session_get_text(t, STR("empty"), &p, &l), TOTO_RESULT_OK);
+        CHECK(l == 0);
+        toto_session_free(t);
+    }
+    toto_bytes_free(&rec);
+    toto_session_free(s);
+}
+
+static void test_overwrite_changes_type(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    CHECK_RC(toto_session_set_i64(s, STR("k"), 5), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_text(s, STR("k"), STR("five")), TOTO_RESULT_OK);
+    CHECK(type_of(s, "k") == TOTO_VALUE_TYPE_TEXT);
+    size_t n = 0;
+    CHECK_RC(toto_session_len(s, &n), TOTO_RESULT_OK);
+    CHECK(n == 1);
+    int64_t i = 0;
+    CHECK_RC(toto_session_get_i64(s, STR("k"), &i), TOTO_RESULT_TYPE_MISMATCH);
+    toto_session_free(s);
+}
+
+static void test_key_at_len_contains_delete_clear(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    /* Inserted out of order; iteration is in sorted byte order. */
+    const char *keys[] = {"b", "\xc3\xa4", "a", "B", "", "ab", "a\x01"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        CHECK_RC(toto_session_set_i64(s, STR(keys[k]), (int64_t)k), TOTO_RESULT_OK);
+    }
+    const char *sorted[] = {"", "B", "a", "a\x01", "ab", "b", "\xc3\xa4"};
+    size_t n = 0;
+    CHECK_RC(toto_session_len(s, &n), TOTO_RESULT_OK);
+    CHECK(n == 7);
+    for (size_t k = 0; k < n && k < 7; k++) {
+        const char *p = NULL;
+        size_t l = 0;
+        CHECK_RC(toto_session_key_at(s, k, &p, &l), TOTO_RESULT_OK);
+        CHECK_STR(p, l, sorted[k]);
+    }
+    const char *p = "x";
+    size_t l = 42;
+    CHECK_RC(toto_session_key_at(s, 7, &p, &l), TOTO_RESULT_NOT_FOUND);
+    CHECK_RC(toto_session_key_at(s, SIZE_MAX, &p, &l), TOTO_RESULT_NOT_FOUND);
+    CHECK(l == 42);
+
+    bool present = false;
+    CHECK_RC(toto_session_contains(s, STR(""), &present), TOTO_RESULT_OK);
+    CHECK(present);
+    CHECK_RC(toto_session_contains(s, STR("A"), &present), TOTO_RESULT_OK);
+    CHECK(!present); /* keys are case-sensitive */
+
+    CHECK_RC(toto_session_delete(s, STR("a")), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_delete(s, STR("a")), TOTO_RESULT_OK); /* missing: fine */
+    CHECK_RC(toto_session_delete(s, STR("never")), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_contains(s, STR("a"), &present), TOTO_RESULT_OK);
+    CHECK(!present);
+    CHECK_RC(toto_session_len(s, &n), TOTO_RESULT_OK);
+    CHECK(n == 6);
+    CHECK_RC(toto_session_key_at(s, 2, &p, &l), TOTO_RESULT_OK);
+    CHECK_STR(p, l, "a\x01");
+
+    CHECK_RC(toto_session_clear(s), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_len(s, &n), TOTO_RESULT_OK);
+    CHECK(n == 0);
+    CHECK_RC(toto_session_key_at(s, 0, &p, &l), TOTO_RESULT_NOT_FOUND);
+    CHECK_RC(toto_session_clear(s), TOTO_RESULT_OK);
+    toto_session_free(s);
+}
+
+static void test_key_names_limits(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    char *max = repeat_char('k', TOTO_MAX_NAME_LEN);
+    char *over = repeat_char('k', TOTO_MAX_NAME_LEN + 1);
+    CHECK_RC(toto_session_set_bool(s, STR(max), true), TOTO_RESULT_OK);
+    bool b = false;
+    CHECK_RC(toto_session_get_bool(s, STR(max), &b), TOTO_RESULT_OK);
+    CHECK(b);
+    CHECK_RC(toto_session_set_bool(s, STR(over), true), TOTO_RESULT_TOO_LARGE);
+    CHECK_RC(toto_session_get_bool(s, STR(over), &b), TOTO_RESULT_TOO_LARGE);
+    CHECK_RC(toto_session_set_bool(s, STR("\xff"), true), TOTO_RESULT_INVALID_UTF8);
+    CHECK_RC(toto_session_get_bool(s, STR("\xff"), &b), TOTO_RESULT_INVALID_UTF8);
+    size_t n = 0;
+    CHECK_RC(toto_session_len(s, &n), TOTO_RESULT_OK);
+    CHECK(n == 1);
+    free(max);
+    free(over);
+    toto_session_free(s);
+}
+
+static void test_cbor_nested_in_and_out(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    /* [1, "x", {"k": true, "l": [null, -1]}, [[]], h'01', 1.5] */
+    static const uint8_t nested[] = {0x86, 0x01, 0x61, 'x', 0xa2, 0x61, 'k', 0xf5, 0x61, 'l',
+                                     0x82, 0xf6, 0x20, 0x81, 0x80, 0x41, 0x01, 0xf9, 0x3e, 0x00};
+    toto_error err = {0};
+    CHECK_RC(toto_session_set_cbor(s, STR("n"), nested, sizeof nested, &err), TOTO_RESULT_OK);
+    CHECK(type_of(s, "n") == TOTO_VALUE_TYPE_ARRAY);
+    check_cbor(s, "n", nested, sizeof nested);
+    check_json(s, "n", "[1,\"x\",{\"k\":true,\"l\":[null,-1]},[[]],\"AQ==\",1.5]");
+    /* Scalars given as CBOR read back through the typed getters. */
+    static const uint8_t text[] = {0x63, 'a', 'b', 'c'};
+    CHECK_RC(toto_session_set_cbor(s, STR("t"), text, sizeof text, &err), TOTO_RESULT_OK);
+    const char *p = NULL;
+    size_t l = 0;
+    CHECK_RC(toto_session_get_text(s, STR("t"), &p, &l), TOTO_RESULT_OK);
+    CHECK_STR(p, l, "abc");
+    /* A map with a non-text key is a valid value, but has no JSON form. */
+    static const uint8_t intkey[] = {0xa1, 0x01, 0x02};
+    CHECK_RC(toto_session_set_cbor(s, STR("m"), intkey, sizeof intkey, &err), TOTO_RESULT_OK);
+    CHECK(type_of(s, "m") == TOTO_VALUE_TYPE_MAP);
+    check_cbor(s, "m", intkey, sizeof intkey);
+    toto_bytes out = {0};
+    CHECK_RC(toto_session_get_json(s, STR("m"), &out, &err), TOTO_RESULT_INVALID_JSON);
+    CHECK_ERR(err, TOTO_RESULT_INVALID_JSON);
+    CHECK(out.data == NULL);
+    /* Indefinite-length input is accepted and written back definite. */
+    static const uint8_t indefinite[] = {0x9f, 0x01, 0x02, 0xff};
+    CHECK_RC(toto_session_set_cbor(s, STR("i"), indefinite, sizeof indefinite, &err),
+             TOTO_RESULT_OK);
+    check_cbor(s, "i", "\x82\x01\x02", 3);
+    toto_session_free(s);
+}
+
+static void test_cbor_depth_limit(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    uint8_t deep[TOTO_MAX_DEPTH + 2];
+    /* TOTO_MAX_DEPTH nested arrays: accepted. */
+    memset(deep, 0x81, TOTO_MAX_DEPTH - 1);
+    deep[TOTO_MAX_DEPTH - 1] = 0x80;
+    toto_error err = {0};
+    CHECK_RC(toto_session_set_cbor(s, STR("ok"), deep, TOTO_MAX_DEPTH, &err), TOTO_RESULT_OK);
+    check_cbor(s, "ok", deep, TOTO_MAX_DEPTH);
+    /* One more level: refused. */
+    memset(deep, 0x81, TOTO_MAX_DEPTH);
+    deep[TOTO_MAX_DEPTH] = 0x80;
+    CHECK_RC(toto_session_set_cbor(s, STR("deep"), deep, TOTO_MAX_DEPTH + 1, &err),
+             TOTO_RESULT_INVALID_CBOR);
+    CHECK_ERR(err, TOTO_RESULT_INVALID_CBOR);
+    bool present = true;
+    CHECK_RC(toto_session_contains(s, STR("deep"), &present), TOTO_RESULT_OK);
+    CHECK(!present);
+    toto_session_free(s);
+}
+
+static void test_cbor_invalid(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    struct {
+        const char *what;
+        const uint8_t *data;
+        size_t len;
+    } cases[] = {
+        {"empty", (const uint8_t *)"", 0},
+        {"lone break", (const uint8_t *)"\xff", 1},
+        {"trailing bytes", (const uint8_t *)"\x01\x01", 2},
+        {"truncated array", (const uint8_t *)"\x82\x01", 2},
+        {"truncated text", (const uint8_t *)"\x63" "ab", 3},
+        {"length beyond input", (const uint8_t *)"\x5a\xff\xff\xff\xff", 5},
+        {"text not UTF-8", (const uint8_t *)"\x61\xff", 2},
+        {"reserved info", (const uint8_t *)"\x1c", 1},
+    };
+    CHECK_RC(toto_session_set_i64(s, STR("k"), 7), TOTO_RESULT_OK);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        toto_error err = {0};
+        if (!CHECK_RC(toto_session_set_cbor(s, STR("k"), cases[k].data, cases[k].len, &err),
+                      TOTO_RESULT_INVALID_CBOR)) {
+            printf("#     (case: %s)\n", cases[k].what);
+        }
+        CHECK_ERR(err, TOTO_RESULT_INVALID_CBOR);
+    }
+    /* NULL error pointer is allowed. */
+    CHECK_RC(toto_session_set_cbor(s, STR("k"), (const uint8_t *)"\xff", 1, NULL),
+             TOTO_RESULT_INVALID_CBOR);
+    int64_t i = 0;
+    CHECK_RC(toto_session_get_i64(s, STR("k"), &i), TOTO_RESULT_OK);
+    CHECK(i == 7); /* failed sets kept the old value */
+    uint8_t *big = calloc(TOTO_MAX_RECORD_LEN + 1, 1);
+    toto_error err = {0};
+    CHECK_RC(toto_session_set_cbor(s, STR("big"), big, TOTO_MAX_RECORD_LEN + 1, &err),
+             TOTO_RESULT_TOO_LARGE);
+    CHECK_ERR(err, TOTO_RESULT_TOO_LARGE);
+    free(big);
+    toto_session_free(s);
+}
+
+static void test_json_in_and_out(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    toto_error err = {0};
+    const char *doc = "{\"a\":[1,2.5,\"x\",null,true,{\"n\":-3}],\"b\":{\"c\":[[],{}]}}";
+    CHECK_RC(toto_session_set_json(s, STR("j"), STR(doc), &err), TOTO_RESULT_OK);
+    CHECK(type_of(s, "j") == TOTO_VALUE_TYPE_MAP);
+    check_json(s, "j", doc);
+    /* Whitespace is accepted and the output is compact. */
+    CHECK_RC(toto_session_set_json(s, STR("w"), STR(" [ 1 , { \"k\" : \"v\" } ] "), &err),
+             TOTO_RESULT_OK);
+    CHECK(type_of(s, "w") == TOTO_VALUE_TYPE_ARRAY);
+    check_json(s, "w", "[1,{\"k\":\"v\"}]");
+    check_cbor(s, "w", "\x82\x01\xa1\x61k\x61v", 7);
+    /* Scalars: integers stay integers, other numbers become floats. */
+    CHECK_RC(toto_session_set_json(s, STR("i"), STR("42"), &err), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_json(s, STR("f"), STR("0.5"), &err), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_json(s, STR("t"), STR("\"caf\\u00e9\""), &err), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_json(s, STR("n"), STR("null"), &err), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_json(s, STR("b"), STR("false"), &err), TOTO_RESULT_OK);
+    int64_t i = 0;
+    double f = 0;
+    const char *p = NULL;
+    size_t l = 0;
+    bool b = true;
+    CHECK_RC(toto_session_get_i64(s, STR("i"), &i), TOTO_RESULT_OK);
+    CHECK(i == 42);
+    CHECK_RC(toto_session_get_f64(s, STR("f"), &f), TOTO_RESULT_OK);
+    CHECK(f == 0.5);
+    CHECK_RC(toto_session_get_text(s, STR("t"), &p, &l), TOTO_RESULT_OK);
+    CHECK_STR(p, l, "caf\xc3\xa9");
+    CHECK(type_of(s, "n") == TOTO_VALUE_TYPE_NULL);
+    CHECK_RC(toto_session_get_bool(s, STR("b"), &b), TOTO_RESULT_OK);
+    CHECK(!b);
+    /* CBOR in, JSON out, JSON back in: same CBOR. */
+    toto_bytes j = {0};
+    if (CHECK_RC(toto_session_get_json(s, STR("j"), &j, &err), TOTO_RESULT_OK)) {
+        CHECK_RC(toto_session_set_json(s, STR("j2"), (const char *)j.data, j.len, &err),
+                 TOTO_RESULT_OK);
+        toto_bytes c1 = {0}, c2 = {0};
+        CHECK_RC(toto_session_get_cbor(s, STR("j"), &c1, &err), TOTO_RESULT_OK);
+        CHECK_RC(toto_session_get_cbor(s, STR("j2"), &c2, &err), TOTO_RESULT_OK);
+        CHECK_MEM(c2.data, c2.len, c1.data, c1.len);
+        toto_bytes_free(&c1);
+        toto_bytes_free(&c2);
+        toto_bytes_free(&j);
+    }
+    toto_session_free(s);
+}
+
+static void test_json_invalid(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    const char *bad[] = {"", "{", "[1,", "{\"a\":}", "1 2", "'single'", "nul", "\xff",
+                         "{\"a\":1,}", "NaN"};
+    CHECK_RC(toto_session_set_i64(s, STR("k"), 7), TOTO_RESULT_OK);
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        toto_error err = {0};
+        if (!CHECK_RC(toto_session_set_json(s, STR("k"), STR(bad[k]), &err),
+                      TOTO_RESULT_INVALID_JSON)) {
+            printf("#     (case #%zu)\n", k);
+        }
+        CHECK_ERR(err, TOTO_RESULT_INVALID_JSON);
+    }
+    int64_t i = 0;
+    CHECK_RC(toto_session_get_i64(s, STR("k"), &i), TOTO_RESULT_OK);
+    CHECK(i == 7);
+    /* Deeper than TOTO_MAX_DEPTH: refused. */
+    char *open = repeat_char('[', TOTO_MAX_DEPTH + 1);
+    char *close = repeat_char(']', TOTO_MAX_DEPTH + 1);
+    size_t n = 2 * (TOTO_MAX_DEPTH + 1);
+    char *deep = malloc(n + 1);
+    memcpy(deep, open, TOTO_MAX_DEPTH + 1);
+    memcpy(deep + TOTO_MAX_DEPTH + 1, close, TOTO_MAX_DEPTH + 1);
+    deep[n] = '\0';
+    toto_error err = {0};
+    CHECK_RC(toto_session_set_json(s, STR("deep"), deep, n, &err), TOTO_RESULT_INVALID_JSON);
+    CHECK_ERR(err, TOTO_RESULT_INVALID_JSON);
+    /* Exactly TOTO_MAX_DEPTH: accepted. */
+    CHECK_RC(toto_session_set_json(s, STR("ok"), deep + 1, n - 2, &err), TOTO_RESULT_OK);
+    free(open);
+    free(close);
+    free(deep);
+    /* Over 1 MiB of JSON text. */
+    char *big = repeat_char(' ', TOTO_MAX_RECORD_LEN + 1);
+    big[0] = '1';
+    memset(&err, 0, sizeof err);
+    CHECK_RC(toto_session_set_json(s, STR("big"), big, TOTO_MAX_RECORD_LEN + 1, &err),
+             TOTO_RESULT_TOO_LARGE);
+    CHECK_ERR(err, TOTO_RESULT_TOO_LARGE);
+    free(big);
+    toto_session_free(s);
+}
+
+int main(void) {
+    RUN(test_null_vs_missing);
+    RUN(test_bool);
+    RUN(test_i64);
+    RUN(test_integers_outside_i64);
+    RUN(test_f64);
+    RUN(test_text);
+    RUN(test_bytes);
+    RUN(test_falsy_values_read_back_as_themselves);
+    RUN(test_overwrite_changes_type);
+    RUN(test_key_at_len_contains_delete_clear);
+    RUN(test_key_names_limits);
+    RUN(test_cbor_nested_in_and_out);
+    RUN(test_cbor_depth_limit);
+    RUN(test_cbor_invalid);
+    RUN(test_json_in_and_out);
+    RUN(test_json_invalid);
+    return finish();
+}
