@@ -1,0 +1,81 @@
+# frozen_string_literal: true
+
+# Per-call cost of the Ruby binding, next to a bare ffi call. Not part of `make test`.
+#   ruby -Ilib bench.rb            (TOTO_SESSION_LIB or the repository's target/release)
+#   ITERATIONS=500000 ruby -Ilib bench.rb
+$LOAD_PATH.unshift(File.expand_path("lib", __dir__))
+require "toto_session"
+
+ITERATIONS = Integer(ENV.fetch("ITERATIONS", 200_000))
+
+def now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+
+# Best of 3 runs of `n` iterations, in ns per iteration (loop overhead subtracted).
+def measure(n = ITERATIONS)
+  (n / 10).times { yield } # warm up
+  best = Float::INFINITY
+  3.times do
+    t0 = now
+    i = 0
+    while i < n
+      yield
+      i += 1
+    end
+    best = [best, now - t0].min
+  end
+  best * 1e9 / n
+end
+
+EMPTY = measure { nil }
+
+def report(name, n = ITERATIONS, &block)
+  ns = measure(n, &block) - EMPTY
+  printf("%-46s %9.0f ns/op\n", name, ns)
+  ns
+end
+
+puts "toto_session #{TotoSession::VERSION}, ruby #{RUBY_VERSION}, ffi #{FFI::VERSION}, #{ITERATIONS} iterations"
+puts "library: #{TotoSession::Native.library_path}"
+puts
+
+base = report("bare ffi call: toto_version (pointer)") { TotoSession::Native.toto_version_ptr }
+report("TotoSession.library_version (string)") { TotoSession.library_version }
+
+session = TotoSession::Session.new("bench", expires: 4_000_000_000)
+session.generate_key
+session[:n] = 1
+session[:s] = "hello"
+session[:h] = { "items" => [1, 2, 3] }
+puts
+report("session[:n] = 42 (int64)") { session[:n] = 42 }
+report("session[:n] (int64)") { session[:n] }
+report("session[:s] = \"hello\" (text)") { session[:s] = "hello" }
+report("session[:s] (text)") { session[:s] }
+report("session[:h] = {...} (JSON)", ITERATIONS / 4) { session[:h] = { "items" => [1, 2, 3] } }
+report("session[:h] (JSON)", ITERATIONS / 4) { session[:h] }
+report("session.key?(:n)") { session.key?(:n) }
+report("session.id") { session.id }
+
+mac = session.sign_request("GET", "/bench?x=1", "")
+puts
+report("session.sign_request") { session.sign_request("GET", "/bench?x=1", "") }
+report("session.verify_request") { session.verify_request(mac, "GET", "/bench?x=1", "") }
+report("session.sign_response (64 B body)") { session.sign_response("x" * 64) }
+
+manager = TotoSession::Manager.new(password_cost: { memory_kib: 64, iterations: 1, parallelism: 1 })
+managed = manager.create_session("bench", key: true)
+managed_mac = managed.sign_request("GET", "/bench", "")
+id = managed.id
+puts
+report("manager.retrieve_session(id) + close", ITERATIONS / 4) { manager.retrieve_session(id).close }
+report("manager.retrieve_session(id) (GC frees)", ITERATIONS / 4) { manager.retrieve_session(id) }
+report("manager.verify_request?(id, mac, ...)", ITERATIONS / 4) { manager.verify_request?(id, managed_mac, "GET", "/bench") }
+report("manager.verify_request(...) + close", ITERATIONS / 4) { manager.verify_request(id, managed_mac, "GET", "/bench").close }
+report("manager.verify_request(...) { }", ITERATIONS / 4) { manager.verify_request(id, managed_mac, "GET", "/bench") { nil } }
+
+ruby_manager = TotoSession::Manager.new(cache: TotoSession::Cache::HashBackend.new,
+                                        password_cost: { memory_kib: 64, iterations: 1, parallelism: 1 })
+rid = ruby_manager.create_session("bench").id
+report("retrieve_session + close, Ruby HashBackend cache", ITERATIONS / 10) { ruby_manager.retrieve_session(rid).close }
+puts
+printf("(a bare ffi call costs %.0f ns here; the figures above include it)\n", base)

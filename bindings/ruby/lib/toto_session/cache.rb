@@ -1,0 +1,275 @@
+# frozen_string_literal: true
+
+module TotoSession
+  # A session cache: the built-in memory one, Redis, or any Ruby object that answers
+  # the cache protocol (wrapped through toto_cache_vtable):
+  #
+  #   store(id, record, expires:, user_id:, create_new:)  -> nil, or a new id (String)
+  #        keep the BINARY `record` under `id` until `expires` (Unix seconds, Float);
+  #        with create_new, refuse a live id by returning false (or raising IdCollision)
+  #   load(id)                                           -> record String, or nil
+  #   remove(id)                                         (a missing id is fine)
+  #   remove_user(user_id)        optional               -> how many were removed
+  #   load_renew(id, renew_user_to:, renew_anonymous_to:) optional -> [record, expires] or nil
+  #
+  # Methods run on whichever Ruby thread uses the cache, possibly several at once:
+  # guard shared state with a Mutex. Raising in a method fails the library call with
+  # BackendFailed carrying "ExceptionClass: message" (the exception is its #cause);
+  # raising a TotoSession::Error answers with that code instead. Cache::HashBackend
+  # below is a complete example.
+  #
+  # Thread safety: a Cache is shared by any number of threads. It is freed by the GC
+  # or with #close; a Manager using it keeps the native cache (and the Ruby backend)
+  # alive until the manager is gone too.
+  class Cache
+    include Handle
+
+    # The Ruby object behind a vtable cache (nil for built-in caches).
+    attr_reader :backend
+
+    class << self
+      # The built-in in-memory cache (thread-safe, expiry enforced on load). `clock`:
+      # an optional callable returning Unix seconds (tests and simulations: give the
+      # Manager the same one).
+      def memory(clock: nil)
+        s = Scratch.current
+        if clock
+          fn = Callbacks.clock_function(clock)
+          code = Native.toto_cache_new_memory_with_clock(fn, nil, s.ptr)
+        else
+          fn = nil
+          code = Native.toto_cache_new_memory(s.ptr)
+        end
+        Errors.raise_for(code) unless code.zero?
+        build(s.out_pointer, shield: !fn.nil?, keep: fn)
+      end
+
+      # The built-in Redis cache at `url` (redis://[:password@]host:port[/db]). Nothing
+      # connects until the first operation; a Redis that is down shows as
+      # BackendUnavailable and the same cache works again once it is back.
+      def redis(url, key_prefix: nil, connect_timeout_ms: nil, io_timeout_ms: nil, pool_size: nil, hash_ids: nil)
+        url = String(url)
+        opts = Native::RedisOptions.new
+        code = Native.toto_redis_options_default(opts)
+        Errors.raise_for(code) unless code.zero?
+        prefix = nil
+        if key_prefix
+          prefix = FFI::MemoryPointer.from_string(String(key_prefix))
+          opts[:key_prefix] = prefix
+          opts[:key_prefix_len] = String(key_prefix).bytesize
+        end
+        opts[:connect_timeout_ms] = Integer(connect_timeout_ms) if connect_timeout_ms
+        opts[:io_timeout_ms] = Integer(io_timeout_ms) if io_timeout_ms
+        opts[:pool_size] = Integer(pool_size) if pool_size
+        opts[:hash_ids] = hash_ids ? true : false unless hash_ids.nil?
+        s = Scratch.current
+        code = Native.toto_cache_new_redis(url, url.bytesize, opts, s.ptr, s.err)
+        prefix = nil # borrowed during the call only
+        Errors.raise_for(code, s) unless code.zero?
+        build(s.out_pointer, shield: false, keep: prefix)
+      end
+
+      # A cache over a Ruby backend object (see the protocol above).
+      def new(backend)
+        %i[store load remove].each do |m|
+          raise ArgumentError, "a cache backend must respond to ##{m}" unless backend.respond_to?(m)
+        end
+        vt = Native::CacheVtable.new
+        vt[:version] = Native::CACHE_VTABLE_VERSION
+        user_data = Callbacks.register(backend, vt, :cache)
+        vt[:user_data] = user_data
+        vt[:store] = Callbacks::CACHE_STORE
+        vt[:load] = Callbacks::CACHE_LOAD
+        vt[:remove] = Callbacks::CACHE_REMOVE
+        vt[:remove_user] = backend.respond_to?(:remove_user) ? Callbacks::CACHE_REMOVE_USER : FFI::Pointer::NULL
+        vt[:load_renew] = backend.respond_to?(:load_renew) ? Callbacks::CACHE_LOAD_RENEW : FFI::Pointer::NULL
+        vt[:free_user_data] = Callbacks::FREE_USER_DATA
+        s = Scratch.current
+        code = Native.toto_cache_new_vtable(vt, s.ptr)
+        unless code.zero?
+          Callbacks.unregister(user_data)
+          Errors.raise_for(code)
+        end
+        build(s.out_pointer, shield: true, backend: backend)
+      end
+
+      # A Cache as is; any other object as a Ruby backend.
+      def from(obj)
+        obj.is_a?(Cache) ? obj : new(obj)
+      end
+
+      private
+
+      def build(raw, shield:, keep: nil, backend: nil)
+        cache = allocate
+        cache.send(:adopt, CachePointer, raw)
+        cache.instance_variable_set(:@shield, shield)
+        cache.instance_variable_set(:@keep, keep)
+        cache.instance_variable_set(:@backend, backend)
+        cache
+      end
+    end
+
+    # Whether using this cache can run Ruby code (a Ruby backend or clock).
+    def ruby_backed?
+      @shield
+    end
+
+    # Stores a raw record; returns the new id when the cache renamed it, else nil.
+    # Raises IdCollision (create_new and the id is live), BackendFailed...
+    def store(id, record, expires:, user_id: "", create_new: false)
+      id = String(id)
+      record = String(record)
+      uid = Values.text(String(user_id))
+      flags = create_new ? Native::STORE_CREATE_NEW : 0
+      p = to_ptr
+      s = Scratch.current
+      Callbacks.shielded(@shield) do
+        code = Native.toto_cache_store(p, id, id.bytesize, uid, uid.bytesize, Session.seconds(expires),
+                                       record, record.bytesize, flags, s.bytes, s.err)
+        Errors.raise_for(code, s) unless code.zero?
+        renamed = s.take_bytes(Encoding::UTF_8)
+        renamed.empty? ? nil : renamed
+      end
+    end
+
+    # The raw record under `id`, or nil (missing or expired).
+    def load(id)
+      id = String(id)
+      p = to_ptr
+      s = Scratch.current
+      Callbacks.shielded(@shield) do
+        code = Native.toto_cache_load(p, id, id.bytesize, s.bytes, s.err)
+        next nil if code == 5
+
+        Errors.raise_for(code, s) unless code.zero?
+        s.take_bytes
+      end
+    end
+
+    # Removes `id` (logout); a missing id is fine.
+    def remove(id)
+      id = String(id)
+      p = to_ptr
+      s = Scratch.current
+      Callbacks.shielded(@shield) do
+        code = Native.toto_cache_remove(p, id, id.bytesize, s.err)
+        Errors.raise_for(code, s) unless code.zero?
+      end
+      nil
+    end
+
+    # Removes every session of `user_id`; returns how many.
+    def remove_user(user_id)
+      uid = Values.text(String(user_id))
+      p = to_ptr
+      s = Scratch.current
+      Callbacks.shielded(@shield) do
+        code = Native.toto_cache_remove_user(p, uid, uid.bytesize, s.val, s.err)
+        Errors.raise_for(code, s) unless code.zero?
+        s.u64
+      end
+    end
+
+    # Stores the session until its expiry (it takes a new id if the cache renamed it)
+    # and marks it clean.
+    def store_session(session)
+      sp = session.to_ptr
+      p = to_ptr
+      s = Scratch.current
+      Callbacks.shielded(@shield) do
+        code = Native.toto_cache_store_session(p, sp, s.err)
+        Errors.raise_for(code, s) unless code.zero?
+      end
+      session
+    end
+
+    # The session stored under `id` (no renewal, no expiry check: that is the
+    # manager's), or nil when missing. With a block: yields it and closes it.
+    def load_session(id, &block)
+      id = String(id)
+      p = to_ptr
+      s = Scratch.current
+      session = Callbacks.shielded(@shield) do
+        code = Native.toto_cache_load_session(p, id, id.bytesize, s.ptr, s.err)
+        next nil if code == 5
+
+        Errors.raise_for(code, s) unless code.zero?
+        Session.wrap(s.out_pointer)
+      end
+      return nil if session.nil?
+
+      Session.scoped(session, &block)
+    end
+
+    def inspect
+      kind = if @backend then "ruby #{@backend.class}" else "built-in" end
+      "#<#{self.class.name} #{kind}#{closed? ? ' (closed)' : ''}>"
+    end
+
+    # A thread-safe Hash cache in Ruby: the cache protocol, complete (with
+    # remove_user and load_renew). A template for your own (Redis, SQL...).
+    class HashBackend
+      Entry = Struct.new(:record, :expires, :user_id)
+
+      def initialize(clock: -> { Time.now.to_f })
+        @clock = clock
+        @entries = {}
+        @mutex = Mutex.new
+      end
+
+      def store(id, record, expires:, user_id:, create_new:)
+        @mutex.synchronize do
+          old = @entries[id]
+          return false if create_new && old && old.expires > @clock.call
+
+          @entries[id] = Entry.new(record, expires, user_id)
+        end
+        nil
+      end
+
+      def load(id)
+        @mutex.synchronize do
+          entry = live(id)
+          entry&.record
+        end
+      end
+
+      def load_renew(id, renew_user_to:, renew_anonymous_to:)
+        @mutex.synchronize do
+          entry = live(id) or return nil
+          target = entry.user_id.empty? ? renew_anonymous_to : renew_user_to
+          entry.expires = target if target.positive? && entry.expires < target
+          [entry.record, entry.expires]
+        end
+      end
+
+      def remove(id)
+        @mutex.synchronize { @entries.delete(id) }
+      end
+
+      def remove_user(user_id)
+        @mutex.synchronize do
+          ids = @entries.select { |_, e| e.user_id == user_id }.keys
+          ids.each { |id| @entries.delete(id) }
+          ids.size
+        end
+      end
+
+      def size
+        @mutex.synchronize { @entries.size }
+      end
+
+      private
+
+      def live(id)
+        entry = @entries[id]
+        return nil unless entry
+        return entry if entry.expires > @clock.call
+
+        @entries.delete(id)
+        nil
+      end
+    end
+  end
+end

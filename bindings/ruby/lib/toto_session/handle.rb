@@ -1,0 +1,179 @@
+# frozen_string_literal: true
+
+module TotoSession
+  # @api private
+  #
+  # Caller memory for the outputs of one C call at a time: out-pointers, lengths,
+  # scalars, a toto_bytes, a small char buffer and a toto_error. One per fiber
+  # (Thread.current[] is fiber-local), so concurrent calls from several threads never
+  # share one, and no allocation happens per call. A wrapper reads what it needs right
+  # after its call, before making another. (A Ruby backend callback running inside a
+  # call may use the same scratch: the library writes the outer call's outputs and
+  # error only after its callbacks returned, so that is harmless.)
+  class Scratch
+    PTR = 0        # void* / handle out
+    LEN = 8        # size_t out
+    VAL = 16       # int64 / double / bool / uint32 / uint64 out
+    BYTES = 24     # struct toto_bytes
+    BUF = 40       # char[64]: MACs, ids, generated passwords
+    BUF_LEN = 64
+    ERR = BUF + BUF_LEN # struct toto_error
+    SIZE = ERR + 4 + Native::ERROR_MESSAGE_CAPACITY + 4
+    KEY = :__toto_session_scratch
+
+    attr_reader :ptr, :len, :val, :bytes, :buf, :err
+
+    def self.current
+      Thread.current[KEY] ||= new
+    end
+
+    def initialize
+      @mem = FFI::MemoryPointer.new(:uint8, SIZE, true)
+      @ptr = @mem
+      @len = @mem + LEN
+      @val = @mem + VAL
+      @bytes = @mem + BYTES
+      @buf = @mem + BUF
+      @err = @mem + ERR
+    end
+
+    def out_pointer
+      @mem.get_pointer(PTR)
+    end
+
+    def out_size
+      @mem.get_uint64(LEN)
+    end
+
+    def i64
+      @mem.get_int64(VAL)
+    end
+
+    def u64
+      @mem.get_uint64(VAL)
+    end
+
+    def f64
+      @mem.get_double(VAL)
+    end
+
+    def u32
+      @mem.get_uint32(VAL)
+    end
+
+    def bool
+      @mem.get_uint8(VAL) != 0
+    end
+
+    # The borrowed view (pointer + length outputs) copied into a new String.
+    def view(encoding)
+      n = @mem.get_uint64(LEN)
+      s = n.zero? ? +"" : @mem.get_pointer(PTR).get_bytes(0, n)
+      s.force_encoding(encoding)
+    end
+
+    # The library-owned toto_bytes copied into a String, then released.
+    def take_bytes(encoding = Encoding::BINARY)
+      n = @mem.get_uint64(BYTES + 8)
+      data = @mem.get_pointer(BYTES)
+      s = n.zero? || data.null? ? +"" : data.get_bytes(0, n)
+      Native.toto_bytes_free(@bytes)
+      s.force_encoding(encoding)
+    end
+
+    # The NUL-terminated text in the char buffer.
+    def buf_string
+      @mem.get_string(BUF, BUF_LEN).force_encoding(Encoding::UTF_8)
+    end
+
+    def error_message
+      @mem.get_string(ERR + 4, Native::ERROR_MESSAGE_CAPACITY).force_encoding(Encoding::UTF_8).scrub
+    end
+
+    def error_code
+      @mem.get_uint32(ERR)
+    end
+  end
+
+  # @api private
+  #
+  # An owned library handle: an FFI::AutoPointer whose releaser is the matching
+  # toto_*_free, so a handle nobody references is freed by the GC. Each subclass counts
+  # its releases (`TotoSession::HandlePointer.releases`), explicit and GC-driven alike.
+  class HandlePointer < FFI::AutoPointer
+    class << self
+      attr_reader :release_count
+
+      def inherited(sub)
+        super
+        sub.instance_variable_set(:@release_count, 0)
+      end
+
+      # Called once per handle: by #free (explicit close) or by the finalizer.
+      def release(ptr)
+        free_native(ptr)
+        @release_count += 1
+      end
+
+      # Releases counted per handle type: {session: n, account: n, ...}.
+      def releases
+        HANDLE_TYPES.to_h { |name, klass| [name, klass.release_count] }
+      end
+    end
+  end
+
+  class SessionPointer < HandlePointer
+    def self.free_native(ptr) = Native.toto_session_free(ptr)
+  end
+
+  class AccountPointer < HandlePointer
+    def self.free_native(ptr) = Native.toto_account_free(ptr)
+  end
+
+  class CachePointer < HandlePointer
+    def self.free_native(ptr) = Native.toto_cache_free(ptr)
+  end
+
+  class AccountStorePointer < HandlePointer
+    def self.free_native(ptr) = Native.toto_account_store_free(ptr)
+  end
+
+  class ManagerPointer < HandlePointer
+    def self.free_native(ptr) = Native.toto_manager_free(ptr)
+  end
+
+  HANDLE_TYPES = {
+    session: SessionPointer, account: AccountPointer, cache: CachePointer,
+    account_store: AccountStorePointer, manager: ManagerPointer
+  }.freeze
+
+  # @api private
+  #
+  # What every wrapper of a handle shares: the AutoPointer, an idempotent #close (also
+  # #free), #closed?, and ClosedError for use after close.
+  module Handle
+    def close
+      ptr = @ptr
+      @ptr = nil
+      ptr&.free
+      nil
+    end
+    alias free close
+
+    def closed?
+      @ptr.nil?
+    end
+
+    # The raw pointer, for passing to Native (raises after close).
+    def to_ptr
+      @ptr || raise(ClosedError, "#{self.class.name.split('::').last.downcase} is closed")
+    end
+
+    private
+
+    # Adopts the handle the last call wrote into the scratch's out-pointer.
+    def adopt(pointer_class, raw)
+      @ptr = pointer_class.new(raw)
+    end
+  end
+end

@@ -1,0 +1,291 @@
+# frozen_string_literal: true
+
+require "ffi"
+
+module TotoSession
+  # The raw C ABI of libtoto_session (include/toto_session.h), one attach_function per
+  # exported function. Nothing here is idiomatic: the classes around it (Session,
+  # Manager, ...) are the API. Texts and bytes go in as `:buffer_in` + length (a Ruby
+  # String's bytes, NULs included); outputs go through caller memory (see Scratch).
+  #
+  # Calls that can reach a backend (cache, account store) or hash a password are
+  # attached with `blocking: true`: the GVL is released while Rust works, so other Ruby
+  # threads run meanwhile; a Ruby backend's callbacks re-acquire the GVL (ffi does it).
+  module Native
+    extend FFI::Library
+
+    # The shared library: ENV["TOTO_SESSION_LIB"] when set, else the repository's build
+    # output (target/release) relative to this gem.
+    def self.library_path
+      env = ENV["TOTO_SESSION_LIB"]
+      repo = File.expand_path("../../../../target/release/libtoto_session.so", __dir__)
+      return env if env && !env.empty? && File.file?(env)
+      return repo if (env.nil? || env.empty?) && File.file?(repo)
+
+      tried = env && !env.empty? ? "ENV[\"TOTO_SESSION_LIB\"] = #{env.inspect} (no such file)" : "ENV[\"TOTO_SESSION_LIB\"] (not set)"
+      raise LoadError, "toto_session: libtoto_session.so not found. Tried #{tried} " \
+                       "and the repository build output #{repo} (#{File.file?(repo) ? 'present but not used' : 'missing'}). " \
+                       "Build it with `make` (or `cargo build --release`) at the repository root, " \
+                       "or set TOTO_SESSION_LIB to the library's path."
+    end
+
+    ffi_lib library_path
+
+    # ---- constants (the header's #defines) -----------------------------------------
+
+    ERROR_MESSAGE_CAPACITY = 256
+    MAC_BUFFER_LEN = 29
+    ID_BUFFER_LEN = 23
+    GENERATED_PASSWORD_BUFFER_LEN = 11
+    STORE_CREATE_NEW = 1
+    CACHE_VTABLE_VERSION = 2
+    ACCOUNT_STORE_VTABLE_VERSION = 1
+    MANAGER_OPTIONS_VERSION = 1
+    REDIS_OPTIONS_VERSION = 1
+    MAX_LOAD_NAMES = 4096
+    MAX_SESSION_ID_LEN = 128
+    MAX_USER_ID_LEN = 256
+    MAX_KEY_LEN = 256
+    MAX_NAME_LEN = 1024
+    MAX_RECORD_LEN = 1_048_576
+    MAX_MESSAGE_LEN = 67_108_864
+    MAX_DEPTH = 64
+    MAX_PASSWORD_LEN = 4096
+    MAX_REDIS_TEXT_LEN = 4096
+
+    # toto_value_type
+    VALUE_TYPES = %i[null bool integer float text bytes array map].freeze
+
+    # ---- structs --------------------------------------------------------------------
+
+    # struct toto_error: the details of a failure (written only when a call fails).
+    class Error < FFI::Struct
+      layout :code, :uint32,
+             :message, [:char, ERROR_MESSAGE_CAPACITY]
+    end
+
+    # struct toto_bytes: a library-owned buffer, released with toto_bytes_free.
+    class Bytes < FFI::Struct
+      layout :data, :pointer,
+             :len, :size_t
+    end
+
+    # struct toto_str: a borrowed text in an array.
+    class Str < FFI::Struct
+      layout :ptr, :pointer,
+             :len, :size_t
+    end
+
+    # struct toto_property: a name and one CBOR item, valid during a store callback.
+    class Property < FFI::Struct
+      layout :name, :pointer,
+             :name_len, :size_t,
+             :value, :pointer,
+             :value_len, :size_t
+    end
+
+    # Callback signatures (the vtables' function pointer types).
+    callback :clock_fn, [:pointer], :double
+    callback :free_user_data_fn, [:pointer], :void
+    callback :cache_store_fn, %i[pointer pointer size_t pointer size_t double pointer size_t uint32 pointer], :uint32
+    callback :cache_load_fn, %i[pointer pointer size_t pointer], :uint32
+    callback :cache_remove_fn, %i[pointer pointer size_t pointer], :uint32
+    callback :cache_remove_user_fn, %i[pointer pointer size_t pointer pointer], :uint32
+    callback :cache_load_renew_fn, %i[pointer pointer size_t double double pointer], :uint32
+    callback :store_load_fn, %i[pointer pointer size_t pointer size_t pointer], :uint32
+    callback :store_write_fn, %i[pointer pointer size_t pointer size_t pointer], :uint32
+    callback :store_remove_fn, %i[pointer pointer size_t pointer], :uint32
+
+    # struct toto_cache_vtable. Function fields are plain pointers: the FFI::Function
+    # objects behind them are kept alive by Callbacks (constants) for the process.
+    class CacheVtable < FFI::Struct
+      layout :version, :uint32,
+             :user_data, :pointer,
+             :store, :pointer,
+             :load, :pointer,
+             :remove, :pointer,
+             :remove_user, :pointer,
+             :free_user_data, :pointer,
+             :load_renew, :pointer
+    end
+
+    # struct toto_account_store_vtable.
+    class AccountStoreVtable < FFI::Struct
+      layout :version, :uint32,
+             :user_data, :pointer,
+             :load, :pointer,
+             :save, :pointer,
+             :create, :pointer,
+             :remove, :pointer,
+             :free_user_data, :pointer
+    end
+
+    # struct toto_manager_options.
+    class ManagerOptions < FFI::Struct
+      layout :version, :uint32,
+             :session_ttl, :double,
+             :anon_session_ttl, :double,
+             :session_renew, :double,
+             :anon_session_renew, :double,
+             :password_memory_kib, :uint32,
+             :password_iterations, :uint32,
+             :password_parallelism, :uint32,
+             :clock, :pointer,
+             :clock_data, :pointer
+    end
+
+    # struct toto_redis_options.
+    class RedisOptions < FFI::Struct
+      layout :version, :uint32,
+             :key_prefix, :pointer,
+             :key_prefix_len, :size_t,
+             :connect_timeout_ms, :uint32,
+             :io_timeout_ms, :uint32,
+             :pool_size, :uint32,
+             :hash_ids, :bool
+    end
+
+    B = { blocking: true }.freeze
+
+    # ---- version, results, ids, signing ---------------------------------------------
+
+    attach_function :toto_version, [], :string
+    attach_function :toto_version_ptr, :toto_version, [], :pointer
+    attach_function :toto_result_message, [:uint32], :string
+    attach_function :toto_generate_id, %i[pointer size_t], :uint32
+    attach_function :toto_hmac, %i[buffer_in size_t buffer_in size_t pointer size_t], :uint32
+    attach_function :toto_verify, %i[buffer_in size_t buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_bytes_free, [:pointer], :void
+
+    # ---- sessions ---------------------------------------------------------------------
+
+    attach_function :toto_session_new, %i[buffer_in size_t double pointer], :uint32
+    attach_function :toto_session_new_with_id, %i[buffer_in size_t buffer_in size_t double pointer], :uint32
+    attach_function :toto_session_free, [:pointer], :void
+    attach_function :toto_session_id, %i[pointer pointer pointer], :uint32
+    attach_function :toto_session_set_id, %i[pointer buffer_in size_t], :uint32
+    attach_function :toto_session_user_id, %i[pointer pointer pointer], :uint32
+    attach_function :toto_session_expires, %i[pointer pointer], :uint32
+    attach_function :toto_session_set_expires, %i[pointer double], :uint32
+    attach_function :toto_session_key, %i[pointer pointer pointer], :uint32
+    attach_function :toto_session_set_key, %i[pointer buffer_in size_t], :uint32
+    attach_function :toto_session_generate_key, %i[pointer pointer pointer], :uint32
+    attach_function :toto_session_is_dirty, %i[pointer pointer], :uint32
+    attach_function :toto_session_mark_clean, [:pointer], :uint32
+    attach_function :toto_session_export, %i[pointer pointer pointer], :uint32
+    attach_function :toto_session_import, %i[buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_hmac, %i[pointer buffer_in size_t pointer size_t], :uint32
+    attach_function :toto_session_verify, %i[pointer buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_session_sign_request,
+                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t pointer size_t], :uint32
+    attach_function :toto_session_verify_request,
+                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_session_sign_response, %i[pointer buffer_in size_t pointer size_t], :uint32
+    attach_function :toto_session_verify_response, %i[pointer buffer_in size_t buffer_in size_t], :uint32
+
+    # session state
+    attach_function :toto_session_len, %i[pointer pointer], :uint32
+    attach_function :toto_session_key_at, %i[pointer size_t pointer pointer], :uint32
+    attach_function :toto_session_contains, %i[pointer buffer_in size_t pointer], :uint32
+    attach_function :toto_session_delete, %i[pointer buffer_in size_t], :uint32
+    attach_function :toto_session_clear, [:pointer], :uint32
+    attach_function :toto_session_get_type, %i[pointer buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_bool, %i[pointer buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_i64, %i[pointer buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_f64, %i[pointer buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_text, %i[pointer buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_get_bytes, %i[pointer buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_get_cbor, %i[pointer buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_get_json, %i[pointer buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_set_null, %i[pointer buffer_in size_t], :uint32
+    attach_function :toto_session_set_bool, %i[pointer buffer_in size_t bool], :uint32
+    attach_function :toto_session_set_i64, %i[pointer buffer_in size_t int64], :uint32
+    attach_function :toto_session_set_f64, %i[pointer buffer_in size_t double], :uint32
+    attach_function :toto_session_set_text, %i[pointer buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_session_set_bytes, %i[pointer buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_session_set_cbor, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
+    attach_function :toto_session_set_json, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
+
+    # ---- caches -----------------------------------------------------------------------
+
+    attach_function :toto_cache_new_memory, [:pointer], :uint32
+    attach_function :toto_cache_new_memory_with_clock, %i[pointer pointer pointer], :uint32
+    attach_function :toto_cache_new_vtable, %i[pointer pointer], :uint32
+    attach_function :toto_redis_options_default, [:pointer], :uint32
+    attach_function :toto_cache_new_redis, %i[buffer_in size_t pointer pointer pointer], :uint32
+    attach_function :toto_cache_free, [:pointer], :void
+    attach_function :toto_cache_store,
+                    %i[pointer buffer_in size_t buffer_in size_t double buffer_in size_t uint32 pointer pointer],
+                    :uint32, B
+    attach_function :toto_cache_load, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_cache_remove, %i[pointer buffer_in size_t pointer], :uint32, B
+    attach_function :toto_cache_remove_user, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_cache_store_session, %i[pointer pointer pointer], :uint32, B
+    attach_function :toto_cache_load_session, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+
+    # callback context (only from inside a backend callback, which holds the GVL)
+    attach_function :toto_callback_set_result, %i[pointer buffer_in size_t], :uint32
+    attach_function :toto_callback_add_property, %i[pointer buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_callback_set_expires, %i[pointer double], :uint32
+    attach_function :toto_callback_set_error, %i[pointer buffer_in size_t], :uint32
+
+    # ---- account stores and accounts ------------------------------------------------
+
+    attach_function :toto_account_store_new_memory, [:pointer], :uint32
+    attach_function :toto_account_store_new_vtable, %i[pointer pointer], :uint32
+    attach_function :toto_account_store_free, [:pointer], :void
+    attach_function :toto_account_store_create, %i[pointer buffer_in size_t pointer], :uint32, B
+    attach_function :toto_account_store_remove, %i[pointer buffer_in size_t pointer], :uint32, B
+
+    attach_function :toto_account_new, %i[pointer buffer_in size_t pointer], :uint32
+    attach_function :toto_account_free, [:pointer], :void
+    attach_function :toto_account_user_id, %i[pointer pointer pointer], :uint32
+    attach_function :toto_account_load, %i[pointer pointer size_t pointer], :uint32, B
+    attach_function :toto_account_load_all, %i[pointer pointer], :uint32, B
+    attach_function :toto_account_save, %i[pointer pointer], :uint32, B
+    attach_function :toto_account_is_modified, %i[pointer buffer_in size_t pointer], :uint32
+    attach_function :toto_account_modified_count, %i[pointer pointer], :uint32
+    # getters may load the property from the store
+    attach_function :toto_account_get_type, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_account_get_bool, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_account_get_i64, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_account_get_f64, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_account_get_text, %i[pointer buffer_in size_t pointer pointer pointer], :uint32, B
+    attach_function :toto_account_get_bytes, %i[pointer buffer_in size_t pointer pointer pointer], :uint32, B
+    attach_function :toto_account_get_cbor, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_account_get_json, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_account_set_null, %i[pointer buffer_in size_t], :uint32
+    attach_function :toto_account_set_bool, %i[pointer buffer_in size_t bool], :uint32
+    attach_function :toto_account_set_i64, %i[pointer buffer_in size_t int64], :uint32
+    attach_function :toto_account_set_f64, %i[pointer buffer_in size_t double], :uint32
+    attach_function :toto_account_set_text, %i[pointer buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_account_set_bytes, %i[pointer buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_account_set_cbor, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
+    attach_function :toto_account_set_json, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
+
+    # ---- manager ----------------------------------------------------------------------
+
+    attach_function :toto_manager_options_default, [:pointer], :uint32
+    # toto_manager_new computes a decoy password hash: blocking.
+    attach_function :toto_manager_new, %i[pointer pointer pointer pointer pointer], :uint32, B
+    attach_function :toto_manager_free, [:pointer], :void
+    attach_function :toto_manager_create_session, %i[pointer buffer_in size_t bool pointer pointer], :uint32, B
+    attach_function :toto_manager_retrieve_session, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_manager_save_session, %i[pointer pointer pointer], :uint32, B
+    attach_function :toto_manager_refresh_session, %i[pointer pointer pointer], :uint32, B
+    attach_function :toto_manager_rotate_session, %i[pointer pointer pointer], :uint32, B
+    attach_function :toto_manager_remove_session, %i[pointer buffer_in size_t pointer], :uint32, B
+    attach_function :toto_manager_clear_sessions, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_manager_create_account,
+                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t pointer], :uint32, B
+    attach_function :toto_manager_login, %i[pointer buffer_in size_t buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_manager_change_password,
+                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_manager_generate_password, %i[pointer buffer_in size_t pointer size_t pointer], :uint32, B
+    attach_function :toto_manager_account, %i[pointer buffer_in size_t pointer], :uint32
+    attach_function :toto_manager_session_account, %i[pointer pointer pointer], :uint32
+    attach_function :toto_manager_verify_request,
+                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t buffer_in size_t
+                       buffer_in size_t pointer pointer], :uint32, B
+  end
+end

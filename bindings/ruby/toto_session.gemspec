@@ -1,0 +1,21 @@
+# frozen_string_literal: true
+
+require_relative "lib/toto_session/version"
+
+Gem::Specification.new do |spec|
+  spec.name = "toto_session"
+  # Always the Rust crate's version (test/version_test.rb checks it against Cargo.toml).
+  spec.version = TotoSession::VERSION
+  spec.summary = "Ruby binding of toto-session: Toto sessions, HMAC signing and accounts over its C ABI"
+  spec.description = "Sessions with a typed state map, Toto's request/response HMAC signing, lazily " \
+                     "loaded accounts, pluggable caches and account stores (Ruby ones included) " \
+                     "and the login lifecycle, from the toto-session Rust library through ffi."
+  spec.authors = ["toto-session developers"]
+  spec.license = "MIT"
+  spec.required_ruby_version = ">= 3.1"
+  spec.files = Dir["lib/**/*.rb"] + Dir["examples/*.rb"] + ["README.md", "toto_session.gemspec"]
+  spec.require_paths = ["lib"]
+  spec.add_dependency "ffi", ">= 1.15", "< 2"
+  spec.add_development_dependency "minitest", ">= 5.15"
+  spec.metadata["rubygems_mfa_required"] = "true"
+end
