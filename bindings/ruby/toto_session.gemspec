@@ -16,6 +16,6 @@ Gem::Specification.new do |spec|
   spec.files = Dir["lib/**/*.rb"] + Dir["examples/*.rb"] + ["README.md", "toto_session.gemspec"]
   spec.require_paths = ["lib"]
   spec.add_dependency "ffi", ">= 1.15", "< 2"
-  spec.add_development_dependency "minitest", ">= 5.15"
+  spec.add_development_dependency "minitest", "~> 5.15"
   spec.metadata["rubygems_mfa_required"] = "true"
 end

@@ -217,6 +217,33 @@ class CallbacksTest < Minitest::Test
     refute_nil @manager.retrieve_session(s.id)
   end
 
+  def test_an_interrupt_during_a_blocking_call_does_not_leak_its_handle
+    code = <<~RUBY
+      require "toto_session"
+      m = TotoSession::Manager.new(password_cost: { memory_kib: 65_536, iterations: 3, parallelism: 1 })
+      m.create_account("a", "b")
+      worker = Thread.new do
+        Thread.current.report_on_exception = false
+        m.login("a", "b") # Argon2id with 64 MiB: the raise lands while Rust hashes
+        :not_interrupted
+      end
+      sleep 0.03
+      worker.raise("stop")
+      result = begin
+        worker.value
+      rescue RuntimeError => e
+        e.message
+      end
+      worker = nil
+      GC.start
+      GC.start
+      puts [result, TotoSession::SessionPointer.release_count].join(",")
+    RUBY
+    out, err, status = run_ruby(code)
+    assert status.success?, err
+    assert_equal "stop,1\n", out, "interrupted after the call; the session it made was wrapped, then freed"
+  end
+
   def test_blocking_calls_release_the_gvl
     slow = TotoSession::Manager.new(password_cost: { memory_kib: 65_536, iterations: 3, parallelism: 1 })
     ticks = 0

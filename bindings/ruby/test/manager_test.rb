@@ -107,6 +107,7 @@ class ManagerTest < Minitest::Test
     assert_equal 2, @manager.retrieve_session(id)[:n]
     assert_raises(TotoSession::InvalidSessionId) { @manager.with_session(TotoSession.generate_id) { flunk } }
     assert_raises(ArgumentError) { @manager.with_session(id) }
+    assert_equal :closed_inside, @manager.with_session(id) { |s| s.close; :closed_inside }
     assert_equal 3, @manager.retrieve_session!(id) { |s| s[:n] = 3 }
     assert_equal 3, @manager.retrieve_session(id)[:n]
   end

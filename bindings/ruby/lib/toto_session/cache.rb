@@ -190,7 +190,7 @@ module TotoSession
       id = String(id)
       p = to_ptr
       s = Scratch.current
-      session = Callbacks.shielded(@shield) do
+      session = Callbacks.shielded(true) do # see Manager#call_session
         code = Native.toto_cache_load_session(p, id, id.bytesize, s.ptr, s.err)
         next nil if code == 5
 

@@ -55,7 +55,7 @@ module TotoSession
 
       # Backends still referenced by a native cache or store.
       def live_count(kind = nil)
-        kind ? REGISTRY.count { |_, e| e.kind == kind } : REGISTRY.size
+        kind ? REGISTRY.values.count { |e| e.kind == kind } : REGISTRY.size
       end
 
       def backend(user_data)

@@ -249,7 +249,9 @@ module TotoSession
       id = String(id)
       p = to_ptr
       s = Scratch.current
-      Callbacks.shielded(@shield) do
+      # Always shielded: an interrupt between the call and wrapping its handle would
+      # leak the handle (see call_session).
+      Callbacks.shielded(true) do
         code = Native.toto_manager_retrieve_session(p, id, id.bytesize, s.ptr, s.err)
         next nil if code == 1007 && missing_is_nil
 
@@ -258,11 +260,14 @@ module TotoSession
       end
     end
 
-    # Runs a call that writes a session handle; returns the Session.
+    # Runs a call that writes a session handle; returns the Session. Async interrupts
+    # (Thread#raise, Timeout) are always deferred here, even with built-in backends: one
+    # arriving as the (GVL-releasing) call returns would otherwise be raised before the
+    # new handle is wrapped, and leak it.
     def call_session
       p = to_ptr
       s = Scratch.current
-      Callbacks.shielded(@shield) do
+      Callbacks.shielded(true) do
         code = yield(p, s)
         Errors.raise_for(code, s) unless code.zero?
         Session.wrap(s.out_pointer)
@@ -286,7 +291,7 @@ module TotoSession
 
       begin
         result = yield session
-        save_session(session) if session.dirty?
+        save_session(session) if !session.closed? && session.dirty?
         result
       ensure
         session.close
