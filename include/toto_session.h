@@ -500,7 +500,8 @@ typedef struct toto_cache_vtable {
                     struct toto_callback_ctx *ctx);
   /**
    * Required. Finds `id`: hand the record to toto_callback_set_result and return
-   * TOTO_RESULT_OK, or return TOTO_RESULT_NOT_FOUND (missing or expired).
+   * TOTO_RESULT_OK, or return TOTO_RESULT_NOT_FOUND (missing or expired). OK without
+   * a record is TOTO_RESULT_BACKEND_MISBEHAVED.
    */
   uint32_t (*load)(void *user_data, const char *id, size_t id_len, struct toto_callback_ctx *ctx);
   /**
@@ -951,8 +952,8 @@ toto_result toto_cache_new_vtable(const struct toto_cache_vtable *vtable, struct
 void toto_cache_free(struct toto_cache *cache);
 
 /**
- * Stores a raw record blob under `id` until `expires` for `user_id` (empty =
- * anonymous). `flags`: 0 or TOTO_STORE_CREATE_NEW. If the cache chose another id and
+ * Stores a raw record blob under `id` until `expires` for `user_id` (lowercased, as
+ * everywhere in the library; empty = anonymous). `flags`: 0 or TOTO_STORE_CREATE_NEW. If the cache chose another id and
  * `out_new_id` is not NULL, the new id is written there (otherwise `out_new_id` gets
  * {NULL, 0}).
  *
@@ -1058,10 +1059,11 @@ toto_result toto_cache_load_session(const struct toto_cache *cache,
  *
  * Ownership: `data` is copied before this returns.
  * Thread safety: only from within the callback that received `ctx`.
- * Errors: TOTO_RESULT_TOO_LARGE (record over 1 MiB, id over 128 bytes),
- * TOTO_RESULT_BACKEND_MISBEHAVED (called twice, or for an operation that takes no
- * result), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE. On any of these the
- * whole operation fails with the same code, whatever the callback returns.
+ * Errors (returned to the callback): TOTO_RESULT_TOO_LARGE (record over 1 MiB, id over
+ * 128 bytes), TOTO_RESULT_BACKEND_MISBEHAVED (called twice, or for an operation that
+ * takes no result), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE. The whole
+ * operation then fails whatever the callback returns: with TOTO_RESULT_TOO_LARGE for
+ * an oversized result, TOTO_RESULT_BACKEND_MISBEHAVED for anything else.
  */
 toto_result toto_callback_set_result(struct toto_callback_ctx *ctx,
                                      const uint8_t *data,
@@ -1074,11 +1076,13 @@ toto_result toto_callback_set_result(struct toto_callback_ctx *ctx,
  *
  * Ownership: both inputs are copied (the CBOR is decoded) before this returns.
  * Thread safety: only from within the callback that received `ctx`.
- * Errors: TOTO_RESULT_INVALID_CBOR (value is not one well-formed CBOR item),
- * TOTO_RESULT_INVALID_UTF8 (name), TOTO_RESULT_TOO_LARGE (name over 1024 bytes, value
- * over 1 MiB, or more than 16 MiB in one load), TOTO_RESULT_BACKEND_MISBEHAVED (not a
- * load), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE. On any of these the
- * whole load fails with the same code.
+ * Errors (returned to the callback): TOTO_RESULT_INVALID_CBOR (value is not one
+ * well-formed CBOR item, or nests deeper than TOTO_MAX_DEPTH), TOTO_RESULT_INVALID_UTF8
+ * (name), TOTO_RESULT_TOO_LARGE (name over 1024 bytes, value over 1 MiB, or more than
+ * 16 MiB in one load), TOTO_RESULT_BACKEND_MISBEHAVED (not a load),
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE. The whole load then fails
+ * whatever the callback returns: with TOTO_RESULT_INVALID_CBOR or
+ * TOTO_RESULT_TOO_LARGE for those, TOTO_RESULT_BACKEND_MISBEHAVED for anything else.
  */
 toto_result toto_callback_add_property(struct toto_callback_ctx *ctx,
                                        const char *name,

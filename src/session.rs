@@ -50,13 +50,20 @@ impl PartialEq for Session {
 
 /// Toto's user-id rule: lowercased; empty means anonymous.
 pub fn normalize_user_id(user_id: &str) -> Result<String> {
+    let too_large = || Error::TooLarge {
+        what: "user id",
+        limit: MAX_USER_ID_LEN,
+    };
     if user_id.len() > MAX_USER_ID_LEN {
-        return Err(Error::TooLarge {
-            what: "user id",
-            limit: MAX_USER_ID_LEN,
-        });
+        return Err(too_large());
     }
-    Ok(user_id.to_lowercase())
+    // Lowercasing can lengthen text ("İ" is 2 bytes, "i̇" 3): the limit applies to the
+    // stored form, so an accepted id always round-trips through a record.
+    let lower = user_id.to_lowercase();
+    if lower.len() > MAX_USER_ID_LEN {
+        return Err(too_large());
+    }
+    Ok(lower)
 }
 
 fn check_key(key: &str) -> Result<()> {
@@ -345,6 +352,18 @@ mod tests {
         assert!(!back.is_dirty(), "same expiry changes nothing");
         back.remove("cart");
         assert!(back.is_dirty());
+    }
+
+    #[test]
+    fn user_ids_that_grow_when_lowercased_are_measured_after() {
+        let grows = "İ".repeat(128); // 256 bytes, 384 once lowercased
+        assert!(matches!(
+            Session::new(&grows, 1.0),
+            Err(Error::TooLarge { .. })
+        ));
+        let fits = "İ".repeat(85); // 255 bytes lowercased
+        let s = Session::new(&fits, 1.0).unwrap();
+        assert_eq!(Session::import(&s.export().unwrap()).unwrap(), s);
     }
 
     #[test]

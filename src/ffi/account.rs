@@ -25,6 +25,10 @@ use crate::value::Value;
 pub const TOTO_MAX_LOAD_NAMES: usize = 4096;
 
 /// One user's account. Opaque. Thread safety: one thread at a time.
+// The tag must be the first field at offset 0 so a handle of the wrong type is told
+// apart by reading 8 bytes every handle has. `cfg_attr` keeps cbindgen from seeing the
+// repr, so the type stays opaque in the header.
+#[cfg_attr(all(), repr(C))]
 pub struct TotoAccount {
     tag: u64,
     inner: Account,

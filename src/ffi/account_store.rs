@@ -16,6 +16,10 @@ use crate::limits::MAX_USER_ID_LEN;
 use crate::session::normalize_user_id;
 
 /// An account store. Opaque. Thread safety: shareable by any number of threads.
+// The tag must be the first field at offset 0 so a handle of the wrong type is told
+// apart by reading 8 bytes every handle has. `cfg_attr` keeps cbindgen from seeing the
+// repr, so the type stays opaque in the header.
+#[cfg_attr(all(), repr(C))]
 pub struct TotoAccountStore {
     tag: u64,
     pub(crate) inner: Arc<dyn AccountStore>,

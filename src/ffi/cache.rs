@@ -21,6 +21,10 @@ use crate::limits::{MAX_RECORD_LEN, MAX_SESSION_ID_LEN, MAX_USER_ID_LEN};
 use crate::session::Session;
 
 /// A session cache. Opaque. Thread safety: shareable by any number of threads.
+// The tag must be the first field at offset 0 so a handle of the wrong type is told
+// apart by reading 8 bytes every handle has. `cfg_attr` keeps cbindgen from seeing the
+// repr, so the type stays opaque in the header.
+#[cfg_attr(all(), repr(C))]
 pub struct TotoCache {
     tag: u64,
     pub(crate) inner: Arc<dyn SessionCache>,
@@ -47,9 +51,14 @@ pub(crate) fn cache_ref<'a>(cache: *const TotoCache) -> FfiResult<&'a Arc<dyn Se
     Ok(&handle::borrow(cache)?.inner)
 }
 
+/// A session id argument: NULL with a length is TOTO_RESULT_NULL_ARGUMENT; anything
+/// else that is not a well-formed id (too long, not UTF-8, bad characters) is Toto's
+/// 1007.
 pub(crate) fn session_id_arg<'a>(id: *const c_char, len: usize) -> FfiResult<&'a str> {
-    let id = args::text(id, len, "session id", MAX_SESSION_ID_LEN)
-        .map_err(|_| Error::InvalidSessionId)?;
+    let id = args::text(id, len, "session id", MAX_SESSION_ID_LEN).map_err(|f| match f.code() {
+        TotoResult::NullArgument => f,
+        _ => Error::InvalidSessionId.into(),
+    })?;
     crate::id::validate_session_id(id)?;
     Ok(id)
 }
@@ -126,8 +135,8 @@ pub extern "C" fn toto_cache_free(cache: *mut TotoCache) {
     });
 }
 
-/// Stores a raw record blob under `id` until `expires` for `user_id` (empty =
-/// anonymous). `flags`: 0 or TOTO_STORE_CREATE_NEW. If the cache chose another id and
+/// Stores a raw record blob under `id` until `expires` for `user_id` (lowercased, as
+/// everywhere in the library; empty = anonymous). `flags`: 0 or TOTO_STORE_CREATE_NEW. If the cache chose another id and
 /// `out_new_id` is not NULL, the new id is written there (otherwise `out_new_id` gets
 /// {NULL, 0}).
 ///
@@ -156,13 +165,14 @@ pub extern "C" fn toto_cache_store(
         let cache = cache_ref(cache)?;
         let id = session_id_arg(id, id_len)?;
         let user_id = args::text(user_id, user_id_len, "user id", MAX_USER_ID_LEN)?;
+        let user_id = crate::session::normalize_user_id(user_id)?;
         let record = args::bytes(record, record_len, "record", MAX_RECORD_LEN)?;
         let mode = match flags {
             0 => StoreMode::Upsert,
             TOTO_STORE_CREATE_NEW => StoreMode::CreateNew,
             _ => return Err(Error::InvalidArgument("unknown store flags").into()),
         };
-        let new_id = cache.store(id, user_id, expires, record, mode)?;
+        let new_id = cache.store(id, &user_id, expires, record, mode)?;
         if !out_new_id.is_null() {
             let out = args::out(out_new_id, "out_new_id")?;
             let bytes = match new_id {

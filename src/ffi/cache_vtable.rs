@@ -53,7 +53,8 @@ pub struct TotoCacheVtable {
         ) -> u32,
     >,
     /// Required. Finds `id`: hand the record to toto_callback_set_result and return
-    /// TOTO_RESULT_OK, or return TOTO_RESULT_NOT_FOUND (missing or expired).
+    /// TOTO_RESULT_OK, or return TOTO_RESULT_NOT_FOUND (missing or expired). OK without
+    /// a record is TOTO_RESULT_BACKEND_MISBEHAVED.
     pub load: Option<
         unsafe extern "C" fn(
             user_data: *mut c_void,
@@ -102,6 +103,12 @@ pub struct TotoCacheVtable {
             ctx: *mut TotoCallbackCtx,
         ) -> u32,
     >,
+}
+
+/// A load that said OK but handed no record broke the contract ("set the result and
+/// return OK, or return NOT_FOUND"): reporting it beats silently losing a session.
+fn no_record() -> Error {
+    Error::BackendMisbehaved("cache load returned OK without a record".into())
 }
 
 /// The adapter that owns a copied vtable.
@@ -223,7 +230,7 @@ impl SessionCache for VtableCache {
             // SAFETY: as in `store`.
             unsafe { load(self.vt.user_data, id.as_ptr().cast(), id.len(), ctx) }
         })?;
-        Ok(out.and_then(|o| o.result))
+        out.map(|o| o.result.ok_or_else(no_record)).transpose()
     }
 
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
@@ -247,12 +254,14 @@ impl SessionCache for VtableCache {
                 )
             }
         })?;
-        Ok(out.and_then(|o| {
-            o.result.map(|record| Loaded {
+        out.map(|o| {
+            let record = o.result.ok_or_else(no_record)?;
+            Ok(Loaded {
                 record,
                 expires: o.expires,
             })
-        }))
+        })
+        .transpose()
     }
 
     fn remove(&self, id: &str) -> Result<()> {

@@ -38,6 +38,10 @@ pub(crate) enum Expect {
 }
 
 /// The context passed to every backend callback. Opaque; valid only during the call.
+// The tag must be the first field at offset 0 so a handle of the wrong type is told
+// apart by reading 8 bytes every handle has. `cfg_attr` keeps cbindgen from seeing the
+// repr, so the type stays opaque in the header.
+#[cfg_attr(all(), repr(C))]
 pub struct TotoCallbackCtx {
     tag: u64,
     expect: Expect,
@@ -127,10 +131,11 @@ fn misbehaved(ctx: &mut TotoCallbackCtx, what: &str) -> Failure {
 ///
 /// Ownership: `data` is copied before this returns.
 /// Thread safety: only from within the callback that received `ctx`.
-/// Errors: TOTO_RESULT_TOO_LARGE (record over 1 MiB, id over 128 bytes),
-/// TOTO_RESULT_BACKEND_MISBEHAVED (called twice, or for an operation that takes no
-/// result), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE. On any of these the
-/// whole operation fails with the same code, whatever the callback returns.
+/// Errors (returned to the callback): TOTO_RESULT_TOO_LARGE (record over 1 MiB, id over
+/// 128 bytes), TOTO_RESULT_BACKEND_MISBEHAVED (called twice, or for an operation that
+/// takes no result), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE. The whole
+/// operation then fails whatever the callback returns: with TOTO_RESULT_TOO_LARGE for
+/// an oversized result, TOTO_RESULT_BACKEND_MISBEHAVED for anything else.
 #[no_mangle]
 pub extern "C" fn toto_callback_set_result(
     ctx: *mut TotoCallbackCtx,
@@ -174,11 +179,13 @@ pub extern "C" fn toto_callback_set_result(
 ///
 /// Ownership: both inputs are copied (the CBOR is decoded) before this returns.
 /// Thread safety: only from within the callback that received `ctx`.
-/// Errors: TOTO_RESULT_INVALID_CBOR (value is not one well-formed CBOR item),
-/// TOTO_RESULT_INVALID_UTF8 (name), TOTO_RESULT_TOO_LARGE (name over 1024 bytes, value
-/// over 1 MiB, or more than 16 MiB in one load), TOTO_RESULT_BACKEND_MISBEHAVED (not a
-/// load), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE. On any of these the
-/// whole load fails with the same code.
+/// Errors (returned to the callback): TOTO_RESULT_INVALID_CBOR (value is not one
+/// well-formed CBOR item, or nests deeper than TOTO_MAX_DEPTH), TOTO_RESULT_INVALID_UTF8
+/// (name), TOTO_RESULT_TOO_LARGE (name over 1024 bytes, value over 1 MiB, or more than
+/// 16 MiB in one load), TOTO_RESULT_BACKEND_MISBEHAVED (not a load),
+/// TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE. The whole load then fails
+/// whatever the callback returns: with TOTO_RESULT_INVALID_CBOR or
+/// TOTO_RESULT_TOO_LARGE for those, TOTO_RESULT_BACKEND_MISBEHAVED for anything else.
 #[no_mangle]
 pub extern "C" fn toto_callback_add_property(
     ctx: *mut TotoCallbackCtx,

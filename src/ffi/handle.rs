@@ -12,12 +12,12 @@ use crate::ffi::result::TotoResult;
 const DEAD: u64 = 0xdead_dead_dead_dead;
 
 /// A Rust type handed to C behind an opaque pointer.
+/// Implementors must be `repr(C)` with `tag: u64` as their first field.
 pub(crate) trait Handle: Sized {
     /// A value unique to the type.
     const TAG: u64;
     /// A name for messages.
     const NAME: &'static str;
-    fn tag(&self) -> u64;
     fn kill(&mut self);
 }
 
@@ -26,9 +26,6 @@ macro_rules! handle {
         impl $crate::ffi::handle::Handle for $ty {
             const TAG: u64 = $tag;
             const NAME: &'static str = $name;
-            fn tag(&self) -> u64 {
-                self.tag
-            }
             fn kill(&mut self) {
                 self.tag = $crate::ffi::handle::dead_tag();
             }
@@ -56,9 +53,11 @@ fn check<H: Handle>(ptr: *const H) -> FfiResult {
         return Err(invalid::<H>());
     }
     // SAFETY: non-NULL and aligned; the C contract is that handle arguments come from
-    // this library's constructors. Reading the tag is how a foreign or freed handle is
-    // caught (where cheap; see the module note).
-    let tag = unsafe { (*ptr).tag() };
+    // this library's constructors. Every handle type is repr(C) with its u64 tag first,
+    // so these 8 bytes exist and are initialised in any of our handles, whatever its
+    // type; reading them through a u64 pointer (not a reference to H) is how a handle of
+    // the wrong type, or a freed one, is caught where cheap (see the module note).
+    let tag = unsafe { ptr.cast::<u64>().read() };
     if tag == H::TAG {
         Ok(())
     } else {

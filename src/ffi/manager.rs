@@ -61,6 +61,10 @@ pub struct TotoManagerOptions {
 }
 
 /// The lifecycle manager. Opaque. Thread safety: shareable by any number of threads.
+// The tag must be the first field at offset 0 so a handle of the wrong type is told
+// apart by reading 8 bytes every handle has. `cfg_attr` keeps cbindgen from seeing the
+// repr, so the type stays opaque in the header.
+#[cfg_attr(all(), repr(C))]
 pub struct TotoManager {
     tag: u64,
     inner: Manager,

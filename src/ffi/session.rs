@@ -10,13 +10,15 @@ use crate::ffi::boundary::{run, run_plain, TotoError};
 use crate::ffi::bytes::TotoBytes;
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
-use crate::limits::{
-    MAX_KEY_LEN, MAX_MESSAGE_LEN, MAX_RECORD_LEN, MAX_SESSION_ID_LEN, MAX_USER_ID_LEN,
-};
+use crate::limits::{MAX_KEY_LEN, MAX_MESSAGE_LEN, MAX_RECORD_LEN, MAX_USER_ID_LEN};
 use crate::session::Session;
 
 /// A session: id, user id, expiry, optional HMAC key and typed state. Opaque.
 /// Thread safety: one thread at a time; may be moved between threads.
+// The tag must be the first field at offset 0 so a handle of the wrong type is told
+// apart by reading 8 bytes every handle has. `cfg_attr` keeps cbindgen from seeing the
+// repr, so the type stays opaque in the header.
+#[cfg_attr(all(), repr(C))]
 pub struct TotoSession {
     tag: u64,
     pub(crate) inner: Session,
@@ -88,8 +90,7 @@ pub extern "C" fn toto_session_new_with_id(
 ) -> TotoResult {
     run_plain(|| {
         let out = args::out(out, "out")?;
-        let id = args::text(id, id_len, "session id", MAX_SESSION_ID_LEN)
-            .map_err(|_| crate::Error::InvalidSessionId)?;
+        let id = crate::ffi::cache::session_id_arg(id, id_len)?;
         let session = Session::with_id(id, user_id_arg(user_id, user_id_len)?, expires)?;
         args::write(out, TotoSession::boxed(session));
         Ok(())
@@ -144,8 +145,7 @@ pub extern "C" fn toto_session_set_id(
 ) -> TotoResult {
     run_plain(|| {
         let s = session_mut(session)?;
-        let id = args::text(id, id_len, "session id", MAX_SESSION_ID_LEN)
-            .map_err(|_| crate::Error::InvalidSessionId)?;
+        let id = crate::ffi::cache::session_id_arg(id, id_len)?;
         Ok(s.set_id(id)?)
     })
 }
