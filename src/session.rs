@@ -79,6 +79,14 @@ fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// An expiry must be a number (NaN would make the session neither live nor expired).
+pub(crate) fn check_expires(expires: f64) -> Result<()> {
+    if expires.is_nan() {
+        return Err(Error::InvalidArgument("expires is NaN"));
+    }
+    Ok(())
+}
+
 fn check_name(name: &str) -> Result<()> {
     if name.len() > MAX_NAME_LEN {
         return Err(Error::TooLarge {
@@ -98,6 +106,7 @@ impl Session {
     /// A new session with a given id (validated like an id from a request).
     pub fn with_id(id: &str, user_id: &str, expires: f64) -> Result<Session> {
         validate_session_id(id)?;
+        check_expires(expires)?;
         Ok(Session {
             id: id.to_owned(),
             user_id: normalize_user_id(user_id)?,
@@ -364,6 +373,14 @@ mod tests {
         let fits = "İ".repeat(85); // 255 bytes lowercased
         let s = Session::new(&fits, 1.0).unwrap();
         assert_eq!(Session::import(&s.export().unwrap()).unwrap(), s);
+    }
+
+    #[test]
+    fn nan_expiry_is_refused() {
+        assert!(matches!(
+            Session::new("u", f64::NAN),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 
     #[test]

@@ -145,7 +145,7 @@ pub extern "C" fn toto_cache_free(cache: *mut TotoCache) {
 /// Thread safety: any thread.
 /// Errors: TOTO_RESULT_INVALID_SESSION_ID, TOTO_RESULT_TOO_LARGE (record over 1 MiB,
 /// user id over 256 bytes), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_ID_COLLISION,
-/// TOTO_RESULT_INVALID_ARGUMENT (unknown flags), TOTO_RESULT_BACKEND_FAILED,
+/// TOTO_RESULT_INVALID_ARGUMENT (unknown flags, NaN expiry), TOTO_RESULT_BACKEND_FAILED,
 /// TOTO_RESULT_BACKEND_MISBEHAVED, TOTO_RESULT_NULL_ARGUMENT.
 #[no_mangle]
 pub extern "C" fn toto_cache_store(
@@ -166,6 +166,7 @@ pub extern "C" fn toto_cache_store(
         let id = session_id_arg(id, id_len)?;
         let user_id = args::text(user_id, user_id_len, "user id", MAX_USER_ID_LEN)?;
         let user_id = crate::session::normalize_user_id(user_id)?;
+        crate::session::check_expires(expires)?;
         let record = args::bytes(record, record_len, "record", MAX_RECORD_LEN)?;
         let mode = match flags {
             0 => StoreMode::Upsert,

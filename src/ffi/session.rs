@@ -57,7 +57,7 @@ fn user_id_arg<'a>(ptr: *const c_char, len: usize) -> crate::ffi::boundary::FfiR
 /// releases with toto_session_free.
 /// Thread safety: any thread.
 /// Errors: TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE
-/// (user id over 256 bytes).
+/// (user id over 256 bytes once lowercased), TOTO_RESULT_INVALID_ARGUMENT (NaN expiry).
 #[no_mangle]
 pub extern "C" fn toto_session_new(
     user_id: *const c_char,

@@ -110,10 +110,18 @@ pub fn ffi(data: &[u8]) {
     let known = |r: TotoResult| assert!(TotoResult::from_u32(r as u32).is_some());
     let mut p = Program { data };
     let mut session = null_mut();
-    known(toto_session_new(b"fuzz".as_ptr().cast(), 4, 1e12, &mut session));
+    known(toto_session_new(
+        b"fuzz".as_ptr().cast(),
+        4,
+        1e12,
+        &mut session,
+    ));
     let mut cache = null_mut();
     known(toto_cache_new_memory(&mut cache));
-    let mut out = TotoBytes { data: null_mut(), len: 0 };
+    let mut out = TotoBytes {
+        data: null_mut(),
+        len: 0,
+    };
     let mut mac = [0 as c_char; 29];
     while let Some(op) = p.byte() {
         let (k, kl) = p.slice();
@@ -152,9 +160,22 @@ pub fn ffi(data: &[u8]) {
             10 => toto_session_verify_request(session, v, vl, k, kl, k, kl, v.cast(), vl),
             11 => toto_hmac(k.cast(), kl, v.cast(), vl, mac.as_mut_ptr(), mac.len()),
             12 => {
-                let r = toto_cache_store(cache, k, kl, b"u".as_ptr().cast(), 1, 1e12, v.cast(), vl, 0, null_mut(), null_mut());
+                let r = toto_cache_store(
+                    cache,
+                    k,
+                    kl,
+                    b"u".as_ptr().cast(),
+                    1,
+                    1e12,
+                    v.cast(),
+                    vl,
+                    0,
+                    null_mut(),
+                    null_mut(),
+                );
                 let mut loaded = null_mut();
-                if toto_cache_load_session(cache, k, kl, &mut loaded, null_mut()) == TotoResult::Ok {
+                if toto_cache_load_session(cache, k, kl, &mut loaded, null_mut()) == TotoResult::Ok
+                {
                     toto_session_free(loaded);
                 }
                 r
@@ -163,7 +184,10 @@ pub fn ffi(data: &[u8]) {
                 let r = toto_session_export(session, &mut out, null_mut());
                 if r == TotoResult::Ok {
                     let mut back = null_mut();
-                    assert_eq!(toto_session_import(out.data, out.len, &mut back, null_mut()), TotoResult::Ok);
+                    assert_eq!(
+                        toto_session_import(out.data, out.len, &mut back, null_mut()),
+                        TotoResult::Ok
+                    );
                     toto_session_free(back);
                 }
                 toto_bytes_free(&mut out);
