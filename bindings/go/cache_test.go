@@ -1,0 +1,156 @@
+package toto
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// exerciseCache runs every CacheHandle call against a cache whose time is clock.
+func exerciseCache(t *testing.T, c *CacheHandle, clock *fakeClock) {
+	t.Helper()
+	now := clock.Now()
+	id := GenerateID()
+	newID := must(c.Store(bg, id, "alice", now.Add(time.Hour), []byte("rec-1"), false))
+	if newID != "" {
+		t.Fatalf("the cache renamed %s to %s", id, newID)
+	}
+	if got := must(c.Load(bg, id)); !bytes.Equal(got, []byte("rec-1")) {
+		t.Fatalf("Load %q", got)
+	}
+	_, err := c.Store(bg, id, "alice", now.Add(time.Hour), []byte("rec-2"), true)
+	wantErr(t, err, ErrIDCollision)
+	must(c.Store(bg, id, "alice", now.Add(time.Hour), []byte("rec-2"), false)) // upsert
+	if got := must(c.Load(bg, id)); string(got) != "rec-2" {
+		t.Fatalf("upsert: %q", got)
+	}
+	_, err = c.Load(bg, GenerateID())
+	wantErr(t, err, ErrNotFound)
+	_, err = c.Load(bg, "bad id")
+	wantErr(t, err, ErrInvalidSessionID)
+
+	// Expiry on the cache's clock.
+	short := GenerateID()
+	must(c.Store(bg, short, "", now.Add(time.Minute), []byte("x"), false))
+	clock.Advance(2 * time.Minute)
+	_, err = c.Load(bg, short)
+	wantErr(t, err, ErrNotFound)
+
+	ok(t, c.Remove(bg, id))
+	ok(t, c.Remove(bg, id)) // missing is fine
+	_, err = c.Load(bg, id)
+	wantErr(t, err, ErrNotFound)
+
+	// Whole sessions, and "log out everywhere".
+	for i := 0; i < 3; i++ {
+		s := must(NewSession("bob", clock.Now().Add(time.Hour)))
+		ok(t, s.Set("i", i))
+		ok(t, c.StoreSession(bg, s))
+		if s.IsDirty() {
+			t.Fatal("StoreSession must mark clean")
+		}
+		l := must(c.LoadSession(bg, s.ID()))
+		var got int
+		ok(t, l.Get("i", &got))
+		if got != i || l.UserID() != "bob" {
+			t.Fatal("LoadSession")
+		}
+		l.Close()
+		s.Close()
+	}
+	if n := must(c.RemoveUser(bg, "bob")); n != 3 {
+		t.Fatalf("RemoveUser removed %d, want 3", n)
+	}
+	_, err = c.LoadSession(bg, GenerateID())
+	wantErr(t, err, ErrNotFound)
+
+	// Garbage in the cache is reported, not crashed on.
+	must(c.Store(bg, id, "", clock.Now().Add(time.Hour), []byte("not cbor"), false))
+	_, err = c.LoadSession(bg, id)
+	wantErr(t, err, ErrInvalidCBOR)
+
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	if _, err := c.Load(ctx, id); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled context: %v", err)
+	}
+}
+
+func TestMemoryCacheWithClock(t *testing.T) {
+	clock := newFakeClock()
+	c := must(NewMemoryCacheWithClock(clock.Now))
+	defer c.Close()
+	exerciseCache(t, c, clock)
+}
+
+func TestGoCacheHandle(t *testing.T) {
+	clock := newFakeClock()
+	mc := newMemCache(clock.Now)
+	c := must(NewCache(mc))
+	defer c.Close()
+	exerciseCache(t, c, clock)
+
+	// A renaming cache: the new id comes back, and a stored session takes it.
+	mc.rename.Store(true)
+	newID := must(c.Store(bg, "old-id", "", clock.Now().Add(time.Hour), []byte("r"), false))
+	if newID == "" || newID == "old-id" {
+		t.Fatalf("rename not reported: %q", newID)
+	}
+	s := must(NewSession("", clock.Now().Add(time.Hour)))
+	defer s.Close()
+	old := s.ID()
+	ok(t, c.StoreSession(bg, s))
+	if s.ID() == old || must(c.LoadSession(bg, s.ID())).ID() != s.ID() {
+		t.Fatal("the session did not take the cache's new id")
+	}
+}
+
+func TestMemoryCacheWallClock(t *testing.T) {
+	c := must(NewMemoryCache())
+	defer c.Close()
+	id := GenerateID()
+	must(c.Store(bg, id, "", time.Now().Add(time.Hour), []byte("r"), false))
+	must(c.Load(bg, id))
+	past := GenerateID()
+	must(c.Store(bg, past, "", time.Now().Add(-time.Second), []byte("r"), false))
+	_, err := c.Load(bg, past)
+	wantErr(t, err, ErrNotFound)
+	if _, err := NewMemoryCacheWithClock(nil); !errors.Is(err, ErrNullArgument) {
+		t.Fatal("nil clock accepted")
+	}
+}
+
+func TestCacheWithoutRemoveUser(t *testing.T) {
+	c := must(NewCache(basicCache{newMemCache(nil)}))
+	defer c.Close()
+	_, err := c.RemoveUser(bg, "bob")
+	wantErr(t, err, ErrUnsupported)
+}
+
+func TestHandlesClosed(t *testing.T) {
+	c := must(NewMemoryCache())
+	st := must(NewMemoryAccountStore())
+	ok(t, c.Close())
+	ok(t, c.Close())
+	ok(t, st.Close())
+	ok(t, st.Close())
+	_, err := c.Load(bg, "x")
+	wantErr(t, err, ErrClosed)
+	_, err = c.Store(bg, "x", "", time.Now(), nil, false)
+	wantErr(t, err, ErrClosed)
+	wantErr(t, st.Create(bg, "x"), ErrClosed)
+	_, err = NewAccount(st, "x")
+	wantErr(t, err, ErrClosed)
+	_, err = NewManager(c, st)
+	wantErr(t, err, ErrClosed)
+
+	m := memManager(t)
+	ok(t, m.Close())
+	ok(t, m.Close())
+	_, err = m.CreateSession(bg, "", false)
+	wantErr(t, err, ErrClosed)
+	_, err = m.Account("u")
+	wantErr(t, err, ErrClosed)
+}

@@ -1,0 +1,180 @@
+package toto
+
+// The //export'ed Go functions the C shims in shims.c call. A file with //export may
+// only declare things in its preamble, hence the shims live in shims.c.
+//
+// Every callback runs on the goroutine that made the C call which reached the
+// backend. A panic is recovered and reported to the library as a failure carrying the
+// panic message (the caller then sees ErrBackendFailed with that message).
+
+/*
+#include <stdint.h>
+#include "toto_session.h"
+*/
+import "C"
+
+import (
+	"runtime/cgo"
+	"time"
+	"unsafe"
+)
+
+//export totoGoClock
+func totoGoClock(h C.uintptr_t) (now C.double) {
+	defer func() {
+		if recover() != nil {
+			// A clock must answer: fall back to the wall clock.
+			now = C.double(unixSeconds(time.Now()))
+		}
+	}()
+	f := cgo.Handle(h).Value().(func() time.Time)
+	return C.double(unixSeconds(f()))
+}
+
+//export totoGoFreeHandle
+func totoGoFreeHandle(h C.uintptr_t) {
+	defer func() { _ = recover() }()
+	cgo.Handle(h).Delete()
+	live.backends.Add(-1)
+}
+
+//export totoGoCacheStore
+func totoGoCacheStore(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.char, userIDLen C.size_t,
+	expires C.double, record *C.uint8_t, recordLen C.size_t, flags C.uint32_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	defer recoverCallback(ctx, "cache Store", &rc)
+	c := cgo.Handle(h).Value().(*goCache)
+	sid := goStringN(id, idLen)
+	newID, err := c.impl.Store(sid, goStringN(userID, userIDLen), fromUnixSeconds(float64(expires)),
+		goBytesN(unsafe.Pointer(record), recordLen), flags&C.TOTO_STORE_CREATE_NEW != 0)
+	if err != nil {
+		return callbackError(ctx, err)
+	}
+	if newID != "" && newID != sid {
+		return C.uint32_t(C.toto_callback_set_result(ctx, cstrU8(newID), clen(newID)))
+	}
+	return C.TOTO_RESULT_OK
+}
+
+//export totoGoCacheLoad
+func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	defer recoverCallback(ctx, "cache Load", &rc)
+	c := cgo.Handle(h).Value().(*goCache)
+	record, found, err := c.impl.Load(goStringN(id, idLen))
+	if err != nil {
+		return callbackError(ctx, err)
+	}
+	if !found {
+		return C.TOTO_RESULT_NOT_FOUND
+	}
+	return C.uint32_t(C.toto_callback_set_result(ctx, cbytes(record), clen(record)))
+}
+
+//export totoGoCacheLoadRenew
+func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, renewUserTo, renewAnonymousTo C.double,
+	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	defer recoverCallback(ctx, "cache LoadRenew", &rc)
+	c := cgo.Handle(h).Value().(*goCache)
+	record, expires, found, err := c.renewer.LoadRenew(goStringN(id, idLen),
+		fromUnixSeconds(float64(renewUserTo)), fromUnixSeconds(float64(renewAnonymousTo)))
+	if err != nil {
+		return callbackError(ctx, err)
+	}
+	if !found {
+		return C.TOTO_RESULT_NOT_FOUND
+	}
+	if r := C.toto_callback_set_result(ctx, cbytes(record), clen(record)); r != C.TOTO_RESULT_OK {
+		return C.uint32_t(r)
+	}
+	if !expires.IsZero() {
+		return C.uint32_t(C.toto_callback_set_expires(ctx, C.double(unixSeconds(expires))))
+	}
+	return C.TOTO_RESULT_OK
+}
+
+//export totoGoCacheRemove
+func totoGoCacheRemove(h C.uintptr_t, id *C.char, idLen C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	defer recoverCallback(ctx, "cache Remove", &rc)
+	c := cgo.Handle(h).Value().(*goCache)
+	if err := c.impl.Remove(goStringN(id, idLen)); err != nil {
+		return callbackError(ctx, err)
+	}
+	return C.TOTO_RESULT_OK
+}
+
+//export totoGoCacheRemoveUser
+func totoGoCacheRemoveUser(h C.uintptr_t, userID *C.char, userIDLen C.size_t, removed *C.uint64_t,
+	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	defer recoverCallback(ctx, "cache RemoveUser", &rc)
+	c := cgo.Handle(h).Value().(*goCache)
+	n, err := c.userRemover.RemoveUser(goStringN(userID, userIDLen))
+	if err != nil {
+		return callbackError(ctx, err)
+	}
+	*removed = C.uint64_t(n)
+	return C.TOTO_RESULT_OK
+}
+
+//export totoGoStoreLoad
+func totoGoStoreLoad(h C.uintptr_t, userID *C.char, userIDLen C.size_t, names *C.toto_str, count C.size_t,
+	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	defer recoverCallback(ctx, "account store Load", &rc)
+	s := cgo.Handle(h).Value().(*goStore)
+	var list []string // nil: every property
+	if names != nil {
+		list = make([]string, int(count))
+		for i, n := range unsafe.Slice(names, int(count)) {
+			list[i] = goStringN(n.ptr, n.len)
+		}
+	}
+	props, found, err := s.impl.Load(goStringN(userID, userIDLen), list)
+	if err != nil {
+		return callbackError(ctx, err)
+	}
+	if !found {
+		return C.TOTO_RESULT_NOT_FOUND
+	}
+	for name, value := range props {
+		if r := C.toto_callback_add_property(ctx, cstr(name), clen(name), cbytes(value), clen(value)); r != C.TOTO_RESULT_OK {
+			return C.uint32_t(r)
+		}
+	}
+	return C.TOTO_RESULT_OK
+}
+
+//export totoGoStoreWrite
+func totoGoStoreWrite(h C.uintptr_t, create C.int, userID *C.char, userIDLen C.size_t, props *C.toto_property,
+	count C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	op := "account store Save"
+	if create != 0 {
+		op = "account store Create"
+	}
+	defer recoverCallback(ctx, op, &rc)
+	s := cgo.Handle(h).Value().(*goStore)
+	m := make(map[string][]byte, int(count))
+	if props != nil {
+		for _, p := range unsafe.Slice(props, int(count)) {
+			m[goStringN(p.name, p.name_len)] = goBytesN(unsafe.Pointer(p.value), p.value_len)
+		}
+	}
+	user := goStringN(userID, userIDLen)
+	var err error
+	if create != 0 {
+		err = s.impl.Create(user, m)
+	} else {
+		err = s.impl.Save(user, m)
+	}
+	if err != nil {
+		return callbackError(ctx, err)
+	}
+	return C.TOTO_RESULT_OK
+}
+
+//export totoGoStoreRemove
+func totoGoStoreRemove(h C.uintptr_t, userID *C.char, userIDLen C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	defer recoverCallback(ctx, "account store Remove", &rc)
+	s := cgo.Handle(h).Value().(*goStore)
+	if err := s.remover.Remove(goStringN(userID, userIDLen)); err != nil {
+		return callbackError(ctx, err)
+	}
+	return C.TOTO_RESULT_OK
+}

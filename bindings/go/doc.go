@@ -1,0 +1,50 @@
+// Package toto is the Go binding of toto-session, the session and account layer of the
+// Toto API framework, implemented in Rust behind a C ABI (include/toto_session.h).
+//
+// A Manager (Toto's "DBConnection") ties a session cache and an account store
+// together: it creates, retrieves (with Toto's renewal rule), saves, rotates and
+// removes sessions, creates accounts, logs users in and out, changes passwords and
+// verifies signed requests in one call. A Session holds an id, a user id, an expiry,
+// an optional HMAC key and a typed state map (Set and Get take Go values). Caches and
+// account stores are the library's built-in memory ones or Go implementations of the
+// Cache and AccountStore interfaces. Failures are *Error values carrying the
+// library's code; compare them with errors.Is(err, toto.ErrInvalidHMAC) and friends.
+//
+// # Handles and memory
+//
+// Every type that owns a native handle (Manager, Session, Account, CacheHandle,
+// StoreHandle) has an idempotent Close and a finalizer: call Close (or defer it) to
+// release native memory promptly; the finalizer only catches what was forgotten.
+// Methods of a closed value return ErrClosed (which matches ErrInvalidHandle).
+//
+// # Concurrency
+//
+// Manager, CacheHandle and StoreHandle are safe for concurrent use. The library allows
+// one thread at a time per Session and Account; the Go types serialize calls with a
+// mutex, so sharing one between goroutines is safe, though rarely what you want. Go
+// Cache, AccountStore and clock implementations are called from whichever goroutines
+// use the library, possibly at the same time.
+//
+// # Contexts
+//
+// Methods that may reach a cache or an account store take a context.Context first. It
+// is checked before the call starts; the call itself (a C call) cannot be interrupted,
+// so a Go backend that talks to the network should apply its own timeouts.
+//
+// # Linking
+//
+// By default the package links the static library target/release/libtoto_session.a
+// of the repository it lives in (build it first with `cargo build --release` or `make`
+// at the repository root). Go binaries then need no LD_LIBRARY_PATH and no installed
+// library.
+//
+// To link the shared library instead, install or stage it (`make install
+// PREFIX=/usr/local`, or `make stage`, which installs into build/stage) and build
+// with the toto_shared tag, which takes the flags from pkg-config:
+//
+//	PKG_CONFIG_PATH=/usr/local/lib/pkgconfig go build -tags toto_shared ./...
+//
+// The binary then loads libtoto_session.so at run time: from a standard location,
+// from LD_LIBRARY_PATH, or from an rpath given at link time, e.g.
+// CGO_LDFLAGS="-Wl,-rpath,/usr/local/lib".
+package toto

@@ -1,0 +1,3 @@
+module github.com/toto-session/toto-session/bindings/go
+
+go 1.19

@@ -1,0 +1,67 @@
+package toto
+
+/*
+#include <stdint.h>
+#include "toto_session.h"
+#include "shims.h"
+*/
+import "C"
+
+import (
+	"time"
+)
+
+// RedisOptions are the settings of a Redis session cache; the zero value means the
+// library's defaults.
+type RedisOptions struct {
+	// KeyPrefix prefixes every key ("" = "toto:").
+	KeyPrefix string
+	// ConnectTimeout and IOTimeout bound connecting and each reply (0 = 2s; rounded
+	// up to whole milliseconds).
+	ConnectTimeout, IOTimeout time.Duration
+	// PoolSize is how many idle connections are kept (0 = 8).
+	PoolSize int
+	// RawIDs keeps session ids as they are in keys instead of hashing them with
+	// SHA-256 (the default).
+	RawIDs bool
+}
+
+func millis(d time.Duration, def C.uint32_t) C.uint32_t {
+	if d <= 0 {
+		return def
+	}
+	ms := (d + time.Millisecond - 1) / time.Millisecond
+	if ms > 1<<32-1 {
+		ms = 1<<32 - 1
+	}
+	return C.uint32_t(ms)
+}
+
+// NewRedisCache makes a session cache in Redis at url
+// (redis://[:password@]host:port[/db]); opts may be nil. Nothing is connected yet: a
+// Redis that is down shows as ErrBackendUnavailable on the first operation (within
+// the timeouts), and the same cache works again once Redis is back. Expiry follows
+// each session's absolute expiry on Redis's own clock.
+func NewRedisCache(url string, opts *RedisOptions) (*CacheHandle, error) {
+	var o C.toto_redis_options
+	if err := check(C.toto_redis_options_default(&o), nil); err != nil {
+		return nil, err
+	}
+	prefix := ""
+	if opts != nil {
+		prefix = opts.KeyPrefix
+		o.connect_timeout_ms = millis(opts.ConnectTimeout, o.connect_timeout_ms)
+		o.io_timeout_ms = millis(opts.IOTimeout, o.io_timeout_ms)
+		if opts.PoolSize > 0 {
+			o.pool_size = C.uint32_t(opts.PoolSize)
+		}
+		o.hash_ids = C.bool(!opts.RawIDs)
+	}
+	var out *C.toto_cache
+	var e C.toto_error
+	rc := C.toto_go_cache_new_redis(cstr(url), clen(url), &o, cstr(prefix), clen(prefix), &out, &e)
+	if err := check(rc, &e); err != nil {
+		return nil, err
+	}
+	return newCacheHandle(out, nil), nil
+}

@@ -1,0 +1,368 @@
+package toto
+
+/*
+#include "toto_session.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Session is a Toto session: id, user id, expiry, optional HMAC key and a typed state
+// map. The library allows one thread at a time per session; the Go type adds a mutex
+// so that concurrent use from several goroutines is safe (if rarely useful).
+//
+// Release it with Close; a finalizer frees it otherwise.
+type Session struct {
+	mu  sync.Mutex
+	ptr *C.toto_session
+}
+
+func newSession(p *C.toto_session) *Session {
+	s := &Session{ptr: p}
+	live.sessions.Add(1)
+	runtime.SetFinalizer(s, (*Session).Close)
+	return s
+}
+
+// Close releases the native session. It is idempotent and returns nil.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	p := s.ptr
+	s.ptr = nil
+	s.mu.Unlock()
+	if p != nil {
+		C.toto_session_free(p)
+		live.sessions.Add(-1)
+		runtime.SetFinalizer(s, nil)
+	}
+	return nil
+}
+
+// lock locks the session and returns its handle, or ErrClosed (with the lock released).
+func (s *Session) lock() (*C.toto_session, error) {
+	s.mu.Lock()
+	if s.ptr == nil {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	return s.ptr, nil
+}
+
+func (s *Session) unlock() {
+	s.mu.Unlock()
+	runtime.KeepAlive(s)
+}
+
+// NewSession makes a session with a fresh random id for userID (lowercased; "" is
+// anonymous) expiring at expires. It is not stored anywhere: see Manager.CreateSession
+// for the usual way.
+func NewSession(userID string, expires time.Time) (*Session, error) {
+	var out *C.toto_session
+	rc := C.toto_session_new(cstr(userID), clen(userID), C.double(unixSeconds(expires)), &out)
+	if err := check(rc, nil); err != nil {
+		return nil, err
+	}
+	return newSession(out), nil
+}
+
+// NewSessionWithID makes a session with a given id (1..128 printable ASCII bytes).
+func NewSessionWithID(id, userID string, expires time.Time) (*Session, error) {
+	var out *C.toto_session
+	rc := C.toto_session_new_with_id(cstr(id), clen(id), cstr(userID), clen(userID),
+		C.double(unixSeconds(expires)), &out)
+	if err := check(rc, nil); err != nil {
+		return nil, err
+	}
+	return newSession(out), nil
+}
+
+// ImportSession decodes a record made by Export (or stored by any cache) into a new,
+// clean session.
+func ImportSession(record []byte) (*Session, error) {
+	var out *C.toto_session
+	var e C.toto_error
+	rc := C.toto_session_import(cbytes(record), clen(record), &out, &e)
+	if err := check(rc, &e); err != nil {
+		return nil, err
+	}
+	return newSession(out), nil
+}
+
+// Export encodes the whole session (id, user id, expiry, key, state) as the versioned
+// CBOR record every cache stores.
+func (s *Session) Export() ([]byte, error) {
+	p, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer s.unlock()
+	var out C.toto_bytes
+	var e C.toto_error
+	if err := check(C.toto_session_export(p, &out, &e), &e); err != nil {
+		return nil, err
+	}
+	return takeBytes(&out), nil
+}
+
+// view reads a borrowed string view and copies it.
+func (s *Session) view(get func(*C.toto_session, **C.char, *C.size_t) C.toto_result) (string, error) {
+	p, err := s.lock()
+	if err != nil {
+		return "", err
+	}
+	defer s.unlock()
+	var ptr *C.char
+	var n C.size_t
+	if err := check(get(p, &ptr, &n), nil); err != nil {
+		return "", err
+	}
+	return goStringN(ptr, n), nil
+}
+
+// ID is the session id ("" once closed).
+func (s *Session) ID() string {
+	id, _ := s.view(func(p *C.toto_session, ptr **C.char, n *C.size_t) C.toto_result {
+		return C.toto_session_id(p, ptr, n)
+	})
+	return id
+}
+
+// SetID replaces the session id and marks the session dirty.
+func (s *Session) SetID(id string) error {
+	p, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	return check(C.toto_session_set_id(p, cstr(id), clen(id)), nil)
+}
+
+// UserID is the (lowercased) user id; "" for an anonymous or closed session.
+func (s *Session) UserID() string {
+	u, _ := s.view(func(p *C.toto_session, ptr **C.char, n *C.size_t) C.toto_result {
+		return C.toto_session_user_id(p, ptr, n)
+	})
+	return u
+}
+
+// ExpiresUnix is the expiry in Unix seconds, exactly as the library holds it (0 once
+// closed).
+func (s *Session) ExpiresUnix() float64 {
+	p, err := s.lock()
+	if err != nil {
+		return 0
+	}
+	defer s.unlock()
+	var out C.double
+	if check(C.toto_session_expires(p, &out), nil) != nil {
+		return 0
+	}
+	return float64(out)
+}
+
+// Expires is the expiry time.
+func (s *Session) Expires() time.Time { return fromUnixSeconds(s.ExpiresUnix()) }
+
+// SetExpires changes the expiry (marks the session dirty when it changes).
+func (s *Session) SetExpires(t time.Time) error { return s.SetExpiresUnix(unixSeconds(t)) }
+
+// SetExpiresUnix changes the expiry, given in Unix seconds.
+func (s *Session) SetExpiresUnix(sec float64) error {
+	p, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	return check(C.toto_session_set_expires(p, C.double(sec)), nil)
+}
+
+// Key is the per-session HMAC key (a secret) and whether the session has one.
+func (s *Session) Key() (string, bool) {
+	k, err := s.view(func(p *C.toto_session, ptr **C.char, n *C.size_t) C.toto_result {
+		return C.toto_session_key(p, ptr, n)
+	})
+	return k, err == nil
+}
+
+// SetKey sets the per-session HMAC key (1..256 bytes), or clears it when key is "".
+func (s *Session) SetKey(key string) error {
+	p, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	return check(C.toto_session_set_key(p, cstr(key), clen(key)), nil)
+}
+
+// GenerateKey sets a fresh random key (as Toto does at login) and returns it.
+func (s *Session) GenerateKey() (string, error) {
+	return s.view(func(p *C.toto_session, ptr **C.char, n *C.size_t) C.toto_result {
+		return C.toto_session_generate_key(p, ptr, n)
+	})
+}
+
+// IsDirty tells whether the session changed since it was created, loaded or marked
+// clean (false once closed).
+func (s *Session) IsDirty() bool {
+	p, err := s.lock()
+	if err != nil {
+		return false
+	}
+	defer s.unlock()
+	var out C.bool
+	return check(C.toto_session_is_dirty(p, &out), nil) == nil && bool(out)
+}
+
+// MarkClean clears the dirty flag.
+func (s *Session) MarkClean() error {
+	p, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	return check(C.toto_session_mark_clean(p), nil)
+}
+
+// mac runs a signing call that writes a MAC into a caller buffer.
+func (s *Session) mac(sign func(p *C.toto_session, out *C.char) C.toto_result) (string, error) {
+	p, err := s.lock()
+	if err != nil {
+		return "", err
+	}
+	defer s.unlock()
+	var buf [C.TOTO_MAC_BUFFER_LEN]C.char
+	if err := check(sign(p, &buf[0]), nil); err != nil {
+		return "", err
+	}
+	return cString(buf[:]), nil
+}
+
+// HMAC is Toto's session.hmac(message): base64(HMAC-SHA1(key, message)).
+// ErrInvalidHMAC when the session has no key.
+func (s *Session) HMAC(message []byte) (string, error) {
+	return s.mac(func(p *C.toto_session, out *C.char) C.toto_result {
+		return C.toto_session_hmac(p, cbytes(message), clen(message), out, C.TOTO_MAC_BUFFER_LEN)
+	})
+}
+
+// Verify is Toto's session.verify(mac, message), in constant time: nil or
+// ErrInvalidHMAC.
+func (s *Session) Verify(mac string, message []byte) error {
+	p, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	return check(C.toto_session_verify(p, cstr(mac), clen(mac), cbytes(message), clen(message)), nil)
+}
+
+// SignRequest signs a request as Toto's clients do: base64(HMAC-SHA1(key, METHOD + URI
+// + BODY)), URI being the raw path with its query string.
+func (s *Session) SignRequest(method, uri string, body []byte) (string, error) {
+	return s.mac(func(p *C.toto_session, out *C.char) C.toto_result {
+		return C.toto_session_sign_request(p, cstr(method), clen(method), cstr(uri), clen(uri),
+			cbytes(body), clen(body), out, C.TOTO_MAC_BUFFER_LEN)
+	})
+}
+
+// VerifyRequest checks a request's x-toto-hmac header in constant time.
+func (s *Session) VerifyRequest(mac, method, uri string, body []byte) error {
+	p, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	return check(C.toto_session_verify_request(p, cstr(mac), clen(mac), cstr(method), clen(method),
+		cstr(uri), clen(uri), cbytes(body), clen(body)), nil)
+}
+
+// SignResponse is the response x-toto-hmac for body: base64(HMAC-SHA1(key, SESSION_ID
+// + BODY)) with the session's current id. Sign the exact bytes you send.
+func (s *Session) SignResponse(body []byte) (string, error) {
+	return s.mac(func(p *C.toto_session, out *C.char) C.toto_result {
+		return C.toto_session_sign_response(p, cbytes(body), clen(body), out, C.TOTO_MAC_BUFFER_LEN)
+	})
+}
+
+// VerifyResponse checks a response's x-toto-hmac (a Toto client's check; Toto reports
+// a failure as 1009, CodeInvalidResponseHMAC; the library returns ErrInvalidHMAC).
+func (s *Session) VerifyResponse(mac string, body []byte) error {
+	p, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	return check(C.toto_session_verify_response(p, cstr(mac), clen(mac), cbytes(body), clen(body)), nil)
+}
+
+// Len is the number of state entries (0 once closed).
+func (s *Session) Len() int {
+	p, err := s.lock()
+	if err != nil {
+		return 0
+	}
+	defer s.unlock()
+	var n C.size_t
+	if check(C.toto_session_len(p, &n), nil) != nil {
+		return 0
+	}
+	return int(n)
+}
+
+// Keys lists the state keys in sorted (byte) order.
+func (s *Session) Keys() []string {
+	p, err := s.lock()
+	if err != nil {
+		return nil
+	}
+	defer s.unlock()
+	var n C.size_t
+	if check(C.toto_session_len(p, &n), nil) != nil {
+		return nil
+	}
+	keys := make([]string, 0, int(n))
+	for i := C.size_t(0); i < n; i++ {
+		var ptr *C.char
+		var l C.size_t
+		if check(C.toto_session_key_at(p, i, &ptr, &l), nil) != nil {
+			break
+		}
+		keys = append(keys, goStringN(ptr, l))
+	}
+	return keys
+}
+
+// Has tells whether key is present (a stored nil counts).
+func (s *Session) Has(key string) bool {
+	p, err := s.lock()
+	if err != nil {
+		return false
+	}
+	defer s.unlock()
+	var out C.bool
+	return check(C.toto_session_contains(p, cstr(key), clen(key), &out), nil) == nil && bool(out)
+}
+
+// Delete removes key; a missing key is not an error (as in Toto).
+func (s *Session) Delete(key string) error {
+	p, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	return check(C.toto_session_delete(p, cstr(key), clen(key)), nil)
+}
+
+// Clear removes every state entry.
+func (s *Session) Clear() error {
+	p, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	return check(C.toto_session_clear(p), nil)
+}

@@ -1,0 +1,123 @@
+// C-callable shims: the library calls these through its vtables and clock pointers;
+// they pass the cgo.Handle (user_data / clock_data) on to the //export'ed Go functions
+// in callbacks.go, which never see a void* they would have to convert.
+
+#include <string.h>
+
+#include "shims.h"
+#include "_cgo_export.h"
+
+static double shim_clock(void *data) { return totoGoClock((uintptr_t)data); }
+
+static void shim_free_handle(void *user_data) { totoGoFreeHandle((uintptr_t)user_data); }
+
+static uint32_t shim_cache_store(void *user_data, const char *id, size_t id_len,
+                                 const char *user_id, size_t user_id_len, double expires,
+                                 const uint8_t *record, size_t record_len, uint32_t flags,
+                                 toto_callback_ctx *ctx) {
+    return totoGoCacheStore((uintptr_t)user_data, (char *)id, id_len, (char *)user_id,
+                            user_id_len, expires, (uint8_t *)record, record_len, flags, ctx);
+}
+
+static uint32_t shim_cache_load(void *user_data, const char *id, size_t id_len,
+                                toto_callback_ctx *ctx) {
+    return totoGoCacheLoad((uintptr_t)user_data, (char *)id, id_len, ctx);
+}
+
+static uint32_t shim_cache_load_renew(void *user_data, const char *id, size_t id_len,
+                                      double renew_user_to, double renew_anonymous_to,
+                                      toto_callback_ctx *ctx) {
+    return totoGoCacheLoadRenew((uintptr_t)user_data, (char *)id, id_len, renew_user_to,
+                                renew_anonymous_to, ctx);
+}
+
+static uint32_t shim_cache_remove(void *user_data, const char *id, size_t id_len,
+                                  toto_callback_ctx *ctx) {
+    return totoGoCacheRemove((uintptr_t)user_data, (char *)id, id_len, ctx);
+}
+
+static uint32_t shim_cache_remove_user(void *user_data, const char *user_id,
+                                       size_t user_id_len, uint64_t *removed,
+                                       toto_callback_ctx *ctx) {
+    return totoGoCacheRemoveUser((uintptr_t)user_data, (char *)user_id, user_id_len, removed,
+                                 ctx);
+}
+
+static uint32_t shim_store_load(void *user_data, const char *user_id, size_t user_id_len,
+                                const toto_str *names, size_t names_count,
+                                toto_callback_ctx *ctx) {
+    return totoGoStoreLoad((uintptr_t)user_data, (char *)user_id, user_id_len,
+                           (toto_str *)names, names_count, ctx);
+}
+
+static uint32_t shim_store_save(void *user_data, const char *user_id, size_t user_id_len,
+                                const toto_property *properties, size_t count,
+                                toto_callback_ctx *ctx) {
+    return totoGoStoreWrite((uintptr_t)user_data, 0, (char *)user_id, user_id_len,
+                            (toto_property *)properties, count, ctx);
+}
+
+static uint32_t shim_store_create(void *user_data, const char *user_id, size_t user_id_len,
+                                  const toto_property *properties, size_t count,
+                                  toto_callback_ctx *ctx) {
+    return totoGoStoreWrite((uintptr_t)user_data, 1, (char *)user_id, user_id_len,
+                            (toto_property *)properties, count, ctx);
+}
+
+static uint32_t shim_store_remove(void *user_data, const char *user_id, size_t user_id_len,
+                                  toto_callback_ctx *ctx) {
+    return totoGoStoreRemove((uintptr_t)user_data, (char *)user_id, user_id_len, ctx);
+}
+
+toto_result toto_go_cache_new(uintptr_t handle, int with_remove_user, int with_load_renew,
+                              toto_cache **out) {
+    toto_cache_vtable vt;
+    memset(&vt, 0, sizeof vt);
+    vt.version = TOTO_CACHE_VTABLE_VERSION;
+    vt.user_data = (void *)handle;
+    vt.store = shim_cache_store;
+    vt.load = shim_cache_load;
+    vt.remove = shim_cache_remove;
+    vt.remove_user = with_remove_user ? shim_cache_remove_user : NULL;
+    vt.free_user_data = shim_free_handle;
+    vt.load_renew = with_load_renew ? shim_cache_load_renew : NULL;
+    return toto_cache_new_vtable(&vt, out);
+}
+
+toto_result toto_go_account_store_new(uintptr_t handle, int with_remove,
+                                      toto_account_store **out) {
+    toto_account_store_vtable vt;
+    memset(&vt, 0, sizeof vt);
+    vt.version = TOTO_ACCOUNT_STORE_VTABLE_VERSION;
+    vt.user_data = (void *)handle;
+    vt.load = shim_store_load;
+    vt.save = shim_store_save;
+    vt.create = shim_store_create;
+    vt.remove = with_remove ? shim_store_remove : NULL;
+    vt.free_user_data = shim_free_handle;
+    return toto_account_store_new_vtable(&vt, out);
+}
+
+toto_result toto_go_cache_new_memory_with_clock(uintptr_t clock, toto_cache **out) {
+    return toto_cache_new_memory_with_clock(shim_clock, (void *)clock, out);
+}
+
+toto_result toto_go_manager_new(const toto_cache *cache, const toto_account_store *store,
+                                const toto_manager_options *options, uintptr_t clock,
+                                toto_manager **out, toto_error *error) {
+    toto_manager_options o = *options;
+    if (clock != 0) {
+        o.clock = shim_clock;
+        o.clock_data = (void *)clock;
+    }
+    return toto_manager_new(cache, store, &o, out, error);
+}
+
+toto_result toto_go_cache_new_redis(const char *url, size_t url_len,
+                                    const toto_redis_options *options, const char *prefix,
+                                    size_t prefix_len, toto_cache **out, toto_error *error) {
+    toto_redis_options o = *options;
+    o.key_prefix = prefix;
+    o.key_prefix_len = prefix_len;
+    return toto_cache_new_redis(url, url_len, &o, out, error);
+}

@@ -1,0 +1,32 @@
+/* C-callable shims between the library's vtables and the Go callbacks (shims.c). */
+#ifndef TOTO_GO_SHIMS_H
+#define TOTO_GO_SHIMS_H
+
+#include <stdint.h>
+#include "toto_session.h"
+
+/* A cache whose callbacks call the Go Cache behind cgo.Handle `handle`. On success the
+   cache owns the handle (deleted through free_user_data); on failure the caller does. */
+toto_result toto_go_cache_new(uintptr_t handle, int with_remove_user, int with_load_renew,
+                              toto_cache **out);
+
+/* An account store whose callbacks call the Go AccountStore behind `handle`. */
+toto_result toto_go_account_store_new(uintptr_t handle, int with_remove,
+                                      toto_account_store **out);
+
+/* The built-in memory cache on the Go clock behind cgo.Handle `clock`. */
+toto_result toto_go_cache_new_memory_with_clock(uintptr_t clock, toto_cache **out);
+
+/* toto_manager_new with `options` copied and, when `clock` is not 0, the Go clock
+   behind that cgo.Handle installed. */
+toto_result toto_go_manager_new(const toto_cache *cache, const toto_account_store *store,
+                                const toto_manager_options *options, uintptr_t clock,
+                                toto_manager **out, toto_error *error);
+
+/* toto_cache_new_redis with `options` copied and the key prefix given apart (so that
+   Go never passes a struct holding a pointer to Go memory). */
+toto_result toto_go_cache_new_redis(const char *url, size_t url_len,
+                                    const toto_redis_options *options, const char *prefix,
+                                    size_t prefix_len, toto_cache **out, toto_error *error);
+
+#endif
