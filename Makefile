@@ -29,7 +29,7 @@ C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests fuzz test-asan run-asan-tests demo clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests fuzz test-asan run-asan-tests demo bench clean
 
 all: lib
 
@@ -149,6 +149,15 @@ fuzz:
 	  $(CARGO) +nightly fuzz run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
 	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; \
 	done
+
+# Benchmarks, never part of make test: the Rust core, C through the ABI, the peers
+# (OpenSSL HMAC, CPython's Toto path, tower-sessions), scale (1 k-1 M sessions,
+# threads), Redis vs redis-benchmark, and the Go/Ruby bindings' own benchmarks when
+# present. One table on stdout, the same in bench/results.json (see bench/run.py).
+bench:
+	scripts/install-deps.sh core redis bench
+	@$(MAKE) --no-print-directory stage
+	python3 bench/run.py --stage "$(STAGE)"
 
 clean:
 	$(CARGO) clean

@@ -5,6 +5,7 @@
 #   go     Go toolchain (Debian's golang-go)
 #   ruby   Ruby with Debian's ffi and minitest gems
 #   redis  redis-server and redis-tools
+#   bench  what make bench adds: OpenSSL headers (the HMAC peer), python3, redis-benchmark
 # A tool that is still missing afterwards is an error, never a skip.
 set -euo pipefail
 
@@ -17,11 +18,13 @@ declare -A want=(
   [go]="go:golang-go"
   [ruby]="ruby:ruby ffi.rb:ruby-ffi minitest.rb:ruby-minitest"
   [redis]="redis-server:redis-server redis-cli:redis-tools"
+  [bench]="openssl/hmac.h:libssl-dev python3:python3 redis-benchmark:redis-tools"
 )
 
 have() {
   case "$1" in
     sqlite3.h) [ -f /usr/include/sqlite3.h ] ;;
+    openssl/hmac.h) [ -f /usr/include/openssl/hmac.h ] ;;
     ffi.rb) command -v ruby >/dev/null && ruby -e 'require "ffi"' 2>/dev/null ;;
     minitest.rb) command -v ruby >/dev/null && ruby -e 'require "minitest"' 2>/dev/null ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
