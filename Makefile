@@ -61,7 +61,7 @@ install: lib
 stage: lib
 	@$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR= >/dev/null
 
-test: deps lint test-rust test-c test-docs test-go test-ruby
+test: deps lint test-rust test-c test-docs test-go test-ruby test-cross
 	@echo "make test: all checks passed"
 
 lint:
@@ -109,6 +109,11 @@ test-ruby: stage
 # The C walk-through of the whole Toto flow: examples/c/demo.c over the SQLite account
 # store in examples/c/sqlite_store.c (database $(BUILD)/demo.sqlite3, kept between runs)
 # and the memory cache, or Redis when TOTO_REDIS_URL is set (scripts/with-redis.sh).
+# One session shared through one Redis by C, Go and Ruby (tests/cross).
+test-cross: stage
+	scripts/install-deps.sh go ruby redis
+	tests/cross/run.sh "$(STAGE)"
+
 demo: stage
 	@scripts/install-deps.sh core
 	@mkdir -p $(BUILD)
