@@ -29,7 +29,7 @@ C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests fuzz test-asan run-asan-tests demo bench clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests test-cross fuzz test-asan run-asan-tests demo bench clean
 
 all: lib
 
