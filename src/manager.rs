@@ -18,7 +18,9 @@
 use std::sync::Arc;
 
 use crate::account::Account;
-use crate::backend::{AccountStore, Renewal, SessionCache, StoreMode};
+use crate::backend::{
+    load_session, store_session, AccountStore, LoadedSession, Renewal, SessionCache, StoreMode,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::id::{generate_id, validate_session_id};
@@ -187,23 +189,9 @@ impl Manager {
     /// Stores a session under its id create-only, moving to a fresh id on collision.
     fn store_new(&self, session: &mut Session) -> Result<()> {
         for _ in 0..MAX_ID_ATTEMPTS {
-            let record = session.export()?;
-            match self.cache.store(
-                session.id(),
-                session.user_id(),
-                session.expires(),
-                &record,
-                StoreMode::CreateNew,
-            ) {
-                Ok(renamed) => {
-                    if let Some(new_id) = renamed {
-                        session.set_id(&new_id)?;
-                    }
-                    session.mark_clean();
-                    return Ok(());
-                }
+            match store_session(self.cache.as_ref(), session, StoreMode::CreateNew) {
                 Err(Error::IdCollision) => session.set_id(&generate_id())?,
-                Err(e) => return Err(e),
+                done => return done,
             }
         }
         Err(Error::IdCollision)
@@ -211,18 +199,7 @@ impl Manager {
 
     /// Writes a session (overwriting), honouring a rename, and marks it clean.
     fn write(&self, session: &mut Session) -> Result<()> {
-        let record = session.export()?;
-        if let Some(new_id) = self.cache.store(
-            session.id(),
-            session.user_id(),
-            session.expires(),
-            &record,
-            StoreMode::Upsert,
-        )? {
-            session.set_id(&new_id)?;
-        }
-        session.mark_clean();
-        Ok(())
+        store_session(self.cache.as_ref(), session, StoreMode::Upsert)
     }
 
     /// Loads a live session: `None` when missing or expired (an expired one is removed).
@@ -238,22 +215,19 @@ impl Manager {
             user: now + self.config.renew(false),
             anonymous: now + self.config.renew(true),
         });
-        let Some(loaded) = self.cache.load_renew(id, renewal)? else {
+        let Some(LoadedSession {
+            mut session,
+            expiry_from_cache,
+        }) = load_session(self.cache.as_ref(), id, renewal)?
+        else {
             return Ok(None);
         };
-        let mut session = Session::import(&loaded.record)?;
-        session.set_id(id)?;
-        let cache_tracks_expiry = loaded.expires.is_some();
-        if let Some(expires) = loaded.expires {
-            session.set_expires(expires);
-        }
-        session.mark_clean();
         if session.is_expired(now) {
             // Reclaiming is best effort: the session is gone for the caller either way.
             let _ = self.cache.remove(id);
             return Ok(None);
         }
-        if let (Some(r), false) = (renewal, cache_tracks_expiry) {
+        if let (Some(r), false) = (renewal, expiry_from_cache) {
             let target = r.target_for(session.user_id());
             if session.expires() < target {
                 session.set_expires(target);

@@ -4,10 +4,12 @@
 mod memory_cache;
 mod memory_store;
 mod redis_cache;
+mod session_io;
 
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;
 pub use redis_cache::{RedisCache, RedisOptions};
+pub use session_io::{load_session, store_session, LoadedSession};
 
 use crate::error::{Error, Result};
 use crate::value::Value;

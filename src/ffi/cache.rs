@@ -7,7 +7,7 @@
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use crate::backend::{MemoryCache, SessionCache, StoreMode};
+use crate::backend::{load_session, store_session, MemoryCache, SessionCache, StoreMode};
 use crate::error::Error;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, Failure, FfiResult, TotoError};
@@ -18,7 +18,6 @@ use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, TotoSession};
 use crate::limits::{MAX_RECORD_LEN, MAX_SESSION_ID_LEN, MAX_USER_ID_LEN};
-use crate::session::Session;
 
 /// A session cache. Opaque. Thread safety: shareable by any number of threads.
 // The tag must be the first field at offset 0 so a handle of the wrong type is told
@@ -273,19 +272,11 @@ pub extern "C" fn toto_cache_store_session(
 ) -> TotoResult {
     run(error, || {
         let cache = cache_ref(cache)?;
-        let session = session_mut(session)?;
-        let record = session.export()?;
-        if let Some(new_id) = cache.store(
-            session.id(),
-            session.user_id(),
-            session.expires(),
-            &record,
+        Ok(store_session(
+            cache.as_ref(),
+            session_mut(session)?,
             StoreMode::Upsert,
-        )? {
-            session.set_id(&new_id)?;
-        }
-        session.mark_clean();
-        Ok(())
+        )?)
     })
 }
 
@@ -312,16 +303,8 @@ pub extern "C" fn toto_cache_load_session(
     run(error, || {
         let out = args::out(out, "out")?;
         let id = session_id_arg(id, id_len)?;
-        let loaded = cache_ref(cache)?
-            .load_renew(id, None)?
-            .ok_or(Error::NotFound)?;
-        let mut session = Session::import(&loaded.record)?;
-        session.set_id(id)?;
-        if let Some(expires) = loaded.expires {
-            session.set_expires(expires);
-        }
-        session.mark_clean();
-        args::write(out, TotoSession::boxed(session));
+        let loaded = load_session(cache_ref(cache)?.as_ref(), id, None)?.ok_or(Error::NotFound)?;
+        args::write(out, TotoSession::boxed(loaded.session));
         Ok(())
     })
 }

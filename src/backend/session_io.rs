@@ -1,0 +1,62 @@
+//! Sessions in and out of any [`SessionCache`]: the one place that turns a session into
+//! a stored record and back, shared by the manager and the C entry points.
+
+use crate::backend::{Renewal, SessionCache, StoreMode};
+use crate::error::Result;
+use crate::session::Session;
+
+/// A session read from a cache.
+#[derive(Debug)]
+pub struct LoadedSession {
+    /// The session, clean, with the id it was loaded under.
+    pub session: Session,
+    /// True when the cache reported the expiry it holds (and so applied any renewal
+    /// itself); the session carries that expiry.
+    pub expiry_from_cache: bool,
+}
+
+/// Stores `session` under its id until its expiry. A cache that chose another id gives
+/// the session that id. On success the session is clean; on failure it keeps its
+/// changes and dirty flag, so a retry stores it again.
+pub fn store_session(
+    cache: &dyn SessionCache,
+    session: &mut Session,
+    mode: StoreMode,
+) -> Result<()> {
+    let record = session.export()?;
+    if let Some(new_id) = cache.store(
+        session.id(),
+        session.user_id(),
+        session.expires(),
+        &record,
+        mode,
+    )? {
+        session.set_id(&new_id)?;
+    }
+    session.mark_clean();
+    Ok(())
+}
+
+/// Loads the session stored under `id` (renewing it in the same call when the cache
+/// can, see [`SessionCache::load_renew`]). The session's id is the one it was loaded
+/// under (a cache that renamed it is honoured) and its expiry the one the cache holds,
+/// when the cache reports one. No expiry check here: that is the caller's rule.
+pub fn load_session(
+    cache: &dyn SessionCache,
+    id: &str,
+    renew: Option<Renewal>,
+) -> Result<Option<LoadedSession>> {
+    let Some(loaded) = cache.load_renew(id, renew)? else {
+        return Ok(None);
+    };
+    let mut session = Session::import(&loaded.record)?;
+    session.set_id(id)?;
+    if let Some(expires) = loaded.expires {
+        session.set_expires(expires);
+    }
+    session.mark_clean();
+    Ok(Some(LoadedSession {
+        session,
+        expiry_from_cache: loaded.expires.is_some(),
+    }))
+}
