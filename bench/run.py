@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -69,6 +70,29 @@ def by_name(doc):
     return {r["name"]: r for r in doc["results"]}
 
 
+ROUNDS = 3
+
+
+def rounds(cmd, n=ROUNDS):
+    """Runs a benchmark program `n` times, interleaved with nothing else, and merges
+    the runs: each figure becomes the median of its runs' medians ("rounds" keeps them),
+    so a burst of other work on the machine moves one round, not the result."""
+    docs = [run_json(cmd) for _ in range(n)]
+    merged = []
+    for r in docs[0]["results"]:
+        vals = [by_name(d)[r["name"]]["ns"] for d in docs]
+        merged.append(dict(r, ns=statistics.median(vals), rounds=vals))
+    return {"results": merged, "info": docs[0]["info"]}
+
+
+def spread(r):
+    """(max - min) / median of a figure's rounds, in percent."""
+    v = r.get("rounds")
+    if not v or len(v) < 2:
+        return None
+    return 100.0 * (max(v) - min(v)) / statistics.median(v)
+
+
 def first_line(cmd):
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
@@ -106,6 +130,19 @@ def machine_info():
         "python": platform.python_version(),
         "redis_server": first_line(["redis-server", "--version"]),
     }
+
+
+def cpu_seconds():
+    """(CPU-seconds the whole machine was busy, CPU-seconds this process tree used)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(v[:8]) - v[3] - v[4]  # all but idle and iowait (guest is inside user)
+    own = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        ru = resource.getrusage(who)
+        own += ru.ru_utime + ru.ru_stime
+    return busy / hz, own
 
 
 # ---- building ------------------------------------------------------------------------
@@ -263,6 +300,15 @@ def ruby_benchmarks(stage, quick):
 # ---- the table -----------------------------------------------------------------------------
 
 
+class Fig(float):
+    """A median ns/op that remembers the spread of its rounds."""
+
+    def __new__(cls, r):
+        f = super().__new__(cls, r["ns"])
+        f.spread = spread(r)
+        return f
+
+
 class Table:
     def __init__(self):
         self.rows = []
@@ -280,12 +326,14 @@ class Table:
                 result = "PASS" if ok else "MISS"
         if ops is None and ns:
             ops = 1e9 / ns
+        sp = getattr(ns, "spread", None)
         self.rows.append(
             {
                 "section": section,
                 "key": key or label,
                 "label": label,
                 "median_ns": None if ns is None else round(ns, 2),
+                "rounds_spread_pct": None if sp is None else round(sp, 1),
                 "ops_per_s": None if ops is None else round(ops, 1),
                 "value": value,
                 "vs": vs,
@@ -297,15 +345,15 @@ class Table:
         )
 
     def render(self):
-        head = ["benchmark", "median ns/op", "ops/s", "vs (peer / limit)", "ratio",
-                "target", "result"]
+        head = ["benchmark", "median ns/op", "spread", "ops/s", "vs (peer / limit)",
+                "ratio", "target", "result"]
         lines = []
-        widths = [58, 12, 12, 36, 6, 6, 6]
+        widths = [58, 12, 6, 12, 36, 6, 6, 6]
 
         def fmt(cells):
             out = []
             for i, (c, w) in enumerate(zip(cells, widths)):
-                out.append(c.ljust(w) if i in (0, 3) else c.rjust(w))
+                out.append(c.ljust(w) if i in (0, 4) else c.rjust(w))
             return "  ".join(out).rstrip()
 
         lines.append(fmt(head))
@@ -320,9 +368,10 @@ class Table:
                 ns = r["value"]
             ops = "" if r["ops_per_s"] is None else f"{r['ops_per_s']:,.0f}"
             ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
+            sp = "" if r["rounds_spread_pct"] is None else f"{r['rounds_spread_pct']:.0f}%"
             lines.append(
-                fmt(["  " + r["label"], ns, ops, r["vs"] or "", ratio, r["target"] or "",
-                     r["result"] or ""])
+                fmt(["  " + r["label"], ns, sp, ops, r["vs"] or "", ratio,
+                     r["target"] or "", r["result"] or ""])
             )
         return "\n".join(lines)
 
@@ -332,7 +381,7 @@ def build_table(rust, c, py, scale, threads, redis, go, ruby):
     R, C, P = by_name(rust), by_name(c), by_name(py)
 
     def ns(d, k):
-        return d[k]["ns"]
+        return Fig(d[k])
 
     # -- Rust core
     sec = "Rust core (toto_session crate, release profile)"
@@ -554,6 +603,7 @@ def main():
 
     started = time.time()
     load_start = os.getloadavg()
+    busy_start, own_start = cpu_seconds()
     stage = Path(args.stage).resolve()
     if not (stage / "lib" / "libtoto_session.so").exists():
         sys.exit(f"bench: no staged library in {stage} (run `make stage` first)")
@@ -566,11 +616,11 @@ def main():
     c_exe = build_c(stage)
 
     log("Rust core and tower-sessions")
-    rust = run_json([rust_exe])
+    rust = rounds([rust_exe])
     log("C through the ABI, OpenSSL")
-    c = run_json([c_exe, "micro"])
+    c = rounds([c_exe, "micro"])
     log("CPython (Toto 1.0's path)")
-    py = run_json([sys.executable, BENCH / "python" / "toto_path.py"])
+    py = rounds([sys.executable, BENCH / "python" / "toto_path.py"])
     for k in ("request_mac_1k", "mac_1k"):
         if py["info"][k] != c["info"][k]:
             sys.exit(f"bench: C and Python disagree on {k}: not the same inputs")
@@ -597,10 +647,16 @@ def main():
     table = build_table(rust, c, py, scale, threads, redis, go, ruby)
     elapsed = time.time() - started
     load_end = os.getloadavg()
+    busy_end, own_end = cpu_seconds()
+    # CPU time used by other processes (and the daemonized redis-server) during the run,
+    # as a share of what the machine had.
+    others = max(0.0, (busy_end - busy_start) - (own_end - own_start))
+    others_share = others / (elapsed * (os.cpu_count() or 1))
     info = machine_info()
     info["openssl"] = c["info"].get("openssl")
     info["load_average_start"] = round(load_start[0], 2)
     info["load_average_end"] = round(load_end[0], 2)
+    info["other_processes_cpu_share"] = round(others_share, 3)
 
     targets = [r for r in table.rows if r["result"]]
     passed = sum(r["result"] == "PASS" for r in targets)
@@ -608,17 +664,19 @@ def main():
     pending = [r for r in targets if r["result"] not in ("PASS", "MISS")]
     title = (f"toto-session benchmarks, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}: "
              f"{info['cpu']} ({info['cpus']} CPUs{', SHA-NI' if info['sha_ni'] else ''}), "
-             f"{info['rustc']}, load average {load_start[0]:.2f} at start / "
-             f"{load_end[0]:.2f} at end")
+             f"{info['rustc']}; other processes used {100 * others_share:.0f}% of the CPU "
+             f"time during the run")
     print(title)
-    print("median of ~2 ms batches; ratio as stated in 'vs'; ops/s = 1e9 / median")
+    print(f"median of ~2 ms batches (Rust, C micro, Python: median of {ROUNDS} rounds; spread = "
+          "(max - min) / median of the rounds); ratio as stated in 'vs'; ops/s = 1e9 / median")
     print(table.render())
     print(f"targets: {passed} PASS, {len(missed)} MISS, {len(pending)} not yet"
           + (": MISS " + "; ".join(f"{r['label'].strip()} ({r['ratio']:.2f}, {r['target']})"
                                     for r in missed) if missed else ""))
     print(f"bench/run.py: {elapsed:.0f} s")
-    if load_start[0] > 0.5 * (os.cpu_count() or 1) or load_end[0] > 0.5 * (os.cpu_count() or 1) + 1:
-        print("note: the machine was busy with other work during the run; figures are noisier")
+    if others_share > 0.1:
+        print("note: other work competed for the CPUs during the run: figures are noisier "
+              "than on a quiet machine (see the spread column)")
 
     doc = {
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
