@@ -622,6 +622,44 @@ typedef struct toto_redis_options {
   bool hash_ids;
 } toto_redis_options;
 
+/**
+ * A value's type and, for scalars, the value itself: what one getter call can hand
+ * back, so a binding needs one call, not a type query and then a typed getter.
+ */
+typedef struct toto_scalar {
+  /**
+   * The value's type (for arrays and maps nothing else is filled in: read them with
+   * `_get_cbor` or `_get_json`).
+   */
+  toto_value_type value_type;
+  /**
+   * The value when `value_type` is TOTO_VALUE_TYPE_BOOL.
+   */
+  bool boolean;
+  /**
+   * True when `value_type` is TOTO_VALUE_TYPE_INTEGER and the value fits in `integer`
+   * (otherwise read it with `_get_cbor`).
+   */
+  bool integer_fits;
+  /**
+   * The value when `integer_fits`.
+   */
+  int64_t integer;
+  /**
+   * The value when `value_type` is TOTO_VALUE_TYPE_FLOAT.
+   */
+  double number;
+  /**
+   * Borrowed text (UTF-8) or bytes when `value_type` is TOTO_VALUE_TYPE_TEXT or
+   * TOTO_VALUE_TYPE_BYTES; NULL otherwise. Valid like the views of `_get_text`.
+   */
+  const uint8_t *data;
+  /**
+   * Length of `data` in bytes.
+   */
+  size_t len;
+} toto_scalar;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1724,6 +1762,16 @@ toto_result toto_session_get_type(const struct toto_session *session,
                                   const char *key,
                                   size_t key_len,
                                   toto_value_type *out);
+
+/**
+ * Reads any value's type and, for a scalar (null, bool, integer, float, text, bytes),
+ * the value itself, in one call (see toto_scalar). Text and bytes are borrowed views:
+ * valid until the state changes or the session is freed.
+ */
+toto_result toto_session_get_scalar(const struct toto_session *session,
+                                    const char *key,
+                                    size_t key_len,
+                                    struct toto_scalar *out);
 
 /**
  * Reads a bool.

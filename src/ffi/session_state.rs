@@ -14,7 +14,7 @@ use crate::ffi::boundary::{run, run_plain, TotoError};
 use crate::ffi::bytes::TotoBytes;
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, session_ref, TotoSession};
-use crate::ffi::value_io::{self, name, TotoValueType};
+use crate::ffi::value_io::{self, name, TotoScalar, TotoValueType};
 use crate::value::Value;
 
 fn set(
@@ -117,6 +117,19 @@ pub extern "C" fn toto_session_get_type(
     out: *mut TotoValueType,
 ) -> TotoResult {
     run_plain(|| value_io::write_type(out, get(session, key, key_len)?))
+}
+
+/// Reads any value's type and, for a scalar (null, bool, integer, float, text, bytes),
+/// the value itself, in one call (see toto_scalar). Text and bytes are borrowed views:
+/// valid until the state changes or the session is freed.
+#[no_mangle]
+pub extern "C" fn toto_session_get_scalar(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut TotoScalar,
+) -> TotoResult {
+    run_plain(|| value_io::write_scalar_view(out, get(session, key, key_len)?))
 }
 
 /// Reads a bool.

@@ -49,6 +49,59 @@ impl From<ValueKind> for TotoValueType {
     }
 }
 
+/// A value's type and, for scalars, the value itself: what one getter call can hand
+/// back, so a binding needs one call, not a type query and then a typed getter.
+#[repr(C)]
+pub struct TotoScalar {
+    /// The value's type (for arrays and maps nothing else is filled in: read them with
+    /// `_get_cbor` or `_get_json`).
+    pub value_type: TotoValueType,
+    /// The value when `value_type` is TOTO_VALUE_TYPE_BOOL.
+    pub boolean: bool,
+    /// True when `value_type` is TOTO_VALUE_TYPE_INTEGER and the value fits in `integer`
+    /// (otherwise read it with `_get_cbor`).
+    pub integer_fits: bool,
+    /// The value when `integer_fits`.
+    pub integer: i64,
+    /// The value when `value_type` is TOTO_VALUE_TYPE_FLOAT.
+    pub number: f64,
+    /// Borrowed text (UTF-8) or bytes when `value_type` is TOTO_VALUE_TYPE_TEXT or
+    /// TOTO_VALUE_TYPE_BYTES; NULL otherwise. Valid like the views of `_get_text`.
+    pub data: *const u8,
+    /// Length of `data` in bytes.
+    pub len: usize,
+}
+
+/// Writes the scalar view of `value` to `out`.
+pub(crate) fn write_scalar_view(out: *mut TotoScalar, value: Option<&Value>) -> FfiResult {
+    let out = args::out(out, "out")?;
+    let v = found(value)?;
+    let mut view = TotoScalar {
+        value_type: v.kind().into(),
+        boolean: false,
+        integer_fits: false,
+        integer: 0,
+        number: 0.0,
+        data: std::ptr::null(),
+        len: 0,
+    };
+    match v {
+        Value::Bool(b) => view.boolean = *b,
+        Value::Integer(i) => {
+            if let Ok(small) = i64::try_from(*i) {
+                view.integer = small;
+                view.integer_fits = true;
+            }
+        }
+        Value::Float(f) => view.number = *f,
+        Value::Text(t) => (view.data, view.len) = (t.as_ptr(), t.len()),
+        Value::Bytes(b) => (view.data, view.len) = (b.as_ptr(), b.len()),
+        Value::Null | Value::Array(_) | Value::Map(_) => {}
+    }
+    args::write(out, view);
+    Ok(())
+}
+
 /// A state key or property name argument.
 pub(crate) fn name<'a>(ptr: *const c_char, len: usize) -> FfiResult<&'a str> {
     args::text(ptr, len, "name", MAX_NAME_LEN)

@@ -598,7 +598,51 @@ static void test_json_invalid(void) {
     toto_session_free(s);
 }
 
+/* toto_session_get_scalar: type and value in one call, for every kind of value. */
+static void test_get_scalar(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    static const uint8_t big[] = {0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}; /* 2^64-1 */
+    static const uint8_t raw[] = {0, 1, 255};
+    CHECK_RC(toto_session_set_null(s, STR("n")), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_bool(s, STR("f"), false), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_bool(s, STR("t"), true), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_i64(s, STR("i"), -42), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_cbor(s, STR("big"), big, sizeof big, NULL), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_f64(s, STR("x"), 2.5), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_text(s, STR("s"), STR("h\xc3\xa9")), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_bytes(s, STR("b"), raw, sizeof raw), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_json(s, STR("m"), STR("{\"a\":[1]}"), NULL), TOTO_RESULT_OK);
+    toto_scalar v;
+    memset(&v, 0x5a, sizeof v);
+    CHECK_RC(toto_session_get_scalar(s, STR("missing"), &v), TOTO_RESULT_NOT_FOUND);
+    CHECK(v.len == 0x5a5a5a5a5a5a5a5aull); /* untouched on failure */
+    CHECK_RC(toto_session_get_scalar(s, STR("n"), NULL), TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_session_get_scalar(s, STR("n"), &v), TOTO_RESULT_OK);
+    CHECK(v.value_type == TOTO_VALUE_TYPE_NULL && v.data == NULL && v.len == 0);
+    CHECK_RC(toto_session_get_scalar(s, STR("f"), &v), TOTO_RESULT_OK);
+    CHECK(v.value_type == TOTO_VALUE_TYPE_BOOL && v.boolean == false);
+    CHECK_RC(toto_session_get_scalar(s, STR("t"), &v), TOTO_RESULT_OK);
+    CHECK(v.value_type == TOTO_VALUE_TYPE_BOOL && v.boolean == true);
+    CHECK_RC(toto_session_get_scalar(s, STR("i"), &v), TOTO_RESULT_OK);
+    CHECK(v.value_type == TOTO_VALUE_TYPE_INTEGER && v.integer_fits && v.integer == -42);
+    CHECK_RC(toto_session_get_scalar(s, STR("big"), &v), TOTO_RESULT_OK);
+    CHECK(v.value_type == TOTO_VALUE_TYPE_INTEGER && !v.integer_fits);
+    CHECK_RC(toto_session_get_scalar(s, STR("x"), &v), TOTO_RESULT_OK);
+    CHECK(v.value_type == TOTO_VALUE_TYPE_FLOAT && v.number == 2.5);
+    CHECK_RC(toto_session_get_scalar(s, STR("s"), &v), TOTO_RESULT_OK);
+    CHECK(v.value_type == TOTO_VALUE_TYPE_TEXT);
+    CHECK_STR((const char *)v.data, v.len, "h\xc3\xa9");
+    CHECK_RC(toto_session_get_scalar(s, STR("b"), &v), TOTO_RESULT_OK);
+    CHECK(v.value_type == TOTO_VALUE_TYPE_BYTES);
+    CHECK_MEM(v.data, v.len, raw, sizeof raw);
+    CHECK_RC(toto_session_get_scalar(s, STR("m"), &v), TOTO_RESULT_OK);
+    CHECK(v.value_type == TOTO_VALUE_TYPE_MAP && v.data == NULL);
+    toto_session_free(s);
+}
+
 int main(void) {
+    RUN(test_get_scalar);
     RUN(test_null_vs_missing);
     RUN(test_bool);
     RUN(test_i64);
