@@ -102,7 +102,7 @@ impl SessionCache for FaultyCache {
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
         self.check()?;
         Ok(self.inner.load_renew(id, renew)?.map(|l| Loaded {
-            record: self.mangle(l.record),
+            record: self.mangle(l.record.to_vec()).into(),
             expires: l.expires,
         }))
     }

@@ -1,8 +1,11 @@
 //! The embedded default cache: sharded in-memory maps with expiry and a per-user index.
+//!
+//! Memory per session is kept low: the session id is one shared allocation (the map
+//! key and the user index point to it), the user id is shared by all of that user's
+//! sessions, a user with one session needs no set, and records are shared (`Arc<[u8]>`)
+//! so a load hands them out without copying.
 
-use std::collections::hash_map::{DefaultHasher, Entry};
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
@@ -14,16 +17,55 @@ const SHARDS: usize = 16;
 const SWEEP_EVERY: u32 = 1024;
 
 struct Stored {
-    record: Box<[u8]>,
+    record: Arc<[u8]>,
     expires: f64,
-    user_id: Box<str>,
+    user_id: Arc<str>,
+}
+
+/// The ids of one user's sessions in a shard: most users have one.
+enum UserIds {
+    One(Arc<str>),
+    Many(HashSet<Arc<str>>),
+}
+
+impl UserIds {
+    fn insert(&mut self, id: Arc<str>) {
+        match self {
+            UserIds::One(existing) if **existing == *id => {}
+            UserIds::One(existing) => {
+                let first = existing.clone();
+                *self = UserIds::Many(HashSet::from([first, id]));
+            }
+            UserIds::Many(ids) => {
+                ids.insert(id);
+            }
+        }
+    }
+
+    /// Removes `id`; true when no id is left.
+    fn remove(&mut self, id: &str) -> bool {
+        match self {
+            UserIds::One(existing) => **existing == *id,
+            UserIds::Many(ids) => {
+                ids.remove(id);
+                ids.is_empty()
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<Arc<str>> {
+        match self {
+            UserIds::One(id) => vec![id],
+            UserIds::Many(ids) => ids.into_iter().collect(),
+        }
+    }
 }
 
 #[derive(Default)]
 struct Shard {
-    sessions: HashMap<Box<str>, Stored>,
+    sessions: HashMap<Arc<str>, Stored>,
     /// user id -> ids in this shard (anonymous sessions are not indexed).
-    by_user: HashMap<Box<str>, HashSet<Box<str>>>,
+    by_user: HashMap<Arc<str>, UserIds>,
     stores_since_sweep: u32,
 }
 
@@ -33,20 +75,26 @@ impl Shard {
             return;
         }
         if let Some(ids) = self.by_user.get_mut(user_id) {
-            ids.remove(id);
-            if ids.is_empty() {
+            if ids.remove(id) {
                 self.by_user.remove(user_id);
             }
         }
     }
 
-    fn index(&mut self, user_id: &str, id: &str) {
-        if !user_id.is_empty() {
-            self.by_user
-                .entry(user_id.into())
-                .or_default()
-                .insert(id.into());
+    /// Indexes `id` under `user_id`; returns the shared user id to keep in the entry.
+    fn index(&mut self, user_id: &str, id: &Arc<str>) -> Arc<str> {
+        if user_id.is_empty() {
+            return Arc::from("");
         }
+        if let Some(user) = self.by_user.get_key_value(user_id).map(|(u, _)| u.clone()) {
+            if let Some(ids) = self.by_user.get_mut(user_id) {
+                ids.insert(id.clone());
+            }
+            return user;
+        }
+        let user: Arc<str> = Arc::from(user_id);
+        self.by_user.insert(user.clone(), UserIds::One(id.clone()));
+        user
     }
 
     fn take(&mut self, id: &str) -> Option<Stored> {
@@ -56,7 +104,7 @@ impl Shard {
     }
 
     fn sweep(&mut self, now: f64) {
-        let expired: Vec<Box<str>> = self
+        let expired: Vec<Arc<str>> = self
             .sessions
             .iter()
             .filter(|(_, s)| s.expires <= now)
@@ -67,6 +115,17 @@ impl Shard {
         }
         self.stores_since_sweep = 0;
     }
+}
+
+/// Picks a shard. Ids may come from clients, but this only spreads entries over the
+/// shards; each shard's map keeps its own randomly keyed hash against flooding.
+fn shard_index(id: &str) -> usize {
+    // FNV-1a
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h as usize) % SHARDS
 }
 
 /// A thread-safe in-memory [`SessionCache`]. Expired entries are never returned; they
@@ -105,12 +164,11 @@ impl MemoryCache {
     }
 
     fn shard(&self, id: &str) -> MutexGuard<'_, Shard> {
-        let mut h = DefaultHasher::new();
-        id.hash(&mut h);
-        let shard = &self.shards[(h.finish() as usize) % SHARDS];
         // A panic while holding the lock cannot leave a shard half-updated in a way
         // that matters here (each operation is one map change), so poison is ignored.
-        shard.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.shards[shard_index(id)]
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// Number of entries held, expired ones not yet reclaimed included.
@@ -150,32 +208,39 @@ impl SessionCache for MemoryCache {
         if shard.stores_since_sweep >= SWEEP_EVERY {
             shard.sweep(now);
         }
-        let stored = Stored {
-            record: record.into(),
-            expires,
-            user_id: user_id.into(),
-        };
-        let old_user = match shard.sessions.entry(id.into()) {
-            Entry::Occupied(mut e) => {
-                if mode == StoreMode::CreateNew && e.get().expires > now {
-                    return Err(Error::IdCollision);
-                }
-                let old = std::mem::replace(e.get_mut(), stored);
-                Some(old.user_id)
+        let record: Arc<[u8]> = record.into();
+        if let Some((key, existing)) = shard.sessions.get_key_value(id) {
+            if mode == StoreMode::CreateNew && existing.expires > now {
+                return Err(Error::IdCollision);
             }
-            Entry::Vacant(e) => {
-                e.insert(stored);
-                None
-            }
-        };
-        match old_user {
-            Some(old) if &*old == user_id => {}
-            Some(old) => {
-                shard.unindex(&old, id);
-                shard.index(user_id, id);
-            }
-            None => shard.index(user_id, id),
+            let key = key.clone();
+            let old_user = existing.user_id.clone();
+            let user = if *old_user == *user_id {
+                old_user
+            } else {
+                shard.unindex(&old_user, id);
+                shard.index(user_id, &key)
+            };
+            shard.sessions.insert(
+                key,
+                Stored {
+                    record,
+                    expires,
+                    user_id: user,
+                },
+            );
+            return Ok(None);
         }
+        let key: Arc<str> = Arc::from(id);
+        let user = shard.index(user_id, &key);
+        shard.sessions.insert(
+            key,
+            Stored {
+                record,
+                expires,
+                user_id: user,
+            },
+        );
         Ok(None)
     }
 
@@ -206,7 +271,7 @@ impl SessionCache for MemoryCache {
             stored.expires = stored.expires.max(r.target_for(&stored.user_id));
         }
         Ok(Some(Loaded {
-            record: stored.record.to_vec(),
+            record: stored.record.clone(),
             expires: Some(stored.expires),
         }))
     }
@@ -221,7 +286,7 @@ impl SessionCache for MemoryCache {
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(ids) = shard.by_user.remove(user_id) {
-                for id in ids {
+                for id in ids.into_vec() {
                     if shard.sessions.remove(&id).is_some() {
                         removed += 1;
                     }
@@ -283,10 +348,7 @@ mod tests {
             anonymous: 1050.0,
         };
         let got = c.load_renew("u", Some(r)).unwrap().unwrap();
-        assert_eq!(
-            (got.record.as_slice(), got.expires),
-            (&b"r"[..], Some(1500.0))
-        );
+        assert_eq!((&got.record[..], got.expires), (&b"r"[..], Some(1500.0)));
         assert_eq!(
             c.load_renew("a", Some(r)).unwrap().unwrap().expires,
             Some(1100.0),
@@ -343,6 +405,35 @@ mod tests {
         assert_eq!(c.remove_user("bob").unwrap(), 2);
         assert!(c.load("anon").unwrap().is_some());
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn user_index_goes_from_one_to_many_and_back() {
+        let (_, c) = cache();
+        c.store("x1", "carol", 2000.0, b"r", StoreMode::Upsert)
+            .unwrap();
+        c.store("x1", "carol", 2000.0, b"r2", StoreMode::Upsert)
+            .unwrap(); // same owner again
+        c.store("x2", "carol", 2000.0, b"r", StoreMode::Upsert)
+            .unwrap();
+        c.store("x3", "carol", 2000.0, b"r", StoreMode::Upsert)
+            .unwrap();
+        c.remove("x2").unwrap();
+        c.store("x3", "dave", 2000.0, b"r", StoreMode::Upsert)
+            .unwrap(); // moves away
+        assert_eq!(
+            c.remove_user("carol").unwrap(),
+            1,
+            "only x1 is still carol's"
+        );
+        assert_eq!(c.remove_user("dave").unwrap(), 1);
+        assert!(c.is_empty());
+        assert!(
+            c.shards
+                .iter()
+                .all(|s| s.lock().unwrap().by_user.is_empty()),
+            "no index left behind"
+        );
     }
 
     #[test]

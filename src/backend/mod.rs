@@ -11,6 +11,8 @@ pub use memory_store::MemoryAccountStore;
 pub use redis_cache::{RedisCache, RedisOptions};
 pub use session_io::{load_session, store_session, LoadedSession};
 
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -48,8 +50,9 @@ impl Renewal {
 /// What [`SessionCache::load_renew`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
-    /// The record blob as stored.
-    pub record: Vec<u8>,
+    /// The record blob as stored (shared, so an in-memory cache hands it out without
+    /// copying).
+    pub record: Arc<[u8]>,
     /// The expiry the cache holds now (after any renewal), when it tracks one; it
     /// overrides the (possibly older) expiry inside the record. `None`: use the record's.
     pub expires: Option<f64>,
@@ -81,7 +84,7 @@ pub trait SessionCache: Send + Sync {
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
         let _ = renew;
         Ok(self.load(id)?.map(|record| Loaded {
-            record,
+            record: record.into(),
             expires: None,
         }))
     }

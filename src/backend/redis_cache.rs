@@ -280,7 +280,7 @@ impl SessionCache for RedisCache {
                 .invoke(con)
         })?;
         Ok(found.map(|(record, expires_ms)| Loaded {
-            record,
+            record: record.into(),
             expires: (expires_ms >= 0).then_some(expires_ms as f64 / 1000.0),
         }))
     }

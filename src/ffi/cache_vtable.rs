@@ -236,7 +236,7 @@ impl SessionCache for VtableCache {
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
         let Some(load_renew) = self.vt.load_renew else {
             return Ok(self.load(id)?.map(|record| Loaded {
-                record,
+                record: record.into(),
                 expires: None,
             }));
         };
@@ -257,7 +257,7 @@ impl SessionCache for VtableCache {
         out.map(|o| {
             let record = o.result.ok_or_else(no_record)?;
             Ok(Loaded {
-                record,
+                record: record.into(),
                 expires: o.expires,
             })
         })
