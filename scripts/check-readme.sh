@@ -2,7 +2,10 @@
 # Checks README.md against the staged install (run by `make test-docs`):
 #   1. every ```c fenced block is a standalone program that compiles with the project's
 #      warnings against STAGE and exits 0;
-#   2. the result-code table lists exactly the codes (name and number) of
+#   2. every ```go block is a main package that builds against bindings/go (static
+#      library) and exits 0; every ```ruby block runs with bindings/ruby against
+#      STAGE's shared library and exits 0;
+#   3. the result-code table lists exactly the codes (name and number) of
 #      `enum toto_result` in STAGE/include/toto_session.h.
 # Usage: scripts/check-readme.sh STAGE   (e.g. build/stage)
 set -euo pipefail
@@ -58,7 +61,45 @@ while read -r n line; do
   examples=$((examples + 1))
 done <"$work/index"
 
-# ---- 2. the result-code table ------------------------------------------------------
+# ---- 2. the Go and Ruby examples ----------------------------------------------------
+
+# Writes each ```LANG block to $work/LANG_N.EXT; prints "N LINE" per block.
+extract() {
+  awk -v dir="$work" -v lang="$1" -v ext="$2" '
+    $0 ~ "^```" lang "[ \t]*$" && !inside { inside = 1; n++; file = sprintf("%s/%s_%d.%s", dir, lang, n, ext);
+                                             printf "" > file; print n, NR + 1; next }
+    /^```[ \t]*$/ && inside { inside = 0; close(file); next }
+    inside { print >> file }
+  ' "$readme"
+}
+
+go_examples=0
+while read -r n line; do
+  mod="$work/go_$n"
+  mkdir -p "$mod"
+  mv "$work/go_$n.go" "$mod/main.go"
+  printf 'module readme\n\ngo 1.19\n\nrequire github.com/toto-session/toto-session/bindings/go v0.0.0\n\nreplace github.com/toto-session/toto-session/bindings/go => %s/bindings/go\n' "$root" >"$mod/go.mod"
+  echo "README Go example $n (line $line): building and running"
+  (cd "$mod" && GOPROXY=off GOWORK=off GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$root/build/go/cache}" \
+    GOPATH="${GOPATH:-$root/build/go/path}" go build -o example . 2>"$work/go.log" && ./example >"$work/run.log" 2>&1) ||
+    { cat "$work/go.log" "$work/run.log" >&2 2>/dev/null; die "README Go example $n (line $line) failed"; }
+  sed 's/^/    | /' "$work/run.log"
+  go_examples=$((go_examples + 1))
+done < <(extract go go)
+[ "$go_examples" -gt 0 ] || die "no \`\`\`go block found in README.md"
+
+ruby_examples=0
+while read -r n line; do
+  echo "README Ruby example $n (line $line): running"
+  TOTO_SESSION_LIB="$stage/lib/libtoto_session.so" timeout 120 ruby -I"$root/bindings/ruby/lib" \
+    "$work/ruby_$n.rb" >"$work/run.log" 2>&1 ||
+    { cat "$work/run.log" >&2; die "README Ruby example $n (line $line) failed"; }
+  sed 's/^/    | /' "$work/run.log"
+  ruby_examples=$((ruby_examples + 1))
+done < <(extract ruby rb)
+[ "$ruby_examples" -gt 0 ] || die "no \`\`\`ruby block found in README.md"
+
+# ---- 3. the result-code table ------------------------------------------------------
 
 # From the header: "  TOTO_RESULT_NAME = N," lines inside `enum toto_result { ... };`.
 awk '
@@ -91,4 +132,4 @@ if ! diff -u --label "enum toto_result ($header)" --label "README.md result-code
 fi
 codes=$(wc -l <"$work/header.codes" | tr -d ' ')
 
-echo "README: $examples examples compiled and ran, $codes result codes match"
+echo "README: $examples C, $go_examples Go and $ruby_examples Ruby examples ran, $codes result codes match"
