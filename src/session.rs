@@ -262,6 +262,7 @@ impl Session {
     pub fn from_record(record: Record) -> Result<Session> {
         let bad = |what: &str| Error::Decode(format!("record has an invalid {what}"));
         validate_session_id(&record.id).map_err(|_| bad("session id"))?;
+        check_expires(record.exp).map_err(|_| bad("expiry"))?;
         if record.user.len() > MAX_USER_ID_LEN {
             return Err(bad("user id"));
         }

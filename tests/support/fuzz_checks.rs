@@ -14,9 +14,15 @@ use toto_session::{Session, Value};
 /// decodes to the same session.
 pub fn record(data: &[u8]) {
     if let Ok(session) = Session::import(data) {
+        assert!(!session.expires().is_nan(), "a NaN expiry is refused");
         let again = session.export().expect("a decoded session exports");
         let back = Session::import(&again).expect("an exported session imports");
-        assert_eq!(back, session);
+        // Compared as bytes: a NaN in the state is not equal to itself.
+        assert_eq!(back.export().unwrap(), again);
+        assert_eq!(
+            (back.id(), back.user_id(), back.key()),
+            (session.id(), session.user_id(), session.key())
+        );
     }
 }
 
