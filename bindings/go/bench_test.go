@@ -65,6 +65,50 @@ func BenchmarkSessionGetString(b *testing.B) {
 	}
 }
 
+// The typed methods: no interface boxing, no allocation (GetStringTyped: the result).
+func BenchmarkSessionSetInt64(b *testing.B) {
+	s := benchSession(b)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := s.SetInt64("n", int64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSessionGetInt64(b *testing.B) {
+	s := benchSession(b)
+	ok(b, s.SetInt64("n", 42))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.GetInt64("n"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSessionSetStringTyped(b *testing.B) {
+	s := benchSession(b)
+	v := "a text value of moderate length"
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := s.SetString("t", v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSessionGetStringTyped(b *testing.B) {
+	s := benchSession(b)
+	ok(b, s.SetString("t", "a text value of moderate length"))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.GetString("t"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 type benchStruct struct {
 	Name  string   `json:"name"`
 	Items []string `json:"items"`

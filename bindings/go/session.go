@@ -336,27 +336,6 @@ func (s *Session) Keys() []string {
 	return keys
 }
 
-// Has tells whether key is present (a stored nil counts).
-func (s *Session) Has(key string) bool {
-	p, err := s.lock()
-	if err != nil {
-		return false
-	}
-	defer s.unlock()
-	var out C.bool
-	return check(C.toto_session_contains(p, cstr(key), clen(key), &out), nil) == nil && bool(out)
-}
-
-// Delete removes key; a missing key is not an error (as in Toto).
-func (s *Session) Delete(key string) error {
-	p, err := s.lock()
-	if err != nil {
-		return err
-	}
-	defer s.unlock()
-	return check(C.toto_session_delete(p, cstr(key), clen(key)), nil)
-}
-
 // Clear removes every state entry.
 func (s *Session) Clear() error {
 	p, err := s.lock()
