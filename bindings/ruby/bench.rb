@@ -6,7 +6,7 @@
 $LOAD_PATH.unshift(File.expand_path("lib", __dir__))
 require "toto_session"
 
-ITERATIONS = Integer(ENV.fetch("ITERATIONS", 200_000))
+ITERATIONS = Integer(ENV.fetch("ITERATIONS", ENV["TOTO_BENCH_QUICK"] ? 20_000 : 200_000))
 
 def now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
 
@@ -46,7 +46,12 @@ session.generate_key
 session[:n] = 1
 session[:s] = "hello"
 session[:h] = { "items" => [1, 2, 3] }
+session[:f] = 1.5
+session[:b] = true
+session[:bin] = "\x00\x01".b * 8
 puts
+# The typed get/set (bench/run.py checks the "session[:n] = 42 (int64)" and
+# "session[:n] (int64)" rows against 2x the bare call): one library call each.
 report("session[:n] = 42 (int64)") { session[:n] = 42 }
 report("session[:n] (int64)") { session[:n] }
 report("session[:s] = \"hello\" (text)") { session[:s] = "hello" }
@@ -55,6 +60,14 @@ report("session[:h] = {...} (JSON)", ITERATIONS / 4) { session[:h] = { "items" =
 report("session[:h] (JSON)", ITERATIONS / 4) { session[:h] }
 report("session.key?(:n)") { session.key?(:n) }
 report("session.id") { session.id }
+report("session[:f] = 1.5 (float)") { session[:f] = 1.5 }
+report("session[:f] (float)") { session[:f] }
+report("session[:b] = true (bool)") { session[:b] = true }
+report("session[:b] (bool)") { session[:b] }
+report("session[:bin] (bytes, 16 B)") { session[:bin] }
+report("session[:missing] (nil)") { session[:missing] }
+report("session.fetch(:n) (int64)") { session.fetch(:n) }
+report("session[\"n\"] (int64, String key)") { session["n"] }
 
 mac = session.sign_request("GET", "/bench?x=1", "")
 puts

@@ -70,6 +70,28 @@ module TotoSession
              :len, :size_t
     end
 
+    # struct toto_scalar: a value's type and, for a scalar, the value itself (written by
+    # toto_session_get_scalar). The binding reads it through a raw MemoryPointer at the
+    # offsets below (FFI::Struct#[] costs about as much as the call itself).
+    class Scalar < FFI::Struct
+      layout :value_type, :uint32,
+             :boolean, :bool,
+             :integer_fits, :bool,
+             :integer, :int64,
+             :number, :double,
+             :data, :pointer,
+             :len, :size_t
+
+      TYPE = offset_of(:value_type)
+      BOOLEAN = offset_of(:boolean)
+      INTEGER_FITS = offset_of(:integer_fits)
+      INTEGER = offset_of(:integer)
+      NUMBER = offset_of(:number)
+      DATA = offset_of(:data)
+      LEN = offset_of(:len)
+      SIZE = size
+    end
+
     # struct toto_str: a borrowed text in an array.
     class Str < FFI::Struct
       layout :ptr, :pointer,
@@ -190,6 +212,7 @@ module TotoSession
     attach_function :toto_session_delete, %i[pointer buffer_in size_t], :uint32
     attach_function :toto_session_clear, [:pointer], :uint32
     attach_function :toto_session_get_type, %i[pointer buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_scalar, %i[pointer buffer_in size_t pointer], :uint32
     attach_function :toto_session_get_bool, %i[pointer buffer_in size_t pointer], :uint32
     attach_function :toto_session_get_i64, %i[pointer buffer_in size_t pointer], :uint32
     attach_function :toto_session_get_f64, %i[pointer buffer_in size_t pointer], :uint32

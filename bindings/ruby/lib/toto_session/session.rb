@@ -18,7 +18,41 @@ module TotoSession
     include Signing
 
     NONE = Object.new.freeze
-    private_constant :NONE
+    KEYS = KeyCache::ENTRIES
+    UTF_8 = Encoding::UTF_8
+    BINARY = Encoding::BINARY
+
+    # Reading a toto_scalar (Native::Scalar) from the session's own output memory, with
+    # as few ffi reads as possible (each costs about a tenth of the call itself): its
+    # first 8 bytes as one uint64 (value_type, boolean, integer_fits; the 2 padding
+    # bytes masked off) tell the type and, for a bool, the value. The HEAD_* values
+    # are built from the struct's offsets in the machine's byte order.
+    AT_INTEGER = Native::Scalar::INTEGER
+    AT_NUMBER = Native::Scalar::NUMBER
+    AT_DATA = Native::Scalar::DATA
+    AT_LEN = Native::Scalar::LEN
+    head = lambda do |type, boolean = 0, fits = 0, mask: false|
+      bytes = "\0".b * 8
+      bytes[Native::Scalar::TYPE, 4] = mask ? "\xFF".b * 4 : [type].pack("L")
+      bytes[Native::Scalar::BOOLEAN] = mask ? "\xFF".b : boolean.chr
+      bytes[Native::Scalar::INTEGER_FITS] = mask ? "\xFF".b : fits.chr
+      bytes.unpack1("Q")
+    end
+    HEAD_MASK = head.call(0, mask: true)
+    HEAD_NULL = head.call(0)
+    HEAD_FALSE = head.call(1, 0)
+    HEAD_TRUE = head.call(1, 1)
+    HEAD_INTEGER = head.call(2, 0, 1) # fits in int64
+    HEAD_WIDE_INTEGER = head.call(2, 0, 0) # does not: read through CBOR
+    HEAD_FLOAT = head.call(3)
+    HEAD_TEXT = head.call(4)
+    HEAD_BYTES = head.call(5)
+    # The whole address space as one pointer (at address 1, unbounded): the bytes at
+    # address `a` are MEMORY.get_bytes(a - 1, n). Copying a borrowed text or bytes view
+    # this way does not allocate an FFI::Pointer per read (get_pointer(DATA) would, and
+    # that costs more than the library call).
+    MEMORY = FFI::Pointer.new(1)
+    private_constant(*constants(false))
 
     class << self
       # A new session with a fresh random id (or the given one) for `user_id`
@@ -82,6 +116,7 @@ module TotoSession
       super
       copy = Session.import(other.export)
       @ptr = copy.instance_variable_get(:@ptr)
+      @scalar = nil # never share the output memory with `other`
       copy.instance_variable_set(:@ptr, nil)
     end
 
@@ -181,14 +216,40 @@ module TotoSession
     # ---- state ----------------------------------------------------------------------
 
     # The value under `key`, or nil when it is missing (or a stored nil: see key?).
+    # One library call (toto_session_get_scalar) for every scalar; an array, a map or
+    # an integer outside int64 takes a second one (JSON or CBOR). The decoding is
+    # #read's, inlined: a method call costs a tenth of the whole read.
     def [](key)
-      read(key.is_a?(Symbol) ? key.name : Values.key(key), nil)
+      e = KEYS[key] || KeyCache.add(key)
+      p = @ptr || to_ptr
+      m = @scalar || scalar_memory
+      code = Native.toto_session_get_scalar(p, e[0], e[1], m)
+      if code == 0
+        h = m.get_uint64(0) & HEAD_MASK
+        if h == HEAD_INTEGER then m.get_int64(AT_INTEGER)
+        elsif h == HEAD_TEXT
+          len = m.get_uint64(AT_LEN)
+          len == 0 ? +"" : MEMORY.get_bytes(m.get_uint64(AT_DATA) - 1, len).force_encoding(UTF_8)
+        elsif h == HEAD_FLOAT then m.get_double(AT_NUMBER)
+        elsif h == HEAD_TRUE then true
+        elsif h == HEAD_FALSE then false
+        elsif h == HEAD_NULL then nil
+        elsif h == HEAD_BYTES
+          len = m.get_uint64(AT_LEN)
+          len == 0 ? String.new : MEMORY.get_bytes(m.get_uint64(AT_DATA) - 1, len)
+        else read_more(h, e[0], e[1])
+        end
+      elsif code == 5
+        nil
+      else
+        Errors.raise_for(code)
+      end
     end
 
     # As Hash#fetch: a missing key gives the default, the block's value, or KeyError.
     def fetch(key, default = NONE)
-      k = Values.key(key)
-      value = read(k, NONE)
+      e = KEYS[key] || KeyCache.add(key)
+      value = read(e[0], e[1], NONE)
       return value unless value.equal?(NONE)
       return yield(key) if block_given?
       return default unless default.equal?(NONE)
@@ -196,52 +257,47 @@ module TotoSession
       raise KeyError.new("key not found: #{key.inspect}", receiver: self, key: key)
     end
 
-    # Stores `value` under `key` (see Values for the types).
+    # Stores `value` under `key` (see Values for the types). An Integer in int64, a
+    # Float, a String, true, false or nil is one library call.
     def []=(key, value)
-      k = key.is_a?(Symbol) ? key.name : Values.key(key)
+      e = KEYS[key] || KeyCache.add(key)
       p = @ptr || to_ptr
-      n = k.bytesize
-      s = nil
       code = case value
-             when nil then Native.toto_session_set_null(p, k, n)
-             when true, false then Native.toto_session_set_bool(p, k, n, value)
              when Integer
-               if value.bit_length < 64 # fits int64
-                 Native.toto_session_set_i64(p, k, n, value)
-               else
-                 cbor = CBOR.encode(value)
-                 Native.toto_session_set_cbor(p, k, n, cbor, cbor.bytesize, (s = Scratch.current).err)
+               # beyond int64 (RangeError from ffi): one CBOR item
+               begin
+                 Native.toto_session_set_i64(p, e[0], e[1], value)
+               rescue RangeError
+                 return store_other(e, value)
                end
-             when Float then Native.toto_session_set_f64(p, k, n, value)
              when String
-               if value.encoding == Encoding::BINARY
-                 Native.toto_session_set_bytes(p, k, n, value, value.bytesize)
+               enc = value.encoding
+               if enc == UTF_8
+                 Native.toto_session_set_text(p, e[0], e[1], value, value.bytesize)
+               elsif enc == BINARY
+                 Native.toto_session_set_bytes(p, e[0], e[1], value, value.bytesize)
                else
                  t = Values.text(value)
-                 Native.toto_session_set_text(p, k, n, t, t.bytesize)
+                 Native.toto_session_set_text(p, e[0], e[1], t, t.bytesize)
                end
-             when Symbol
-               t = value.name
-               Native.toto_session_set_text(p, k, n, t, t.bytesize)
-             when Hash, Array
-               json = Values.json(value)
-               Native.toto_session_set_json(p, k, n, json, json.bytesize, (s = Scratch.current).err)
-             else
-               raise TypeError, "cannot store a #{value.class} in a session (use a String, number, " \
-                                "true/false, nil, Hash or Array)"
+             when Float then Native.toto_session_set_f64(p, e[0], e[1], value)
+             when true, false then Native.toto_session_set_bool(p, e[0], e[1], value)
+             when nil then Native.toto_session_set_null(p, e[0], e[1])
+             else return store_other(e, value)
              end
-      Errors.raise_for(code, s) unless code.zero?
+      Errors.raise_for(code) unless code == 0
       value
     end
     alias store []=
 
     # Whether `key` is present (a stored nil counts).
     def key?(key)
-      k = Values.key(key)
-      s = Scratch.current
-      code = Native.toto_session_contains(to_ptr, k, k.bytesize, s.val)
-      Errors.raise_for(code) unless code.zero?
-      s.bool
+      e = KEYS[key] || KeyCache.add(key)
+      p = @ptr || to_ptr
+      m = @scalar || scalar_memory # a bool out, at offset 0
+      code = Native.toto_session_contains(p, e[0], e[1], m)
+      Errors.raise_for(code) unless code == 0
+      m.get_uint8(0) != 0
     end
     alias has_key? key?
     alias include? key?
@@ -250,7 +306,7 @@ module TotoSession
     # Removes `key`; returns the value it had (nil when missing).
     def delete(key)
       k = Values.key(key)
-      old = read(k, nil)
+      old = read(k, k.bytesize, nil)
       code = Native.toto_session_delete(to_ptr, k, k.bytesize)
       Errors.raise_for(code) unless code.zero?
       old
@@ -287,14 +343,14 @@ module TotoSession
     end
 
     def values
-      keys.map { |k| read(k, nil) }
+      keys.map { |k| read(k, k.bytesize, nil) }
     end
 
     # Yields each [key, value] (keys in sorted order); an Enumerator without a block.
     def each
       return enum_for(:each) { size } unless block_given?
 
-      keys.each { |k| yield k, read(k, nil) }
+      keys.each { |k| yield k, read(k, k.bytesize, nil) }
       self
     end
     alias each_pair each
@@ -307,7 +363,7 @@ module TotoSession
     end
 
     def to_h
-      keys.to_h { |k| [k, read(k, nil)] }
+      keys.to_h { |k| [k, read(k, k.bytesize, nil)] }
     end
 
     # Stores every pair of a Hash.
@@ -381,42 +437,88 @@ module TotoSession
 
     private
 
-    # Reads `k` (already a key String); `missing` when absent.
-    def read(k, missing)
+    # Stores what #[]= does not store with one typed call: Symbols (as text), integers
+    # outside int64 (CBOR), Hashes and Arrays (JSON). `e` is a KeyCache entry.
+    def store_other(e, value)
       p = @ptr || to_ptr
-      n = k.bytesize
-      s = Scratch.current
-      code = Native.toto_session_get_type(p, k, n, s.val)
-      return missing if code == 5
+      k, n = e
+      s = nil
+      code = case value
+             when Integer
+               cbor = CBOR.encode(value)
+               Native.toto_session_set_cbor(p, k, n, cbor, cbor.bytesize, (s = Scratch.current).err)
+             when Symbol
+               t = value.name
+               Native.toto_session_set_text(p, k, n, t, t.bytesize)
+             when Hash, Array
+               json = Values.json(value)
+               Native.toto_session_set_json(p, k, n, json, json.bytesize, (s = Scratch.current).err)
+             else
+               raise TypeError, "cannot store a #{value.class} in a session (use a String, number, " \
+                                "true/false, nil, Hash or Array)"
+             end
+      Errors.raise_for(code, s) unless code.zero?
+      value
+    end
 
-      Errors.raise_for(code) unless code.zero?
-      case s.u32
-      when 0 then nil
-      when 1
-        code = Native.toto_session_get_bool(p, k, n, s.val)
-        code.zero? ? s.bool : Errors.raise_for(code)
-      when 2
-        code = Native.toto_session_get_i64(p, k, n, s.val)
-        return s.i64 if code.zero?
-        return CBOR.decode(get_cbor(k)) if code == 6 # outside int64
-
-        Errors.raise_for(code)
-      when 3
-        code = Native.toto_session_get_f64(p, k, n, s.val)
-        code.zero? ? s.f64 : Errors.raise_for(code)
-      when 4
-        code = Native.toto_session_get_text(p, k, n, s.ptr, s.len)
-        code.zero? ? s.view(Encoding::UTF_8) : Errors.raise_for(code)
-      when 5
-        code = Native.toto_session_get_bytes(p, k, n, s.ptr, s.len)
-        code.zero? ? s.view(Encoding::BINARY) : Errors.raise_for(code)
+    # The value under the key `k` (a String, or a KeyCache pointer) of `n` bytes;
+    # `missing` when absent. #[] is this, inlined.
+    def read(k, n, missing)
+      p = @ptr || to_ptr
+      m = @scalar || scalar_memory
+      code = Native.toto_session_get_scalar(p, k, n, m)
+      if code == 0
+        h = m.get_uint64(0) & HEAD_MASK
+        if h == HEAD_INTEGER then m.get_int64(AT_INTEGER)
+        elsif h == HEAD_TEXT
+          len = m.get_uint64(AT_LEN)
+          len == 0 ? +"" : MEMORY.get_bytes(m.get_uint64(AT_DATA) - 1, len).force_encoding(UTF_8)
+        elsif h == HEAD_FLOAT then m.get_double(AT_NUMBER)
+        elsif h == HEAD_TRUE then true
+        elsif h == HEAD_FALSE then false
+        elsif h == HEAD_NULL then nil
+        elsif h == HEAD_BYTES
+          len = m.get_uint64(AT_LEN)
+          len == 0 ? String.new : MEMORY.get_bytes(m.get_uint64(AT_DATA) - 1, len)
+        else read_more(h, k, n)
+        end
+      elsif code == 5
+        missing
       else
-        code = Native.toto_session_get_json(p, k, n, s.bytes, s.err)
-        return Values.parse_json(s.take_bytes(Encoding::UTF_8)) if code.zero?
-        return CBOR.decode(get_cbor(k)) if code == 9 # e.g. a map with non-text keys
-
-        Errors.raise_for(code, s)
+        Errors.raise_for(code)
       end
+    end
+
+    # What toto_session_get_scalar does not hand back (head `h`): an integer outside
+    # int64 (through CBOR), an array or a map.
+    def read_more(h, k, n)
+      h == HEAD_WIDE_INTEGER ? CBOR.decode(cbor_at(k, n)) : read_structured(k, n)
+    end
+
+    # An array or a map: through JSON, or CBOR when JSON cannot hold it.
+    def read_structured(k, n)
+      s = Scratch.current
+      code = Native.toto_session_get_json(@ptr || to_ptr, k, n, s.bytes, s.err)
+      return Values.parse_json(s.take_bytes(UTF_8)) if code == 0
+      return CBOR.decode(cbor_at(k, n)) if code == 9 # e.g. a map with non-text keys
+
+      Errors.raise_for(code, s)
+    end
+
+    # The value under `k` (`n` bytes) as one CBOR item (it is present).
+    def cbor_at(k, n)
+      s = Scratch.current
+      code = Native.toto_session_get_cbor(@ptr || to_ptr, k, n, s.bytes, s.err)
+      Errors.raise_for(code, s) unless code == 0
+      s.take_bytes
+    end
+
+    # The toto_scalar output of #[] and #read (and the bool of #key?), allocated on first
+    # use and kept with the session: no allocation and no fiber-local lookup per read.
+    # A session is used by one thread at a time, and nothing runs between a call and
+    # the reads of its output.
+    def scalar_memory
+      @scalar = FFI::MemoryPointer.new(:uint8, Native::Scalar::SIZE)
     end
   end
 end

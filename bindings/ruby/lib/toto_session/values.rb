@@ -56,4 +56,31 @@ module TotoSession
       JSON.parse(text)
     end
   end
+
+  # @api private
+  #
+  # Native copies of the state keys a process uses, so Session#[] and #[]= hand a key
+  # to the library without converting it or passing ffi a String on every call:
+  # ENTRIES maps a key as given (Symbol or String) to a frozen [FFI::MemoryPointer,
+  # bytesize]. At most MAX_KEYS keys of at most MAX_LEN bytes are kept, for the life of
+  # the process (a few hundred KiB at most); any other key gets a one-off
+  # [String, bytesize]. Either form goes where the C API takes `key, key_len`.
+  module KeyCache
+    MAX_KEYS = 1024
+    MAX_LEN = 256
+    ENTRIES = {}
+
+    module_function
+
+    # Called on a miss: the entry for `key` (TypeError for a key that is neither a
+    # String nor a Symbol). Two threads missing on the same key may both build an
+    # entry; each uses its own, and the Hash keeps one.
+    def add(key)
+      k = Values.key(key)
+      n = k.bytesize
+      return [k, n] if n > MAX_LEN || ENTRIES.size >= MAX_KEYS
+
+      ENTRIES[key] = [FFI::MemoryPointer.from_string(k), n].freeze
+    end
+  end
 end
