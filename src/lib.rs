@@ -16,6 +16,7 @@ pub mod password;
 pub mod record;
 pub mod session;
 pub mod sign;
+pub mod state_map;
 pub mod value;
 pub mod value_json;
 
@@ -28,6 +29,7 @@ pub use error::{Error, Result};
 pub use manager::{Manager, ManagerConfig};
 pub use session::Session;
 pub use sign::Signer;
+pub use state_map::StateMap;
 pub use value::{Value, ValueKind};
 
 /// The crate version (also `TOTO_SESSION_VERSION` in the C header).

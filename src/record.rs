@@ -7,14 +7,12 @@
 //! Decoding refuses oversized input, garbage, missing fields, state keys that are not
 //! text, and any version other than the ones this library knows.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::limits::MAX_RECORD_LEN;
-use crate::value::Value;
+use crate::state_map::StateMap;
 
 /// The envelope version this library writes.
 pub const RECORD_VERSION: u64 = 1;
@@ -28,7 +26,7 @@ pub struct Record {
     pub exp: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    pub state: BTreeMap<String, Value>,
+    pub state: StateMap,
 }
 
 #[derive(Deserialize)]
@@ -45,7 +43,7 @@ pub(crate) struct RecordRef<'a> {
     pub exp: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<&'a str>,
-    pub state: &'a BTreeMap<String, Value>,
+    pub state: &'a StateMap,
 }
 
 impl RecordRef<'_> {
@@ -96,9 +94,10 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
 
     fn sample() -> Record {
-        let mut state = BTreeMap::new();
+        let mut state = StateMap::new();
         state.insert("n".to_owned(), Value::Integer(0));
         Record {
             v: 1,
@@ -138,7 +137,7 @@ mod tests {
             Err(Error::UnsupportedVersion(2))
         );
         // A future version with a different shape is still reported as a version.
-        let future = codec::to_vec(&BTreeMap::from([("v", 9u64)])).unwrap();
+        let future = codec::to_vec(&std::collections::BTreeMap::from([("v", 9u64)])).unwrap();
         assert_eq!(Record::decode(&future), Err(Error::UnsupportedVersion(9)));
         assert!(matches!(Record::decode(b"garbage"), Err(Error::Decode(_))));
         assert!(matches!(Record::decode(&[]), Err(Error::Decode(_))));

@@ -4,13 +4,13 @@
 //! used by one thread at a time. Changes mark it dirty until it is saved.
 
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::id::{generate_id, validate_session_id};
 use crate::limits::{MAX_DEPTH, MAX_KEY_LEN, MAX_NAME_LEN, MAX_USER_ID_LEN};
 use crate::record::{Record, RecordRef, RECORD_VERSION};
 use crate::sign::Signer;
+use crate::state_map::StateMap;
 use crate::value::Value;
 
 /// A session and its state.
@@ -20,7 +20,7 @@ pub struct Session {
     user_id: String,
     expires: f64,
     key: Option<String>,
-    state: BTreeMap<String, Value>,
+    state: StateMap,
     dirty: bool,
     signer: OnceCell<Signer>,
 }
@@ -112,7 +112,7 @@ impl Session {
             user_id: normalize_user_id(user_id)?,
             expires,
             key: None,
-            state: BTreeMap::new(),
+            state: StateMap::new(),
             dirty: true,
             signer: OnceCell::new(),
         })
@@ -186,7 +186,13 @@ impl Session {
         if value.depth() > MAX_DEPTH {
             return Err(Error::InvalidArgument("value nested too deeply"));
         }
-        self.state.insert(name.to_owned(), value);
+        // Overwriting keeps the stored key (no allocation for the name).
+        match self.state.get_mut(name) {
+            Some(slot) => *slot = value,
+            None => {
+                self.state.insert(name.to_owned(), value);
+            }
+        }
         self.dirty = true;
         Ok(())
     }
@@ -212,11 +218,11 @@ impl Session {
     }
     /// State keys in sorted order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.state.keys().map(String::as_str)
+        self.state.keys()
     }
     /// The `index`-th key in sorted order.
     pub fn key_at(&self, index: usize) -> Option<&str> {
-        self.state.keys().nth(index).map(String::as_str)
+        self.state.entry_at(index).map(|(k, _)| k)
     }
     /// Removes every state entry.
     pub fn clear(&mut self) {
@@ -226,7 +232,7 @@ impl Session {
         }
     }
     /// The whole state map.
-    pub fn state(&self) -> &BTreeMap<String, Value> {
+    pub fn state(&self) -> &StateMap {
         &self.state
     }
 
