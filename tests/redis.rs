@@ -90,6 +90,11 @@ fn store_load_remove_and_hashed_keys() {
     )
     .unwrap();
     assert_eq!(plain.session_key("abc"), "toto:s:abc");
+    // Hashed: the hex SHA-256 of the id (FIPS 180-2 test vector for "abc").
+    assert_eq!(
+        c.session_key("abc"),
+        "toto:s:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
 }
 
 #[test]
@@ -208,6 +213,14 @@ fn renewal_respects_windows_and_never_shortens() {
     assert!(
         (score / 1000.0 - r.user).abs() < 0.01,
         "the index follows the renewal"
+    );
+    let index_expiry_ms: i64 = redis::cmd("PEXPIRETIME")
+        .arg("toto:u:dave")
+        .query(&mut con)
+        .unwrap();
+    assert!(
+        (index_expiry_ms as f64 / 1000.0 - r.user).abs() < 0.01,
+        "the index lives as long as its longest session: {index_expiry_ms}"
     );
 }
 

@@ -81,18 +81,16 @@ const LOAD_RENEW: &str = r"
 local key = KEYS[1]
 local h = redis.call('HMGET', key, 'r', 'u')
 if not h[1] then return false end
-local exp = redis.call('PEXPIRETIME', key)
 local target = tonumber(h[2] == '' and ARGV[2] or ARGV[1])
-if target > 0 and target > exp then
-  redis.call('PEXPIREAT', key, target)
-  exp = target
+if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
   if h[2] ~= '' then
     local idx = ARGV[3] .. h[2]
     redis.call('ZADD', idx, 'XX', 'GT', target, key)
-    if redis.call('PEXPIRETIME', idx) < target then redis.call('PEXPIREAT', idx, target) end
+    redis.call('PEXPIREAT', idx, target, 'GT')
   end
+  return {h[1], target}
 end
-return {h[1], exp}
+return {h[1], redis.call('PEXPIRETIME', key)}
 ";
 
 const REMOVE: &str = r"
@@ -172,9 +170,16 @@ impl RedisCache {
     /// The Redis key that holds session `id`.
     pub fn session_key(&self, id: &str) -> String {
         if self.options.hash_ids {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
             let digest = Sha256::digest(id.as_bytes());
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            format!("{}s:{hex}", self.options.key_prefix)
+            let mut key = String::with_capacity(self.options.key_prefix.len() + 2 + 64);
+            key.push_str(&self.options.key_prefix);
+            key.push_str("s:");
+            for b in digest {
+                key.push(HEX[usize::from(b >> 4)] as char);
+                key.push(HEX[usize::from(b & 15)] as char);
+            }
+            key
         } else {
             format!("{}s:{id}", self.options.key_prefix)
         }
