@@ -22,10 +22,13 @@ struct Stored {
     user_id: Arc<str>,
 }
 
-/// The ids of one user's sessions in a shard: most users have one.
+/// The ids of one user's sessions in a shard: most users have one. The set is boxed
+/// so the index's slots stay two words wide.
 enum UserIds {
     One(Arc<str>),
-    Many(HashSet<Arc<str>>),
+    // Deliberate: an inline set would make every slot of the index 48 bytes wide.
+    #[allow(clippy::box_collection)]
+    Many(Box<HashSet<Arc<str>>>),
 }
 
 impl UserIds {
@@ -34,7 +37,7 @@ impl UserIds {
             UserIds::One(existing) if **existing == *id => {}
             UserIds::One(existing) => {
                 let first = existing.clone();
-                *self = UserIds::Many(HashSet::from([first, id]));
+                *self = UserIds::Many(Box::new(HashSet::from([first, id])));
             }
             UserIds::Many(ids) => {
                 ids.insert(id);
@@ -61,12 +64,24 @@ impl UserIds {
     }
 }
 
-#[derive(Default)]
 struct Shard {
     sessions: HashMap<Arc<str>, Stored>,
     /// user id -> ids in this shard (anonymous sessions are not indexed).
     by_user: HashMap<Arc<str>, UserIds>,
     stores_since_sweep: u32,
+    /// The user id of every anonymous session (one allocation per shard).
+    anonymous: Arc<str>,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            sessions: HashMap::new(),
+            by_user: HashMap::new(),
+            stores_since_sweep: 0,
+            anonymous: Arc::from(""),
+        }
+    }
 }
 
 impl Shard {
@@ -84,7 +99,7 @@ impl Shard {
     /// Indexes `id` under `user_id`; returns the shared user id to keep in the entry.
     fn index(&mut self, user_id: &str, id: &Arc<str>) -> Arc<str> {
         if user_id.is_empty() {
-            return Arc::from("");
+            return self.anonymous.clone();
         }
         if let Some(user) = self.by_user.get_key_value(user_id).map(|(u, _)| u.clone()) {
             if let Some(ids) = self.by_user.get_mut(user_id) {
@@ -305,6 +320,12 @@ mod tests {
     fn cache() -> (Arc<ManualClock>, MemoryCache) {
         let clock = Arc::new(ManualClock::new(1000.0));
         (clock.clone(), MemoryCache::with_clock(clock))
+    }
+
+    #[test]
+    fn index_slots_stay_small() {
+        // Memory per session: a user-index slot is a pointer pair, not an inline set.
+        assert_eq!(std::mem::size_of::<UserIds>(), 16);
     }
 
     #[test]
