@@ -948,12 +948,27 @@ void toto_bytes_free(struct toto_bytes *bytes);
 /**
  * Creates the built-in in-memory cache: thread-safe, expiry enforced on load (wall
  * clock), expired entries reclaimed, per-user index for toto_cache_remove_user.
+ * Sessions saved through a manager or toto_cache_store_session are kept decoded, so a
+ * retrieve neither decodes nor copies them (about twice the memory of the encoded
+ * record; see toto_cache_new_memory_compact). Records given to toto_cache_store are
+ * kept as given.
  *
  * Ownership: on success `*out` is a new handle; release it with toto_cache_free.
  * Thread safety: any thread.
  * Errors: TOTO_RESULT_NULL_ARGUMENT.
  */
 toto_result toto_cache_new_memory(struct toto_cache **out);
+
+/**
+ * Creates the built-in in-memory cache in its compact form: every session is kept as
+ * its encoded record (about half the memory of toto_cache_new_memory per session) and
+ * decoded on every load. Otherwise the same as toto_cache_new_memory.
+ *
+ * Ownership: on success `*out` is a new handle; release it with toto_cache_free.
+ * Thread safety: any thread.
+ * Errors: TOTO_RESULT_NULL_ARGUMENT.
+ */
+toto_result toto_cache_new_memory_compact(struct toto_cache **out);
 
 /**
  * Creates the built-in in-memory cache on a host clock (for tests and simulations;
@@ -1058,7 +1073,8 @@ toto_result toto_cache_remove_user(const struct toto_cache *cache,
                                    struct toto_error *error);
 
 /**
- * Exports `session` and stores it (overwriting) until its expiry. If the cache
+ * Stores `session` (overwriting) until its expiry: the built-in memory cache keeps
+ * the session itself, other caches get its exported record. If the cache
  * renamed it, the session takes the new id. On success the session is marked clean;
  * on failure it keeps its changes and dirty flag, so a retry can store it again.
  *

@@ -12,6 +12,24 @@ pub fn to_vec<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     serde_cbor::to_vec(value).map_err(|e| Error::Decode(format!("cannot encode: {e}")))
 }
 
+/// The length [`to_vec`] would produce, without building the bytes.
+pub fn encoded_len<T: Serialize>(value: &T) -> Result<usize> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_cbor::to_writer(&mut count, value)
+        .map_err(|e| Error::Decode(format!("cannot encode: {e}")))?;
+    Ok(count.0)
+}
+
 /// Decodes exactly one CBOR item of at most `limit` bytes; trailing bytes are an error.
 pub fn from_slice<T: DeserializeOwned>(
     bytes: &[u8],
@@ -41,6 +59,15 @@ fn describe(e: serde_cbor::Error) -> Error {
 mod tests {
     use super::*;
     use crate::value::Value;
+
+    #[test]
+    fn encoded_len_matches_the_bytes() {
+        let value = Value::Map(vec![(
+            Value::Text("k".into()),
+            Value::Array(vec![Value::Float(0.1), Value::Bytes(vec![7; 300])]),
+        )]);
+        assert_eq!(encoded_len(&value).unwrap(), to_vec(&value).unwrap().len());
+    }
 
     #[test]
     fn golden_bytes_of_values() {

@@ -47,6 +47,17 @@ pub(crate) struct RecordRef<'a> {
 }
 
 impl RecordRef<'_> {
+    /// Checks that the record fits [`MAX_RECORD_LEN`] without encoding it into memory.
+    pub(crate) fn check_len(&self) -> Result<()> {
+        if codec::encoded_len(self)? > MAX_RECORD_LEN {
+            return Err(Error::TooLarge {
+                what: "session record",
+                limit: MAX_RECORD_LEN,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
         let bytes = codec::to_vec(self)?;
         if bytes.len() > MAX_RECORD_LEN {

@@ -2,8 +2,13 @@
 //!
 //! A `Session` is a plain value: it is `Send` (move it between threads) but meant to be
 //! used by one thread at a time. Changes mark it dirty until it is saved.
+//!
+//! Everything but the expiry lives in a shared, copy-on-write core: cloning a session
+//! (or handing one out of the memory cache) shares it, and the first change copies it.
+//! The core also carries the keyed HMAC state, so a session's key is set up once per
+//! process rather than once per request.
 
-use std::cell::OnceCell;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::id::{generate_id, validate_session_id};
@@ -16,23 +21,31 @@ use crate::value::Value;
 /// A session and its state.
 #[derive(Clone)]
 pub struct Session {
+    core: Arc<Core>,
+    expires: f64,
+    dirty: bool,
+}
+
+/// The shared part of a session (see the module docs).
+#[derive(Clone)]
+pub(crate) struct Core {
     id: String,
     user_id: String,
-    expires: f64,
     key: Option<String>,
     state: StateMap,
-    dirty: bool,
-    signer: OnceCell<Signer>,
+    /// Boxed: keyed HMAC state is a few hundred bytes, and most sessions a cache holds
+    /// are never signed with in this process.
+    signer: OnceLock<Box<Signer>>,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("id", &self.id)
-            .field("user_id", &self.user_id)
+            .field("id", &self.core.id)
+            .field("user_id", &self.core.user_id)
             .field("expires", &self.expires)
-            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
-            .field("state_keys", &self.state.keys().collect::<Vec<_>>())
+            .field("key", &self.core.key.as_ref().map(|_| "<redacted>"))
+            .field("state_keys", &self.core.state.keys().collect::<Vec<_>>())
             .field("dirty", &self.dirty)
             .finish()
     }
@@ -40,11 +53,10 @@ impl std::fmt::Debug for Session {
 
 impl PartialEq for Session {
     fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
-            && self.user_id == other.user_id
-            && self.expires == other.expires
-            && self.key == other.key
-            && self.state == other.state
+        let (a, b) = (&self.core, &other.core);
+        self.expires == other.expires
+            && (Arc::ptr_eq(a, b)
+                || (a.id == b.id && a.user_id == b.user_id && a.key == b.key && a.state == b.state))
     }
 }
 
@@ -108,36 +120,57 @@ impl Session {
         validate_session_id(id)?;
         check_expires(expires)?;
         Ok(Session {
-            id: id.to_owned(),
-            user_id: normalize_user_id(user_id)?,
+            core: Arc::new(Core {
+                id: id.to_owned(),
+                user_id: normalize_user_id(user_id)?,
+                key: None,
+                state: StateMap::new(),
+                signer: OnceLock::new(),
+            }),
             expires,
-            key: None,
-            state: StateMap::new(),
             dirty: true,
-            signer: OnceCell::new(),
         })
+    }
+
+    /// The core, copied first if another session shares it.
+    fn core_mut(&mut self) -> &mut Core {
+        Arc::make_mut(&mut self.core)
+    }
+
+    /// The shared core (for a cache that keeps sessions decoded).
+    pub(crate) fn shared_core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// A clean session on a shared core (from a cache that keeps sessions decoded).
+    pub(crate) fn from_shared_core(core: Arc<Core>, expires: f64) -> Session {
+        Session {
+            core,
+            expires,
+            dirty: false,
+        }
     }
 
     /// The session id.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.core.id
     }
     /// Replaces the id (rotation, or a cache that renamed it). Marks the session dirty.
     pub fn set_id(&mut self, id: &str) -> Result<()> {
         validate_session_id(id)?;
-        if self.id != id {
-            self.id = id.to_owned();
+        if self.core.id != id {
+            self.core_mut().id = id.to_owned();
             self.dirty = true;
         }
         Ok(())
     }
     /// The (lowercased) user id; empty for an anonymous session.
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        &self.core.user_id
     }
     /// True when no user is bound.
     pub fn is_anonymous(&self) -> bool {
-        self.user_id.is_empty()
+        self.core.user_id.is_empty()
     }
     /// Expiry in Unix seconds.
     pub fn expires(&self) -> f64 {
@@ -156,29 +189,31 @@ impl Session {
     }
     /// The per-session HMAC key, if any.
     pub fn key(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.core.key.as_deref()
     }
     /// Sets or clears the per-session HMAC key.
     pub fn set_key(&mut self, key: Option<&str>) -> Result<()> {
         if let Some(k) = key {
             check_key(k)?;
         }
-        self.key = key.map(str::to_owned);
-        self.signer = OnceCell::new();
+        let core = self.core_mut();
+        core.key = key.map(str::to_owned);
+        core.signer = OnceLock::new();
         self.dirty = true;
         Ok(())
     }
     /// Generates and sets a random key the way Toto does at login; returns it.
     pub fn generate_key(&mut self) -> &str {
-        self.key = Some(generate_id());
-        self.signer = OnceCell::new();
         self.dirty = true;
-        self.key.as_deref().unwrap_or_default()
+        let core = self.core_mut();
+        core.key = Some(generate_id());
+        core.signer = OnceLock::new();
+        core.key.as_deref().unwrap_or_default()
     }
 
     /// The value under `name`; `None` when missing (a stored null is `Some(Null)`).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.state.get(name)
+        self.core.state.get(name)
     }
     /// Stores a value.
     pub fn set(&mut self, name: &str, value: Value) -> Result<()> {
@@ -187,10 +222,11 @@ impl Session {
             return Err(Error::InvalidArgument("value nested too deeply"));
         }
         // Overwriting keeps the stored key (no allocation for the name).
-        match self.state.get_mut(name) {
+        let state = &mut self.core_mut().state;
+        match state.get_mut(name) {
             Some(slot) => *slot = value,
             None => {
-                self.state.insert(name.to_owned(), value);
+                state.insert(name.to_owned(), value);
             }
         }
         self.dirty = true;
@@ -198,42 +234,42 @@ impl Session {
     }
     /// Removes a value; a missing key is fine (returns `None`).
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let old = self.state.remove(name);
-        if old.is_some() {
-            self.dirty = true;
+        if !self.core.state.contains_key(name) {
+            return None;
         }
-        old
+        self.dirty = true;
+        self.core_mut().state.remove(name)
     }
     /// True when `name` is present (even as null).
     pub fn contains(&self, name: &str) -> bool {
-        self.state.contains_key(name)
+        self.core.state.contains_key(name)
     }
     /// Number of state entries.
     pub fn len(&self) -> usize {
-        self.state.len()
+        self.core.state.len()
     }
     /// True when the state is empty.
     pub fn is_empty(&self) -> bool {
-        self.state.is_empty()
+        self.core.state.is_empty()
     }
     /// State keys in sorted order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.state.keys()
+        self.core.state.keys()
     }
     /// The `index`-th key in sorted order.
     pub fn key_at(&self, index: usize) -> Option<&str> {
-        self.state.entry_at(index).map(|(k, _)| k)
+        self.core.state.entry_at(index).map(|(k, _)| k)
     }
     /// Removes every state entry.
     pub fn clear(&mut self) {
-        if !self.state.is_empty() {
-            self.state.clear();
+        if !self.core.state.is_empty() {
+            self.core_mut().state.clear();
             self.dirty = true;
         }
     }
     /// The whole state map.
     pub fn state(&self) -> &StateMap {
-        &self.state
+        &self.core.state
     }
 
     /// True when the session changed since it was created, loaded or marked clean.
@@ -245,17 +281,26 @@ impl Session {
         self.dirty = false;
     }
 
-    /// Encodes the session as a record blob (see [`crate::record`]).
-    pub fn export(&self) -> Result<Vec<u8>> {
+    fn record_ref(&self) -> RecordRef<'_> {
         RecordRef {
             v: RECORD_VERSION,
-            id: &self.id,
-            user: &self.user_id,
+            id: &self.core.id,
+            user: &self.core.user_id,
             exp: self.expires,
-            key: self.key.as_deref(),
-            state: &self.state,
+            key: self.core.key.as_deref(),
+            state: &self.core.state,
         }
-        .encode()
+    }
+
+    /// Encodes the session as a record blob (see [`crate::record`]).
+    pub fn export(&self) -> Result<Vec<u8>> {
+        self.record_ref().encode()
+    }
+
+    /// Checks that [`Session::export`] would not refuse the session as too large,
+    /// without encoding it into memory (for a cache that keeps sessions decoded).
+    pub fn check_record_len(&self) -> Result<()> {
+        self.record_ref().check_len()
     }
 
     /// Decodes a record blob into a clean session. The record's fields are checked
@@ -282,24 +327,27 @@ impl Session {
             return Err(bad("state value (nested too deeply)"));
         }
         Ok(Session {
-            id: record.id,
-            user_id: record.user,
+            core: Arc::new(Core {
+                id: record.id,
+                user_id: record.user,
+                key: record.key,
+                state: record.state,
+                signer: OnceLock::new(),
+            }),
             expires: record.exp,
-            key: record.key,
-            state: record.state,
             dirty: false,
-            signer: OnceCell::new(),
         })
     }
 
     /// The session's signer, keyed once and cached. Without a key: Toto's 1008.
     pub fn signer(&self) -> Result<&Signer> {
-        if let Some(s) = self.signer.get() {
+        let core = &*self.core;
+        if let Some(s) = core.signer.get() {
             return Ok(s);
         }
-        let key = self.key.as_deref().ok_or(Error::InvalidHmac)?;
+        let key = core.key.as_deref().ok_or(Error::InvalidHmac)?;
         let signer = Signer::new(key.as_bytes())?;
-        Ok(self.signer.get_or_init(|| signer))
+        Ok(core.signer.get_or_init(|| Box::new(signer)))
     }
     /// Toto's `session.hmac(message)`.
     pub fn hmac(&self, message: &[u8]) -> Result<String> {
@@ -319,12 +367,12 @@ impl Session {
     }
     /// The response `x-toto-hmac` for `body`: HMAC of this session's id + body.
     pub fn sign_response(&self, body: &[u8]) -> Result<String> {
-        self.signer()?.sign_response(self.id.as_bytes(), body)
+        self.signer()?.sign_response(self.core.id.as_bytes(), body)
     }
     /// Checks a response's `x-toto-hmac` (client side).
     pub fn verify_response(&self, mac: &[u8], body: &[u8]) -> Result<()> {
         self.signer()?
-            .verify_response(mac, self.id.as_bytes(), body)
+            .verify_response(mac, self.core.id.as_bytes(), body)
     }
 }
 
@@ -419,6 +467,24 @@ mod tests {
         let generated = s.generate_key().to_owned();
         assert_eq!(generated.len(), 22);
         assert!(!format!("{s:?}").contains(&generated));
+    }
+
+    #[test]
+    fn clones_share_until_changed() {
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<Session>();
+        let mut a = Session::new("u", 1.0).unwrap();
+        a.set("n", 1i64.into()).unwrap();
+        let mut b = a.clone();
+        assert!(Arc::ptr_eq(&a.core, &b.core));
+        b.set("n", 2i64.into()).unwrap();
+        b.set_key(Some("k")).unwrap();
+        assert_eq!(a.get("n"), Some(&Value::from(1i64)));
+        assert_eq!(a.key(), None);
+        assert_eq!(b.get("n"), Some(&Value::from(2i64)));
+        // Expiry is per session, not shared.
+        b.set_expires(5.0);
+        assert_eq!(a.expires(), 1.0);
     }
 
     #[test]

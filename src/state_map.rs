@@ -43,6 +43,11 @@ impl StateMap {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
+                // Small maps grow one slot at a time: a session usually has a handful
+                // of keys, and a cache may keep it for a long time.
+                if self.entries.len() == self.entries.capacity() && self.entries.len() < 8 {
+                    self.entries.reserve_exact(1);
+                }
                 self.entries.insert(i, (key, value));
                 None
             }

@@ -227,9 +227,9 @@ fn manager_with(n: usize) -> (Manager, Vec<String>) {
         .map(|i| {
             let id = toto_session::id::generate_id();
             let user = format!("user{i}");
-            let record = session(&id, &user, expires).export().unwrap();
+            // Stored the way the manager saves a session (kept decoded).
             cache
-                .store(&id, &user, expires, &record, StoreMode::Upsert)
+                .store_session(&session(&id, &user, expires), StoreMode::Upsert)
                 .unwrap();
             id
         })

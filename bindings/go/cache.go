@@ -15,7 +15,7 @@ import (
 )
 
 // CacheHandle is a session cache owned by the library: the built-in memory cache
-// (NewMemoryCache, NewMemoryCacheWithClock) or a Go Cache (NewCache). It is safe for
+// (NewMemoryCache, NewMemoryCacheCompact, NewMemoryCacheWithClock) or a Go Cache (NewCache). It is safe for
 // concurrent use. Managers keep their own reference, so the handle may be closed once
 // it has been passed to NewManager.
 //
@@ -39,6 +39,17 @@ func newCacheHandle(p *C.toto_cache, clock *clockRef) *CacheHandle {
 func NewMemoryCache() (*CacheHandle, error) {
 	var out *C.toto_cache
 	if err := check(C.toto_cache_new_memory(&out), nil); err != nil {
+		return nil, err
+	}
+	return newCacheHandle(out, nil), nil
+}
+
+// NewMemoryCacheCompact makes the built-in in-memory cache in its compact form: every
+// session is kept as its encoded record (about half the memory per session of
+// NewMemoryCache, which keeps saved sessions decoded) and decoded on every load.
+func NewMemoryCacheCompact() (*CacheHandle, error) {
+	var out *C.toto_cache
+	if err := check(C.toto_cache_new_memory_compact(&out), nil); err != nil {
 		return nil, err
 	}
 	return newCacheHandle(out, nil), nil

@@ -122,6 +122,29 @@ func TestMemoryCacheWallClock(t *testing.T) {
 	}
 }
 
+func TestCompactMemoryCache(t *testing.T) {
+	c := must(NewMemoryCacheCompact())
+	defer c.Close()
+	s := must(NewSession("bob", time.Now().Add(time.Hour)))
+	defer s.Close()
+	ok(t, s.Set("cart", map[string]any{"n": 2}))
+	ok(t, c.StoreSession(bg, s))
+	want := must(s.Export())
+	if got := must(c.Load(bg, s.ID())); !bytes.Equal(got, want) {
+		t.Fatalf("a compact cache holds the export: %x != %x", got, want)
+	}
+	back := must(c.LoadSession(bg, s.ID()))
+	defer back.Close()
+	var cart map[string]int
+	ok(t, back.Get("cart", &cart))
+	if cart["n"] != 2 {
+		t.Fatalf("cart = %v", cart)
+	}
+	if n := must(c.RemoveUser(bg, "bob")); n != 1 {
+		t.Fatalf("removed %d", n)
+	}
+}
+
 func TestCacheWithoutRemoveUser(t *testing.T) {
 	c := must(NewCache(basicCache{newMemCache(nil)}))
 	defer c.Close()

@@ -1,9 +1,17 @@
 //! The embedded default cache: sharded in-memory maps with expiry and a per-user index.
 //!
+//! Sessions stored through [`SessionCache::store_session`] (what the manager does) are
+//! kept decoded: the session's shared core is kept and handed out again on load, so a
+//! retrieve neither decodes nor copies the state (the first change a caller makes
+//! copies it). That costs memory: about twice what the encoded record takes.
+//! [`MemoryCache::compact`] keeps encoded records instead (a decode on every load).
+//! Record bytes stored through [`SessionCache::store`] (a C caller's own records) are
+//! always kept as they are and decoded when loaded as a session; either form is
+//! encoded on demand when loaded as bytes.
+//!
 //! Memory per session is kept low: the session id is one shared allocation (the map
 //! key and the user index point to it), the user id is shared by all of that user's
-//! sessions, a user with one session needs no set, and records are shared (`Arc<[u8]>`)
-//! so a load hands them out without copying.
+//! sessions and a user with one session needs no set.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,15 +19,42 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
+use crate::session::{Core, Session};
 
 const SHARDS: usize = 16;
 /// Every this many stores into a shard, its expired entries are swept.
 const SWEEP_EVERY: u32 = 1024;
 
+/// What an entry holds: a session's shared core, or record bytes as a caller stored
+/// them.
+#[derive(Clone)]
+enum Held {
+    Session(Arc<Core>),
+    Record(Arc<[u8]>),
+}
+
 struct Stored {
-    record: Arc<[u8]>,
+    held: Held,
     expires: f64,
     user_id: Arc<str>,
+}
+
+impl Stored {
+    /// The entry as record bytes (encoded when it holds a session).
+    fn record(held: Held, expires: f64) -> Result<Arc<[u8]>> {
+        match held {
+            Held::Record(record) => Ok(record),
+            Held::Session(core) => Ok(Session::from_shared_core(core, expires).export()?.into()),
+        }
+    }
+
+    /// The entry as a clean session (decoded when it holds bytes).
+    fn session(held: Held, expires: f64) -> Result<Session> {
+        match held {
+            Held::Session(core) => Ok(Session::from_shared_core(core, expires)),
+            Held::Record(record) => Session::import(&record),
+        }
+    }
 }
 
 /// The ids of one user's sessions in a shard: most users have one. The set is boxed
@@ -148,6 +183,8 @@ fn shard_index(id: &str) -> usize {
 pub struct MemoryCache {
     shards: Box<[Mutex<Shard>]>,
     clock: Arc<dyn Clock>,
+    /// Keep encoded records rather than decoded sessions.
+    compact: bool,
 }
 
 impl Default for MemoryCache {
@@ -175,7 +212,27 @@ impl MemoryCache {
         MemoryCache {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             clock,
+            compact: false,
         }
+    }
+
+    /// An empty cache on the wall clock that keeps every session as its encoded
+    /// record: about half the memory per session, a decode on every load.
+    pub fn compact() -> Self {
+        MemoryCache::compact_with_clock(Arc::new(SystemClock))
+    }
+
+    /// [`MemoryCache::compact`] on a given clock.
+    pub fn compact_with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryCache {
+            compact: true,
+            ..MemoryCache::with_clock(clock)
+        }
+    }
+
+    /// True when this cache keeps encoded records (see [`MemoryCache::compact`]).
+    pub fn is_compact(&self) -> bool {
+        self.compact
     }
 
     fn shard(&self, id: &str) -> MutexGuard<'_, Shard> {
@@ -199,6 +256,73 @@ impl MemoryCache {
         self.len() == 0
     }
 
+    /// Stores an entry (see [`SessionCache::store`]).
+    fn put(
+        &self,
+        id: &str,
+        user_id: &str,
+        expires: f64,
+        held: Held,
+        mode: StoreMode,
+    ) -> Result<Option<String>> {
+        let now = self.clock.now();
+        let mut shard = self.shard(id);
+        shard.stores_since_sweep += 1;
+        if shard.stores_since_sweep >= SWEEP_EVERY {
+            shard.sweep(now);
+        }
+        if let Some((key, existing)) = shard.sessions.get_key_value(id) {
+            if mode == StoreMode::CreateNew && existing.expires > now {
+                return Err(Error::IdCollision);
+            }
+            let key = key.clone();
+            let old_user = existing.user_id.clone();
+            let user = if *old_user == *user_id {
+                old_user
+            } else {
+                shard.unindex(&old_user, id);
+                shard.index(user_id, &key)
+            };
+            shard.sessions.insert(
+                key,
+                Stored {
+                    held,
+                    expires,
+                    user_id: user,
+                },
+            );
+            return Ok(None);
+        }
+        let key: Arc<str> = Arc::from(id);
+        let user = shard.index(user_id, &key);
+        shard.sessions.insert(
+            key,
+            Stored {
+                held,
+                expires,
+                user_id: user,
+            },
+        );
+        Ok(None)
+    }
+
+    /// The live entry under `id`, renewed when `renew` is given; an expired one is
+    /// reclaimed. The lock is held only for the lookup: any decoding or encoding
+    /// happens after.
+    fn get_renew(&self, id: &str, renew: Option<Renewal>) -> Option<(Held, f64)> {
+        let now = self.clock.now();
+        let mut shard = self.shard(id);
+        let stored = shard.sessions.get_mut(id)?;
+        if stored.expires <= now {
+            shard.take(id);
+            return None;
+        }
+        if let Some(r) = renew {
+            stored.expires = stored.expires.max(r.target_for(&stored.user_id));
+        }
+        Some((stored.held.clone(), stored.expires))
+    }
+
     /// Reclaims every expired entry now.
     pub fn purge_expired(&self) {
         let now = self.clock.now();
@@ -217,78 +341,51 @@ impl SessionCache for MemoryCache {
         record: &[u8],
         mode: StoreMode,
     ) -> Result<Option<String>> {
-        let now = self.clock.now();
-        let mut shard = self.shard(id);
-        shard.stores_since_sweep += 1;
-        if shard.stores_since_sweep >= SWEEP_EVERY {
-            shard.sweep(now);
-        }
-        let record: Arc<[u8]> = record.into();
-        if let Some((key, existing)) = shard.sessions.get_key_value(id) {
-            if mode == StoreMode::CreateNew && existing.expires > now {
-                return Err(Error::IdCollision);
-            }
-            let key = key.clone();
-            let old_user = existing.user_id.clone();
-            let user = if *old_user == *user_id {
-                old_user
-            } else {
-                shard.unindex(&old_user, id);
-                shard.index(user_id, &key)
-            };
-            shard.sessions.insert(
-                key,
-                Stored {
-                    record,
-                    expires,
-                    user_id: user,
-                },
-            );
-            return Ok(None);
-        }
-        let key: Arc<str> = Arc::from(id);
-        let user = shard.index(user_id, &key);
-        shard.sessions.insert(
-            key,
-            Stored {
-                record,
-                expires,
-                user_id: user,
-            },
-        );
-        Ok(None)
+        self.put(id, user_id, expires, Held::Record(record.into()), mode)
+    }
+
+    fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
+        let held = if self.compact {
+            Held::Record(session.export()?.into())
+        } else {
+            // Same size rule as a cache that stores the encoded record.
+            session.check_record_len()?;
+            Held::Session(session.shared_core().clone())
+        };
+        self.put(
+            session.id(),
+            session.user_id(),
+            session.expires(),
+            held,
+            mode,
+        )
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        let now = self.clock.now();
-        let mut shard = self.shard(id);
-        match shard.sessions.get(id) {
-            None => Ok(None),
-            Some(s) if s.expires > now => Ok(Some(s.record.to_vec())),
-            Some(_) => {
-                shard.take(id);
-                Ok(None)
-            }
-        }
+        Ok(self
+            .load_renew(id, None)?
+            .map(|loaded| loaded.record.to_vec()))
     }
 
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
-        let now = self.clock.now();
-        let mut shard = self.shard(id);
-        let Some(stored) = shard.sessions.get_mut(id) else {
+        let Some((held, expires)) = self.get_renew(id, renew) else {
             return Ok(None);
         };
-        if stored.expires <= now {
-            shard.take(id);
-            return Ok(None);
-        }
-        if let Some(r) = renew {
-            stored.expires = stored.expires.max(r.target_for(&stored.user_id));
-        }
         Ok(Some(Loaded {
-            record: stored.record.clone(),
-            expires: Some(stored.expires),
+            record: Stored::record(held, expires)?,
+            expires: Some(expires),
         }))
+    }
+
+    fn load_session_renew(
+        &self,
+        id: &str,
+        renew: Option<Renewal>,
+    ) -> Result<Option<(Session, Option<f64>)>> {
+        let Some((held, expires)) = self.get_renew(id, renew) else {
+            return Ok(None);
+        };
+        Ok(Some((Stored::session(held, expires)?, Some(expires))))
     }
 
     fn remove(&self, id: &str) -> Result<()> {
@@ -320,6 +417,98 @@ mod tests {
     fn cache() -> (Arc<ManualClock>, MemoryCache) {
         let clock = Arc::new(ManualClock::new(1000.0));
         (clock.clone(), MemoryCache::with_clock(clock))
+    }
+
+    fn session(id: &str, user: &str, expires: f64) -> Session {
+        let mut s = Session::with_id(id, user, expires).unwrap();
+        s.set("cart", crate::Value::from(3i64)).unwrap();
+        s
+    }
+
+    #[test]
+    fn sessions_are_kept_decoded_and_shared_copy_on_write() {
+        let (_, c) = cache();
+        let mut s = session("sid", "alice", 2000.0);
+        c.store_session(&s, StoreMode::Upsert).unwrap();
+        s.mark_clean();
+        let (mut a, expires) = c.load_session_renew("sid", None).unwrap().unwrap();
+        assert_eq!((a.clone(), expires), (s.clone(), Some(2000.0)));
+        assert!(
+            Arc::ptr_eq(a.shared_core(), s.shared_core()),
+            "handed out without decoding or copying"
+        );
+        a.set("cart", crate::Value::from(4i64)).unwrap();
+        let (b, _) = c.load_session_renew("sid", None).unwrap().unwrap();
+        assert_eq!(
+            b.get("cart"),
+            Some(&crate::Value::from(3i64)),
+            "a change copies"
+        );
+        // As bytes: the encoded session with the expiry the cache holds.
+        let r = Renewal {
+            user: 3000.0,
+            anonymous: 3000.0,
+        };
+        let loaded = c.load_renew("sid", Some(r)).unwrap().unwrap();
+        let mut renewed = s.clone();
+        renewed.set_expires(3000.0);
+        assert_eq!(&loaded.record[..], &renewed.export().unwrap()[..]);
+        assert_eq!(c.load("sid").unwrap().unwrap(), renewed.export().unwrap());
+    }
+
+    #[test]
+    fn a_compact_cache_keeps_records_and_loads_the_same_sessions() {
+        let clock = Arc::new(ManualClock::new(1000.0));
+        let c = MemoryCache::compact_with_clock(clock);
+        assert!(c.is_compact() && !MemoryCache::new().is_compact());
+        let mut s = session("sid", "alice", 2000.0);
+        c.store_session(&s, StoreMode::Upsert).unwrap();
+        s.mark_clean();
+        let (back, expires) = c.load_session_renew("sid", None).unwrap().unwrap();
+        assert_eq!((&back, expires), (&s, Some(2000.0)));
+        assert!(
+            !Arc::ptr_eq(back.shared_core(), s.shared_core()),
+            "decoded anew"
+        );
+        assert_eq!(c.load("sid").unwrap().unwrap(), s.export().unwrap());
+        assert_eq!(c.remove_user("alice").unwrap(), 1);
+    }
+
+    #[test]
+    fn stored_bytes_stay_bytes_and_are_decoded_on_load() {
+        let (_, c) = cache();
+        let s = session("sid", "", 2000.0);
+        let record = s.export().unwrap();
+        c.store("sid", "", 2000.0, &record, StoreMode::Upsert)
+            .unwrap();
+        assert_eq!(c.load("sid").unwrap().unwrap(), record, "exactly as stored");
+        let (back, _) = c.load_session_renew("sid", None).unwrap().unwrap();
+        assert_eq!(back, s);
+        c.store("bad", "", 2000.0, b"garbage", StoreMode::Upsert)
+            .unwrap();
+        assert!(matches!(
+            c.load_session_renew("bad", None),
+            Err(Error::Decode(_))
+        ));
+        assert_eq!(c.load("bad").unwrap().unwrap(), b"garbage");
+    }
+
+    #[test]
+    fn a_session_over_the_record_limit_is_refused_and_not_stored() {
+        let (_, c) = cache();
+        let mut s = session("big", "bob", 2000.0);
+        let half = crate::Value::Bytes(vec![0; crate::limits::MAX_RECORD_LEN / 2]);
+        s.set("a", half.clone()).unwrap();
+        s.set("b", half).unwrap();
+        assert!(matches!(
+            c.store_session(&s, StoreMode::Upsert),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(c.is_empty());
+        assert!(
+            matches!(s.export(), Err(Error::TooLarge { .. })),
+            "same rule"
+        );
     }
 
     #[test]

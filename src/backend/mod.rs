@@ -14,6 +14,7 @@ pub use session_io::{load_session, store_session, LoadedSession};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::session::Session;
 use crate::value::Value;
 
 /// How [`SessionCache::store`] treats an id that is already present.
@@ -87,6 +88,35 @@ pub trait SessionCache: Send + Sync {
             record: record.into(),
             expires: None,
         }))
+    }
+
+    /// Stores a whole session under its id until its expiry, like
+    /// [`SessionCache::store`]. The default encodes it ([`Session::export`], which
+    /// refuses a record over the size limit) and calls `store`; an in-process cache may
+    /// keep the session itself instead of its bytes.
+    fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
+        let record = session.export()?;
+        self.store(
+            session.id(),
+            session.user_id(),
+            session.expires(),
+            &record,
+            mode,
+        )
+    }
+
+    /// Loads (and with `renew`, renews) like [`SessionCache::load_renew`], decoded: the
+    /// session as stored and the expiry the cache holds, when it tracks one. The
+    /// default decodes the record `load_renew` returns.
+    fn load_session_renew(
+        &self,
+        id: &str,
+        renew: Option<Renewal>,
+    ) -> Result<Option<(Session, Option<f64>)>> {
+        let Some(loaded) = self.load_renew(id, renew)? else {
+            return Ok(None);
+        };
+        Ok(Some((Session::import(&loaded.record)?, loaded.expires)))
     }
 
     /// Removes `id` (logout). Removing a missing id succeeds.

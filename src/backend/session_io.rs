@@ -23,14 +23,7 @@ pub fn store_session(
     session: &mut Session,
     mode: StoreMode,
 ) -> Result<()> {
-    let record = session.export()?;
-    if let Some(new_id) = cache.store(
-        session.id(),
-        session.user_id(),
-        session.expires(),
-        &record,
-        mode,
-    )? {
+    if let Some(new_id) = cache.store_session(session, mode)? {
         session.set_id(&new_id)?;
     }
     session.mark_clean();
@@ -46,17 +39,16 @@ pub fn load_session(
     id: &str,
     renew: Option<Renewal>,
 ) -> Result<Option<LoadedSession>> {
-    let Some(loaded) = cache.load_renew(id, renew)? else {
+    let Some((mut session, expires)) = cache.load_session_renew(id, renew)? else {
         return Ok(None);
     };
-    let mut session = Session::import(&loaded.record)?;
     session.set_id(id)?;
-    if let Some(expires) = loaded.expires {
+    if let Some(expires) = expires {
         session.set_expires(expires);
     }
     session.mark_clean();
     Ok(Some(LoadedSession {
         session,
-        expiry_from_cache: loaded.expires.is_some(),
+        expiry_from_cache: expires.is_some(),
     }))
 }

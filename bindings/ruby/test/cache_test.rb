@@ -99,6 +99,14 @@ class CacheTest < Minitest::Test
     assert_raises(TotoSession::ClosedError) { cache.load("x") }
   end
 
+  def test_compact_memory_cache
+    cache = TotoSession::Cache.memory(compact: true)
+    refute cache.ruby_backed?
+    exercise(cache)
+    cache.close
+    assert_raises(ArgumentError) { TotoSession::Cache.memory(clock: -> { NOW }, compact: true) }
+  end
+
   def test_memory_cache_with_a_ruby_clock
     clock = ManualClock.new(NOW)
     cache = TotoSession::Cache.memory(clock: clock)

@@ -30,14 +30,20 @@ module TotoSession
     class << self
       # The built-in in-memory cache (thread-safe, expiry enforced on load). `clock`:
       # an optional callable returning Unix seconds (tests and simulations: give the
-      # Manager the same one).
-      def memory(clock: nil)
+      # Manager the same one). Saved sessions are kept decoded (fast retrieve);
+      # `compact: true` keeps encoded records instead (about half the memory per
+      # session, a decode on every load; not available with a clock).
+      def memory(clock: nil, compact: false)
+        raise ArgumentError, "compact: is not available with clock:" if clock && compact
+
         s = Scratch.current
+        fn = nil
         if clock
           fn = Callbacks.clock_function(clock)
           code = Native.toto_cache_new_memory_with_clock(fn, nil, s.ptr)
+        elsif compact
+          code = Native.toto_cache_new_memory_compact(s.ptr)
         else
-          fn = nil
           code = Native.toto_cache_new_memory(s.ptr)
         end
         Errors.raise_for(code) unless code.zero?

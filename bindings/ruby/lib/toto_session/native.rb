@@ -232,6 +232,7 @@ module TotoSession
     # ---- caches -----------------------------------------------------------------------
 
     attach_function :toto_cache_new_memory, [:pointer], :uint32
+    attach_function :toto_cache_new_memory_compact, [:pointer], :uint32
     attach_function :toto_cache_new_memory_with_clock, %i[pointer pointer pointer], :uint32
     attach_function :toto_cache_new_vtable, %i[pointer pointer], :uint32
     attach_function :toto_redis_options_default, [:pointer], :uint32
