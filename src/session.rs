@@ -3,10 +3,12 @@
 //! A `Session` is a plain value: it is `Send` (move it between threads) but meant to be
 //! used by one thread at a time. Changes mark it dirty until it is saved.
 //!
-//! Everything but the expiry lives in a shared, copy-on-write core: cloning a session
-//! (or handing one out of the memory cache) shares it, and the first change copies it.
-//! The core also carries the keyed HMAC state, so a session's key is set up once per
-//! process rather than once per request.
+//! Its parts are shared, not copied: cloning a session (or handing one out of the
+//! memory cache) shares the id, user id, key and state, and the first change to the
+//! state copies the state alone (copy-on-write). The id, user id and key are never
+//! changed in place (a new one replaces them), so text borrowed from them stays where it
+//! is while the session holds it. The key carries its keyed HMAC state, so a session's
+//! key is set up once per process rather than once per request.
 
 use std::sync::{Arc, OnceLock};
 
@@ -21,31 +23,47 @@ use crate::value::Value;
 /// A session and its state.
 #[derive(Clone)]
 pub struct Session {
-    core: Arc<Core>,
+    id: Arc<str>,
+    user_id: Arc<str>,
+    key: Option<Arc<SessionKey>>,
+    state: Arc<StateMap>,
     expires: f64,
     dirty: bool,
 }
 
-/// The shared part of a session (see the module docs).
-#[derive(Clone)]
-pub(crate) struct Core {
-    id: String,
-    user_id: String,
-    key: Option<String>,
-    state: StateMap,
+/// A session's HMAC key and the HMAC state keyed with it, set up on first use.
+pub(crate) struct SessionKey {
+    key: Box<str>,
     /// Boxed: keyed HMAC state is a few hundred bytes, and most sessions a cache holds
     /// are never signed with in this process.
     signer: OnceLock<Box<Signer>>,
 }
 
+impl SessionKey {
+    fn new(key: &str) -> Arc<SessionKey> {
+        Arc::new(SessionKey {
+            key: key.into(),
+            signer: OnceLock::new(),
+        })
+    }
+}
+
+/// What a cache that keeps sessions decoded holds besides the id and user id (which it
+/// keeps anyway).
+#[derive(Clone)]
+pub(crate) struct SharedParts {
+    key: Option<Arc<SessionKey>>,
+    state: Arc<StateMap>,
+}
+
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("id", &self.core.id)
-            .field("user_id", &self.core.user_id)
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
             .field("expires", &self.expires)
-            .field("key", &self.core.key.as_ref().map(|_| "<redacted>"))
-            .field("state_keys", &self.core.state.keys().collect::<Vec<_>>())
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("state_keys", &self.state.keys().collect::<Vec<_>>())
             .field("dirty", &self.dirty)
             .finish()
     }
@@ -53,10 +71,11 @@ impl std::fmt::Debug for Session {
 
 impl PartialEq for Session {
     fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (&self.core, &other.core);
         self.expires == other.expires
-            && (Arc::ptr_eq(a, b)
-                || (a.id == b.id && a.user_id == b.user_id && a.key == b.key && a.state == b.state))
+            && self.id == other.id
+            && self.user_id == other.user_id
+            && self.key() == other.key()
+            && (Arc::ptr_eq(&self.state, &other.state) || self.state == other.state)
     }
 }
 
@@ -120,32 +139,51 @@ impl Session {
         validate_session_id(id)?;
         check_expires(expires)?;
         Ok(Session {
-            core: Arc::new(Core {
-                id: id.to_owned(),
-                user_id: normalize_user_id(user_id)?,
-                key: None,
-                state: StateMap::new(),
-                signer: OnceLock::new(),
-            }),
+            id: id.into(),
+            user_id: normalize_user_id(user_id)?.into(),
+            key: None,
+            state: Arc::default(),
             expires,
             dirty: true,
         })
     }
 
-    /// The core, copied first if another session shares it.
-    fn core_mut(&mut self) -> &mut Core {
-        Arc::make_mut(&mut self.core)
+    /// The state, copied first if another session shares it.
+    fn state_mut(&mut self) -> &mut StateMap {
+        Arc::make_mut(&mut self.state)
     }
 
-    /// The shared core (for a cache that keeps sessions decoded).
-    pub(crate) fn shared_core(&self) -> &Arc<Core> {
-        &self.core
+    /// The id, shared (a cache keeps it as its map key).
+    pub(crate) fn shared_id(&self) -> &Arc<str> {
+        &self.id
     }
 
-    /// A clean session on a shared core (from a cache that keeps sessions decoded).
-    pub(crate) fn from_shared_core(core: Arc<Core>, expires: f64) -> Session {
+    /// The parts a cache that keeps sessions decoded holds.
+    pub(crate) fn shared_parts(&self) -> SharedParts {
+        SharedParts {
+            key: self.key.clone(),
+            state: self.state.clone(),
+        }
+    }
+
+    /// True when both sessions hold the same state (not a copy).
+    #[cfg(test)]
+    pub(crate) fn shares_state_with(&self, other: &Session) -> bool {
+        Arc::ptr_eq(&self.state, &other.state)
+    }
+
+    /// A clean session from shared parts (from a cache that keeps sessions decoded).
+    pub(crate) fn from_shared_parts(
+        id: Arc<str>,
+        user_id: Arc<str>,
+        parts: SharedParts,
+        expires: f64,
+    ) -> Session {
         Session {
-            core,
+            id,
+            user_id,
+            key: parts.key,
+            state: parts.state,
             expires,
             dirty: false,
         }
@@ -153,24 +191,24 @@ impl Session {
 
     /// The session id.
     pub fn id(&self) -> &str {
-        &self.core.id
+        &self.id
     }
     /// Replaces the id (rotation, or a cache that renamed it). Marks the session dirty.
     pub fn set_id(&mut self, id: &str) -> Result<()> {
         validate_session_id(id)?;
-        if self.core.id != id {
-            self.core_mut().id = id.to_owned();
+        if *self.id != *id {
+            self.id = id.into();
             self.dirty = true;
         }
         Ok(())
     }
     /// The (lowercased) user id; empty for an anonymous session.
     pub fn user_id(&self) -> &str {
-        &self.core.user_id
+        &self.user_id
     }
     /// True when no user is bound.
     pub fn is_anonymous(&self) -> bool {
-        self.core.user_id.is_empty()
+        self.user_id.is_empty()
     }
     /// Expiry in Unix seconds.
     pub fn expires(&self) -> f64 {
@@ -189,31 +227,27 @@ impl Session {
     }
     /// The per-session HMAC key, if any.
     pub fn key(&self) -> Option<&str> {
-        self.core.key.as_deref()
+        self.key.as_ref().map(|k| &*k.key)
     }
     /// Sets or clears the per-session HMAC key.
     pub fn set_key(&mut self, key: Option<&str>) -> Result<()> {
         if let Some(k) = key {
             check_key(k)?;
         }
-        let core = self.core_mut();
-        core.key = key.map(str::to_owned);
-        core.signer = OnceLock::new();
+        self.key = key.map(SessionKey::new);
         self.dirty = true;
         Ok(())
     }
     /// Generates and sets a random key the way Toto does at login; returns it.
     pub fn generate_key(&mut self) -> &str {
         self.dirty = true;
-        let core = self.core_mut();
-        core.key = Some(generate_id());
-        core.signer = OnceLock::new();
-        core.key.as_deref().unwrap_or_default()
+        let key = self.key.insert(SessionKey::new(&generate_id()));
+        &key.key
     }
 
     /// The value under `name`; `None` when missing (a stored null is `Some(Null)`).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.core.state.get(name)
+        self.state.get(name)
     }
     /// Stores a value.
     pub fn set(&mut self, name: &str, value: Value) -> Result<()> {
@@ -222,7 +256,7 @@ impl Session {
             return Err(Error::InvalidArgument("value nested too deeply"));
         }
         // Overwriting keeps the stored key (no allocation for the name).
-        let state = &mut self.core_mut().state;
+        let state = self.state_mut();
         match state.get_mut(name) {
             Some(slot) => *slot = value,
             None => {
@@ -234,42 +268,42 @@ impl Session {
     }
     /// Removes a value; a missing key is fine (returns `None`).
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        if !self.core.state.contains_key(name) {
+        if !self.state.contains_key(name) {
             return None;
         }
         self.dirty = true;
-        self.core_mut().state.remove(name)
+        self.state_mut().remove(name)
     }
     /// True when `name` is present (even as null).
     pub fn contains(&self, name: &str) -> bool {
-        self.core.state.contains_key(name)
+        self.state.contains_key(name)
     }
     /// Number of state entries.
     pub fn len(&self) -> usize {
-        self.core.state.len()
+        self.state.len()
     }
     /// True when the state is empty.
     pub fn is_empty(&self) -> bool {
-        self.core.state.is_empty()
+        self.state.is_empty()
     }
     /// State keys in sorted order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.core.state.keys()
+        self.state.keys()
     }
     /// The `index`-th key in sorted order.
     pub fn key_at(&self, index: usize) -> Option<&str> {
-        self.core.state.entry_at(index).map(|(k, _)| k)
+        self.state.entry_at(index).map(|(k, _)| k)
     }
     /// Removes every state entry.
     pub fn clear(&mut self) {
-        if !self.core.state.is_empty() {
-            self.core_mut().state.clear();
+        if !self.state.is_empty() {
+            self.state_mut().clear();
             self.dirty = true;
         }
     }
     /// The whole state map.
     pub fn state(&self) -> &StateMap {
-        &self.core.state
+        &self.state
     }
 
     /// True when the session changed since it was created, loaded or marked clean.
@@ -284,11 +318,11 @@ impl Session {
     fn record_ref(&self) -> RecordRef<'_> {
         RecordRef {
             v: RECORD_VERSION,
-            id: &self.core.id,
-            user: &self.core.user_id,
+            id: &self.id,
+            user: &self.user_id,
             exp: self.expires,
-            key: self.core.key.as_deref(),
-            state: &self.core.state,
+            key: self.key(),
+            state: &self.state,
         }
     }
 
@@ -327,13 +361,10 @@ impl Session {
             return Err(bad("state value (nested too deeply)"));
         }
         Ok(Session {
-            core: Arc::new(Core {
-                id: record.id,
-                user_id: record.user,
-                key: record.key,
-                state: record.state,
-                signer: OnceLock::new(),
-            }),
+            id: record.id.into(),
+            user_id: record.user.into(),
+            key: record.key.as_deref().map(SessionKey::new),
+            state: Arc::new(record.state),
             expires: record.exp,
             dirty: false,
         })
@@ -341,13 +372,12 @@ impl Session {
 
     /// The session's signer, keyed once and cached. Without a key: Toto's 1008.
     pub fn signer(&self) -> Result<&Signer> {
-        let core = &*self.core;
-        if let Some(s) = core.signer.get() {
+        let key = self.key.as_deref().ok_or(Error::InvalidHmac)?;
+        if let Some(s) = key.signer.get() {
             return Ok(s);
         }
-        let key = core.key.as_deref().ok_or(Error::InvalidHmac)?;
-        let signer = Signer::new(key.as_bytes())?;
-        Ok(core.signer.get_or_init(|| Box::new(signer)))
+        let signer = Signer::new(key.key.as_bytes())?;
+        Ok(key.signer.get_or_init(|| Box::new(signer)))
     }
     /// Toto's `session.hmac(message)`.
     pub fn hmac(&self, message: &[u8]) -> Result<String> {
@@ -367,12 +397,12 @@ impl Session {
     }
     /// The response `x-toto-hmac` for `body`: HMAC of this session's id + body.
     pub fn sign_response(&self, body: &[u8]) -> Result<String> {
-        self.signer()?.sign_response(self.core.id.as_bytes(), body)
+        self.signer()?.sign_response(self.id.as_bytes(), body)
     }
     /// Checks a response's `x-toto-hmac` (client side).
     pub fn verify_response(&self, mac: &[u8], body: &[u8]) -> Result<()> {
         self.signer()?
-            .verify_response(mac, self.core.id.as_bytes(), body)
+            .verify_response(mac, self.id.as_bytes(), body)
     }
 }
 
@@ -476,7 +506,7 @@ mod tests {
         let mut a = Session::new("u", 1.0).unwrap();
         a.set("n", 1i64.into()).unwrap();
         let mut b = a.clone();
-        assert!(Arc::ptr_eq(&a.core, &b.core));
+        assert!(a.shares_state_with(&b));
         b.set("n", 2i64.into()).unwrap();
         b.set_key(Some("k")).unwrap();
         assert_eq!(a.get("n"), Some(&Value::from(1i64)));

@@ -1,7 +1,7 @@
 //! The embedded default cache: sharded in-memory maps with expiry and a per-user index.
 //!
 //! Sessions stored through [`SessionCache::store_session`] (what the manager does) are
-//! kept decoded: the session's shared core is kept and handed out again on load, so a
+//! kept decoded: the session's shared parts are kept and handed out again on load, so a
 //! retrieve neither decodes nor copies the state (the first change a caller makes
 //! copies it). That costs memory: about twice what the encoded record takes.
 //! [`MemoryCache::compact`] keeps encoded records instead (a decode on every load).
@@ -13,46 +13,62 @@
 //! key and the user index point to it), the user id is shared by all of that user's
 //! sessions and a user with one session needs no set.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
-use crate::session::{Core, Session};
+use crate::session::{Session, SharedParts};
 
 const SHARDS: usize = 16;
 /// Every this many stores into a shard, its expired entries are swept.
 const SWEEP_EVERY: u32 = 1024;
 
-/// What an entry holds: a session's shared core, or record bytes as a caller stored
-/// them.
+/// What an entry holds besides its id and user id: a session's shared parts, or record
+/// bytes as a caller stored them.
 #[derive(Clone)]
 enum Held {
-    Session(Arc<Core>),
+    Session(SharedParts),
     Record(Arc<[u8]>),
 }
 
 struct Stored {
     held: Held,
-    expires: f64,
+    /// Renewed in place under the shard's lock (a `Cell`: the map has no
+    /// `get_key_value_mut`).
+    expires: Cell<f64>,
     user_id: Arc<str>,
 }
 
-impl Stored {
-    /// The entry as record bytes (encoded when it holds a session).
-    fn record(held: Held, expires: f64) -> Result<Arc<[u8]>> {
-        match held {
-            Held::Record(record) => Ok(record),
-            Held::Session(core) => Ok(Session::from_shared_core(core, expires).export()?.into()),
+/// A live entry, taken out of the map (all shared, nothing copied).
+struct Found {
+    id: Arc<str>,
+    user_id: Arc<str>,
+    held: Held,
+    expires: f64,
+}
+
+impl Found {
+    /// The entry as a clean session (decoded when it holds bytes).
+    fn session(self) -> Result<Session> {
+        match self.held {
+            Held::Session(parts) => Ok(Session::from_shared_parts(
+                self.id,
+                self.user_id,
+                parts,
+                self.expires,
+            )),
+            Held::Record(record) => Session::import(&record),
         }
     }
 
-    /// The entry as a clean session (decoded when it holds bytes).
-    fn session(held: Held, expires: f64) -> Result<Session> {
-        match held {
-            Held::Session(core) => Ok(Session::from_shared_core(core, expires)),
-            Held::Record(record) => Session::import(&record),
+    /// The entry as record bytes (encoded when it holds a session).
+    fn record(self) -> Result<Arc<[u8]>> {
+        match self.held {
+            Held::Record(record) => Ok(record),
+            Held::Session(_) => Ok(self.session()?.export()?.into()),
         }
     }
 }
@@ -157,7 +173,7 @@ impl Shard {
         let expired: Vec<Arc<str>> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.expires <= now)
+            .filter(|(_, s)| s.expires.get() <= now)
             .map(|(id, _)| id.clone())
             .collect();
         for id in expired {
@@ -256,10 +272,12 @@ impl MemoryCache {
         self.len() == 0
     }
 
-    /// Stores an entry (see [`SessionCache::store`]).
+    /// Stores an entry (see [`SessionCache::store`]); `shared_id`, when given, is `id`
+    /// already in an `Arc` (kept as the map key of a new entry).
     fn put(
         &self,
         id: &str,
+        shared_id: Option<&Arc<str>>,
         user_id: &str,
         expires: f64,
         held: Held,
@@ -272,7 +290,7 @@ impl MemoryCache {
             shard.sweep(now);
         }
         if let Some((key, existing)) = shard.sessions.get_key_value(id) {
-            if mode == StoreMode::CreateNew && existing.expires > now {
+            if mode == StoreMode::CreateNew && existing.expires.get() > now {
                 return Err(Error::IdCollision);
             }
             let key = key.clone();
@@ -287,19 +305,19 @@ impl MemoryCache {
                 key,
                 Stored {
                     held,
-                    expires,
+                    expires: Cell::new(expires),
                     user_id: user,
                 },
             );
             return Ok(None);
         }
-        let key: Arc<str> = Arc::from(id);
+        let key: Arc<str> = shared_id.cloned().unwrap_or_else(|| Arc::from(id));
         let user = shard.index(user_id, &key);
         shard.sessions.insert(
             key,
             Stored {
                 held,
-                expires,
+                expires: Cell::new(expires),
                 user_id: user,
             },
         );
@@ -309,18 +327,24 @@ impl MemoryCache {
     /// The live entry under `id`, renewed when `renew` is given; an expired one is
     /// reclaimed. The lock is held only for the lookup: any decoding or encoding
     /// happens after.
-    fn get_renew(&self, id: &str, renew: Option<Renewal>) -> Option<(Held, f64)> {
+    fn get_renew(&self, id: &str, renew: Option<Renewal>) -> Option<Found> {
         let now = self.clock.now();
         let mut shard = self.shard(id);
-        let stored = shard.sessions.get_mut(id)?;
-        if stored.expires <= now {
+        let (key, stored) = shard.sessions.get_key_value(id)?;
+        if stored.expires.get() <= now {
             shard.take(id);
             return None;
         }
         if let Some(r) = renew {
-            stored.expires = stored.expires.max(r.target_for(&stored.user_id));
+            let target = r.target_for(&stored.user_id);
+            stored.expires.set(stored.expires.get().max(target));
         }
-        Some((stored.held.clone(), stored.expires))
+        Some(Found {
+            id: key.clone(),
+            user_id: stored.user_id.clone(),
+            held: stored.held.clone(),
+            expires: stored.expires.get(),
+        })
     }
 
     /// Reclaims every expired entry now.
@@ -341,7 +365,14 @@ impl SessionCache for MemoryCache {
         record: &[u8],
         mode: StoreMode,
     ) -> Result<Option<String>> {
-        self.put(id, user_id, expires, Held::Record(record.into()), mode)
+        self.put(
+            id,
+            None,
+            user_id,
+            expires,
+            Held::Record(record.into()),
+            mode,
+        )
     }
 
     fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
@@ -350,10 +381,11 @@ impl SessionCache for MemoryCache {
         } else {
             // Same size rule as a cache that stores the encoded record.
             session.check_record_len()?;
-            Held::Session(session.shared_core().clone())
+            Held::Session(session.shared_parts())
         };
         self.put(
             session.id(),
+            Some(session.shared_id()),
             session.user_id(),
             session.expires(),
             held,
@@ -368,11 +400,12 @@ impl SessionCache for MemoryCache {
     }
 
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
-        let Some((held, expires)) = self.get_renew(id, renew) else {
+        let Some(found) = self.get_renew(id, renew) else {
             return Ok(None);
         };
+        let expires = found.expires;
         Ok(Some(Loaded {
-            record: Stored::record(held, expires)?,
+            record: found.record()?,
             expires: Some(expires),
         }))
     }
@@ -382,10 +415,11 @@ impl SessionCache for MemoryCache {
         id: &str,
         renew: Option<Renewal>,
     ) -> Result<Option<(Session, Option<f64>)>> {
-        let Some((held, expires)) = self.get_renew(id, renew) else {
+        let Some(found) = self.get_renew(id, renew) else {
             return Ok(None);
         };
-        Ok(Some((Stored::session(held, expires)?, Some(expires))))
+        let expires = found.expires;
+        Ok(Some((found.session()?, Some(expires))))
     }
 
     fn remove(&self, id: &str) -> Result<()> {
@@ -434,7 +468,7 @@ mod tests {
         let (mut a, expires) = c.load_session_renew("sid", None).unwrap().unwrap();
         assert_eq!((a.clone(), expires), (s.clone(), Some(2000.0)));
         assert!(
-            Arc::ptr_eq(a.shared_core(), s.shared_core()),
+            a.shares_state_with(&s),
             "handed out without decoding or copying"
         );
         a.set("cart", crate::Value::from(4i64)).unwrap();
@@ -466,10 +500,7 @@ mod tests {
         s.mark_clean();
         let (back, expires) = c.load_session_renew("sid", None).unwrap().unwrap();
         assert_eq!((&back, expires), (&s, Some(2000.0)));
-        assert!(
-            !Arc::ptr_eq(back.shared_core(), s.shared_core()),
-            "decoded anew"
-        );
+        assert!(!back.shares_state_with(&s), "decoded anew");
         assert_eq!(c.load("sid").unwrap().unwrap(), s.export().unwrap());
         assert_eq!(c.remove_user("alice").unwrap(), 1);
     }

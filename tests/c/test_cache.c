@@ -271,6 +271,12 @@ static void test_store_session_load_session_round_trip(void *arg) {
         size_t l = 0;
         double e = 0;
         int64_t i = 1;
+        /* Views taken while the session may share what the cache holds. */
+        const char *vid = NULL, *vuser = NULL, *vkey = NULL;
+        size_t lid = 0, luser = 0, lkey = 0;
+        CHECK_RC(toto_session_id(t, &vid, &lid), TOTO_RESULT_OK);
+        CHECK_RC(toto_session_user_id(t, &vuser, &luser), TOTO_RESULT_OK);
+        CHECK_RC(toto_session_key(t, &vkey, &lkey), TOTO_RESULT_OK);
         CHECK_RC(toto_session_id(t, &p, &l), TOTO_RESULT_OK);
         CHECK_STR(p, l, id);
         CHECK_RC(toto_session_user_id(t, &p, &l), TOTO_RESULT_OK);
@@ -301,8 +307,14 @@ static void test_store_session_load_session_round_trip(void *arg) {
             CHECK(i == 0);
             toto_session_free(u);
         }
-        /* Change and store again: the cache holds the new state. */
+        /* Change and store again: the cache holds the new state. The id, user id and
+         * key views taken before stay valid (the documented lifetimes), even though
+         * the cache let go of what it held before (valgrind checks the reads). */
+        CHECK_RC(toto_session_set_text(t, STR("name"), STR("Eve")), TOTO_RESULT_OK);
         CHECK_RC(toto_cache_store_session(c, t, &err), TOTO_RESULT_OK);
+        CHECK_STR(vid, lid, id);
+        CHECK_STR(vuser, luser, "bob");
+        CHECK_STR(vkey, lkey, "k3y");
         toto_session_free(t);
         t = NULL;
         CHECK_RC(toto_cache_load_session(c, STR(id), &t, &err), TOTO_RESULT_OK);
