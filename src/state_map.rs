@@ -24,7 +24,16 @@ impl StateMap {
         StateMap::default()
     }
 
+    /// `Ok(index)` of `key`, or `Err(index)` where it would go.
     fn find(&self, key: &str) -> Result<usize, usize> {
+        if self.entries.len() <= 16 {
+            // A handful of keys: an equality scan (lengths first, bytes only for keys of
+            // the same length) beats a binary search's full comparisons.
+            return match self.entries.iter().position(|(k, _)| k == key) {
+                Some(i) => Ok(i),
+                None => Err(self.entries.partition_point(|(k, _)| k.as_str() < key)),
+            };
+        }
         self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
@@ -188,6 +197,25 @@ mod tests {
         assert_eq!(codec::to_vec(&map).unwrap(), codec::to_vec(&model).unwrap());
         map.clear();
         assert!(map.is_empty());
+    }
+
+    #[test]
+    fn large_maps_behave_like_a_btree_map_too() {
+        let mut map = StateMap::new();
+        let mut model = BTreeMap::new();
+        for i in (0..100u32).rev().chain(0..50) {
+            let k = format!("k{}", i * 7 % 61);
+            let v = Value::from(i64::from(i));
+            assert_eq!(map.insert(k.clone(), v.clone()), model.insert(k, v));
+        }
+        for i in 0..70 {
+            let k = format!("k{i}");
+            assert_eq!(map.get(&k), model.get(&k));
+            if i % 3 == 0 {
+                assert_eq!(map.remove(&k), model.remove(&k));
+            }
+        }
+        assert!(map.keys().eq(model.keys().map(String::as_str)));
     }
 
     #[test]
