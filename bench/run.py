@@ -247,7 +247,7 @@ def go_benchmarks(quick):
     run([ROOT / "scripts" / "install-deps.sh", "go"])
     out = run(
         ["go", "test", "-run", "^$", "-bench", ".", "-benchtime",
-         "100ms" if quick else "300ms", "-count", "3"],
+         "100ms" if quick else "1s", "-count", "3"],
         cwd=go_dir,
     )
     found, allocs = {}, {}
@@ -255,9 +255,10 @@ def go_benchmarks(quick):
         m = re.match(r"^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op", line)
         if m:
             found.setdefault(m.group(1), []).append(float(m.group(2)))
-            a = re.search(r"(\d+) allocs/op", line)
+            a = re.search(r"(\d+) B/op\s+(\d+) allocs/op", line)
             if a:
-                allocs[m.group(1)] = int(a.group(1))
+                # go test rounds allocs/op down: B/op shows an allocation on most ops.
+                allocs[m.group(1)] = f"{a.group(2)} allocs, {a.group(1)} B/op"
     return {
         "version": first_line(["go", "version"]),
         "results": {k: statistics.median(v) for k, v in found.items()},
@@ -561,7 +562,7 @@ def build_table(rust, c, py, scale, threads, redis, go, ruby):
         allocs = go.get("allocs_per_op", {})
         for k, v in res.items():
             tgt = ("<=", 2.0) if k in (get_k, set_k) else None
-            label = f"{k} ({allocs[k]} allocs/op)" if k in allocs else k
+            label = f"{k} ({allocs[k]})" if k in allocs else k
             t.add(sec, label, v, vs="time / bare cgo call" if gfloor and k != floor_k else None,
                   ratio=v / gfloor if gfloor and k != floor_k else None, target=tgt,
                   key=f"go.{k}")
