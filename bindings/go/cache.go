@@ -45,8 +45,8 @@ func NewMemoryCache() (*CacheHandle, error) {
 }
 
 // NewMemoryCacheCompact makes the built-in in-memory cache in its compact form: every
-// session is kept as its encoded record (about half the memory per session of
-// NewMemoryCache, which keeps saved sessions decoded) and decoded on every load.
+// session is kept as its encoded record (about two thirds of the memory per session
+// of NewMemoryCache, which keeps saved sessions decoded) and decoded on every load.
 func NewMemoryCacheCompact() (*CacheHandle, error) {
 	var out *C.toto_cache
 	if err := check(C.toto_cache_new_memory_compact(&out), nil); err != nil {

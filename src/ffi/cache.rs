@@ -65,8 +65,8 @@ pub(crate) fn session_id_arg<'a>(id: *const c_char, len: usize) -> FfiResult<&'a
 /// Creates the built-in in-memory cache: thread-safe, expiry enforced on load (wall
 /// clock), expired entries reclaimed, per-user index for toto_cache_remove_user.
 /// Sessions saved through a manager or toto_cache_store_session are kept decoded, so a
-/// retrieve neither decodes nor copies them (about twice the memory of the encoded
-/// record; see toto_cache_new_memory_compact). Records given to toto_cache_store are
+/// retrieve neither decodes nor copies them (about 1.5 times the memory per session of
+/// toto_cache_new_memory_compact). Records given to toto_cache_store are
 /// kept as given.
 ///
 /// Ownership: on success `*out` is a new handle; release it with toto_cache_free.
@@ -78,7 +78,7 @@ pub extern "C" fn toto_cache_new_memory(out: *mut *mut TotoCache) -> TotoResult 
 }
 
 /// Creates the built-in in-memory cache in its compact form: every session is kept as
-/// its encoded record (about half the memory of toto_cache_new_memory per session) and
+/// its encoded record (about two thirds of toto_cache_new_memory's memory per session) and
 /// decoded on every load. Otherwise the same as toto_cache_new_memory.
 ///
 /// Ownership: on success `*out` is a new handle; release it with toto_cache_free.
