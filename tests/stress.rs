@@ -95,7 +95,16 @@ fn worker(m: &Manager, t: usize) -> HashMap<String, i64> {
 
 #[test]
 fn mixed_operations_from_many_threads_lose_nothing() {
-    let cache = Arc::new(MemoryCache::new());
+    stress(MemoryCache::new());
+}
+
+#[test]
+fn the_same_over_the_compact_memory_cache() {
+    stress(MemoryCache::compact());
+}
+
+fn stress(cache: MemoryCache) {
+    let cache = Arc::new(cache);
     let config = ManagerConfig {
         passwords: PasswordPolicy {
             memory_kib: 64,
