@@ -7,6 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync {
     /// Seconds since the Unix epoch.
     fn now(&self) -> f64;
+
+    /// True for the system wall clock ([`SystemClock`]): two such clocks read the same
+    /// time, so a reading from one may stand for a reading from the other a moment
+    /// later (see [`crate::backend::Renewal::system_now`]).
+    fn is_system(&self) -> bool {
+        false
+    }
 }
 
 /// The wall clock.
@@ -19,6 +26,10 @@ impl Clock for SystemClock {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0)
+    }
+
+    fn is_system(&self) -> bool {
+        true
     }
 }
 

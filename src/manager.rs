@@ -212,6 +212,7 @@ impl Manager {
         validate_session_id(id)?;
         let now = self.now();
         let renewal = renew.then(|| Renewal {
+            system_now: self.clock.is_system().then_some(now),
             user: now + self.config.renew(false),
             anonymous: now + self.config.renew(true),
         });

@@ -196,6 +196,7 @@ fn renewal_respects_windows_and_never_shortens() {
     let r = Renewal {
         user: now() + 500.0,
         anonymous: now() + 50.0,
+        system_now: None,
     };
     let user = c.load_renew("u1", Some(r)).unwrap().unwrap();
     assert!((user.expires.unwrap() - r.user).abs() < 0.01);

@@ -329,7 +329,10 @@ impl MemoryCache {
     /// reclaimed. The lock is held only for the lookup: any decoding or encoding
     /// happens after.
     fn get_renew(&self, id: &str, renew: Option<Renewal>) -> Option<Found> {
-        let now = self.clock.now();
+        let now = match renew.and_then(|r| r.system_now) {
+            Some(caller_now) if self.clock.is_system() => caller_now,
+            _ => self.clock.now(),
+        };
         let mut shard = self.shard(id);
         let (key, stored) = shard.sessions.get_key_value(id)?;
         if stored.expires.get() <= now {
@@ -483,6 +486,7 @@ mod tests {
         let r = Renewal {
             user: 3000.0,
             anonymous: 3000.0,
+            system_now: None,
         };
         let loaded = c.load_renew("sid", Some(r)).unwrap().unwrap();
         let mut renewed = s.clone();
@@ -544,6 +548,32 @@ mod tests {
     }
 
     #[test]
+    fn a_system_clock_reading_from_the_caller_stands_for_its_own() {
+        let wall = SystemClock.now();
+        let renew_at = |now: f64| Renewal {
+            user: 0.0,
+            anonymous: 0.0,
+            system_now: Some(now),
+        };
+        // On the system clock: judged by the caller's reading (here, one past expiry).
+        let c = MemoryCache::new();
+        c.store("sid", "", wall + 60.0, b"r", StoreMode::Upsert)
+            .unwrap();
+        assert!(c.load_renew("sid", Some(renew_at(wall))).unwrap().is_some());
+        assert!(c
+            .load_renew("sid", Some(renew_at(wall + 61.0)))
+            .unwrap()
+            .is_none());
+        // On another clock the reading is ignored.
+        let (_, c) = cache();
+        c.store("sid", "", 1100.0, b"r", StoreMode::Upsert).unwrap();
+        assert!(c
+            .load_renew("sid", Some(renew_at(5000.0)))
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
     fn index_slots_stay_small() {
         // Memory per session: a user-index slot is a pointer pair, not an inline set.
         assert_eq!(std::mem::size_of::<UserIds>(), 16);
@@ -588,6 +618,7 @@ mod tests {
         let r = Renewal {
             user: 1500.0,
             anonymous: 1050.0,
+            system_now: None,
         };
         let got = c.load_renew("u", Some(r)).unwrap().unwrap();
         assert_eq!((&got.record[..], got.expires), (&b"r"[..], Some(1500.0)));

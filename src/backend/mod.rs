@@ -35,6 +35,11 @@ pub struct Renewal {
     pub user: f64,
     /// Target for anonymous sessions.
     pub anonymous: f64,
+    /// The system wall clock as the caller read it to compute the targets, when the
+    /// caller's clock is the system clock (`None` otherwise). A cache on the system
+    /// clock may judge expiry by it instead of reading the clock again a few
+    /// microseconds later (a wall-clock read is a fair part of an in-memory retrieve).
+    pub system_now: Option<f64>,
 }
 
 impl Renewal {
