@@ -109,7 +109,7 @@ mod tests {
 
     fn sample() -> Record {
         let mut state = StateMap::new();
-        state.insert("n".to_owned(), Value::Integer(0));
+        state.insert("n", Value::Integer(0));
         Record {
             v: 1,
             id: "IpHYzcMQQR5-wnN4pmHJNQ".into(),

@@ -255,14 +255,7 @@ impl Session {
         if value.depth() > MAX_DEPTH {
             return Err(Error::InvalidArgument("value nested too deeply"));
         }
-        // Overwriting keeps the stored key (no allocation for the name).
-        let state = self.state_mut();
-        match state.get_mut(name) {
-            Some(slot) => *slot = value,
-            None => {
-                state.insert(name.to_owned(), value);
-            }
-        }
+        self.state_mut().insert(name, value);
         self.dirty = true;
         Ok(())
     }

@@ -1,9 +1,8 @@
 //! A session's state: text keys to values, kept sorted in one vector.
 //!
-//! A session holds a handful of entries; a sorted `Vec` finds a key by binary search,
-//! decodes without per-entry tree nodes (a record decode is the hot part of a
-//! retrieve) and gives the `index`-th key in constant time (the C ABI iterates keys
-//! by index). Encodes exactly as a `BTreeMap<String, Value>` would: keys in byte order.
+//! A session holds a handful of entries; a sorted `Vec` finds a key with a short scan
+//! (a binary search past 16 keys), decodes without per-entry tree nodes and gives the
+//! `index`-th key in constant time (the C ABI iterates keys by index). Encodes exactly as a `BTreeMap<String, Value>` would: keys in byte order.
 
 use std::fmt;
 
@@ -47,9 +46,10 @@ impl StateMap {
         self.find(key).ok().map(|i| &mut self.entries[i].1)
     }
 
-    /// Stores `value` under `key`; returns the value it replaced.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
-        match self.find(&key) {
+    /// Stores `value` under `key`; returns the value it replaced. The key is copied only
+    /// when it is new (overwriting keeps the stored one).
+    pub fn insert(&mut self, key: &str, value: Value) -> Option<Value> {
+        match self.find(key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
                 // Small maps grow one slot at a time: a session usually has a handful
@@ -57,7 +57,7 @@ impl StateMap {
                 if self.entries.len() == self.entries.capacity() && self.entries.len() < 8 {
                     self.entries.reserve_exact(1);
                 }
-                self.entries.insert(i, (key, value));
+                self.entries.insert(i, (key.to_owned(), value));
                 None
             }
         }
@@ -126,12 +126,6 @@ impl StateMap {
     }
 }
 
-impl<K: Into<String>> FromIterator<(K, Value)> for StateMap {
-    fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> StateMap {
-        StateMap::from_entries(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
-    }
-}
-
 impl Serialize for StateMap {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.entries.len()))?;
@@ -180,7 +174,7 @@ mod tests {
         let ops = [("b", 1), ("a", 2), ("c", 3), ("b", 4), ("", 5), ("ab", 6)];
         for (k, v) in ops {
             assert_eq!(
-                map.insert(k.into(), Value::from(v)),
+                map.insert(k, Value::from(v)),
                 model.insert(k.to_owned(), Value::from(v))
             );
         }
@@ -206,7 +200,7 @@ mod tests {
         for i in (0..100u32).rev().chain(0..50) {
             let k = format!("k{}", i * 7 % 61);
             let v = Value::from(i64::from(i));
-            assert_eq!(map.insert(k.clone(), v.clone()), model.insert(k, v));
+            assert_eq!(map.insert(&k, v.clone()), model.insert(k, v));
         }
         for i in 0..70 {
             let k = format!("k{i}");

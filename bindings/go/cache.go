@@ -15,8 +15,8 @@ import (
 )
 
 // CacheHandle is a session cache owned by the library: the built-in memory cache
-// (NewMemoryCache, NewMemoryCacheCompact, NewMemoryCacheWithClock) or a Go Cache (NewCache). It is safe for
-// concurrent use. Managers keep their own reference, so the handle may be closed once
+// (NewMemoryCache, NewMemoryCacheCompact, NewMemoryCacheWithClock) or a Go Cache
+// (NewCache). It is safe for concurrent use. Managers keep their own reference, so the handle may be closed once
 // it has been passed to NewManager.
 //
 // Methods that reach the cache take a context: it is checked before the call, but the

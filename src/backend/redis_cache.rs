@@ -170,16 +170,8 @@ impl RedisCache {
     /// The Redis key that holds session `id`.
     pub fn session_key(&self, id: &str) -> String {
         if self.options.hash_ids {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
             let digest = Sha256::digest(id.as_bytes());
-            let mut key = String::with_capacity(self.options.key_prefix.len() + 2 + 64);
-            key.push_str(&self.options.key_prefix);
-            key.push_str("s:");
-            for b in digest {
-                key.push(HEX[usize::from(b >> 4)] as char);
-                key.push(HEX[usize::from(b & 15)] as char);
-            }
-            key
+            format!("{}s:{digest:x}", self.options.key_prefix)
         } else {
             format!("{}s:{id}", self.options.key_prefix)
         }
