@@ -238,16 +238,17 @@ def redis_phase(c_exe, record_len, quick):
 # ---- Go and Ruby bindings ----------------------------------------------------------------
 
 
-def go_benchmarks(quick):
-    go_dir = ROOT / "bindings" / "go"
+def go_benchmarks(stage, quick):
+    go_dir = ROOT / "bindings" / "go" / "toto"
     if not go_dir.is_dir() or not any(
         "func Benchmark" in p.read_text(errors="replace") for p in go_dir.glob("*_test.go")
     ):
         return None
     run([ROOT / "scripts" / "install-deps.sh", "go"])
     out = run(
-        ["go", "test", "-run", "^$", "-bench", ".", "-benchtime",
+        ["go", "test", "-tags", "toto_static", "-run", "^$", "-bench", ".", "-benchtime",
          "100ms" if quick else "1s", "-count", "3"],
+        env={"PKG_CONFIG_PATH": str(Path(stage) / "lib" / "pkgconfig")},
         cwd=go_dir,
     )
     found, allocs = {}, {}
@@ -650,7 +651,7 @@ def main():
         redis_args.append("--quick")
     redis = run_json(redis_args + ["--redis-phase", c_exe, int(c["info"]["record_len"])])
     log("Go binding")
-    go = go_benchmarks(args.quick)
+    go = go_benchmarks(stage, args.quick)
     log("Ruby binding")
     ruby = ruby_benchmarks(stage, args.quick)
 

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"os"
 
-	toto "github.com/toto-session/toto-session/bindings/go"
+	"github.com/toto-session/toto-session/bindings/go/toto"
 )
 
 func fail(format string, args ...any) {

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	toto "github.com/toto-session/toto-session/bindings/go"
+	"github.com/toto-session/toto-session/bindings/go/toto"
 	"github.com/toto-session/toto-session/bindings/go/examples/go-server/server"
 )
 

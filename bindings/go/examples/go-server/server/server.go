@@ -25,7 +25,7 @@ import (
 	"net/http"
 	"strconv"
 
-	toto "github.com/toto-session/toto-session/bindings/go"
+	"github.com/toto-session/toto-session/bindings/go/toto"
 )
 
 // Toto's protocol headers.

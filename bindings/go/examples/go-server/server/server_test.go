@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	toto "github.com/toto-session/toto-session/bindings/go"
+	"github.com/toto-session/toto-session/bindings/go/toto"
 )
 
 type client struct {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log"
 
-	toto "github.com/toto-session/toto-session/bindings/go"
+	"github.com/toto-session/toto-session/bindings/go/toto"
 )
 
 // The README's example: accounts, login, a signed request, state, and a refused one.

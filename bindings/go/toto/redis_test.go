@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// startRedis runs a private redis-server on a free port (skips without one).
+// startRedis runs a private redis-server on a free port (a missing server fails the test).
 func startRedis(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("redis-server not installed (scripts/install-deps.sh redis)")
+		t.Fatal("redis-server not installed (scripts/install-deps.sh redis)")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

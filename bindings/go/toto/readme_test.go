@@ -19,7 +19,7 @@ func TestReadmeExample(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command")
 	}
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestReadmeExample(t *testing.T) {
 		t.Fatal("README example and Example() in example_test.go differ")
 	}
 
-	here, err := os.Getwd()
+	here, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ type wireVectors struct {
 
 func loadVectors(t *testing.T) wireVectors {
 	t.Helper()
-	data, err := os.ReadFile("../../tests/vectors/toto-wire.json")
+	data, err := os.ReadFile("../../../tests/vectors/toto-wire.json")
 	if err != nil {
 		t.Skipf("wire vectors not available: %v", err)
 	}

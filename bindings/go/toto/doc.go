@@ -31,20 +31,22 @@
 // is checked before the call starts; the call itself (a C call) cannot be interrupted,
 // so a Go backend that talks to the network should apply its own timeouts.
 //
-// # Linking
+// # Installing and linking
 //
-// By default the package links the static library target/release/libtoto_session.a
-// of the repository it lives in (build it first with `cargo build --release` or `make`
-// at the repository root). Go binaries then need no LD_LIBRARY_PATH and no installed
-// library.
+// The package finds the library the way C programs do: through pkg-config. Install
+// the library first (`make install PREFIX=/usr/local` at the repository root, see the
+// repository README), then add the module:
 //
-// To link the shared library instead, install or stage it (`make install
-// PREFIX=/usr/local`, or `make stage`, which installs into build/stage) and build
-// with the toto_shared tag, which takes the flags from pkg-config:
+//	go get github.com/toto-session/toto-session/bindings/go@v0.1.0
 //
-//	PKG_CONFIG_PATH=/usr/local/lib/pkgconfig go build -tags toto_shared ./...
+// and import "github.com/toto-session/toto-session/bindings/go/toto". If the prefix is
+// not on pkg-config's default path, point PKG_CONFIG_PATH at PREFIX/lib/pkgconfig.
 //
-// The binary then loads libtoto_session.so at run time: from a standard location,
-// from LD_LIBRARY_PATH, or from an rpath given at link time, e.g.
-// CGO_LDFLAGS="-Wl,-rpath,/usr/local/lib".
+// By default the package links the shared library (pkg-config module toto_session).
+// The installed toto_session.pc carries -Wl,-rpath to the install's libdir, so the
+// binary starts without LD_LIBRARY_PATH. With -tags toto_static it links the static
+// archive instead (module toto_session-static) and the binary needs no
+// libtoto_session.so at run time:
+//
+//	go build -tags toto_static ./...
 package toto

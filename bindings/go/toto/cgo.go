@@ -1,7 +1,6 @@
 package toto
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
 #include <stdlib.h>
 #include "toto_session.h"
 */
