@@ -12,10 +12,20 @@ Gem::Specification.new do |spec|
                      "and the login lifecycle, from the toto-session Rust library through ffi."
   spec.authors = ["toto-session developers"]
   spec.license = "MIT"
+  spec.homepage = "https://github.com/toto-session/toto-session"
   spec.required_ruby_version = ">= 3.1"
-  spec.files = Dir["lib/**/*.rb"] + Dir["examples/*.rb"] + ["README.md", "toto_session.gemspec"]
+  spec.files = Dir.chdir(__dir__) do
+    Dir["lib/**/*.rb"] + Dir["examples/*.rb"] + ["README.md", "toto_session.gemspec"]
+  end
+  # The native library is not in the gem: install it first (`make install` at the
+  # repository root); lib/toto_session/native.rb says how it is found.
+  spec.requirements << "libtoto_session.so.#{TotoSession::VERSION.split(".").first} (make install in the toto-session repository)"
   spec.require_paths = ["lib"]
   spec.add_dependency "ffi", ">= 1.15", "< 2"
   spec.add_development_dependency "minitest", "~> 5.15"
+  spec.metadata["homepage_uri"] = spec.homepage
+  spec.metadata["source_code_uri"] = "#{spec.homepage}/tree/main/bindings/ruby"
+  spec.metadata["bug_tracker_uri"] = "#{spec.homepage}/issues"
+  spec.metadata["documentation_uri"] = "#{spec.homepage}/blob/main/docs/ruby.md"
   spec.metadata["rubygems_mfa_required"] = "true"
 end

@@ -72,13 +72,35 @@ class VersionTest < Minitest::Test
     assert_equal 3, status.exitstatus
     assert_includes out, "TOTO_SESSION_LIB"
     assert_includes out, "/nonexistent/libtoto_session.so"
-    assert_includes out, "target/release/libtoto_session.so"
+
+    # Unset: every place of ffi's search and pkg-config is named.
+    out, _err, status = run_ruby(code, env: { "TOTO_SESSION_LIB" => nil, "PKG_CONFIG_PATH" => "/nonexistent",
+                                              "PKG_CONFIG_LIBDIR" => "/nonexistent", "LD_LIBRARY_PATH" => nil })
+    assert_equal 3, status.exitstatus
+    assert_includes out, "toto_session (ffi's search for libtoto_session.so)"
+    assert_includes out, "libtoto_session.so.#{TotoSession::VERSION.split(".").first}"
+    assert_includes out, "pkg-config toto_session (not found"
   end
 
   def test_library_found_through_env
-    out, err, status = run_ruby('require "toto_session"; puts TotoSession::Native.library_path',
-                                env: { "TOTO_SESSION_LIB" => TotoSession::Native.library_path })
+    out, err, status = run_ruby('require "toto_session"; puts TotoSession::Native::LIBRARY',
+                                env: { "TOTO_SESSION_LIB" => TotoSession::Native::LIBRARY })
     assert status.success?, err
-    assert_equal TotoSession::Native.library_path, out.strip
+    assert_equal TotoSession::Native::LIBRARY, out.strip
+  end
+
+  def test_library_found_through_pkg_config_and_ld_library_path
+    stage = ENV.fetch("TOTO_SESSION_STAGE")
+    code = 'require "toto_session"; puts TotoSession::Native::LIBRARY; puts TotoSession::Native.toto_version'
+    out, err, status = run_ruby(code, env: { "TOTO_SESSION_LIB" => nil, "LD_LIBRARY_PATH" => nil,
+                                             "PKG_CONFIG_PATH" => File.join(stage, "lib", "pkgconfig") })
+    assert status.success?, err
+    assert_equal File.join(stage, "lib", "libtoto_session.so.#{TotoSession::VERSION.split(".").first}"), out.lines.first.strip
+    assert_equal TotoSession::VERSION, out.lines.last.strip
+
+    out, err, status = run_ruby(code, env: { "TOTO_SESSION_LIB" => nil, "PKG_CONFIG_PATH" => "/nonexistent",
+                                             "LD_LIBRARY_PATH" => File.join(stage, "lib") })
+    assert status.success?, err
+    assert_equal "toto_session", out.lines.first.strip
   end
 end

@@ -14,22 +14,53 @@ module TotoSession
   module Native
     extend FFI::Library
 
-    # The shared library: ENV["TOTO_SESSION_LIB"] when set, else the repository's build
-    # output (target/release) relative to this gem.
-    def self.library_path
-      env = ENV["TOTO_SESSION_LIB"]
-      repo = File.expand_path("../../../../target/release/libtoto_session.so", __dir__)
-      return env if env && !env.empty? && File.file?(env)
-      return repo if (env.nil? || env.empty?) && File.file?(repo)
+    # Where the shared library is looked for, in order:
+    #   1. ENV["TOTO_SESSION_LIB"], a path, when set (then nothing else is tried);
+    #   2. ffi's normal search (dlopen: LD_LIBRARY_PATH, the ldconfig cache, /lib,
+    #      /usr/lib) for "toto_session" (libtoto_session.so), then for the soname
+    #      libtoto_session.so.<major> (a runtime-only install has no unversioned link);
+    #   3. the libdir of the installed pkg-config module toto_session
+    #      (`pkg-config --variable=libdir toto_session`, honouring PKG_CONFIG_PATH), for
+    #      a prefix the dynamic loader does not search.
+    # The LoadError raised when all fail names every attempt and why it failed.
+    SONAME = "libtoto_session.so.#{TotoSession::VERSION.split(".").first}"
 
-      tried = env && !env.empty? ? "ENV[\"TOTO_SESSION_LIB\"] = #{env.inspect} (no such file)" : "ENV[\"TOTO_SESSION_LIB\"] (not set)"
-      raise LoadError, "toto_session: libtoto_session.so not found. Tried #{tried} " \
-                       "and the repository build output #{repo} (#{File.file?(repo) ? 'present but not used' : 'missing'}). " \
-                       "Build it with `make` (or `cargo build --release`) at the repository root, " \
-                       "or set TOTO_SESSION_LIB to the library's path."
+    def self.library_candidates
+      env = ENV["TOTO_SESSION_LIB"]
+      return [[env, "ENV[\"TOTO_SESSION_LIB\"]"]] if env && !env.empty?
+
+      found = [["toto_session", "ffi's search for libtoto_session.so"], [SONAME, "ffi's search for the soname"]]
+      libdir = pkg_config_libdir
+      found << [File.join(libdir, SONAME), "pkg-config's libdir"] if libdir
+      found
     end
 
-    ffi_lib library_path
+    def self.pkg_config_libdir
+      out = IO.popen(%w[pkg-config --variable=libdir toto_session], err: File::NULL, &:read)
+      dir = out.to_s.strip
+      $?.success? && !dir.empty? ? dir : nil
+    rescue SystemCallError
+      nil
+    end
+
+    def self.load_library
+      tried = []
+      library_candidates.each do |name, how|
+        ffi_lib name
+        return name
+      rescue LoadError => e
+        tried << "#{name} (#{how}): #{e.message.lines.first.to_s.strip}"
+      end
+      env = ENV["TOTO_SESSION_LIB"]
+      if (env.nil? || env.empty?) && pkg_config_libdir.nil?
+        tried << "pkg-config toto_session (not found: set PKG_CONFIG_PATH to PREFIX/lib/pkgconfig)"
+      end
+      raise LoadError, "toto_session: could not load libtoto_session. Tried:\n  " + tried.join("\n  ") +
+                       "\nInstall the library (`make install` in the toto-session repository, then " \
+                       "`ldconfig` for a system prefix), or set LD_LIBRARY_PATH or TOTO_SESSION_LIB."
+    end
+
+    LIBRARY = load_library
 
     # ---- constants (the header's #defines) -----------------------------------------
 
