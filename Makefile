@@ -2,7 +2,7 @@
 #   make            build the shared and static library (target/release)
 #   make test       install missing tools, then every check (Rust, C under valgrind)
 #   make demo       build and run the C walk-through
-#   make install    PREFIX=/usr/local DESTDIR= : library, header, pkg-config file
+#   make install    PREFIX=/usr/local DESTDIR= : stripped libraries, headers, pkg-config files
 #   make header     regenerate include/toto_session.h after changing src/ffi
 #   make clean
 
@@ -29,15 +29,20 @@ C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests test-cross fuzz test-asan run-asan-tests demo bench clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests test-cross test-outside fuzz test-asan run-asan-tests demo bench clean
 
 all: lib
 
-lib: $(RELEASE)/libtoto_session.so
+lib: $(RELEASE)/libtoto_session.so $(RELEASE)/libtoto_session.so.$(MAJOR)
 
+# The soname symlink (libtoto_session.so.$(MAJOR)) is made in the build output too, so
+# a program linked straight against target/release also starts.
 $(RELEASE)/libtoto_session.so: $(RUST_SRC)
 	$(CARGO) build --release
 	@touch $@
+
+$(RELEASE)/libtoto_session.so.$(MAJOR): $(RELEASE)/libtoto_session.so
+	ln -sf libtoto_session.so $@
 
 deps:
 	scripts/install-deps.sh core redis
@@ -45,23 +50,42 @@ deps:
 header:
 	TOTO_SESSION_WRITE_HEADER=1 $(CARGO) build --release
 
+# Installed files are stripped (debug info stays in target/release for perf and gdb).
+# Two pkg-config modules: toto_session (shared; its Libs carry an rpath to LIBDIR, so a
+# program linked against any prefix starts without LD_LIBRARY_PATH) and
+# toto_session-static (the archive). ldconfig runs for a real install (no DESTDIR) as
+# root, so the dynamic loader's cache (used by dlopen, e.g. Ruby's ffi) sees it.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+             -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
 install: lib
+	@scripts/install-deps.sh core
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 644 $(RELEASE)/libtoto_session.a $(DESTDIR)$(LIBDIR)/libtoto_session.a
+	strip --strip-debug $(DESTDIR)$(LIBDIR)/libtoto_session.a
 	install -m 755 $(RELEASE)/libtoto_session.so $(DESTDIR)$(LIBDIR)/libtoto_session.so.$(VERSION)
+	strip --strip-unneeded $(DESTDIR)$(LIBDIR)/libtoto_session.so.$(VERSION)
 	ln -sf libtoto_session.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtoto_session.so.$(MAJOR)
 	ln -sf libtoto_session.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libtoto_session.so
 	install -m 644 include/toto_session.h $(DESTDIR)$(INCLUDEDIR)/toto_session.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    toto_session.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/toto_session.pc
+	$(PC_SED) toto_session.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/toto_session.pc
+	$(PC_SED) toto_session-static.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/toto_session-static.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 # A private install that the C tests and the demo compile against, exactly as a user
 # would (installed header, pkg-config flags).
 stage: lib
 	@$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR= >/dev/null
 
-test: deps lint test-rust test-c test-docs test-go test-ruby test-cross
+# Every step runs in its own make under scripts/deps-guard.sh: a step that uses go,
+# ruby, redis-server, valgrind, ... without running scripts/install-deps.sh for it
+# first fails here, as it would on a fresh machine, instead of passing because an
+# earlier step installed the tool.
+TEST_STEPS := lint test-rust test-c test-docs test-go test-ruby test-cross test-outside
+test:
+	@scripts/install-deps.sh core
+	@set -e; for t in $(TEST_STEPS); do \
+	  echo "== make $$t"; scripts/deps-guard.sh $(MAKE) --no-print-directory $$t; \
+	done
 	@echo "make test: all checks passed"
 
 lint:
@@ -69,17 +93,19 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 test-rust:
+	@scripts/install-deps.sh core redis
 	$(CARGO) test
 
 # Each tests/c/test_*.c is one program, linked twice: against the shared library (run
 # under valgrind: zero errors, zero leaks) and against the static one.
 test-c: stage
+	@scripts/install-deps.sh core redis
 	@mkdir -p $(BUILD)/c
 	@set -e; for t in $(C_TESTS); do \
 	  $(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) \
-	    -o $(BUILD)/c/$$t.shared $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib; \
-	  $(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) \
-	    -o $(BUILD)/c/$$t.static $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	    -o $(BUILD)/c/$$t.shared $$($(PC) --libs toto_session); \
+	  $(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session-static) tests/c/$$t.c $(C_SUPPORT) \
+	    -o $(BUILD)/c/$$t.static $$($(PC) --libs toto_session-static); \
 	done
 	scripts/check-c-coverage.sh $(RELEASE)/libtoto_session.so tests/c
 	@scripts/with-redis.sh $(MAKE) --no-print-directory run-c-tests
@@ -91,49 +117,58 @@ run-c-tests:
 	  echo "== $$t (shared, valgrind)"; $(VALGRIND) $(BUILD)/c/$$t.shared; \
 	done
 
-# The README's C example compiles and runs as written; its result-code table matches
-# the header.
+# The README's and docs/' code blocks compile and run as written (C, Go, Ruby); the
+# result-code table matches the header.
 test-docs: stage
+	@scripts/install-deps.sh core go ruby
 	scripts/check-readme.sh "$(STAGE)"
 
-# Go binding: go vet + go test -race (links the static library by default).
+# Go binding: go vet + go test -race, shared and static (flags from pkg-config).
 test-go: stage
-	scripts/install-deps.sh go
+	@scripts/install-deps.sh core go redis
 	bindings/go/test.sh "$(STAGE)"
 
 # Ruby binding: minitest suite through the ffi gem (loads the shared library).
 test-ruby: stage
-	scripts/install-deps.sh ruby
+	@scripts/install-deps.sh core ruby redis
 	bindings/ruby/test.sh "$(STAGE)"
+
+# One session shared through one Redis by C, Go and Ruby (tests/cross).
+test-cross: stage
+	@scripts/install-deps.sh core go ruby redis
+	tests/cross/run.sh "$(STAGE)"
+
+# Used the way users use it (tests/outside): make install into a temporary prefix,
+# then C (shared and static), Go (a module outside the tree, shared and static) and
+# Ruby (gem build + gem install, Bundler path) programs that know only that prefix.
+test-outside: lib
+	@scripts/install-deps.sh core go ruby
+	tests/outside/run.sh
 
 # The C walk-through of the whole Toto flow: examples/c/demo.c over the SQLite account
 # store in examples/c/sqlite_store.c (database $(BUILD)/demo.sqlite3, kept between runs)
-# and the memory cache, or Redis when TOTO_REDIS_URL is set (scripts/with-redis.sh).
-# One session shared through one Redis by C, Go and Ruby (tests/cross).
-test-cross: stage
-	scripts/install-deps.sh go ruby redis
-	tests/cross/run.sh "$(STAGE)"
-
+# and the memory cache, or Redis when TOTO_REDIS_URL is set.
 demo: stage
 	@scripts/install-deps.sh core
 	@mkdir -p $(BUILD)
 	$(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) \
 	  examples/c/demo.c examples/c/sqlite_store.c -o $(BUILD)/demo \
-	  $$($(PC) --libs toto_session) -lsqlite3 -pthread -Wl,-rpath,$(STAGE)/lib
+	  $$($(PC) --libs toto_session) -lsqlite3 -pthread
 	$(BUILD)/demo $(BUILD)/demo.sqlite3
 
 # AddressSanitizer + LeakSanitizer: the Rust tests (nightly -Zsanitizer=address, own
 # target dir) and the C suite (gcc -fsanitize=address,undefined, static library).
 HOST      := $(shell rustc -vV | sed -n 's/^host: //p')
 ASAN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-test-asan: deps stage
+test-asan: stage
+	@scripts/install-deps.sh core redis
 	$(ASAN_ENV) RUSTFLAGS="-Zsanitizer=address" $(CARGO) +nightly test --target $(HOST) \
 	  --target-dir target/asan --tests
 	@mkdir -p $(BUILD)/asan
 	@set -e; for t in $(C_TESTS); do \
 	  $(CC) $(C_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	    $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) -o $(BUILD)/asan/$$t \
-	    $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	    $$($(PC) --libs toto_session-static); \
 	done
 	@$(ASAN_ENV) scripts/with-redis.sh $(MAKE) --no-print-directory run-asan-tests
 
@@ -160,7 +195,7 @@ fuzz:
 # threads), Redis vs redis-benchmark, and the Go/Ruby bindings' own benchmarks when
 # present. One table on stdout, the same in bench/results.json (see bench/run.py).
 bench:
-	scripts/install-deps.sh core redis bench
+	scripts/install-deps.sh core go ruby redis bench
 	@$(MAKE) --no-print-directory stage
 	python3 bench/run.py --stage "$(STAGE)"
 

@@ -2,8 +2,8 @@
 # Checks README.md against the staged install (run by `make test-docs`):
 #   1. every ```c fenced block is a standalone program that compiles with the project's
 #      warnings against STAGE and exits 0;
-#   2. every ```go block is a main package that builds against bindings/go (static
-#      library) and exits 0; every ```ruby block runs with bindings/ruby against
+#   2. every ```go block is a main package that builds against bindings/go (the staged
+#      library through pkg-config) and exits 0; every ```ruby block runs with bindings/ruby against
 #      STAGE's shared library and exits 0;
 #   3. the result-code table lists exactly the codes (name and number) of
 #      `enum toto_result` in STAGE/include/toto_session.h.
@@ -80,7 +80,7 @@ while read -r n line; do
   mv "$work/go_$n.go" "$mod/main.go"
   printf 'module readme\n\ngo 1.19\n\nrequire github.com/toto-session/toto-session/bindings/go v0.0.0\n\nreplace github.com/toto-session/toto-session/bindings/go => %s/bindings/go\n' "$root" >"$mod/go.mod"
   echo "README Go example $n (line $line): building and running"
-  (cd "$mod" && GOPROXY=off GOWORK=off GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$root/build/go/cache}" \
+  (cd "$mod" && PKG_CONFIG_PATH="$stage/lib/pkgconfig" GOPROXY=off GOWORK=off GOFLAGS=-mod=mod GOCACHE="${GOCACHE:-$root/build/go/cache}" \
     GOPATH="${GOPATH:-$root/build/go/path}" go build -o example . 2>"$work/go.log" && ./example >"$work/run.log" 2>&1) ||
     { cat "$work/go.log" "$work/run.log" >&2 2>/dev/null; die "README Go example $n (line $line) failed"; }
   sed 's/^/    | /' "$work/run.log"

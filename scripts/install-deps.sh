@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need, from Debian packages, only when missing.
 # Idempotent: a second run installs nothing. Usage: scripts/install-deps.sh [GROUP...]
-#   core   C toolchain, make, pkg-config, valgrind, SQLite headers (default)
+#   core   C and C++ toolchain, make, pkg-config, valgrind, SQLite headers (default)
 #   go     Go toolchain (Debian's golang-go)
-#   ruby   Ruby with Debian's ffi and minitest gems
+#   ruby   Ruby with Debian's ffi and minitest gems, and Bundler
 #   redis  redis-server and redis-tools
 #   bench  what make bench adds: OpenSSL headers (the HMAC peer), python3, redis-benchmark
 # A tool that is still missing afterwards is an error, never a skip.
@@ -12,11 +12,19 @@ set -euo pipefail
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(core)
 
+# Under scripts/deps-guard.sh (make test): record the groups this target asked for, and
+# look for the real tools, not the guard's shims.
+if [ -n "${TOTO_DEPS_CLAIMS:-}" ]; then
+  printf '%s\n' "${groups[@]}" >>"$TOTO_DEPS_CLAIMS"
+  shims=$(dirname "$TOTO_DEPS_CLAIMS")
+  PATH=${PATH//$shims:/}
+fi
+
 # command-to-check:debian-package pairs per group
 declare -A want=(
-  [core]="cc:gcc make:make pkg-config:pkg-config valgrind:valgrind sqlite3.h:libsqlite3-dev"
+  [core]="cc:gcc c++:g++ make:make pkg-config:pkg-config valgrind:valgrind sqlite3.h:libsqlite3-dev strip:binutils"
   [go]="go:golang-go"
-  [ruby]="ruby:ruby ffi.rb:ruby-ffi minitest.rb:ruby-minitest"
+  [ruby]="ruby:ruby ffi.rb:ruby-ffi minitest.rb:ruby-minitest bundle:bundler"
   [redis]="redis-server:redis-server redis-cli:redis-tools"
   [bench]="openssl/hmac.h:libssl-dev python3:python3 redis-benchmark:redis-tools"
 )
