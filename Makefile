@@ -80,7 +80,7 @@ stage: lib
 # ruby, redis-server, valgrind, ... without running scripts/install-deps.sh for it
 # first fails here, as it would on a fresh machine, instead of passing because an
 # earlier step installed the tool.
-TEST_STEPS := lint test-rust test-c test-docs test-go test-ruby test-cross test-outside
+TEST_STEPS := lint test-rust test-c test-docs test-go test-ruby test-cross test-outside demo
 test:
 	@scripts/install-deps.sh core
 	@set -e; for t in $(TEST_STEPS); do \
