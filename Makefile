@@ -88,9 +88,13 @@ test:
 	done
 	@echo "make test: all checks passed"
 
+# Formatting, clippy, rustdoc without warnings (its doctests run in test-rust), and
+# ARCHITECTURE.md's folder map against the tree.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
+	scripts/check-architecture.sh
 
 test-rust:
 	@scripts/install-deps.sh core redis

@@ -101,7 +101,7 @@ fn errors_from_failed_calls_carry_no_secret() {
     let mut damaged = std::collections::BTreeMap::new();
     damaged.insert("v", Value::Integer(1));
     damaged.insert("exp", Value::from(KEY));
-    let bytes = toto_session::codec::to_vec(&damaged).unwrap();
+    let bytes = toto_session::internals::codec::to_vec(&damaged).unwrap();
     let err = Session::import(&bytes).unwrap_err();
     assert_clean("import error", &err.to_string(), &[KEY]);
 }

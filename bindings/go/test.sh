@@ -41,11 +41,14 @@ go test -tags toto_static -count=1 ./...
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -tags toto_static -o "$tmp/go-server-static" ./examples/go-server
-if ldd "$tmp/go-server-static" | grep -q libtoto_session; then
+# ldd output is captured first: `ldd | grep -q` can fail under pipefail (SIGPIPE).
+deps=$(ldd "$tmp/go-server-static")
+if grep libtoto_session <<<"$deps" >/dev/null; then
   echo "test.sh: the toto_static build depends on libtoto_session.so" >&2; exit 1
 fi
 go build -o "$tmp/go-server" ./examples/go-server
-if ! ldd "$tmp/go-server" | grep -q "libtoto_session.so.* => $stage/lib/"; then
+deps=$(ldd "$tmp/go-server")
+if ! grep "libtoto_session.so.* => $stage/lib/" <<<"$deps" >/dev/null; then
   echo "test.sh: the default build does not load $stage/lib/libtoto_session.so through its rpath" >&2
   ldd "$tmp/go-server" >&2; exit 1
 fi

@@ -97,3 +97,17 @@ pub(crate) fn write_c_string(buf: *mut c_char, capacity: usize, text: &str) -> F
     }
     Ok(())
 }
+
+/// A session id argument: NULL with a length is TOTO_RESULT_NULL_ARGUMENT; anything
+/// else that is not a well-formed id (too long, not UTF-8, bad characters) is Toto's
+/// 1007.
+pub(crate) fn session_id_arg<'a>(id: *const c_char, len: usize) -> FfiResult<&'a str> {
+    let id = text(id, len, "session id", crate::limits::MAX_SESSION_ID_LEN).map_err(|f| match f
+        .code()
+    {
+        TotoResult::NullArgument => f,
+        _ => Error::InvalidSessionId.into(),
+    })?;
+    crate::id::validate_session_id(id)?;
+    Ok(id)
+}

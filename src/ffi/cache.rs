@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::backend::{load_session, store_session, MemoryCache, SessionCache, StoreMode};
 use crate::error::Error;
-use crate::ffi::args;
+use crate::ffi::args::{self, session_id_arg};
 use crate::ffi::boundary::{run, run_plain, Failure, FfiResult, TotoError};
 use crate::ffi::bytes::TotoBytes;
 use crate::ffi::cache_vtable::{copy_vtable, TotoCacheVtable, VtableCache, TOTO_STORE_CREATE_NEW};
@@ -17,7 +17,7 @@ use crate::ffi::clock::CClock;
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, TotoSession};
-use crate::limits::{MAX_RECORD_LEN, MAX_SESSION_ID_LEN, MAX_USER_ID_LEN};
+use crate::limits::{MAX_RECORD_LEN, MAX_USER_ID_LEN};
 
 /// A session cache. Opaque. Thread safety: shareable by any number of threads.
 // The tag must be the first field at offset 0 so a handle of the wrong type is told
@@ -48,18 +48,6 @@ pub(crate) fn new_cache(
 
 pub(crate) fn cache_ref<'a>(cache: *const TotoCache) -> FfiResult<&'a Arc<dyn SessionCache>> {
     Ok(&handle::borrow(cache)?.inner)
-}
-
-/// A session id argument: NULL with a length is TOTO_RESULT_NULL_ARGUMENT; anything
-/// else that is not a well-formed id (too long, not UTF-8, bad characters) is Toto's
-/// 1007.
-pub(crate) fn session_id_arg<'a>(id: *const c_char, len: usize) -> FfiResult<&'a str> {
-    let id = args::text(id, len, "session id", MAX_SESSION_ID_LEN).map_err(|f| match f.code() {
-        TotoResult::NullArgument => f,
-        _ => Error::InvalidSessionId.into(),
-    })?;
-    crate::id::validate_session_id(id)?;
-    Ok(id)
 }
 
 /// Creates the built-in in-memory cache: thread-safe, expiry enforced on load (wall

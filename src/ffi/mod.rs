@@ -1,6 +1,6 @@
 //! The C ABI: the only module with `extern "C"` and `unsafe`.
 //!
-//! Every entry point runs inside [`boundary::run`], which catches panics
+//! Every entry point runs inside `boundary::run`, which catches panics
 //! (`TOTO_RESULT_PANIC`) and turns failures into `toto_result` codes plus optional
 //! details in a caller-owned `toto_error`. Entry points are plain `extern "C" fn`s that
 //! take raw pointers; each pointer is checked (NULL, alignment, handle tag) in `args`

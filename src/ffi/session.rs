@@ -90,7 +90,7 @@ pub extern "C" fn toto_session_new_with_id(
 ) -> TotoResult {
     run_plain(|| {
         let out = args::out(out, "out")?;
-        let id = crate::ffi::cache::session_id_arg(id, id_len)?;
+        let id = args::session_id_arg(id, id_len)?;
         let session = Session::with_id(id, user_id_arg(user_id, user_id_len)?, expires)?;
         args::write(out, TotoSession::boxed(session));
         Ok(())
@@ -145,7 +145,7 @@ pub extern "C" fn toto_session_set_id(
 ) -> TotoResult {
     run_plain(|| {
         let s = session_mut(session)?;
-        let id = crate::ffi::cache::session_id_arg(id, id_len)?;
+        let id = args::session_id_arg(id, id_len)?;
         Ok(s.set_id(id)?)
     })
 }

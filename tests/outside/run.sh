@@ -58,15 +58,20 @@ run_block() {
 }
 # A binary must not refer to the repository anywhere (rpath, runpath, debug paths of
 # the link). Only the link-relevant dynamic section is checked.
+# (Outputs are captured before grep: `cmd | grep -q` fails under pipefail when grep
+# exits early and cmd gets SIGPIPE.)
 not_in_repo() {
-  if readelf -d "$1" | grep -F "$root" >/dev/null; then die "$1 names the repository in its dynamic section"; fi
+  local dyn; dyn=$(readelf -d "$1")
+  if grep -F "$root" <<<"$dyn" >/dev/null; then die "$1 names the repository in its dynamic section"; fi
 }
 loads_from_prefix() {
-  ldd "$1" | grep -q "libtoto_session.so.0 => $PREFIX/lib/" || { ldd "$1" >&2; die "$1 does not load libtoto_session from PREFIX"; }
+  local deps; deps=$(ldd "$1")
+  grep "libtoto_session.so.0 => $PREFIX/lib/" <<<"$deps" >/dev/null || { echo "$deps" >&2; die "$1 does not load libtoto_session from PREFIX"; }
   not_in_repo "$1"
 }
 no_shared_lib() {
-  if ldd "$1" | grep -q libtoto_session; then die "$1 (static) needs libtoto_session.so"; fi
+  local deps; deps=$(ldd "$1")
+  if grep libtoto_session <<<"$deps" >/dev/null; then die "$1 (static) needs libtoto_session.so"; fi
   not_in_repo "$1"
 }
 
@@ -76,8 +81,10 @@ for f in lib/libtoto_session.so.0 lib/libtoto_session.a include/toto_session.h \
          lib/pkgconfig/toto_session.pc lib/pkgconfig/toto_session-static.pc; do
   [ -e "$PREFIX/$f" ] || die "make install did not install $f"
 done
-if readelf -S "$PREFIX/lib/libtoto_session.so.0" | grep -q '\.debug_'; then die "the installed .so is not stripped"; fi
-if readelf -S "$PREFIX/lib/libtoto_session.a" 2>/dev/null | grep -q '\.debug_'; then die "the installed .a is not stripped"; fi
+sections=$(readelf -S "$PREFIX/lib/libtoto_session.so.0")
+if grep '\.debug_' <<<"$sections" >/dev/null; then die "the installed .so is not stripped"; fi
+sections=$(readelf -S "$PREFIX/lib/libtoto_session.a" 2>/dev/null)
+if grep '\.debug_' <<<"$sections" >/dev/null; then die "the installed .a is not stripped"; fi
 [ "$(readelf -d "$PREFIX/lib/libtoto_session.so.0" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')" = libtoto_session.so.0 ] ||
   die "soname is not libtoto_session.so.0"
 ok "make install: stripped .so (soname libtoto_session.so.0) and .a, header, two .pc files"

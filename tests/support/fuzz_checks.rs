@@ -4,10 +4,10 @@
 
 #![allow(dead_code)]
 
-use toto_session::codec;
-use toto_session::limits::{MAX_RECORD_LEN, MAX_VALUE_LEN};
+use toto_session::internals::codec;
+use toto_session::internals::limits::{MAX_RECORD_LEN, MAX_VALUE_LEN};
+use toto_session::internals::value_json::{from_json, to_json};
 use toto_session::password::{verify_legacy, PasswordPolicy, Passwords};
-use toto_session::value_json::{from_json, to_json};
 use toto_session::{Session, Value};
 
 /// Record envelope: decoding never panics; what decodes re-encodes to a record that

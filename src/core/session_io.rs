@@ -1,7 +1,7 @@
 //! Sessions in and out of any [`SessionCache`]: the one place that turns a session into
 //! a stored record and back, shared by the manager and the C entry points.
 
-use crate::backend::{Renewal, SessionCache, StoreMode};
+use crate::core::store::{Renewal, SessionCache, StoreMode};
 use crate::error::Result;
 use crate::session::Session;
 

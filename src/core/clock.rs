@@ -10,7 +10,7 @@ pub trait Clock: Send + Sync {
 
     /// True for the system wall clock ([`SystemClock`]): two such clocks read the same
     /// time, so a reading from one may stand for a reading from the other a moment
-    /// later (see [`crate::backend::Renewal::system_now`]).
+    /// later (see [`crate::core::store::Renewal::system_now`]).
     fn is_system(&self) -> bool {
         false
     }

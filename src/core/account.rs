@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::backend::AccountStore;
+use crate::core::store::AccountStore;
 use crate::error::{Error, Result};
 use crate::limits::MAX_NAME_LEN;
 use crate::session::normalize_user_id;

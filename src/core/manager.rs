@@ -18,10 +18,9 @@
 use std::sync::Arc;
 
 use crate::account::Account;
-use crate::backend::{
-    load_session, store_session, AccountStore, LoadedSession, Renewal, SessionCache, StoreMode,
-};
 use crate::clock::{Clock, SystemClock};
+use crate::core::session_io::{load_session, store_session, LoadedSession};
+use crate::core::store::{AccountStore, Renewal, SessionCache, StoreMode};
 use crate::error::{Error, Result};
 use crate::id::{generate_id, validate_session_id};
 use crate::password::{generate_password, PasswordPolicy, Passwords, Verdict};

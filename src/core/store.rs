@@ -1,0 +1,154 @@
+//! The storage contracts: [`SessionCache`] (session records by id) and
+//! [`AccountStore`] (account properties by user id). The core (the manager) is written
+//! against these traits only; implementations live in `crate::backend` (memory, Redis)
+//! or come from the host (C vtables in `crate::ffi`, Go and Ruby objects through them).
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::value::Value;
+
+/// How [`SessionCache::store`] treats an id that is already present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// Insert or overwrite.
+    Upsert,
+    /// Insert only; an existing live entry is [`Error::IdCollision`] (new and rotated ids).
+    CreateNew,
+}
+
+/// Renewal targets for [`SessionCache::load_renew`] (Unix seconds): a session whose
+/// expiry is before its target gets the target (user and anonymous sessions may have
+/// different renewal windows).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Renewal {
+    /// Target for sessions with a user id.
+    pub user: f64,
+    /// Target for anonymous sessions.
+    pub anonymous: f64,
+    /// The system wall clock as the caller read it to compute the targets, when the
+    /// caller's clock is the system clock (`None` otherwise). A cache on the system
+    /// clock may judge expiry by it instead of reading the clock again a few
+    /// microseconds later (a wall-clock read is a fair part of an in-memory retrieve).
+    pub system_now: Option<f64>,
+}
+
+impl Renewal {
+    /// The target for a session of `user_id`.
+    pub fn target_for(&self, user_id: &str) -> f64 {
+        if user_id.is_empty() {
+            self.anonymous
+        } else {
+            self.user
+        }
+    }
+}
+
+/// What [`SessionCache::load_renew`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The record blob as stored (shared, so an in-memory cache hands it out without
+    /// copying).
+    pub record: Arc<[u8]>,
+    /// The expiry the cache holds now (after any renewal), when it tracks one; it
+    /// overrides the (possibly older) expiry inside the record. `None`: use the record's.
+    pub expires: Option<f64>,
+}
+
+/// A session cache: record blobs by session id, each with an absolute expiry.
+///
+/// Implementations are shared between threads. A record must not be returned by
+/// `load` once its expiry has passed (a cache may also reclaim it lazily).
+pub trait SessionCache: Send + Sync {
+    /// Stores `record` under `id` until `expires` (Unix seconds) for `user_id` (empty =
+    /// anonymous). Returns `Some(new_id)` when the cache chose another id.
+    fn store(
+        &self,
+        id: &str,
+        user_id: &str,
+        expires: f64,
+        record: &[u8],
+        mode: StoreMode,
+    ) -> Result<Option<String>>;
+
+    /// The record under `id`, or `None` when missing or expired.
+    fn load(&self, id: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Loads `id` and, when `renew` is given, extends its expiry to the renewal target
+    /// if that is later, in one operation (one round trip for a networked cache). An
+    /// expired entry is `None` and is never renewed. The default calls
+    /// [`SessionCache::load`] and leaves renewal to the caller (`expires: None`).
+    fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
+        let _ = renew;
+        Ok(self.load(id)?.map(|record| Loaded {
+            record: record.into(),
+            expires: None,
+        }))
+    }
+
+    /// Stores a whole session under its id until its expiry, like
+    /// [`SessionCache::store`]. The default encodes it ([`Session::export`], which
+    /// refuses a record over the size limit) and calls `store`; an in-process cache may
+    /// keep the session itself instead of its bytes.
+    fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
+        let record = session.export()?;
+        self.store(
+            session.id(),
+            session.user_id(),
+            session.expires(),
+            &record,
+            mode,
+        )
+    }
+
+    /// Loads (and with `renew`, renews) like [`SessionCache::load_renew`], decoded: the
+    /// session as stored and the expiry the cache holds, when it tracks one. The
+    /// default decodes the record `load_renew` returns.
+    fn load_session_renew(
+        &self,
+        id: &str,
+        renew: Option<Renewal>,
+    ) -> Result<Option<(Session, Option<f64>)>> {
+        let Some(loaded) = self.load_renew(id, renew)? else {
+            return Ok(None);
+        };
+        Ok(Some((Session::import(&loaded.record)?, loaded.expires)))
+    }
+
+    /// Removes `id` (logout). Removing a missing id succeeds.
+    fn remove(&self, id: &str) -> Result<()>;
+
+    /// Removes every session of `user_id` and returns how many went ("log out
+    /// everywhere"). Optional.
+    fn remove_user(&self, user_id: &str) -> Result<u64> {
+        let _ = user_id;
+        Err(Error::Unsupported("remove_user"))
+    }
+}
+
+/// One account property: a name and its value.
+pub type Property = (String, Value);
+
+/// An account store: per-user named properties.
+///
+/// Implementations are shared between threads.
+pub trait AccountStore: Send + Sync {
+    /// The properties named in `names` (all of them when `None`) of `user_id`; names
+    /// that are absent are left out of the answer. `Ok(None)` when the account does not
+    /// exist.
+    fn load(&self, user_id: &str, names: Option<&[&str]>) -> Result<Option<Vec<Property>>>;
+
+    /// Writes `properties` (only those) to an existing account. A missing account is
+    /// [`Error::InvalidCredentials`] (Toto's 1005, "user not found").
+    fn save(&self, user_id: &str, properties: &[(&str, &Value)]) -> Result<()>;
+
+    /// Creates an account with `properties`; an existing one is [`Error::UserIdExists`].
+    fn create(&self, user_id: &str, properties: &[(&str, &Value)]) -> Result<()>;
+
+    /// Deletes an account. Optional.
+    fn remove(&self, user_id: &str) -> Result<()> {
+        let _ = user_id;
+        Err(Error::Unsupported("remove"))
+    }
+}
