@@ -100,7 +100,8 @@ inline std::string_view result_message(toto_result code) noexcept {
 
 /// A failed call: the toto_result code, the library's message for it, and the
 /// per-call detail when the C function offers one (a toto_error argument) or the
-/// thrower gave one. what() is "toto: <message> (<code>)[: <detail>]".
+/// thrower gave one. what() is "toto: <message> (<code>)[: <detail>]" (the detail
+/// left out when it only repeats the message).
 /// Thrown by every wrapper call; custom backends may throw it to return a given code.
 class Error : public std::runtime_error {
   public:
@@ -124,7 +125,7 @@ class Error : public std::runtime_error {
         s += " (";
         s += std::to_string(static_cast<uint32_t>(code));
         s += ")";
-        if (!detail.empty()) {
+        if (!detail.empty() && detail != toto_result_message(static_cast<uint32_t>(code))) {
             s += ": ";
             s += detail;
         }
