@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need, from Debian packages, only when missing.
 # Idempotent: a second run installs nothing. Usage: scripts/install-deps.sh [GROUP...]
-#   core   C toolchain, make, pkg-config, valgrind, SQLite headers (default)
+#   core   C and C++ toolchains, make, pkg-config, valgrind, SQLite headers (default)
 #   go     Go toolchain (Debian's golang-go)
 #   ruby   Ruby with Debian's ffi and minitest gems
 #   redis  redis-server and redis-tools
@@ -14,7 +14,7 @@ groups=("$@")
 
 # command-to-check:debian-package pairs per group
 declare -A want=(
-  [core]="cc:gcc make:make pkg-config:pkg-config valgrind:valgrind sqlite3.h:libsqlite3-dev"
+  [core]="cc:gcc g++:g++ make:make pkg-config:pkg-config valgrind:valgrind sqlite3.h:libsqlite3-dev"
   [go]="go:golang-go"
   [ruby]="ruby:ruby ffi.rb:ruby-ffi minitest.rb:ruby-minitest"
   [redis]="redis-server:redis-server redis-cli:redis-tools"
