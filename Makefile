@@ -1,6 +1,6 @@
 # toto-session: build, test, install and demo.
 #   make            build the shared and static library (target/release)
-#   make test       install missing tools, then every check (Rust, C under valgrind)
+#   make test       install missing tools, then every check (Rust, C and C++ under valgrind)
 #   make demo       build and run the C walk-through
 #   make install    PREFIX=/usr/local DESTDIR= : library, header, pkg-config file
 #   make header     regenerate include/toto_session.h after changing src/ffi
@@ -14,6 +14,9 @@ INCLUDEDIR ?= $(PREFIX)/include
 CC        ?= cc
 C_WARN    := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS    ?= -O1 -g
+CXX       ?= g++
+CXX_WARN  := -std=c++17 -Wall -Wextra -Werror
+CXXFLAGS  ?= -O1 -g
 
 VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR     := $(firstword $(subst ., ,$(VERSION)))
@@ -27,9 +30,10 @@ VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
 
 C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
+CPP_PROGS := $(patsubst tests/cpp/%.cpp,%,$(wildcard tests/cpp/*.cpp))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests test-cross fuzz test-asan run-asan-tests demo bench clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-cpp run-cpp-tests test-docs test-go test-ruby run-c-tests test-cross fuzz test-asan run-asan-tests demo bench clean
 
 all: lib
 
@@ -52,6 +56,7 @@ install: lib
 	ln -sf libtoto_session.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtoto_session.so.$(MAJOR)
 	ln -sf libtoto_session.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libtoto_session.so
 	install -m 644 include/toto_session.h $(DESTDIR)$(INCLUDEDIR)/toto_session.h
+	install -m 644 include/toto_session.hpp $(DESTDIR)$(INCLUDEDIR)/toto_session.hpp
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    toto_session.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/toto_session.pc
@@ -61,7 +66,7 @@ install: lib
 stage: lib
 	@$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR= >/dev/null
 
-test: deps lint test-rust test-c test-docs test-go test-ruby test-cross
+test: deps lint test-rust test-c test-cpp test-docs test-go test-ruby test-cross
 	@echo "make test: all checks passed"
 
 lint:
@@ -89,6 +94,34 @@ run-c-tests:
 	@set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (static)"; $(BUILD)/c/$$t.static; \
 	  echo "== $$t (shared, valgrind)"; $(VALGRIND) $(BUILD)/c/$$t.shared; \
+	done
+
+# The C++ wrapper (include/toto_session.hpp), against the staged install like a user:
+# the header alone compiles warning-free (also -Wpedantic, included twice); the
+# ```cpp block of docs/cpp.md is tests/cpp/example_doc.cpp; every tests/cpp/*.cpp is
+# linked shared (run under valgrind) and static, and run with a private Redis.
+test-cpp: stage
+	@scripts/install-deps.sh core redis
+	@mkdir -p $(BUILD)/cpp
+	printf '#include <toto_session.hpp>\n#include <toto_session.hpp>\n' | \
+	  $(CXX) $(CXX_WARN) -Wpedantic $$($(PC) --cflags toto_session) -x c++ -fsyntax-only -
+	@awk '/^```cpp[ \t]*$$/ { inside = 1; next } /^```[ \t]*$$/ { inside = 0 } inside' docs/cpp.md | \
+	  diff -u tests/cpp/example_doc.cpp - || \
+	  { echo "test-cpp: the \`\`\`cpp block of docs/cpp.md differs from tests/cpp/example_doc.cpp" >&2; exit 1; }
+	@set -e; for t in $(CPP_PROGS); do \
+	  echo "== build $$t"; \
+	  $(CXX) $(CXX_WARN) $(CXXFLAGS) $$($(PC) --cflags toto_session) tests/cpp/$$t.cpp \
+	    -o $(BUILD)/cpp/$$t.shared $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib; \
+	  $(CXX) $(CXX_WARN) $(CXXFLAGS) $$($(PC) --cflags toto_session) tests/cpp/$$t.cpp \
+	    -o $(BUILD)/cpp/$$t.static $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	done
+	@scripts/with-redis.sh $(MAKE) --no-print-directory run-cpp-tests
+
+# The built C++ programs, run with TOTO_REDIS_URL set (see test-cpp).
+run-cpp-tests:
+	@set -e; for t in $(CPP_PROGS); do \
+	  echo "== $$t (static)"; $(BUILD)/cpp/$$t.static; \
+	  echo "== $$t (shared, valgrind)"; $(VALGRIND) $(BUILD)/cpp/$$t.shared; \
 	done
 
 # The README's C example compiles and runs as written; its result-code table matches
