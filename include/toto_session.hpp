@@ -59,8 +59,8 @@ class ByteView {
         : data_(reinterpret_cast<const uint8_t *>(text.data())), size_(text.size()) {}
     /// The bytes of a std::string.
     ByteView(const std::string &text) noexcept : ByteView(std::string_view(text)) {}
-    /// The bytes of a NUL-terminated string (without the NUL).
-    ByteView(const char *text) noexcept : ByteView(std::string_view(text)) {}
+    /// The bytes of a NUL-terminated string (without the NUL); NULL is empty.
+    ByteView(const char *text) noexcept : ByteView(text ? std::string_view(text) : std::string_view()) {}
     /// The bytes of a byte vector.
     ByteView(const Bytes &bytes) noexcept : data_(bytes.data()), size_(bytes.size()) {}
 
@@ -146,6 +146,18 @@ enum class ValueType : uint32_t {
     bytes = TOTO_VALUE_TYPE_BYTES,        ///< a byte string
     array = TOTO_VALUE_TYPE_ARRAY,        ///< an array (read it as JSON or CBOR)
     map = TOTO_VALUE_TYPE_MAP,            ///< a map (read it as JSON or CBOR)
+};
+
+/// A value read in one call (Session::get_scalar): its type and, for a scalar, the
+/// value itself. Arrays, maps and integers outside int64 carry only their type: read
+/// them with get_json or get_cbor.
+struct Scalar {
+    ValueType type = ValueType::null; ///< the value's type
+    bool boolean = false;             ///< the value when type is boolean
+    std::optional<int64_t> integer;   ///< the value when type is integer and it fits
+    double number = 0;                ///< the value when type is floating
+    std::string text;                 ///< the value when type is text
+    Bytes bytes;                      ///< the value when type is bytes
 };
 
 namespace detail {
@@ -453,6 +465,21 @@ class Session : public detail::Handle<toto_session, toto_session_free> {
         toto_value_type t{};
         if (!detail::found(toto_session_get_type(raw_, key.data(), key.size(), &t))) return std::nullopt;
         return static_cast<ValueType>(t);
+    }
+
+    /// Any value's type and, for a scalar, the value (copied), in one call; nullopt
+    /// when absent.
+    std::optional<Scalar> get_scalar(std::string_view key) const {
+        toto_scalar c{};
+        if (!detail::found(toto_session_get_scalar(raw_, key.data(), key.size(), &c))) return std::nullopt;
+        Scalar out;
+        out.type = static_cast<ValueType>(c.value_type);
+        out.boolean = c.boolean;
+        if (c.integer_fits) out.integer = c.integer;
+        out.number = c.number;
+        if (c.value_type == TOTO_VALUE_TYPE_TEXT) out.text.assign(reinterpret_cast<const char *>(c.data), c.len);
+        if (c.value_type == TOTO_VALUE_TYPE_BYTES) out.bytes.assign(c.data, c.data + c.len);
+        return out;
     }
 
     /// A bool, or nullopt when absent. Throws TOTO_RESULT_TYPE_MISMATCH for another type.

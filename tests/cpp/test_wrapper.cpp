@@ -11,6 +11,7 @@
  */
 #include "toto_session.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -434,6 +436,12 @@ void test_version_and_errors() {
     CHECK(what.find("1008") != std::string::npos);
     CHECK(what.find("the detail") != std::string::npos);
     CHECK(what.find(std::string(e.message())) != std::string::npos);
+    // A detail that only repeats the message is not printed twice.
+    toto::Error plain(TOTO_RESULT_NOT_FOUND, std::string(toto::result_message(TOTO_RESULT_NOT_FOUND)));
+    std::string w = plain.what();
+    CHECK(w.find(std::string(plain.message())) == w.rfind(std::string(plain.message())));
+    CHECK(toto::Error(TOTO_RESULT_NOT_FOUND).detail().empty());
+    CHECK(toto::ByteView(static_cast<const char *>(nullptr)).empty());
     std::string id = toto::generate_id();
     CHECK(id.size() == 22);
     CHECK(id != toto::generate_id());
@@ -477,6 +485,27 @@ void test_session_values() {
     CHECK(s.type("i") == toto::ValueType::integer);
     CHECK(s.type("f") == toto::ValueType::floating);
     CHECK(s.type("b") == toto::ValueType::boolean);
+
+    // One-call reads.
+    auto sc = s.get_scalar("i");
+    CHECK(sc && sc->type == toto::ValueType::integer && sc->integer == std::optional<int64_t>(-42));
+    sc = s.get_scalar("t");
+    CHECK(sc && sc->type == toto::ValueType::text && sc->text == "caf\xc3\xa9");
+    sc = s.get_scalar("y");
+    CHECK(sc && sc->type == toto::ValueType::bytes && sc->bytes == raw);
+    sc = s.get_scalar("b");
+    CHECK(sc && sc->type == toto::ValueType::boolean && !sc->boolean);
+    sc = s.get_scalar("f");
+    CHECK(sc && sc->type == toto::ValueType::floating && sc->number == 2.5);
+    sc = s.get_scalar("j");
+    CHECK(sc && sc->type == toto::ValueType::map && sc->text.empty());
+    CHECK(s.get_scalar("n")->type == toto::ValueType::null);
+    s.set_json("big", "18446744073709551615");
+    sc = s.get_scalar("big");
+    CHECK(sc && sc->type == toto::ValueType::integer && !sc->integer);
+    CHECK_THROWS(s.get_i64("big"), TOTO_RESULT_TYPE_MISMATCH);
+    s.remove("big");
+    CHECK(!s.get_scalar("missing").has_value());
 
     // Absent keys are nullopt, wrong types are errors.
     CHECK(!s.get_text("missing").has_value());
@@ -789,6 +818,34 @@ void test_throwing_callbacks() {
     CHECK_THROWS(m3.create_session(), TOTO_RESULT_BACKEND_FAILED);
 }
 
+// One manager over a custom backend, shared by threads (the backends lock).
+void test_shared_manager_across_threads() {
+    auto cache = std::make_shared<MapCache>();
+    toto::Manager m(toto::Cache::custom(cache), toto::AccountStore::custom(std::make_shared<MapStore>()),
+                    cheap_options());
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; t++) {
+        threads.emplace_back([&m, &failures, t] {
+            try {
+                for (int i = 0; i < 20; i++) {
+                    toto::Session s = m.create_session("user" + std::to_string(t), true);
+                    s.set_i64("i", i);
+                    m.save_session(s);
+                    toto::Session r = m.verify_request(s.id(), s.sign_request("GET", "/"), "GET", "/");
+                    if (r.get_i64("i") != std::optional<int64_t>(i)) failures++;
+                }
+            } catch (...) {
+                failures++;
+            }
+        });
+    }
+    for (auto &th : threads) th.join();
+    CHECK(failures == 0);
+    CHECK(cache->size() == 80);
+    CHECK(m.clear_sessions("user0") == 20);
+}
+
 void test_moved_from_handles() {
     toto::Session a = toto::Session::create("alice", now() + 60);
     std::string id = a.id();
@@ -870,6 +927,7 @@ int main() {
     RUN(test_manager_over_custom_backends);
     RUN(test_manager_over_function_callbacks);
     RUN(test_throwing_callbacks);
+    RUN(test_shared_manager_across_threads);
     RUN(test_moved_from_handles);
     RUN(test_redis);
     std::printf("test_wrapper: %d passed, %d failed\n", g_passed, g_failed);
