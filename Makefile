@@ -156,7 +156,7 @@ demo: stage
 	$(BUILD)/demo $(BUILD)/demo.sqlite3
 
 # AddressSanitizer + LeakSanitizer: the Rust tests (nightly -Zsanitizer=address, own
-# target dir) and the C suite (gcc -fsanitize=address,undefined, static library).
+# target dir) and the C and C++ suites (-fsanitize=address,undefined, static library).
 HOST      := $(shell rustc -vV | sed -n 's/^host: //p')
 ASAN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 test-asan: deps stage
@@ -168,10 +168,16 @@ test-asan: deps stage
 	    $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) -o $(BUILD)/asan/$$t \
 	    $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
 	done
+	@set -e; for t in $(CPP_PROGS); do \
+	  $(CXX) $(CXX_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    $$($(PC) --cflags toto_session) tests/cpp/$$t.cpp -o $(BUILD)/asan/cpp_$$t \
+	    $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	done
 	@$(ASAN_ENV) scripts/with-redis.sh $(MAKE) --no-print-directory run-asan-tests
 
 run-asan-tests:
 	@set -e; for t in $(C_TESTS); do echo "== $$t (ASan)"; $(BUILD)/asan/$$t; done
+	@set -e; for t in $(CPP_PROGS); do echo "== $$t (C++, ASan)"; $(BUILD)/asan/cpp_$$t; done
 
 # Coverage-guided fuzzing (cargo fuzz, nightly, libFuzzer): each target for
 # FUZZ_SECONDS (default 60). Corpora grow in fuzz/corpus (not committed); a crash
