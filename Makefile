@@ -99,7 +99,8 @@ run-c-tests:
 # The C++ wrapper (include/toto_session.hpp), against the staged install like a user:
 # the header alone compiles warning-free (also -Wpedantic, included twice); the
 # ```cpp block of docs/cpp.md is tests/cpp/example_doc.cpp; every tests/cpp/*.cpp is
-# linked shared (run under valgrind) and static, and run with a private Redis.
+# linked shared (run under valgrind) and static, and run with a private Redis; the
+# example is built once more outside the tree against a fresh `make install`.
 test-cpp: stage
 	@scripts/install-deps.sh core redis
 	@mkdir -p $(BUILD)/cpp
@@ -116,7 +117,13 @@ test-cpp: stage
 	    -o $(BUILD)/cpp/$$t.static $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
 	done
 	@scripts/with-redis.sh $(MAKE) --no-print-directory run-cpp-tests
-
+	@echo "== example_doc outside the tree (make install PREFIX=<temporary directory>)"
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  $(MAKE) --no-print-directory install PREFIX=$$tmp >/dev/null; \
+	  cp tests/cpp/example_doc.cpp $$tmp/; cd $$tmp; export PKG_CONFIG_PATH=$$tmp/lib/pkgconfig; \
+	  $(CXX) $(CXX_WARN) $(CXXFLAGS) $$(pkg-config --cflags toto_session) example_doc.cpp -o example_doc \
+	    $$(pkg-config --libs toto_session) -Wl,-rpath,$$tmp/lib; \
+	  ./example_doc >/dev/null
 # The built C++ programs, run with TOTO_REDIS_URL set (see test-cpp).
 run-cpp-tests:
 	@set -e; for t in $(CPP_PROGS); do \
