@@ -254,9 +254,9 @@ uint32_t guard(toto_callback_ctx *ctx, F &&body) noexcept {
 
 } // namespace detail
 
-
 /// A session: id, user id, expiry, optional HMAC key and typed state.
-/// Thread safety: one thread at a time; may be moved between threads.
+/// Thread safety: one thread at a time (destruction included); may be moved between
+/// threads. Views the C API lends are copied, so results stay valid after any change.
 class Session : public detail::Handle<toto_session, toto_session_free> {
   public:
     /// An empty handle (every call throws until one is moved in).
@@ -586,7 +586,8 @@ class Session : public detail::Handle<toto_session, toto_session_free> {
 class AccountStore;
 
 /// One user's account: properties loaded lazily or in bulk, modified keys tracked,
-/// save() writes only those. Thread safety: one thread at a time.
+/// save() writes only those. Thread safety: one thread at a time (destruction
+/// included); may be moved between threads.
 class Account : public detail::Handle<toto_account, toto_account_free> {
   public:
     /// An empty handle.
@@ -1045,9 +1046,10 @@ struct RedisOptions {
     }
 };
 
-/// A session cache: memory, Redis or custom. Thread safety: shareable by any number of
-/// threads (the handle itself is not destroyed while another thread uses it). A
-/// manager keeps its own reference, so the Cache may be destroyed before the manager.
+/// A session cache: memory, Redis or custom. Thread safety: every member may be called
+/// from any number of threads at once; destroy or move the handle only while no other
+/// thread uses it. A manager keeps its own reference, so the Cache may be destroyed
+/// before the manager.
 class Cache : public detail::Handle<toto_cache, toto_cache_free> {
   public:
     /// An empty handle.
@@ -1186,8 +1188,9 @@ class Cache : public detail::Handle<toto_cache, toto_cache_free> {
     }
 };
 
-/// An account store: memory or custom. Thread safety: shareable by any number of
-/// threads. Accounts and managers keep their own references to it.
+/// An account store: memory or custom. Thread safety: every member may be called from
+/// any number of threads at once; destroy or move the handle only while no other thread
+/// uses it. Accounts and managers keep their own references to it.
 class AccountStore : public detail::Handle<toto_account_store, toto_account_store_free> {
   public:
     /// An empty handle.
@@ -1267,8 +1270,10 @@ struct ManagerOptions : toto_manager_options {
 };
 
 /// The session lifecycle and accounts (Toto's DBConnection) over a cache and an account
-/// store. Thread safety: shareable by any number of threads; a Session passed in is
-/// used by one thread at a time.
+/// store. Thread safety: every member may be called from any number of threads at
+/// once (a Session passed in is used by one thread at a time); destroy or move the
+/// manager only while no other thread uses it. Sessions and accounts it made stay valid
+/// after it is destroyed.
 class Manager : public detail::Handle<toto_manager, toto_manager_free> {
   public:
     /// An empty handle.
