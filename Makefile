@@ -27,6 +27,11 @@ PC        := PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config
 VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
              --errors-for-leak-kinds=definite,indirect,possible \
              --show-leak-kinds=definite,indirect,possible --track-origins=yes
+# Compiling and linking against the staged install, as a user would (for recipes).
+STAGE_CFLAGS = $$($(PC) --cflags toto_session)
+SHARED_LINK  = $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib
+STATIC_LINK  = $(STAGE)/lib/libtoto_session.a \
+               $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//')
 
 C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
@@ -81,10 +86,10 @@ test-rust:
 test-c: stage
 	@mkdir -p $(BUILD)/c
 	@set -e; for t in $(C_TESTS); do \
-	  $(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) \
-	    -o $(BUILD)/c/$$t.shared $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib; \
-	  $(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) \
-	    -o $(BUILD)/c/$$t.static $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	  $(CC) $(C_WARN) $(CFLAGS) $(STAGE_CFLAGS) tests/c/$$t.c $(C_SUPPORT) \
+	    -o $(BUILD)/c/$$t.shared $(SHARED_LINK); \
+	  $(CC) $(C_WARN) $(CFLAGS) $(STAGE_CFLAGS) tests/c/$$t.c $(C_SUPPORT) \
+	    -o $(BUILD)/c/$$t.static $(STATIC_LINK); \
 	done
 	scripts/check-c-coverage.sh $(RELEASE)/libtoto_session.so tests/c
 	@scripts/with-redis.sh $(MAKE) --no-print-directory run-c-tests
@@ -105,16 +110,14 @@ test-cpp: stage
 	@scripts/install-deps.sh core redis
 	@mkdir -p $(BUILD)/cpp
 	printf '#include <toto_session.hpp>\n#include <toto_session.hpp>\n' | \
-	  $(CXX) $(CXX_WARN) -Wpedantic $$($(PC) --cflags toto_session) -x c++ -fsyntax-only -
+	  $(CXX) $(CXX_WARN) -Wpedantic $(STAGE_CFLAGS) -x c++ -fsyntax-only -
 	@awk '/^```cpp[ \t]*$$/ { inside = 1; next } /^```[ \t]*$$/ { inside = 0 } inside' docs/cpp.md | \
 	  diff -u tests/cpp/example_doc.cpp - || \
 	  { echo "test-cpp: the \`\`\`cpp block of docs/cpp.md differs from tests/cpp/example_doc.cpp" >&2; exit 1; }
 	@set -e; for t in $(CPP_PROGS); do \
 	  echo "== build $$t"; \
-	  $(CXX) $(CXX_WARN) $(CXXFLAGS) $$($(PC) --cflags toto_session) tests/cpp/$$t.cpp \
-	    -o $(BUILD)/cpp/$$t.shared $$($(PC) --libs toto_session) -Wl,-rpath,$(STAGE)/lib; \
-	  $(CXX) $(CXX_WARN) $(CXXFLAGS) $$($(PC) --cflags toto_session) tests/cpp/$$t.cpp \
-	    -o $(BUILD)/cpp/$$t.static $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	  $(CXX) $(CXX_WARN) $(CXXFLAGS) $(STAGE_CFLAGS) tests/cpp/$$t.cpp -o $(BUILD)/cpp/$$t.shared $(SHARED_LINK); \
+	  $(CXX) $(CXX_WARN) $(CXXFLAGS) $(STAGE_CFLAGS) tests/cpp/$$t.cpp -o $(BUILD)/cpp/$$t.static $(STATIC_LINK); \
 	done
 	@scripts/with-redis.sh $(MAKE) --no-print-directory run-cpp-tests
 	@echo "== example_doc outside the tree (make install PREFIX=<temporary directory>)"
@@ -172,13 +175,11 @@ test-asan: deps stage
 	@mkdir -p $(BUILD)/asan
 	@set -e; for t in $(C_TESTS); do \
 	  $(CC) $(C_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-	    $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) -o $(BUILD)/asan/$$t \
-	    $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	    $(STAGE_CFLAGS) tests/c/$$t.c $(C_SUPPORT) -o $(BUILD)/asan/$$t $(STATIC_LINK); \
 	done
 	@set -e; for t in $(CPP_PROGS); do \
 	  $(CXX) $(CXX_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-	    $$($(PC) --cflags toto_session) tests/cpp/$$t.cpp -o $(BUILD)/asan/cpp_$$t \
-	    $(STAGE)/lib/libtoto_session.a $$($(PC) --libs-only-l --static toto_session | sed 's/-ltoto_session//'); \
+	    $(STAGE_CFLAGS) tests/cpp/$$t.cpp -o $(BUILD)/asan/cpp_$$t $(STATIC_LINK); \
 	done
 	@$(ASAN_ENV) scripts/with-redis.sh $(MAKE) --no-print-directory run-asan-tests
 
