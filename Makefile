@@ -1,6 +1,6 @@
 # toto-session: build, test, install and demo.
 #   make            build the shared and static library (target/release)
-#   make test       install missing tools, then every check (Rust, C under valgrind)
+#   make test       install missing tools, then every check (Rust, C and C++ under valgrind)
 #   make demo       build and run the C walk-through
 #   make install    PREFIX=/usr/local DESTDIR= : stripped libraries, headers, pkg-config files
 #   make header     regenerate include/toto_session.h after changing src/ffi
@@ -14,6 +14,9 @@ INCLUDEDIR ?= $(PREFIX)/include
 CC        ?= cc
 C_WARN    := -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS    ?= -O1 -g
+CXX       ?= g++
+CXX_WARN  := -std=c++17 -Wall -Wextra -Werror
+CXXFLAGS  ?= -O1 -g
 
 VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR     := $(firstword $(subst ., ,$(VERSION)))
@@ -24,12 +27,17 @@ PC        := PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config
 VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
              --errors-for-leak-kinds=definite,indirect,possible \
              --show-leak-kinds=definite,indirect,possible --track-origins=yes
+# Compiling and linking against the staged install, as a user would (for recipes).
+STAGE_CFLAGS = $$($(PC) --cflags toto_session)
+SHARED_LINK  = $$($(PC) --libs toto_session)
+STATIC_LINK  = $$($(PC) --libs toto_session-static)
 
 C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
+CPP_PROGS := $(patsubst tests/cpp/%.cpp,%,$(wildcard tests/cpp/*.cpp))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests test-cross test-outside fuzz test-asan run-asan-tests demo bench clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-cpp run-cpp-tests test-docs test-go test-ruby run-c-tests test-cross test-outside fuzz test-asan run-asan-tests demo bench clean
 
 all: lib
 
@@ -67,6 +75,7 @@ install: lib
 	ln -sf libtoto_session.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libtoto_session.so.$(MAJOR)
 	ln -sf libtoto_session.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libtoto_session.so
 	install -m 644 include/toto_session.h $(DESTDIR)$(INCLUDEDIR)/toto_session.h
+	install -m 644 include/toto_session.hpp $(DESTDIR)$(INCLUDEDIR)/toto_session.hpp
 	$(PC_SED) toto_session.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/toto_session.pc
 	$(PC_SED) toto_session-static.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/toto_session-static.pc
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
@@ -80,7 +89,7 @@ stage: lib
 # ruby, redis-server, valgrind, ... without running scripts/install-deps.sh for it
 # first fails here, as it would on a fresh machine, instead of passing because an
 # earlier step installed the tool.
-TEST_STEPS := lint test-rust test-c test-docs test-go test-ruby test-cross test-outside demo
+TEST_STEPS := lint test-rust test-c test-cpp test-docs test-go test-ruby test-cross test-outside demo
 test:
 	@scripts/install-deps.sh core
 	@set -e; for t in $(TEST_STEPS); do \
@@ -106,10 +115,10 @@ test-c: stage
 	@scripts/install-deps.sh core redis
 	@mkdir -p $(BUILD)/c
 	@set -e; for t in $(C_TESTS); do \
-	  $(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) \
-	    -o $(BUILD)/c/$$t.shared $$($(PC) --libs toto_session); \
-	  $(CC) $(C_WARN) $(CFLAGS) $$($(PC) --cflags toto_session-static) tests/c/$$t.c $(C_SUPPORT) \
-	    -o $(BUILD)/c/$$t.static $$($(PC) --libs toto_session-static); \
+	  $(CC) $(C_WARN) $(CFLAGS) $(STAGE_CFLAGS) tests/c/$$t.c $(C_SUPPORT) \
+	    -o $(BUILD)/c/$$t.shared $(SHARED_LINK); \
+	  $(CC) $(C_WARN) $(CFLAGS) $(STAGE_CFLAGS) tests/c/$$t.c $(C_SUPPORT) \
+	    -o $(BUILD)/c/$$t.static $(STATIC_LINK); \
 	done
 	scripts/check-c-coverage.sh $(RELEASE)/libtoto_session.so tests/c
 	@scripts/with-redis.sh $(MAKE) --no-print-directory run-c-tests
@@ -119,6 +128,33 @@ run-c-tests:
 	@set -e; for t in $(C_TESTS); do \
 	  echo "== $$t (static)"; $(BUILD)/c/$$t.static; \
 	  echo "== $$t (shared, valgrind)"; $(VALGRIND) $(BUILD)/c/$$t.shared; \
+	done
+
+# The C++ wrapper (include/toto_session.hpp), against the staged install like a user:
+# the header alone compiles warning-free (also -Wpedantic, included twice); the
+# ```cpp block of docs/cpp.md is tests/cpp/example_doc.cpp; every tests/cpp/*.cpp is
+# linked shared (run under valgrind) and static, and run with a private Redis
+# (tests/outside builds the example against a fresh `make install` too).
+test-cpp: stage
+	@scripts/install-deps.sh core redis
+	@mkdir -p $(BUILD)/cpp
+	printf '#include <toto_session.hpp>\n#include <toto_session.hpp>\n' | \
+	  $(CXX) $(CXX_WARN) -Wpedantic $(STAGE_CFLAGS) -x c++ -fsyntax-only -
+	@awk '/^```cpp[ \t]*$$/ { inside = 1; next } /^```[ \t]*$$/ { inside = 0 } inside' docs/cpp.md | \
+	  diff -u tests/cpp/example_doc.cpp - || \
+	  { echo "test-cpp: the \`\`\`cpp block of docs/cpp.md differs from tests/cpp/example_doc.cpp" >&2; exit 1; }
+	@set -e; for t in $(CPP_PROGS); do \
+	  echo "== build $$t"; \
+	  $(CXX) $(CXX_WARN) $(CXXFLAGS) $(STAGE_CFLAGS) tests/cpp/$$t.cpp -o $(BUILD)/cpp/$$t.shared $(SHARED_LINK); \
+	  $(CXX) $(CXX_WARN) $(CXXFLAGS) $(STAGE_CFLAGS) tests/cpp/$$t.cpp -o $(BUILD)/cpp/$$t.static $(STATIC_LINK); \
+	done
+	@scripts/with-redis.sh $(MAKE) --no-print-directory run-cpp-tests
+
+# The built C++ programs, run with TOTO_REDIS_URL set (see test-cpp).
+run-cpp-tests:
+	@set -e; for t in $(CPP_PROGS); do \
+	  echo "== $$t (static)"; $(BUILD)/cpp/$$t.static; \
+	  echo "== $$t (shared, valgrind)"; $(VALGRIND) $(BUILD)/cpp/$$t.shared; \
 	done
 
 # The README's and docs/' code blocks compile and run as written (C, Go, Ruby); the
@@ -161,7 +197,7 @@ demo: stage
 	$(BUILD)/demo $(BUILD)/demo.sqlite3
 
 # AddressSanitizer + LeakSanitizer: the Rust tests (nightly -Zsanitizer=address, own
-# target dir) and the C suite (gcc -fsanitize=address,undefined, static library).
+# target dir) and the C and C++ suites (-fsanitize=address,undefined, static library).
 HOST      := $(shell rustc -vV | sed -n 's/^host: //p')
 ASAN_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 test-asan: stage
@@ -171,13 +207,17 @@ test-asan: stage
 	@mkdir -p $(BUILD)/asan
 	@set -e; for t in $(C_TESTS); do \
 	  $(CC) $(C_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-	    $$($(PC) --cflags toto_session) tests/c/$$t.c $(C_SUPPORT) -o $(BUILD)/asan/$$t \
-	    $$($(PC) --libs toto_session-static); \
+	    $(STAGE_CFLAGS) tests/c/$$t.c $(C_SUPPORT) -o $(BUILD)/asan/$$t $(STATIC_LINK); \
+	done
+	@set -e; for t in $(CPP_PROGS); do \
+	  $(CXX) $(CXX_WARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	    $(STAGE_CFLAGS) tests/cpp/$$t.cpp -o $(BUILD)/asan/cpp_$$t $(STATIC_LINK); \
 	done
 	@$(ASAN_ENV) scripts/with-redis.sh $(MAKE) --no-print-directory run-asan-tests
 
 run-asan-tests:
 	@set -e; for t in $(C_TESTS); do echo "== $$t (ASan)"; $(BUILD)/asan/$$t; done
+	@set -e; for t in $(CPP_PROGS); do echo "== $$t (C++, ASan)"; $(BUILD)/asan/cpp_$$t; done
 
 # Coverage-guided fuzzing (cargo fuzz, nightly, libFuzzer): each target for
 # FUZZ_SECONDS (default 60). Corpora grow in fuzz/corpus (not committed); a crash

@@ -8,7 +8,7 @@
 #    so the module lands read-only in a private module cache exactly as for a user),
 #    the gem built from a copy of bindings/ruby and installed into a private GEM_HOME,
 #    and Bundler with a `path:` gem.
-# 2. The programs built are README.md's own C, C++, Go and Ruby examples, in
+# 2. The programs built are README.md's own C, Go and Ruby examples (C++: docs/cpp.md's), in
 #    directories outside the repository: each creates a session, stores and reads a
 #    value, signs and verifies a request, and must exit 0.
 # 3. Nothing they build or run may name the repository: no -I/-L/rpath into target/,
@@ -34,13 +34,13 @@ block() {
     inside { print }
   ' "$readme"
 }
-# The first fenced block of a language (the README's examples).
+# The first fenced block of a language (the README's examples; or of the file $2).
 example() {
   awk -v lang="$1" '
     $0 ~ "^```" lang "[ \t]*$" && !inside { inside = 1; next }
     inside && /^```[ \t]*$/ { exit }
     inside { print }
-  ' "$readme"
+  ' "${2:-$readme}"
 }
 for b in lib c go ruby-gem ruby-bundler; do
   [ -n "$(block "$b")" ] || die "README.md has no <!-- outside: $b --> block"
@@ -98,12 +98,12 @@ loads_from_prefix "$work/c/app"
 no_shared_lib "$work/c/app-static"
 ok "C: README example built with pkg-config only, shared (rpath) and static, ran"
 if [ -f "$PREFIX/include/toto_session.hpp" ]; then
-  example cpp >"$work/c/app.cpp"
-  [ -s "$work/c/app.cpp" ] || die "README.md has no C++ example"
+  example cpp "$root/docs/cpp.md" >"$work/c/app.cpp"
+  [ -s "$work/c/app.cpp" ] || die "docs/cpp.md has no C++ example"
   (cd "$work/c" && c++ -std=c++17 -Wall -Wextra -Werror app.cpp -o app-cpp $(pkg-config --cflags --libs toto_session) &&
     ./app-cpp >/dev/null) || die "the C++ example did not build or run"
   loads_from_prefix "$work/c/app-cpp"
-  ok "C++: README example built with pkg-config only, ran"
+  ok "C++: docs/cpp.md example built with pkg-config only, ran"
 fi
 
 # ---- 3. Go: go get from a module proxy, module cache, shared and static --------------
