@@ -189,13 +189,16 @@ func Login(ctx context.Context, userID, password string) (*toto.Session, error) 
 }
 
 // CreateSession creates a session for userID without a password check ("" makes an
-// anonymous one, as Toto's @anonymous_session) and makes it the request's session.
+// anonymous one, as Toto's @anonymous_session) and makes it the request's session. A
+// user session gets an HMAC key unless the policy is HMACOff (give it to the client);
+// an anonymous session never has one, since no answer would tell the client the key
+// (Toto gives it one that no client can learn, so its next signed request fails).
 func CreateSession(ctx context.Context, userID string) (*toto.Session, error) {
 	st := stateOf(ctx)
 	if st == nil {
 		return nil, errNoMiddleware
 	}
-	sess, err := st.s.mgr.CreateSession(ctx, userID, st.s.opts.HMAC != HMACOff)
+	sess, err := st.s.mgr.CreateSession(ctx, userID, st.s.opts.HMAC != HMACOff && userID != "")
 	if err != nil {
 		return nil, err
 	}
