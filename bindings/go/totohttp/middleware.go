@@ -365,12 +365,11 @@ func (s *Sessions) finish(w http.ResponseWriter, r *http.Request, st *state, bw 
 	s.cookie(w, sess, removed)
 	body := bw.buf.Bytes()
 	if sess != nil && s.opts.HMAC != HMACOff {
-		if _, has := sess.Key(); has {
-			if mac, err := sess.SignResponse(body); err == nil {
-				h.Set(HeaderHMAC, mac)
-			} else {
-				s.logf("totohttp: signing the answer: %v", err)
-			}
+		// One call: a session without a key answers ErrInvalidHMAC (not signed).
+		if mac, err := sess.SignResponse(body); err == nil {
+			h.Set(HeaderHMAC, mac)
+		} else if !errors.Is(err, toto.ErrInvalidHMAC) {
+			s.logf("totohttp: signing the answer: %v", err)
 		}
 	}
 	if h.Get("Content-Type") == "" && len(body) > 0 {
