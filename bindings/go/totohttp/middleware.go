@@ -297,7 +297,7 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 			s.writeError(bw, st, loadErr)
 		} else {
 			next.ServeHTTP(bw, r)
-			if err := s.save(ctx, st); err != nil {
+			if err := s.save(st); err != nil {
 				// The handler's answer claims a change that was not stored: answer
 				// with the failure instead (the answer is still only in memory).
 				for k := range bw.header {
@@ -342,16 +342,16 @@ func (s *Sessions) verify(w http.ResponseWriter, r *http.Request, sess *toto.Ses
 
 var errBodyTooLarge = &Error{Code: toto.CodeServerError, Value: "Request body too large"}
 
-// save writes the request's session when it changed and was not removed.
-func (s *Sessions) save(ctx context.Context, st *state) error {
+// save writes the request's session when it changed and was not removed. A client
+// that went away must not lose the change, so the request's cancellation is not
+// applied.
+func (s *Sessions) save(st *state) error {
 	st.mu.Lock()
 	sess, removed := st.sess, st.removed
 	st.mu.Unlock()
 	if sess == nil || removed || !sess.IsDirty() {
 		return nil
 	}
-	// A client that went away must not lose the change: no cancellation here.
-	_ = ctx
 	return s.mgr.SaveSession(context.Background(), sess)
 }
 
@@ -516,7 +516,7 @@ func (b *bufferedWriter) WriteString(p string) (int, error) {
 // serveUnbuffered runs next with a pass-through writer (Options.Unbuffered).
 func (s *Sessions) serveUnbuffered(w http.ResponseWriter, r *http.Request, st *state, next http.Handler) {
 	sw := &streamWriter{ResponseWriter: w, before: func() {
-		if err := s.save(r.Context(), st); err != nil {
+		if err := s.save(st); err != nil {
 			s.logf("totohttp: saving the session: %v", err)
 		}
 		s.corsHeaders(w.Header(), r)
@@ -527,7 +527,7 @@ func (s *Sessions) serveUnbuffered(w http.ResponseWriter, r *http.Request, st *s
 	}}
 	next.ServeHTTP(sw, r)
 	sw.start()
-	if err := s.save(r.Context(), st); err != nil {
+	if err := s.save(st); err != nil {
 		s.logf("totohttp: saving the session: %v", err)
 	}
 }
