@@ -23,6 +23,10 @@ Modes (--mode):
   cookies  hmac_enabled = True and use_cookies = True: the session travels in the
            toto-session-id cookie (the header, when sent, wins).
 
+Expiry: with --expire-after SECONDS (a service started with a session TTL that short)
+only the expiry steps run: a session left alone that long answers 1004, as an unknown
+id does (never 1007, which Toto's clients would not take as "logged out").
+
 CORS: --origin is sent as Origin; with --allow-origin '*' (default) the answers must
 carry access-control-allow-origin: *, with --allow-origin list the origin must be
 echoed and another origin must get none.
@@ -284,6 +288,9 @@ class Scenario:
     # -- the steps ---------------------------------------------------------------
     def run(self):
         s = self.step
+        if self.args.expire_after is not None:
+            s("expired session -> 1004 (logged out)", self.expired)
+            return self.passed, self.failed
         s("CORS preflight", self.cors_preflight)
         s("CORS preflight: unsupported method -> 405", self.cors_405)
         s("missing method -> 1002", self.missing_method)
@@ -466,6 +473,17 @@ class Scenario:
         check("session" not in r.json, "1004 answer names a session: %r" % r.json)
         check(c.session_id is None, "client still holds the session after 1004")
 
+    def expired(self):
+        c, _, _ = self.logged_in()
+        expect_ok(c.call("state.set", {"key": "e", "value": 1}))
+        sid, key, cookie = c.session_id, c.key, c.cookie
+        time.sleep(self.args.expire_after + 1.0)
+        c.session_id, c.key, c.cookie = sid, key, cookie
+        r = c.call("state.get", {"key": "e"})
+        expect_error(r, 1004, "Not authorized")
+        check("session" not in r.json, "1004 for an expired session names it: %r" % r.json)
+        check(c.session_id is None, "client still holds the session after 1004")
+
     def no_session(self):
         expect_error(self.client().call("state.get", {"key": "k"}), 1004, "Not authorized")
 
@@ -606,6 +624,8 @@ def main():
     ap.add_argument("--origin", default="https://app.example", help="Origin header to send")
     ap.add_argument("--allow-origin", choices=["*", "list"], default="*",
                     help="'*': the service allows any origin; 'list': it allows --origin only")
+    ap.add_argument("--expire-after", type=float, metavar="SECONDS",
+                    help="the service's session TTL; run only the expiry steps")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     passed, failed = Scenario(args).run()

@@ -6,6 +6,7 @@
 #   hmac     defaults: HMAC on, CORS allow-origin *
 #   nohmac   TOTO_HMAC=off (Toto's default)
 #   cookies  TOTO_COOKIES=on, HMAC on, TOTO_ALLOW_ORIGIN=<two listed origins>
+#   expiry   TOTO_SESSION_TTL=2: a session left alone expires (client --expire-after)
 # The servers are stopped whatever the outcome. Only this file knows the service;
 # client.py speaks the wire and nothing else (see its docstring for the contract).
 set -euo pipefail
@@ -51,10 +52,10 @@ origin=https://app.example
 total=0
 run() {
   local mode=$1; shift
-  echo "== conformance: go-server, $mode"
+  echo "== conformance: go-server, $mode $*"
   python3 "$here/client.py" --base-url "http://127.0.0.1:$port/" --mode "$mode" --origin "$origin" "$@" \
-    | tee "$out/$mode.out"
-  total=$((total + $(sed -n 's/^conformance: \([0-9]*\) passed.*/\1/p' "$out/$mode.out")))
+    | tee "$out/run.out"
+  total=$((total + $(sed -n 's/^conformance: \([0-9]*\) passed.*/\1/p' "$out/run.out")))
 }
 
 start hmac
@@ -63,8 +64,10 @@ start nohmac TOTO_HMAC=off
 run nohmac
 start cookies TOTO_COOKIES=on TOTO_ALLOW_ORIGIN="$origin,https://other.example"
 run cookies --allow-origin list
+start expiry TOTO_SESSION_TTL=2
+run hmac --expire-after 2
 
 cleanup
 pids=()
 grep -q "listening on" "$out/hmac.log" || { echo "conformance: the server did not log its listening line" >&2; exit 1; }
-echo "conformance (go-server, 3 modes): $total passed, 0 failed"
+echo "conformance (go-server, 4 configurations): $total passed, 0 failed"

@@ -1,6 +1,6 @@
 // Command go-server is the example Toto service (package server): Toto's protocol at
 // / on PORT (default 8080), HMAC on unless TOTO_HMAC=off, memory backends or a Redis
-// session cache at TOTO_REDIS_URL; TOTO_COOKIES=on, TOTO_ALLOW_ORIGIN=a,b (see
+// session cache at TOTO_REDIS_URL; TOTO_COOKIES=on, TOTO_ALLOW_ORIGIN=a,b, TOTO_SESSION_TTL=seconds (see
 // server.FromEnv). `make serve-go` builds and runs it.
 package main
 

@@ -10,7 +10,9 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/toto-session/toto-session/bindings/go/toto"
 	"github.com/toto-session/toto-session/bindings/go/totohttp"
@@ -23,6 +25,9 @@ type Config struct {
 	Cookies      bool     // TOTO_COOKIES=on: toto-session-id cookie transport
 	CookieDomain string   // TOTO_COOKIE_DOMAIN
 	AllowOrigins []string // TOTO_ALLOW_ORIGIN, comma-separated (default *)
+	// SessionTTL is TOTO_SESSION_TTL in seconds (0: Toto's 365 days); a short one lets
+	// the conformance client see a session expire.
+	SessionTTL time.Duration
 }
 
 // FromEnv reads the Config from getenv (os.Getenv).
@@ -35,6 +40,9 @@ func FromEnv(getenv func(string) string) Config {
 	}
 	if o := getenv("TOTO_ALLOW_ORIGIN"); o != "" {
 		c.AllowOrigins = strings.Split(o, ",")
+	}
+	if ttl, err := strconv.ParseFloat(getenv("TOTO_SESSION_TTL"), 64); err == nil && ttl > 0 {
+		c.SessionTTL = time.Duration(ttl * float64(time.Second))
 	}
 	return c
 }
@@ -58,6 +66,9 @@ func NewManager(c Config, opts ...toto.Option) (*toto.Manager, error) {
 		return nil, err
 	}
 	defer store.Close()
+	if c.SessionTTL > 0 {
+		opts = append([]toto.Option{toto.WithSessionTTL(c.SessionTTL)}, opts...)
+	}
 	return toto.NewManager(cache, store, opts...)
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/toto-session/toto-session/bindings/go/toto"
 )
@@ -134,9 +135,9 @@ func startServer(t *testing.T) (*httptest.Server, *toto.Manager) {
 }
 
 func TestFromEnv(t *testing.T) {
-	env := map[string]string{"TOTO_HMAC": "off", "TOTO_COOKIES": "on", "TOTO_ALLOW_ORIGIN": "https://a,https://b"}
+	env := map[string]string{"TOTO_HMAC": "off", "TOTO_COOKIES": "on", "TOTO_ALLOW_ORIGIN": "https://a,https://b", "TOTO_SESSION_TTL": "1.5"}
 	c := FromEnv(func(k string) string { return env[k] })
-	if c.HMAC || !c.Cookies || len(c.AllowOrigins) != 2 || c.RedisURL != "" {
+	if c.HMAC || !c.Cookies || len(c.AllowOrigins) != 2 || c.RedisURL != "" || c.SessionTTL != 1500*time.Millisecond {
 		t.Fatalf("%+v", c)
 	}
 	if c := FromEnv(func(string) string { return "" }); !c.HMAC || c.Cookies || c.AllowOrigins != nil {
