@@ -148,7 +148,8 @@ test-conformance: stage
 
 # The Go example Toto service (bindings/go/examples/go-server) on PORT (default 8080),
 # mounted at /: HMAC on unless TOTO_HMAC=off, memory backends or a Redis session cache
-# at TOTO_REDIS_URL, TOTO_COOKIES=on, TOTO_ALLOW_ORIGIN=a,b. Ctrl-C stops it.
+# at TOTO_REDIS_URL, TOTO_COOKIES=on, TOTO_ALLOW_ORIGIN=a,b, TOTO_SESSION_TTL=seconds.
+# Ctrl-C stops it.
 serve-go: stage
 	@scripts/install-deps.sh core go
 	@mkdir -p $(BUILD)/go
