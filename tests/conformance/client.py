@@ -31,6 +31,10 @@ CORS: --origin is sent as Origin; with --allow-origin '*' (default) the answers 
 carry access-control-allow-origin: *, with --allow-origin list the origin must be
 echoed and another origin must get none.
 
+Not checked, because Toto defines no portable outcome for them with this contract:
+form-encoded POSTs (Toto passes every form value as a list), and whether a password
+change ends the user's other sessions.
+
 Prints "conformance: N passed, 0 failed" and exits 0, or lists the failures and exits 1.
 """
 
@@ -313,7 +317,6 @@ class Scenario:
         s("GET with query-string parameters", self.get_query)
         s("HEAD", self.head)
         s("method from the URL path (POST)", self.path_method)
-        s("form-urlencoded POST", self.form_post)
         s("batch", self.batch)
         s("account.update: properties", self.update_props)
         s("account.update: new_password logs in again", self.update_password)
@@ -521,12 +524,6 @@ class Scenario:
         check(r.result == {"value": [1]}, "the URL path should select the method: %r" % r.json)
         expect_error(c.request("POST", "/no/such", b"{}"), 1001, "Cannot call 'no.such'.")
 
-    def form_post(self):
-        c, _, _ = self.logged_in()
-        expect_ok(c.call("state.set", {"key": "fm", "value": "formed"}))
-        r = c.request("POST", "/state/get", b"key=fm", content_type="application/x-www-form-urlencoded")
-        check(r.result == {"value": "formed"}, "form POST: %r" % r.json)
-
     def batch(self):
         c, uid, _ = self.logged_in()
         body = json.dumps({"batch": {
@@ -558,7 +555,7 @@ class Scenario:
 
     def update_password(self):
         c, uid, pw = self.logged_in()
-        old_id, old_key = c.session_id, c.key
+        old_id = c.session_id
         r = c.call("account.update", {"password": pw, "new_password": pw + "-new"})
         res = expect_ok(r)
         check("password" in res.get("updated_fields", []), "updated_fields %r" % res)
@@ -567,9 +564,8 @@ class Scenario:
         if self.hmac_on:
             check(res.get("key"), "no key in %r" % res)
         expect_ok(c.call("state.set", {"key": "after", "value": 1}))
-        old = self.client()
-        old.session_id, old.key = old_id, old_key
-        expect_error(old.call("state.get", {"key": "after"}), 1004, "Not authorized")
+        # (Whether the old session survives is the service's choice: Toto's base
+        # clear_sessions is a no-op, toto-session removes every session of the user.)
         expect_error(self.client().call("account.login", {"user_id": uid, "password": pw}), 1005)
         expect_ok(self.client().call("account.login", {"user_id": uid, "password": pw + "-new"}))
         r = c.call("account.update", {"password": "wrong", "new_password": "x"})
