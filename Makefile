@@ -2,6 +2,7 @@
 #   make            build the shared and static library (target/release)
 #   make test       install missing tools, then every check (Rust, C and C++ under valgrind)
 #   make demo       build and run the C walk-through
+#   make serve-go   run the Go example Toto service on PORT (default 8080)
 #   make install    PREFIX=/usr/local DESTDIR= : stripped libraries, headers, pkg-config files
 #   make header     regenerate include/toto_session.h after changing src/ffi
 #   make clean
@@ -37,7 +38,7 @@ C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 CPP_PROGS := $(patsubst tests/cpp/%.cpp,%,$(wildcard tests/cpp/*.cpp))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-cpp run-cpp-tests test-docs test-go test-ruby run-c-tests test-cross test-outside fuzz test-asan run-asan-tests demo bench clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-cpp run-cpp-tests test-docs test-go test-ruby run-c-tests test-cross test-outside test-conformance serve-go fuzz test-asan run-asan-tests demo bench clean
 
 all: lib
 
@@ -89,7 +90,7 @@ stage: lib
 # ruby, redis-server, valgrind, ... without running scripts/install-deps.sh for it
 # first fails here, as it would on a fresh machine, instead of passing because an
 # earlier step installed the tool.
-TEST_STEPS := lint test-rust test-c test-cpp test-docs test-go test-ruby test-cross test-outside demo
+TEST_STEPS := lint test-rust test-c test-cpp test-docs test-go test-ruby test-cross test-conformance test-outside demo
 test:
 	@scripts/install-deps.sh core
 	@set -e; for t in $(TEST_STEPS); do \
@@ -177,6 +178,24 @@ test-ruby: stage
 test-cross: stage
 	@scripts/install-deps.sh core go ruby redis
 	tests/cross/run.sh "$(STAGE)"
+
+# Toto wire conformance over real HTTP (tests/conformance): the Go example service in
+# three configurations (HMAC on, HMAC off, cookies + listed CORS origins) driven by
+# tests/conformance/client.py, a Toto client in Python's standard library.
+test-conformance: stage
+	@scripts/install-deps.sh core go
+	tests/conformance/run.sh "$(STAGE)"
+
+# The Go example Toto service (bindings/go/examples/go-server) on PORT (default 8080),
+# mounted at /: HMAC on unless TOTO_HMAC=off, memory backends or a Redis session cache
+# at TOTO_REDIS_URL, TOTO_COOKIES=on, TOTO_ALLOW_ORIGIN=a,b, TOTO_SESSION_TTL=seconds.
+# Ctrl-C stops it.
+serve-go: stage
+	@scripts/install-deps.sh core go
+	@mkdir -p $(BUILD)/go
+	cd bindings/go && PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig GOPROXY=off GOWORK=off \
+	  GOCACHE=$(BUILD)/go/cache GOPATH=$(BUILD)/go/path go build -o $(BUILD)/go/go-server ./examples/go-server
+	exec $(BUILD)/go/go-server
 
 # Used the way users use it (tests/outside): make install into a temporary prefix,
 # then C (shared and static), Go (a module outside the tree, shared and static) and

@@ -82,10 +82,13 @@ const (
 	CodeInvalidUserID       Code = 1010
 )
 
+// Texts for the protocol codes the library has none for; 1002 is Toto's own text
+// (1001 and 1003 carry details in Toto: "Cannot call 'a.b'.", "Missing parameters:
+// a, b"; package totohttp produces those).
 var protocolMessages = map[Code]string{
 	CodeServerError:         "Server error",
 	CodeInvalidMethod:       "Invalid method",
-	CodeMissingMethod:       "Missing method",
+	CodeMissingMethod:       "Missing method.",
 	CodeMissingParams:       "Missing parameters",
 	CodeInvalidResponseHMAC: "Invalid response HMAC",
 }

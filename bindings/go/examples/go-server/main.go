@@ -1,17 +1,12 @@
-// Command go-server is an example Toto service: Toto's method-call protocol over
-// net/http, with sessions, accounts and HMAC signing from toto-session (see package
-// server for the protocol). Sessions and accounts live in the library's memory
-// backends.
-//
-//	go run ./examples/go-server -addr 127.0.0.1:8888
-//
-// The address can also come from TOTO_ADDR.
+// Command go-server is the example Toto service (package server): Toto's protocol at
+// / on PORT (default 8080), HMAC on unless TOTO_HMAC=off, memory backends or a Redis
+// session cache at TOTO_REDIS_URL; TOTO_COOKIES=on, TOTO_ALLOW_ORIGIN=a,b, TOTO_SESSION_TTL=seconds (see
+// server.FromEnv). `make serve-go` builds and runs it.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"log"
 	"net"
 	"net/http"
@@ -20,29 +15,26 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/toto-session/toto-session/bindings/go/toto"
 	"github.com/toto-session/toto-session/bindings/go/examples/go-server/server"
 )
 
 func main() {
-	def := os.Getenv("TOTO_ADDR")
-	if def == "" {
-		def = "127.0.0.1:8888"
-	}
-	addr := flag.String("addr", def, "listen address (env TOTO_ADDR)")
-	flag.Parse()
-
-	mgr, err := server.NewMemoryManager()
+	cfg := server.FromEnv(os.Getenv)
+	mgr, err := server.NewManager(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer mgr.Close()
-
-	ln, err := net.Listen("tcp", *addr)
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	ln, err := net.Listen("tcp", ":"+port)
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Handler: server.New(mgr), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: server.New(mgr, cfg), ReadHeaderTimeout: 10 * time.Second}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -51,7 +43,7 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	log.Printf("toto-session %s: Toto service on http://%s/", toto.Version(), ln.Addr())
+	log.Printf("go-server: Toto service listening on %s (hmac=%v cookies=%v)", ln.Addr(), cfg.HMAC, cfg.Cookies)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
