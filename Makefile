@@ -2,6 +2,7 @@
 #   make            build the shared and static library (target/release)
 #   make test       install missing tools, then every check (Rust, C under valgrind)
 #   make demo       build and run the C walk-through
+#   make serve-ruby run the Ruby example service (Toto's protocol over Rack, PORT=8080)
 #   make install    PREFIX=/usr/local DESTDIR= : stripped libraries, headers, pkg-config files
 #   make header     regenerate include/toto_session.h after changing src/ffi
 #   make clean
@@ -29,7 +30,7 @@ C_TESTS   := $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests test-cross test-outside fuzz test-asan run-asan-tests demo bench clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-docs test-go test-ruby run-c-tests test-cross test-outside fuzz test-asan run-asan-tests demo serve-ruby bench clean
 
 all: lib
 
@@ -155,6 +156,14 @@ demo: stage
 	  examples/c/demo.c examples/c/sqlite_store.c -o $(BUILD)/demo \
 	  $$($(PC) --libs toto_session) -lsqlite3 -pthread
 	$(BUILD)/demo $(BUILD)/demo.sqlite3
+
+# The Ruby example service (bindings/ruby/examples/rack_app.rb): Toto's protocol over
+# Rack under WEBrick on PORT (default 8080), HMAC on unless TOTO_HMAC=off, cookies with
+# TOTO_COOKIES=on, CORS origins from TOTO_ALLOW_ORIGIN, the Redis cache when
+# TOTO_REDIS_URL is set. Stops on Ctrl-C / SIGTERM.
+serve-ruby: stage
+	@scripts/install-deps.sh core ruby
+	TOTO_SESSION_LIB=$(STAGE)/lib/libtoto_session.so exec ruby -Ibindings/ruby/lib bindings/ruby/examples/rack_app.rb
 
 # AddressSanitizer + LeakSanitizer: the Rust tests (nightly -Zsanitizer=address, own
 # target dir) and the C suite (gcc -fsanitize=address,undefined, static library).
