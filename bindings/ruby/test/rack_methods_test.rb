@@ -114,7 +114,7 @@ class RackMethodsTest < Minitest::Test
     assert_equal 1008, @client.call("state.get", { "key" => "k" }, headers: { "x-toto-hmac" => mac }).code
   end
 
-  def test_a_wrong_mac_does_not_renew_the_session
+  def test_a_missing_mac_does_not_renew_the_session
     clock = ManualClock.new
     manager = fast_manager(clock: clock, cache: TotoSession::Cache.memory(clock: clock), ttl: 100, renew: 100)
     signed_in(manager: manager)

@@ -114,8 +114,8 @@ module TotoSession
     #                  headers and no preflight answers
     #
     # Per request: takes the id from x-toto-session-id (then the cookie), retrieves and
-    # renews the session (with HMAC on, through Manager#verify_request, which renews
-    # only on a right mac), puts it in env["toto.session"] (nil when there is none: an
+    # renews the session (with HMAC on, in one call through Manager#verify_request),
+    # puts it in env["toto.session"] (nil when there is none: an
     # unknown, expired or removed id is no session, as in Toto), calls the app, saves
     # the session when it changed, and signs the response with x-toto-hmac =
     # base64(HMAC-SHA1(key, SESSION_ID + BODY)) over the exact body bytes (buffering
@@ -217,7 +217,9 @@ module TotoSession
           session = @manager.retrieve_session(id)
           return [session, nil] if session.nil? || session.key.nil?
         else
-          # not renewed: a request with a wrong mac does not extend the session
+          # Read without renewing: a request without a mac does not extend the session.
+          # (One with a wrong mac was renewed by verify_request, which, like Toto's
+          # retrieve-then-verify, renews before it checks.)
           session = @manager.cache.load_session(id)
           return [nil, nil] if session.nil?
         end
