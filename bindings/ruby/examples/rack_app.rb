@@ -41,7 +41,10 @@ module TotoRackExample
     options = { Host: host, Port: port, AccessLog: [], Logger: WEBrick::Log.new(nil, WEBrick::BasicLog::WARN),
                 StartCallback: -> { listening.call } }
     %w[INT TERM].each { |sig| trap(sig) { server&.shutdown } }
-    Rack::Handler::WEBrick.run(app(manager(env), env), **options) { |s| server = s }
+    Rack::Handler::WEBrick.run(app(manager(env), env), **options) do |s|
+      server = s # no Nagle delay between WEBrick's header and body writes
+      s.listeners.each { |l| l.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, 1) }
+    end
   end
 end
 

@@ -30,6 +30,7 @@ module TotoSession
     REMOVED = "toto.session.removed"   # true once the session was removed (logout)
     MIDDLEWARE = "toto.middleware"     # the Middleware serving the request
     BODY = "toto.body"                 # the raw request body (BINARY), read once
+    USER_ID = "toto.user_id"           # [session, its user id], see Rack.user_id
 
     HMAC_POLICIES = %i[off if_key required].freeze
     SUPPORTED_METHODS = %w[POST OPTIONS GET HEAD].freeze
@@ -77,17 +78,27 @@ module TotoSession
       end
 
       # The `session` object of a Toto response (the key is never echoed).
-      def session_object(session)
-        { "session_id" => session.id, "expires" => session.expires_at, "user_id" => session.user_id.to_s }
+      def session_object(session, user_id = session.user_id)
+        { "session_id" => session.id, "expires" => session.expires_at, "user_id" => user_id.to_s }
+      end
+
+      # The user id of `session`, read once per request and session (env["toto.user_id"]).
+      def user_id(env, session)
+        memo = env[USER_ID]
+        return memo[1] if memo && memo[0].equal?(session)
+
+        user = session.user_id
+        env[USER_ID] = [session, user]
+        user
       end
 
       # A whole Toto response body: result (unless nil), error, batch, session.
-      def response_json(result: nil, error: nil, batch: nil, session: nil)
+      def response_json(result: nil, error: nil, batch: nil, session: nil, user_id: nil)
         response = {}
         response["result"] = result unless result.nil?
         response["error"] = error if error
         response["batch"] = batch if batch
-        response["session"] = session_object(session) if session
+        response["session"] = session_object(session, user_id || session.user_id) if session
         JSON.generate(response)
       end
 
@@ -236,13 +247,13 @@ module TotoSession
         @manager.save_session(session) if session && !removed && !session.closed? && session.dirty?
         cookie(headers, session, removed) if @cookies && session
         cors(headers, env) if @allow_origin
-        key = session && @hmac != :off && !session.closed? ? session.key : nil
-        if key
-          data = +"".b
-          out.each { |chunk| data << chunk.b }
-          out.close if out.respond_to?(:close)
-          headers["x-toto-hmac"] = TotoSession.hmac(key, session.id + data)
-          headers["content-length"] = data.bytesize.to_s unless headers.key?("Content-Length")
+        if session && @hmac != :off && !session.closed?
+          data = body_bytes(out)
+          mac = sign(session, data)
+          if mac
+            headers["x-toto-hmac"] = mac
+            headers["content-length"] = data.bytesize.to_s unless headers.key?("Content-Length")
+          end
           out = [data]
         end
         if env["REQUEST_METHOD"] == "HEAD"
@@ -250,6 +261,29 @@ module TotoSession
           out = []
         end
         [status, headers, out]
+      end
+
+      # The whole body as one String (an app's one-String Array as it is).
+      def body_bytes(out)
+        if out.is_a?(Array) && out.size == 1 && out[0].is_a?(String)
+          data = out[0]
+        else
+          data = +"".b
+          out.each { |chunk| data << chunk.b }
+        end
+        out.close if out.respond_to?(:close)
+        data
+      end
+
+      # base64(HMAC-SHA1(key, SESSION_ID + BODY)) in one library call; nil when the
+      # session has no key.
+      def sign(session, data)
+        s = Scratch.current
+        code = Native.toto_session_sign_response(session.to_ptr, data, data.bytesize, s.buf, Scratch::BUF_LEN)
+        return nil if code == ERROR_INVALID_HMAC
+
+        Errors.raise_for(code) unless code.zero?
+        s.buf_string
       end
 
       def close_sessions(env, session)

@@ -78,7 +78,7 @@ module TotoSession
           call.create_session
         elsif entry.authenticated
           session = env[SESSION]
-          if session.nil? || env[REMOVED] || session.anonymous?
+          if session.nil? || env[REMOVED] || Rack.user_id(env, session).empty?
             raise MethodError.new(ERROR_NOT_AUTHORIZED, "Not authorized")
           end
         end
@@ -162,8 +162,9 @@ module TotoSession
 
       def respond(env, status, result: nil, error: nil, batch: nil)
         session = env[SESSION]
-        json = Rack.response_json(result: result, error: error, batch: batch,
-                                  session: session && !session.closed? ? session : nil)
+        session = nil if session&.closed?
+        json = Rack.response_json(result: result, error: error, batch: batch, session: session,
+                                  user_id: session && Rack.user_id(env, session))
         [status, { "content-type" => JSON_TYPE, "content-length" => json.bytesize.to_s }, [json]]
       end
     end
