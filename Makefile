@@ -160,7 +160,7 @@ demo: stage
 # The Ruby example service (bindings/ruby/examples/rack_app.rb): Toto's protocol over
 # Rack under WEBrick on PORT (default 8080), HMAC on unless TOTO_HMAC=off, cookies with
 # TOTO_COOKIES=on, CORS origins from TOTO_ALLOW_ORIGIN, the Redis cache when
-# TOTO_REDIS_URL is set. Stops on Ctrl-C / SIGTERM.
+# TOTO_REDIS_URL is set, TOTO_SESSION_TTL=seconds. Stops on Ctrl-C / SIGTERM.
 serve-ruby: stage
 	@scripts/install-deps.sh core ruby
 	TOTO_SESSION_LIB=$(STAGE)/lib/libtoto_session.so exec ruby -Ibindings/ruby/lib bindings/ruby/examples/rack_app.rb

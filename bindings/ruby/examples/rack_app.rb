@@ -5,15 +5,17 @@
 #   state.get {key}        -> {"value": value}    (authenticated)
 # Run it (`make serve-ruby`, or `ruby -Ilib examples/rack_app.rb`) with PORT (8080),
 # HOST (127.0.0.1), TOTO_HMAC=off, TOTO_COOKIES=on, TOTO_ALLOW_ORIGIN (comma-separated;
-# default *), TOTO_REDIS_URL (Redis cache instead of memory). WEBrick serves it; any
-# Rack server runs TotoRackExample.app from a config.ru.
+# default *), TOTO_REDIS_URL (Redis cache instead of memory), TOTO_SESSION_TTL (seconds;
+# default Toto's 365 days). WEBrick serves it; any Rack server runs TotoRackExample.app
+# from a config.ru.
 require "toto_session/rack"
 
 module TotoRackExample
   def self.manager(env = ENV)
     url = env["TOTO_REDIS_URL"].to_s
+    ttl = env["TOTO_SESSION_TTL"].to_s.empty? ? nil : Float(env["TOTO_SESSION_TTL"])
     TotoSession::Manager.new(cache: url.empty? ? TotoSession::Cache.memory : TotoSession::Cache.redis(url),
-                             account_store: TotoSession::AccountStore.memory)
+                             account_store: TotoSession::AccountStore.memory, ttl: ttl)
   end
 
   def self.app(manager = self.manager, env = ENV)

@@ -39,6 +39,12 @@ class RackAppTest < Minitest::Test
     assert_nil r.headers["x-toto-hmac"]
   end
 
+  def test_session_ttl_from_the_environment
+    manager = TotoRackExample.manager("TOTO_SESSION_TTL" => "60")
+    assert_in_delta Time.now.to_f + 60, manager.create_session("x").expires_at, 5
+    assert_in_delta Time.now.to_f + (365 * 86_400), TotoRackExample.manager({}).create_session("x").expires_at, 5
+  end
+
   # Starts examples/rack_app.rb under WEBrick on a free port; yields the port.
   def serve(env = {})
     require "timeout"
