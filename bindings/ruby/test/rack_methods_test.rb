@@ -351,6 +351,23 @@ class RackMethodsTest < Minitest::Test
     assert_match(/behind TotoSession::Rack::Middleware/, e.message)
   end
 
+  def test_a_failing_cache_answers_an_envelope
+    broken = Class.new(TotoSession::Cache::HashBackend) do
+      def load_renew(*) = raise(IOError, "connection reset")
+    end
+    manager = fast_manager(cache: broken.new)
+    id = manager.create_session("dave", key: true).id
+    app = TotoSession::Rack::Middleware.new(->(_env) { raise "not reached" }, manager: manager, hmac: :required)
+    log = StringIO.new
+    r = Rack::MockRequest.new(Rack::Lint.new(app)).post("/", "HTTP_X_TOTO_SESSION_ID" => id, "HTTP_X_TOTO_HMAC" => "x",
+                                                             "rack.errors" => log)
+    assert_equal 200, r.status
+    assert_equal({ "code" => 1000, "value" => TotoSession.result_message(TotoSession::BackendFailed.code) },
+                 JSON.parse(r.body)["error"], "the backend's own message stays in the log")
+    assert_match(/BackendFailed: .*connection reset/, log.string)
+    assert_equal "*", r.headers["access-control-allow-origin"]
+  end
+
   def test_request_uri_is_the_raw_path_and_query
     uri = ->(env) { TotoSession::Rack::Middleware.request_uri(env) }
     assert_equal "/a/b?x=1", uri.call("REQUEST_URI" => "/a/b?x=1")

@@ -60,18 +60,16 @@ module TotoSession
 
     class << self
       # The `error` object of a Toto response for an exception: a MethodError as
-      # given, a library error with a Toto code (1004..1010) with its Toto text, and
-      # anything else as 1000 with its message (Toto's error_info).
+      # given, a library error with a Toto code (1004..1010) with its Toto text, another
+      # library error as 1000 with the library's fixed summary (its details, which may
+      # name a backend's internals, are not sent), and anything else as 1000 with its
+      # message (Toto's error_info).
       def error_object(exception)
         case exception
         when MethodError
           { "code" => exception.code, "value" => exception.value }
         when TotoSession::Error
-          if exception.code >= ERROR_SERVER
-            { "code" => exception.code, "value" => exception.summary }
-          else
-            { "code" => ERROR_SERVER, "value" => exception.message }
-          end
+          { "code" => [exception.code, ERROR_SERVER].max, "value" => exception.summary }
         else
           { "code" => ERROR_SERVER, "value" => exception.message }
         end
@@ -173,8 +171,10 @@ module TotoSession
         end
         finish(env, status, headers, out)
       rescue TotoSession::Error => e
-        # the cache or store failed (or the app let a library error escape)
-        [500, cors({ "content-type" => JSON_TYPE }, env), [Rack.response_json(error: Rack.error_object(e))]]
+        # The cache or store failed (or the app let a library error escape): logged, and
+        # a Toto envelope (1000 with the library's summary), HTTP 200 as Toto answers.
+        env["rack.errors"]&.puts("toto_session: #{e.class}: #{e.message}")
+        [200, cors({ "content-type" => JSON_TYPE }, env), [Rack.response_json(error: Rack.error_object(e))]]
       ensure
         close_sessions(env, session)
       end
