@@ -36,6 +36,7 @@ class RackMethodsTest < Minitest::Test
       m.register("boom") { |_toto, _p| raise IOError, "disk on fire" }
       m.register("custom") { |_toto, _p| raise TotoSession::Rack::MethodError.new(4242, { "why" => "because" }) }
       m.register("whoami") { |toto, _p| toto.session&.user_id }
+      m.register("bytes") { |_toto, _p| "\xff".b }
     end
     @app = TotoSession::Rack::Middleware.new(@methods, manager: @manager, hmac: hmac, cookies: cookies,
                                                        allow_origin: allow_origin, **opts)
@@ -258,6 +259,15 @@ class RackMethodsTest < Minitest::Test
     r = @client.request("POST", "/echo", "a=1&b=2&b=3", content_type: "application/x-www-form-urlencoded")
     assert_equal({ "a" => ["1"], "b" => %w[2 3] }, r.result)
     assert_equal 405, @client.request("PUT", "/echo", "").status
+    %w[a=%zz a=%ff].each do |query|
+      env = Rack::MockRequest.env_for("/echo")
+      env["QUERY_STRING"] = query
+      status, _, body = @app.call(env)
+      assert_equal [400, 1000], [status, JSON.parse(body.join)["error"]["code"]], query
+    end
+    r = @client.request("GET", "/bytes")
+    assert_equal({ "code" => 1000, "value" => "The answer is not JSON: JSON::GeneratorError" }, r.error)
+    assert r.signed
   end
 
   def test_batch_runs_in_sorted_order

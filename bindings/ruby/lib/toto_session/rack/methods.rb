@@ -108,7 +108,9 @@ module TotoSession
             return respond(env, 400, error: { "code" => ERROR_SERVER, "value" => "The body must be a JSON object" })
           end
         elsif type.start_with?("application/x-www-form-urlencoded")
-          form = ::Rack::Utils.parse_query(Rack.request_body(env).dup.force_encoding(Encoding::UTF_8))
+          form = parse_query(env, Rack.request_body(env).dup.force_encoding(Encoding::UTF_8))
+          return form unless form.is_a?(Hash)
+
           body = { "parameters" => form.transform_values { |v| Array(v) } }
         end
         return batch(env, body["batch"]) if body.is_a?(Hash) && body.key?("batch")
@@ -118,8 +120,22 @@ module TotoSession
       end
 
       def get(env)
-        params = ::Rack::Utils.parse_query(env["QUERY_STRING"].to_s)
+        params = parse_query(env, env["QUERY_STRING"].to_s)
+        return params unless params.is_a?(Hash)
+
         single(env, env["PATH_INFO"], nil, params)
+      end
+
+      # The fields of a query string or form (one value -> a String, several -> an
+      # Array), or a 400 answer when it cannot be decoded.
+      def parse_query(env, text)
+        params = ::Rack::Utils.parse_query(text)
+        valid = params.all? { |k, v| k.valid_encoding? && Array(v).all? { |x| x.nil? || x.valid_encoding? } }
+        return params if valid
+
+        respond(env, 400, error: { "code" => ERROR_SERVER, "value" => "Invalid UTF-8 in the parameters" })
+      rescue ArgumentError, ::Rack::Utils::ParameterTypeError, ::Rack::Utils::InvalidParameterError => e
+        respond(env, 400, error: { "code" => ERROR_SERVER, "value" => "Invalid parameters: #{e.message}" })
       end
 
       def single(env, path, body, params)
@@ -163,8 +179,13 @@ module TotoSession
       def respond(env, status, result: nil, error: nil, batch: nil)
         session = env[SESSION]
         session = nil if session&.closed?
-        json = Rack.response_json(result: result, error: error, batch: batch, session: session,
-                                  user_id: session && Rack.user_id(env, session))
+        user = session && Rack.user_id(env, session)
+        json = begin
+          Rack.response_json(result: result, error: error, batch: batch, session: session, user_id: user)
+        rescue JSON::GeneratorError, EncodingError => e
+          Rack.response_json(error: { "code" => ERROR_SERVER, "value" => "The answer is not JSON: #{e.class}" },
+                             session: session, user_id: user)
+        end
         [status, { "content-type" => JSON_TYPE, "content-length" => json.bytesize.to_s }, [json]]
       end
     end
