@@ -383,6 +383,7 @@ class RackMethodsTest < Minitest::Test
     assert_equal "/a/b?x=1", uri.call("REQUEST_URI" => "/a/b?x=1")
     assert_equal "/a/b?x=1", uri.call("REQUEST_URI" => "http://h:8080/a/b?x=1")
     assert_equal "/", uri.call("REQUEST_URI" => "http://h:8080")
+    assert_equal "/?q=1", uri.call("REQUEST_URI" => "http://h:8080?q=1")
     assert_equal "/m/a?q", uri.call("SCRIPT_NAME" => "/m", "PATH_INFO" => "/a", "QUERY_STRING" => "q")
     assert_equal "/a", uri.call("SCRIPT_NAME" => "", "PATH_INFO" => "/a", "QUERY_STRING" => "")
   end

@@ -185,9 +185,15 @@ module TotoSession
         if uri && !uri.empty?
           return uri if uri.start_with?("/")
 
-          path = uri.sub(%r{\A[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*}, "")
-          return path if path.start_with?("/")
-          return "/#{path}" if path.empty? || path.start_with?("?")
+          # absolute form (WEBrick): scheme://authority/path?query
+          scheme = uri.index("://")
+          if scheme
+            start = uri.index(%r{[/?#]}, scheme + 3)
+            return "/" if start.nil?
+
+            path = uri[start..]
+            return path.start_with?("/") ? path : "/#{path}"
+          end
         end
         path = "#{env['SCRIPT_NAME']}#{env['PATH_INFO']}"
         query = env["QUERY_STRING"].to_s
