@@ -215,16 +215,18 @@ class RackMethodsTest < Minitest::Test
     assert_nil r.headers["x-toto-hmac"], "no key, no signature"
   end
 
-  def test_anonymous_session_is_created_and_returned
-    build(hmac: :required)
+  def test_anonymous_session_is_created_without_a_key
+    build(hmac: :if_key)
     r = @client.call("anon.visit")
     assert_equal 1, r.result
     sid = r.json["session"]["session_id"]
     assert_equal "", r.json["session"]["user_id"]
-    session = @manager.retrieve_session(sid)
-    assert_equal 1, session[:visits]
-    assert TotoSession.verify(session.key, r.headers["x-toto-hmac"], sid + r.body),
-           "anonymous sessions get a key too when HMAC is on"
+    assert_nil r.headers["x-toto-hmac"], "no answer could tell the client a key"
+    assert_nil @manager.retrieve_session(sid).key
+    @client.session_id = sid
+    r = @client.call("anon.visit")
+    assert_equal [2, sid], [r.result, r.json["session"]["session_id"]]
+    assert_equal 1004, @client.call("whoami", uri: "/state/get").code, "not a user's session"
   end
 
   # ---- saving -------------------------------------------------------------------------
@@ -257,7 +259,10 @@ class RackMethodsTest < Minitest::Test
     assert_equal "", r.body
     assert r.headers["x-toto-hmac"]
     r = @client.request("POST", "/echo", "a=1&b=2&b=3", content_type: "application/x-www-form-urlencoded")
-    assert_equal({ "a" => ["1"], "b" => %w[2 3] }, r.result)
+    assert_equal({ "a" => "1", "b" => %w[2 3] }, r.result)
+    # a JSON body without "parameters" is the parameters, without its "method"
+    assert_equal({ "a" => 1 }, @client.request("POST", "/", '{"method":"echo","a":1}').result)
+    assert_equal({ "a" => 1 }, @client.request("POST", "/echo", '{"a":1}').result)
     assert_equal 405, @client.request("PUT", "/echo", "").status
     %w[a=%zz a=%ff].each do |query|
       env = Rack::MockRequest.env_for("/echo")
@@ -289,7 +294,8 @@ class RackMethodsTest < Minitest::Test
   def test_cookie_transport
     signed_in(cookies: true, cookie_domain: "example.com")
     cookie = @client.call("whoami").headers["set-cookie"]
-    assert_match(/\Atoto-session-id=#{@client.session_id}; domain=example.com; path=\/; expires=/, cookie)
+    assert_match(/\Atoto-session-id=#{@client.session_id}; domain=example.com; path=\/; expires=[^;]+; HttpOnly; SameSite=Lax\z/,
+                 cookie)
     expires = Time.httpdate(cookie[/expires=([^;]+)/, 1])
     assert_in_delta Time.now + (4 * 86_400), expires, 5, "ceil(ttl / 86400) = 4 days"
     # the cookie alone names the session; the header wins over it

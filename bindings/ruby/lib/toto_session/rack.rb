@@ -117,7 +117,8 @@ module TotoSession
     #                  a key) or :required (Toto's hmac_enabled: a request naming a live
     #                  session must carry x-toto-hmac; a keyless one fails with 1008)
     #   cookies:       also read/write the session id in the toto-session-id cookie
-    #   cookie_domain: the cookie's domain; cookie_secure: mark it Secure
+    #   cookie_domain: the cookie's domain; cookie_secure: mark it Secure;
+    #   cookie_same_site: its SameSite attribute ("Lax"; nil for none)
     #   allow_origin:  CORS: "*" (Toto's default), an origin, a list of origins (the
     #                  request's Origin is echoed when listed), or nil for no CORS
     #                  headers and no preflight answers
@@ -137,7 +138,7 @@ module TotoSession
       attr_reader :manager, :hmac, :cookies, :allow_origin
 
       def initialize(app, manager:, hmac: :off, cookies: false, cookie_domain: nil, cookie_secure: false,
-                     allow_origin: "*")
+                     cookie_same_site: "Lax", allow_origin: "*")
         raise ArgumentError, "hmac: must be one of #{HMAC_POLICIES.inspect}" unless HMAC_POLICIES.include?(hmac)
 
         @app = app
@@ -146,6 +147,7 @@ module TotoSession
         @cookies = cookies ? true : false
         @cookie_domain = cookie_domain
         @cookie_secure = cookie_secure ? true : false
+        @cookie_same_site = cookie_same_site&.to_s
         @allow_origin = allow_origin.is_a?(Array) ? allow_origin.map(&:to_s).freeze : allow_origin&.to_s
       end
 
@@ -313,6 +315,7 @@ module TotoSession
         parts << "expires=#{expires.httpdate}"
         parts << "secure" if @cookie_secure
         parts << "HttpOnly"
+        parts << "SameSite=#{@cookie_same_site}" if @cookie_same_site
         add_cookie(headers, parts.join("; "))
       end
 

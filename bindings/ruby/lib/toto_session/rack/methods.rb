@@ -11,9 +11,10 @@ module TotoSession
     #   end
     #
     # A call names its method by the URL path (/a/b -> a.b) or else by the JSON body's
-    # "method"; its parameters are the body's "parameters" (or the body itself), the
-    # form fields of a urlencoded POST (each a list, as Toto gives them), or the query
-    # string of a GET/HEAD (one value -> a String, several -> an Array). A body
+    # "method"; its parameters are the body's "parameters" (or the body itself, less
+    # "method"), the form fields of a urlencoded POST or the query string of a
+    # GET/HEAD (one value -> a String, several -> an Array; Toto gave form fields as
+    # lists always). A body
     # {"batch": {"<id>": {"method", "parameters"}, ...}} runs each call in sorted id
     # order. Answers are Toto's: {"result", "error", "batch", "session"}, with HTTP 200
     # also for Toto errors (1001 unknown method, 1002 missing method, 1003 missing
@@ -111,11 +112,14 @@ module TotoSession
           form = parse_query(env, Rack.request_body(env).dup.force_encoding(Encoding::UTF_8))
           return form unless form.is_a?(Hash)
 
-          body = { "parameters" => form.transform_values { |v| Array(v) } }
+          body = { "parameters" => form }
         end
         return batch(env, body["batch"]) if body.is_a?(Hash) && body.key?("batch")
 
-        params = body && body.key?("parameters") && body["parameters"] ? body["parameters"] : (body || {})
+        params = if body.nil? then {}
+                 elsif body.key?("parameters") && !body["parameters"].nil? then body["parameters"]
+                 else body.except("method", "parameters")
+                 end
         single(env, env["PATH_INFO"], body, params)
       end
 
@@ -213,14 +217,16 @@ module TotoSession
       # Toto's handler.create_session: logs `user_id` in (checking `password` unless
       # verify_password: false), or makes an anonymous session when user_id is nil or
       # empty. The new session becomes the request's (answered, signed and, with
-      # cookies, set in the cookie); it has a fresh HMAC key when HMAC is on.
+      # cookies, set in the cookie). A user session has a fresh HMAC key when HMAC is
+      # on (give it to the client, as account.login does); an anonymous one never has
+      # one, since no answer tells the client its key (Toto made one all the same).
       def create_session(user_id = nil, password = nil, verify_password: true)
         keys = middleware.keys?
         user = user_id.to_s
         session = if !user.empty? && verify_password
                     login(user, password.to_s, keys)
                   else
-                    manager.create_session(user, key: keys)
+                    manager.create_session(user, key: keys && !user.empty?)
                   end
         replace_session(session)
       end
