@@ -384,6 +384,18 @@ class RackMethodsTest < Minitest::Test
     assert_equal "*", r.headers["access-control-allow-origin"]
   end
 
+  def test_bodies_beyond_the_limit_answer_413
+    build(max_body_bytes: 64)
+    r = @client.call("echo", "a" => "x" * 10)
+    assert_equal({ "a" => "x" * 10 }, r.result)
+    r = @client.call("echo", "a" => "x" * 100)
+    assert_equal 413, r.status
+    assert_equal({ "code" => 1000, "value" => "Request body too large" }, r.error)
+    env = Rack::MockRequest.env_for("/", method: "POST", input: "x" * 100)
+    env.delete("CONTENT_LENGTH") # a chunked upload: found by reading
+    assert_equal 413, @app.call(env)[0]
+  end
+
   def test_request_uri_is_the_raw_path_and_query
     uri = ->(env) { TotoSession::Rack::Middleware.request_uri(env) }
     assert_equal "/a/b?x=1", uri.call("REQUEST_URI" => "/a/b?x=1")

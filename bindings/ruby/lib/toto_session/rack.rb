@@ -36,6 +36,7 @@ module TotoSession
     SUPPORTED_METHODS = %w[POST OPTIONS GET HEAD].freeze
     ALLOW_HEADERS = %w[x-toto-hmac x-toto-session-id origin content-type].freeze
     COOKIE = "toto-session-id"
+    DEFAULT_MAX_BODY_BYTES = 10 << 20
     JSON_TYPE = "application/json"
 
     # Toto's error codes (toto/exceptions.py).
@@ -119,6 +120,8 @@ module TotoSession
     #   cookies:       also read/write the session id in the toto-session-id cookie
     #   cookie_domain: the cookie's domain; cookie_secure: mark it Secure;
     #   cookie_same_site: its SameSite attribute ("Lax"; nil for none)
+    #   max_body_bytes: the longest request body read (to check its mac and parse it;
+    #                  10 MiB); a longer one is answered with 413
     #   allow_origin:  CORS: "*" (Toto's default), an origin, a list of origins (the
     #                  request's Origin is echoed when listed), or nil for no CORS
     #                  headers and no preflight answers
@@ -138,7 +141,7 @@ module TotoSession
       attr_reader :manager, :hmac, :cookies, :allow_origin
 
       def initialize(app, manager:, hmac: :off, cookies: false, cookie_domain: nil, cookie_secure: false,
-                     cookie_same_site: "Lax", allow_origin: "*")
+                     cookie_same_site: "Lax", allow_origin: "*", max_body_bytes: DEFAULT_MAX_BODY_BYTES)
         raise ArgumentError, "hmac: must be one of #{HMAC_POLICIES.inspect}" unless HMAC_POLICIES.include?(hmac)
 
         @app = app
@@ -148,6 +151,7 @@ module TotoSession
         @cookie_domain = cookie_domain
         @cookie_secure = cookie_secure ? true : false
         @cookie_same_site = cookie_same_site&.to_s
+        @max_body_bytes = Integer(max_body_bytes)
         @allow_origin = allow_origin.is_a?(Array) ? allow_origin.map(&:to_s).freeze : allow_origin&.to_s
       end
 
@@ -161,7 +165,9 @@ module TotoSession
         return preflight(env) if method == "OPTIONS" && @allow_origin
 
         env[MIDDLEWARE] = self
-        body = Rack.request_body(env)
+        body = Rack.request_body(env, @max_body_bytes)
+        return too_large(env) unless body
+
         session, refused = load(env, method, body)
         env[SESSION] = session
         if refused
@@ -271,6 +277,11 @@ module TotoSession
         [status, headers, out]
       end
 
+      def too_large(env)
+        error = { "code" => ERROR_SERVER, "value" => "Request body too large" }
+        [413, cors({ "content-type" => JSON_TYPE }, env), [Rack.response_json(error: error)]]
+      end
+
       # The whole body as one String (an app's one-String Array as it is).
       def body_bytes(out)
         if out.is_a?(Array) && out.size == 1 && out[0].is_a?(String)
@@ -369,14 +380,19 @@ module TotoSession
     end
 
     # The request body as BINARY, read once per request (kept in env["toto.body"]; the
-    # input is rewound for the app).
-    def self.request_body(env)
+    # input is rewound for the app); nil when it is longer than `limit` bytes.
+    def self.request_body(env, limit = nil)
       body = env[BODY]
       return body if body
 
       input = env["rack.input"]
-      body = input ? input.read.to_s.b : "".b
+      return env[BODY] = "".b unless input
+      return nil if limit && env["CONTENT_LENGTH"].to_i > limit
+
+      body = (limit ? input.read(limit + 1) : input.read).to_s.b
       input.rewind if input.respond_to?(:rewind)
+      return nil if limit && body.bytesize > limit
+
       env[BODY] = body
     end
   end
