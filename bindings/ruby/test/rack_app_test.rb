@@ -71,21 +71,38 @@ class RackAppTest < Minitest::Test
   end
 
   def test_end_to_end_over_http
-    serve do |port|
+    drive_over_http("TOTO_REDIS_URL" => nil) # memory cache
+  end
+
+  def test_end_to_end_over_http_with_redis
+    url = ENV.fetch("TOTO_REDIS_URL") { flunk "TOTO_REDIS_URL is not set: run the suite through bindings/ruby/test.sh" }
+    drive_over_http("TOTO_REDIS_URL" => url, "TOTO_HMAC" => "off", "TOTO_COOKIES" => "on")
+  end
+
+  def drive_over_http(env)
+    hmac = env["TOTO_HMAC"] != "off"
+    serve(env) do |port|
       c = TotoTestClient.http("127.0.0.1", port)
       r = c.login("alice", "s3cret", method: "account.create", "email" => "a@example.com")
       assert_nil r.error
       assert_equal "application/json", r.headers["content-type"]
-      assert r.signed, "login answer signed with the new key"
+      assert_equal hmac, r.signed ? true : false, "login answer signed with the new key"
+      assert_match(/\Atoto-session-id=#{c.session_id};/, r.headers["set-cookie"]) if env["TOTO_COOKIES"]
       r = c.call("state.set", "key" => "cart", "value" => { "items" => [1, 2] })
       assert_nil r.error
-      assert r.signed
+      assert_equal hmac, r.signed ? true : false
+      if env["TOTO_REDIS_URL"] # the service keeps its sessions in that Redis
+        stored = TotoSession::Cache.redis(env["TOTO_REDIS_URL"]).load_session(c.session_id) { |s| s["cart"] }
+        assert_equal({ "items" => [1, 2] }, stored)
+      end
       r = c.request("GET", "/state/get?key=cart")
       assert_equal({ "value" => { "items" => [1, 2] } }, r.result)
-      assert r.signed, "response signature checked over the exact body bytes"
-      r = c.call("state.set", { "key" => "cart", "value" => 1 }, tamper: ->(b) { b.sub("1", "2") })
-      assert_equal({ "code" => 1008, "value" => "Invalid HMAC" }, r.error)
-      assert r.signed
+      assert_equal hmac, r.signed ? true : false, "response signature checked over the exact body bytes"
+      if hmac
+        r = c.call("state.set", { "key" => "cart", "value" => 1 }, tamper: ->(b) { b.sub("1", "2") })
+        assert_equal({ "code" => 1008, "value" => "Invalid HMAC" }, r.error)
+        assert r.signed
+      end
       assert_equal({ "authenticated" => false }, c.call("account.logout").result)
       assert_equal 1004, c.call("state.get", "key" => "cart").code
       assert_nil c.session_id
