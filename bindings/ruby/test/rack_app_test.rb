@@ -109,6 +109,24 @@ class RackAppTest < Minitest::Test
       r = c.request("OPTIONS", "/", "", { "access-control-request-method" => "POST" })
       assert_equal "POST,OPTIONS,GET,HEAD", r.headers["access-control-allow-methods"]
       c.close
+      concurrent_clients(port)
     end
+  end
+
+  # Four clients at once, each on its own connection (a WEBrick thread each).
+  def concurrent_clients(port)
+    threads = 4.times.map do |t|
+      Thread.new do
+        client = TotoTestClient.http("127.0.0.1", port)
+        client.login("user#{t}", "pw", method: "account.create")
+        15.times do |i|
+          raise "set #{t}/#{i}" if client.call("state.set", "key" => "n", "value" => [t, i]).error
+          raise "get #{t}/#{i}" unless client.call("state.get", "key" => "n").result == { "value" => [t, i] }
+        end
+        client.close
+        :ok
+      end
+    end
+    assert_equal [:ok] * 4, threads.map(&:value)
   end
 end
