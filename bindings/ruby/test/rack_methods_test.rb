@@ -382,6 +382,13 @@ class RackMethodsTest < Minitest::Test
                  JSON.parse(r.body)["error"], "the backend's own message stays in the log")
     assert_match(/BackendFailed: .*connection reset/, log.string)
     assert_equal "*", r.headers["access-control-allow-origin"]
+
+    # the same inside a method
+    build
+    @client.login("erin", "pw", method: "account.create")
+    @methods.register("fail") { |_toto, _p| raise TotoSession::BackendFailed, "redis at 10.0.0.7 is down" }
+    r = @client.call("fail")
+    assert_equal({ "code" => 1000, "value" => TotoSession.result_message(TotoSession::BackendFailed.code) }, r.error)
   end
 
   def test_bodies_beyond_the_limit_answer_413

@@ -89,6 +89,9 @@ module TotoSession
         end
         [entry.block.call(call, params), nil]
       rescue StandardError => e
+        if e.is_a?(TotoSession::Error) && e.code < ERROR_SERVER # a backend's details: logged, not sent
+          env["rack.errors"]&.puts("toto_session: #{name}: #{e.class}: #{e.message}")
+        end
         [nil, Rack.error_object(e)]
       end
 
