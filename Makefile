@@ -3,6 +3,7 @@
 #   make test       install missing tools, then every check (Rust, C and C++ under valgrind)
 #   make demo       build and run the C walk-through
 #   make serve-go   run the Go example Toto service on PORT (default 8080)
+#   make serve-ruby run the Ruby example service (Toto's protocol over Rack, PORT=8080)
 #   make install    PREFIX=/usr/local DESTDIR= : stripped libraries, headers, pkg-config files
 #   make header     regenerate include/toto_session.h after changing src/ffi
 #   make clean
@@ -38,7 +39,7 @@ C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 CPP_PROGS := $(patsubst tests/cpp/%.cpp,%,$(wildcard tests/cpp/*.cpp))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-cpp run-cpp-tests test-docs test-go test-ruby run-c-tests test-cross test-outside test-conformance serve-go fuzz test-asan run-asan-tests demo bench clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-cpp run-cpp-tests test-docs test-go test-ruby run-c-tests test-cross test-outside test-conformance serve-go serve-ruby fuzz test-asan run-asan-tests demo bench clean
 
 all: lib
 
@@ -179,12 +180,14 @@ test-cross: stage
 	@scripts/install-deps.sh core go ruby redis
 	tests/cross/run.sh "$(STAGE)"
 
-# Toto wire conformance over real HTTP (tests/conformance): the Go example service in
-# three configurations (HMAC on, HMAC off, cookies + listed CORS origins) driven by
+# Toto wire conformance over real HTTP (tests/conformance): the Go and the Ruby example
+# services, each in four configurations (HMAC on, HMAC off, cookies + listed CORS
+# origins, a short TTL) driven by
 # tests/conformance/client.py, a Toto client in Python's standard library.
 test-conformance: stage
-	@scripts/install-deps.sh core go
+	@scripts/install-deps.sh core go ruby
 	tests/conformance/run.sh "$(STAGE)"
+	tests/conformance/run-ruby.sh "$(STAGE)"
 
 # The Go example Toto service (bindings/go/examples/go-server) on PORT (default 8080),
 # mounted at /: HMAC on unless TOTO_HMAC=off, memory backends or a Redis session cache
@@ -214,6 +217,14 @@ demo: stage
 	  examples/c/demo.c examples/c/sqlite_store.c -o $(BUILD)/demo \
 	  $$($(PC) --libs toto_session) -lsqlite3 -pthread
 	$(BUILD)/demo $(BUILD)/demo.sqlite3
+
+# The Ruby example service (bindings/ruby/examples/rack_app.rb): Toto's protocol over
+# Rack under WEBrick on PORT (default 8080), HMAC on unless TOTO_HMAC=off, cookies with
+# TOTO_COOKIES=on, CORS origins from TOTO_ALLOW_ORIGIN, the Redis cache when
+# TOTO_REDIS_URL is set, TOTO_SESSION_TTL=seconds. Stops on Ctrl-C / SIGTERM.
+serve-ruby: stage
+	@scripts/install-deps.sh core ruby
+	TOTO_SESSION_LIB=$(STAGE)/lib/libtoto_session.so exec ruby -Ibindings/ruby/lib bindings/ruby/examples/rack_app.rb
 
 # AddressSanitizer + LeakSanitizer: the Rust tests (nightly -Zsanitizer=address, own
 # target dir) and the C and C++ suites (-fsanitize=address,undefined, static library).

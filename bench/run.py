@@ -12,6 +12,8 @@ Parts (each a child process of this one, run one after the other):
                                     redis-server (scripts/with-redis.sh)
   Go / Ruby bindings                bindings/go (go test -bench), bindings/ruby/bench.rb,
                                     when they exist
+  Ruby Rack layer                   bindings/ruby/bench_rack.rb: signed state.get through
+                                    the middleware vs a bare Rack app (WEBrick, HTTP)
 
 Every timing is the median of ~2 ms batches (see the harnesses). Output: the table on
 stdout and the same data in bench/results.json. A missed target is reported as MISS;
@@ -299,6 +301,27 @@ def ruby_benchmarks(stage, quick):
             "raw": out[-4000:]}
 
 
+def ruby_rack_benchmark(stage, quick):
+    """bindings/ruby/bench_rack.rb: a signed state.get through the Rack layer vs a bare
+    Rack app (issue 14: the layer adds <= 30 us per request)."""
+    script = ROOT / "bindings" / "ruby" / "bench_rack.rb"
+    if not script.is_file():
+        return None
+    run([ROOT / "scripts" / "install-deps.sh", "ruby"])
+    env = {"TOTO_SESSION_LIB": str(Path(stage) / "lib" / "libtoto_session.so")}
+    if quick:
+        env["TOTO_BENCH_QUICK"] = "1"
+    out = run(["ruby", "-I", ROOT / "bindings" / "ruby" / "lib", script, "--json"], env=env,
+              cwd=script.parent)
+    for line in reversed(out.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                break
+    return {}
+
+
 # ---- the table -----------------------------------------------------------------------------
 
 
@@ -378,7 +401,7 @@ class Table:
         return "\n".join(lines)
 
 
-def build_table(rust, c, py, scale, threads, redis, go, ruby):
+def build_table(rust, c, py, scale, threads, redis, go, ruby, rack=None):
     t = Table()
     R, C, P = by_name(rust), by_name(c), by_name(py)
 
@@ -593,7 +616,27 @@ def build_table(rust, c, py, scale, threads, redis, go, ruby):
             if k is None or rfloor is None:
                 t.add(sec, f"{want} <= 2x bare ffi: no such figure", vs="not yet",
                       target=("<=", 2.0), key=f"ruby.{want.lower()}")
+    rack_rows(t, rack)
     return t
+
+
+def rack_rows(t, rack):
+    sec = "Ruby Rack layer (bindings/ruby/bench_rack.rb: signed state.get, WEBrick, median)"
+    if not rack:
+        t.add(sec, "Rack layer adds <= 30 us: no figures", vs="not yet", target=("<=", 30.0),
+              key="rack.layer")
+    else:
+        for label, k in (("over HTTP, round trip", "http_wall"), ("over HTTP, server CPU", "http_server_cpu"),
+                         ("in process (app.call), CPU", "in_process_cpu")):
+            fig = rack.get(k) or {}
+            if "toto" in fig and "bare" in fig:
+                t.add(sec, f"{label}: middleware + methods", fig["toto"], key=f"rack.{k}.toto")
+                t.add(sec, f"{label}: bare Rack app", fig["bare"], key=f"rack.{k}.bare")
+                # The target is judged on the server's CPU time: wall time on a shared
+                # machine is mostly other processes' noise.
+                t.add(sec, f"{label}: added by the layer", vs="added us (<= 30)",
+                      ratio=(fig["toto"] - fig["bare"]) / 1000.0,
+                      target=("<=", 30.0) if k == "http_server_cpu" else None, key=f"rack.{k}.layer")
 
 
 def main():
@@ -654,8 +697,10 @@ def main():
     go = go_benchmarks(stage, args.quick)
     log("Ruby binding")
     ruby = ruby_benchmarks(stage, args.quick)
+    log("Ruby Rack layer")
+    rack = ruby_rack_benchmark(stage, args.quick)
 
-    table = build_table(rust, c, py, scale, threads, redis, go, ruby)
+    table = build_table(rust, c, py, scale, threads, redis, go, ruby, rack)
     elapsed = time.time() - started
     load_end = os.getloadavg()
     busy_end, own_end = cpu_seconds()
@@ -697,7 +742,7 @@ def main():
         "targets": {"passed": passed, "missed": len(missed), "not_yet": len(pending)},
         "raw": {"rust": rust, "c": c, "python": py,
                 "scale": {str(k): v for k, v in scale.items()}, "threads": threads,
-                "redis": redis, "go": go, "ruby": ruby},
+                "redis": redis, "go": go, "ruby": ruby, "rack": rack},
     }
     (BENCH / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     log(f"wrote {BENCH / 'results.json'}")

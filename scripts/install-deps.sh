@@ -3,7 +3,7 @@
 # Idempotent: a second run installs nothing. Usage: scripts/install-deps.sh [GROUP...]
 #   core   C and C++ toolchain, make, pkg-config, valgrind, SQLite headers (default)
 #   go     Go toolchain (Debian's golang-go)
-#   ruby   Ruby with Debian's ffi and minitest gems, and Bundler
+#   ruby   Ruby with Debian's ffi, minitest, rack and webrick gems, and Bundler
 #   redis  redis-server and redis-tools
 #   bench  what make bench adds: OpenSSL headers (the HMAC peer), python3, redis-benchmark
 # A tool that is still missing afterwards is an error, never a skip.
@@ -24,7 +24,7 @@ fi
 declare -A want=(
   [core]="cc:gcc c++:g++ make:make pkg-config:pkg-config valgrind:valgrind sqlite3.h:libsqlite3-dev strip:binutils"
   [go]="go:golang-go"
-  [ruby]="ruby:ruby ffi.rb:ruby-ffi minitest.rb:ruby-minitest bundle:bundler"
+  [ruby]="ruby:ruby ffi.rb:ruby-ffi minitest.rb:ruby-minitest rack.rb:ruby-rack webrick.rb:ruby-webrick bundle:bundler"
   [redis]="redis-server:redis-server redis-cli:redis-tools"
   [bench]="openssl/hmac.h:libssl-dev python3:python3 redis-benchmark:redis-tools"
 )
@@ -35,6 +35,8 @@ have() {
     openssl/hmac.h) [ -f /usr/include/openssl/hmac.h ] ;;
     ffi.rb) command -v ruby >/dev/null && ruby -e 'require "ffi"' 2>/dev/null ;;
     minitest.rb) command -v ruby >/dev/null && ruby -e 'require "minitest"' 2>/dev/null ;;
+    rack.rb) command -v ruby >/dev/null && ruby -e 'require "rack"' 2>/dev/null ;;
+    webrick.rb) command -v ruby >/dev/null && ruby -e 'require "webrick"' 2>/dev/null ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }

@@ -15,7 +15,7 @@ Gem::Specification.new do |spec|
   spec.homepage = "https://github.com/toto-session/toto-session"
   spec.required_ruby_version = ">= 3.1"
   spec.files = Dir.chdir(__dir__) do
-    Dir["lib/**/*.rb"] + Dir["examples/*.rb"] + ["README.md", "toto_session.gemspec"]
+    Dir["lib/**/*.rb"] + Dir["examples/*.{rb,ru}"] + ["README.md", "toto_session.gemspec"]
   end
   # The native library is not in the gem: install it first (`make install` at the
   # repository root); lib/toto_session/native.rb says how it is found.

@@ -1,100 +1,132 @@
 # frozen_string_literal: true
 
 require_relative "test_helper"
+require_relative "toto_client"
 require_relative "../examples/rack_app"
 
+# The example service (examples/rack_app.rb): its contract in process, and the real
+# thing under WEBrick over HTTP.
 class RackAppTest < Minitest::Test
-  def setup
+  def app(env = {})
     @manager = fast_manager
-    @manager.create_account("alice", "s3cret", email: "alice@example.com")
-    @app = TotoRackApp.new(@manager)
-    status, _, body = @app.call(toto_env("POST", "/login", body: '{"user_id":"alice","password":"s3cret"}'))
-    assert_equal 200, status
-    @login = JSON.parse(body.join)["result"]
+    TotoTestClient.mock(TotoRackExample.app(@manager, env))
   end
 
-  def signed_headers(method, uri, body = "")
-    { "x-toto-session-id" => @login["session_id"],
-      "x-toto-hmac" => TotoSession.hmac(@login["key"], "#{method}#{uri}#{body}") }
+  def test_state_contract_with_hmac
+    c = app
+    r = c.login("alice", "s3cret", method: "account.create")
+    assert_nil r.error
+    refute_nil c.key
+    assert_equal({ "value" => [1, "two"] }, c.call("state.set", "key" => "k", "value" => [1, "two"]).result)
+    r = c.call("state.get", "key" => "k")
+    assert_equal({ "value" => [1, "two"] }, r.result)
+    assert r.signed
+    c.sign = false
+    assert_equal 1008, c.call("state.get", "key" => "k").code
+    c.sign = true
+    c.call("account.logout")
+    assert_equal 1004, c.call("state.get", "key" => "k").code
   end
 
-  def test_login_answers_with_id_expiry_and_key
-    assert_equal 22, @login["session_id"].size
-    assert_equal 22, @login["key"].size
-    assert_equal "alice", @login["user_id"]
-    assert_operator @login["expires"], :>, Time.now.to_f
-    status, _, body = @app.call(toto_env("POST", "/login", body: '{"user_id":"alice","password":"nope"}'))
-    assert_equal 401, status
-    assert_equal 1005, JSON.parse(body.join)["error"]["code"]
-    status, = @app.call(toto_env("POST", "/login", body: "not json"))
-    assert_equal 400, status
+  def test_settings_from_the_environment
+    c = app("TOTO_HMAC" => "off", "TOTO_COOKIES" => "on", "TOTO_ALLOW_ORIGIN" => "https://a.example, https://b.example")
+    r = c.login("bob", "pw", method: "account.create")
+    refute r.result.key?("key")
+    assert_match(/\Atoto-session-id=#{c.session_id};/, r.headers["set-cookie"])
+    r = c.call("state.get", { "key" => "k" }, headers: { "origin" => "https://b.example" })
+    assert_equal({ "value" => nil }, r.result)
+    assert_equal "https://b.example", r.headers["access-control-allow-origin"]
+    assert_nil r.headers["x-toto-hmac"]
   end
 
-  def test_accepted_request_is_answered_and_signed
-    status, headers, body = @app.call(toto_env("GET", "/counter", headers: signed_headers("GET", "/counter")))
-    assert_equal 200, status
-    payload = body.join
-    json = JSON.parse(payload)
-    assert_equal 1, json["result"]
-    assert_equal @login["session_id"], json["session"]["session_id"]
-    assert_equal "alice", json["session"]["user_id"]
-    refute json["session"].key?("key"), "the key is never echoed after login"
-    # the response signature: HMAC(key, SESSION_ID + BODY)
-    assert TotoSession.verify(@login["key"], headers["x-toto-hmac"], @login["session_id"] + payload)
-    # state saved by the block: the counter goes on
-    _, _, body = @app.call(toto_env("GET", "/counter", headers: signed_headers("GET", "/counter")))
-    assert_equal 2, JSON.parse(body.join)["result"]
+  def test_session_ttl_from_the_environment
+    manager = TotoRackExample.manager("TOTO_SESSION_TTL" => "60")
+    assert_in_delta Time.now.to_f + 60, manager.create_session("x").expires_at, 5
+    assert_in_delta Time.now.to_f + (365 * 86_400), TotoRackExample.manager({}).create_session("x").expires_at, 5
   end
 
-  def test_query_string_and_body_are_signed
-    body = '{"x":1}'
-    headers = signed_headers("PUT", "/things?id=7", body)
-    status, _, out = @app.call(toto_env("PUT", "/things", query: "id=7", body: body, headers: headers))
-    assert_equal 200, status
-    assert_equal({ "echo" => "/things" }, JSON.parse(out.join)["result"])
-    # the same mac without the query string is refused
-    status, _, out = @app.call(toto_env("PUT", "/things", body: body, headers: headers))
-    assert_equal 401, status
-    assert_equal 1008, JSON.parse(out.join)["error"]["code"]
+  # Starts examples/rack_app.rb under WEBrick on a free port; yields the port.
+  def serve(env = {})
+    require "timeout"
+    reader, writer = IO.pipe
+    pid = Process.spawn({ "PORT" => "0" }.merge(env), RbConfig.ruby, "-I", File.join(RUBY_DIR, "lib"),
+                        File.join(RUBY_DIR, "examples", "rack_app.rb"), err: writer, out: writer)
+    writer.close
+    line = Timeout.timeout(30) { reader.gets }
+    port = line.to_s[%r{listening on http://127\.0\.0\.1:(\d+)/}, 1]
+    assert port, "no listening line: #{line.inspect}"
+    yield Integer(port)
+    Process.kill("TERM", pid)
+    _, status = Timeout.timeout(30) { Process.wait2(pid) }
+    pid = nil
+    assert status.success?, "clean stop on SIGTERM (#{status.inspect})"
+    rest = reader.read
+    assert_empty rest, "one log line only"
+  ensure
+    if pid
+      Process.kill("KILL", pid)
+      Process.wait(pid)
+    end
+    reader&.close
   end
 
-  def test_tampered_request_is_refused_with_1008
-    headers = signed_headers("GET", "/counter")
-    status, _, body = @app.call(toto_env("GET", "/counter", body: "extra", headers: headers))
-    assert_equal 401, status
-    assert_equal({ "code" => 1008, "value" => "Invalid HMAC" }, JSON.parse(body.join)["error"])
-    status, = @app.call(toto_env("POST", "/counter", headers: headers))
-    assert_equal 401, status
-    status, = @app.call(toto_env("GET", "/counter", headers: headers.merge("x-toto-hmac" => "")))
-    assert_equal 401, status
+  def test_end_to_end_over_http
+    drive_over_http("TOTO_REDIS_URL" => nil) # memory cache
   end
 
-  def test_unknown_session_is_refused_with_1007
-    headers = signed_headers("GET", "/counter").merge("x-toto-session-id" => TotoSession.generate_id)
-    status, _, body = @app.call(toto_env("GET", "/counter", headers: headers))
-    assert_equal 401, status
-    assert_equal({ "code" => 1007, "value" => "Invalid session ID" }, JSON.parse(body.join)["error"])
-    status, _, body = @app.call(toto_env("GET", "/counter"))
-    assert_equal 401, status
-    assert_equal 1007, JSON.parse(body.join)["error"]["code"]
+  def test_end_to_end_over_http_with_redis
+    url = ENV.fetch("TOTO_REDIS_URL") { flunk "TOTO_REDIS_URL is not set: run the suite through bindings/ruby/test.sh" }
+    drive_over_http("TOTO_REDIS_URL" => url, "TOTO_HMAC" => "off", "TOTO_COOKIES" => "on")
   end
 
-  def test_account_lookup_and_logout
-    _, _, body = @app.call(toto_env("GET", "/whoami", headers: signed_headers("GET", "/whoami")))
-    assert_equal({ "user_id" => "alice", "email" => "alice@example.com" }, JSON.parse(body.join)["result"])
-    status, = @app.call(toto_env("POST", "/logout", headers: signed_headers("POST", "/logout")))
-    assert_equal 200, status
-    status, _, body = @app.call(toto_env("GET", "/counter", headers: signed_headers("GET", "/counter")))
-    assert_equal 401, status
-    assert_equal 1007, JSON.parse(body.join)["error"]["code"]
+  def drive_over_http(env)
+    hmac = env["TOTO_HMAC"] != "off"
+    serve(env) do |port|
+      c = TotoTestClient.http("127.0.0.1", port)
+      r = c.login("alice", "s3cret", method: "account.create", "email" => "a@example.com")
+      assert_nil r.error
+      assert_equal "application/json", r.headers["content-type"]
+      assert_equal hmac, r.signed ? true : false, "login answer signed with the new key"
+      assert_match(/\Atoto-session-id=#{c.session_id};/, r.headers["set-cookie"]) if env["TOTO_COOKIES"]
+      r = c.call("state.set", "key" => "cart", "value" => { "items" => [1, 2] })
+      assert_nil r.error
+      assert_equal hmac, r.signed ? true : false
+      if env["TOTO_REDIS_URL"] # the service keeps its sessions in that Redis
+        stored = TotoSession::Cache.redis(env["TOTO_REDIS_URL"]).load_session(c.session_id) { |s| s["cart"] }
+        assert_equal({ "items" => [1, 2] }, stored)
+      end
+      r = c.request("GET", "/state/get?key=cart")
+      assert_equal({ "value" => { "items" => [1, 2] } }, r.result)
+      assert_equal hmac, r.signed ? true : false, "response signature checked over the exact body bytes"
+      if hmac
+        r = c.call("state.set", { "key" => "cart", "value" => 1 }, tamper: ->(b) { b.sub("1", "2") })
+        assert_equal({ "code" => 1008, "value" => "Invalid HMAC" }, r.error)
+        assert r.signed
+      end
+      assert_equal({ "authenticated" => false }, c.call("account.logout").result)
+      assert_equal 1004, c.call("state.get", "key" => "cart").code
+      assert_nil c.session_id
+      r = c.request("OPTIONS", "/", "", { "access-control-request-method" => "POST" })
+      assert_equal "POST,OPTIONS,GET,HEAD", r.headers["access-control-allow-methods"]
+      c.close
+      concurrent_clients(port)
+    end
   end
 
-  def test_the_example_runs_as_a_script
-    require "open3"
-    out, err, status = Open3.capture3(RbConfig.ruby, "-I", File.join(RUBY_DIR, "lib"),
-                                      File.join(RUBY_DIR, "examples", "rack_app.rb"))
-    assert status.success?, err
-    assert_includes out, "response signature ok: true"
-    assert_includes out, '"code":1008'
+  # Four clients at once, each on its own connection (a WEBrick thread each).
+  def concurrent_clients(port)
+    threads = 4.times.map do |t|
+      Thread.new do
+        client = TotoTestClient.http("127.0.0.1", port)
+        client.login("user#{t}", "pw", method: "account.create")
+        15.times do |i|
+          raise "set #{t}/#{i}" if client.call("state.set", "key" => "n", "value" => [t, i]).error
+          raise "get #{t}/#{i}" unless client.call("state.get", "key" => "n").result == { "value" => [t, i] }
+        end
+        client.close
+        :ok
+      end
+    end
+    assert_equal [:ok] * 4, threads.map(&:value)
   end
 end

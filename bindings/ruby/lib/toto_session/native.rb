@@ -62,6 +62,9 @@ module TotoSession
 
     LIBRARY = load_library
 
+    # The library that was loaded: the path or name ffi opened.
+    def self.library_path = LIBRARY
+
     # ---- constants (the header's #defines) -----------------------------------------
 
     ERROR_MESSAGE_CAPACITY = 256

@@ -1,0 +1,173 @@
+# frozen_string_literal: true
+
+# What the Rack session layer costs per request: a signed state.get through
+# TotoSession::Rack::Middleware + Methods (the example service, HMAC on, memory cache)
+# against a bare Rack app doing the same JSON work without sessions, both under WEBrick
+# in their own processes, driven over one keep-alive HTTP connection each; then the
+# same two apps called in process (no HTTP), which isolates the layer. Besides the
+# round-trip time it reports the servers' CPU time per request (from /proc), which a
+# busy machine disturbs far less than wall time.
+#   ruby -Ilib bench_rack.rb [REQUESTS_PER_ROUND] [ROUNDS] [--json]   (defaults 2000, 7;
+#   TOTO_BENCH_QUICK=1: 500, 3; --json adds one JSON line of ns figures for bench/run.py)
+# (TOTO_SESSION_LIB or PKG_CONFIG_PATH as for the gem.) Prints medians over rounds.
+require "json"
+require "net/http"
+require "rbconfig"
+require "toto_session/rack"
+require_relative "examples/rack_app"
+
+module BenchRack
+  # The same JSON work without sessions: parse {"method", "parameters"}, look the key
+  # up, answer {"result": {"value": ...}}.
+  class Bare
+    STATE = { "k" => "v" * 32 }.freeze
+
+    def call(env)
+      body = JSON.parse(env["rack.input"].read)
+      json = JSON.generate("result" => { "value" => STATE[body["parameters"]["key"]] })
+      [200, { "content-type" => "application/json", "content-length" => json.bytesize.to_s }, [json]]
+    end
+  end
+
+  module_function
+
+  def serve(kind)
+    require "rack/handler/webrick"
+    app = kind == "bare" ? Bare.new : TotoRackExample.app(TotoRackExample.manager({}), {})
+    server = nil
+    trap("TERM") { server&.shutdown }
+    options = { Host: "127.0.0.1", Port: 0, AccessLog: [], Logger: WEBrick::Log.new(nil, WEBrick::BasicLog::WARN),
+                StartCallback: -> { puts server.config[:Port]; $stdout.flush } }
+    Rack::Handler::WEBrick.run(app, **options) do |s|
+      server = s
+      s.listeners.each { |l| l.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, 1) }
+    end
+  end
+
+  def spawn_server(kind)
+    io = IO.popen([RbConfig.ruby, "-I", File.join(__dir__, "lib"), __FILE__, "--serve", kind], "r")
+    port = Integer(io.gets)
+    [io, port]
+  end
+
+  BODY = '{"method":"state.get","parameters":{"key":"k"}}'
+
+  def toto_request(http)
+    create = JSON.generate("method" => "account.create", "parameters" => { "user_id" => "bench", "password" => "pw" })
+    login = JSON.parse(http.post("/", create, "content-type" => "application/json").body)["result"]
+    sid = login["session_id"]
+    key = login["key"]
+    set = JSON.generate("method" => "state.set", "parameters" => { "key" => "k", "value" => "v" * 32 })
+    headers = { "content-type" => "application/json", "x-toto-session-id" => sid,
+                "x-toto-hmac" => TotoSession.hmac(key, "POST/#{set}") }
+    http.post("/", set, headers)
+    headers = headers.merge("x-toto-hmac" => TotoSession.hmac(key, "POST/#{BODY}"))
+    res = http.post("/", BODY, headers)
+    raise "no result: #{res.body}" unless JSON.parse(res.body)["result"] == { "value" => "v" * 32 }
+    raise "bad response signature" unless TotoSession.verify(key, res["x-toto-hmac"], sid + res.body)
+
+    headers
+  end
+
+  # CPU time (seconds) the process `pid` has run, summed over its live threads (the
+  # Linux scheduler's own count, in ns; WEBrick serves a keep-alive connection on one
+  # thread, alive for the whole round).
+  def cpu(pid)
+    Dir["/proc/#{pid}/task/*/schedstat"].sum { |f| File.read(f).split[0].to_i rescue 0 } / 1e9
+  end
+
+  # [wall seconds, server CPU seconds] per request over `n` requests.
+  def round(http, headers, n, pid)
+    c = cpu(pid)
+    t = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    n.times { http.post("/", BODY, headers) }
+    [(Process.clock_gettime(Process::CLOCK_MONOTONIC) - t) / n, (cpu(pid) - c) / n]
+  end
+
+  def median(values)
+    s = values.sort
+    s[s.size / 2]
+  end
+
+  def us(seconds) = format("%.1f", seconds * 1e6)
+
+  def http_bench(n, rounds)
+    servers = %w[toto bare].to_h { |kind| [kind, spawn_server(kind)] }
+    https = servers.transform_values { |(_, port)| Net::HTTP.new("127.0.0.1", port).tap(&:start) }
+    headers = { "toto" => toto_request(https["toto"]), "bare" => { "content-type" => "application/json" } }
+    pids = servers.transform_values { |(io, _)| io.pid }
+    %w[toto bare].each { |k| round(https[k], headers[k], n / 4, pids[k]) } # warm up
+    times = { "toto" => [], "bare" => [] }
+    cpus = { "toto" => [], "bare" => [] }
+    rounds.times do
+      %w[toto bare].each do |k|
+        wall, cpu = round(https[k], headers[k], n, pids[k])
+        times[k] << wall
+        cpus[k] << cpu
+      end
+    end
+    https.each_value(&:finish)
+    servers.each_value do |(io, _)|
+      Process.kill("TERM", io.pid)
+      io.close
+    end
+    [times.transform_values { |v| median(v) }, cpus.transform_values { |v| median(v) }]
+  end
+
+  def env_for(headers)
+    Rack::MockRequest.env_for("/", { method: "POST", input: BODY }.merge(headers))
+  end
+
+  def in_process_bench(n, rounds)
+    manager = TotoSession::Manager.new(password_cost: { memory_kib: 64, iterations: 1, parallelism: 1 })
+    toto = TotoRackExample.app(manager, {})
+    manager.create_account("bench", "pw")
+    session = manager.login("bench", "pw")
+    session[:k] = "v" * 32
+    manager.save_session(session)
+    toto_headers = { "CONTENT_TYPE" => "application/json", "HTTP_X_TOTO_SESSION_ID" => session.id,
+                     "HTTP_X_TOTO_HMAC" => TotoSession.hmac(session.key, "POST/#{BODY}") }
+    apps = { "toto" => [toto, toto_headers], "bare" => [Bare.new, { "CONTENT_TYPE" => "application/json" }] }
+    _, _, body = toto.call(env_for(toto_headers))
+    raise "in-process call failed: #{body.join}" unless JSON.parse(body.join)["result"]
+
+    times = { "toto" => [], "bare" => [] }
+    (rounds + 1).times do |r|
+      apps.each do |k, (app, headers)|
+        envs = Array.new(n) { env_for(headers) } # env building is not measured
+        t = Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID)
+        envs.each do |env|
+          _, _, b = app.call(env)
+          b.each { |_| nil }
+        end
+        times[k] << ((Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID) - t) / n) if r.positive?
+      end
+    end
+    times.transform_values { |v| median(v) }
+  end
+
+  def main(argv)
+    return serve(argv[1]) if argv[0] == "--serve"
+
+    json = argv.delete("--json")
+    quick = ENV["TOTO_BENCH_QUICK"]
+    n = Integer(argv[0] || (quick ? 500 : 2000))
+    rounds = Integer(argv[1] || (quick ? 3 : 7))
+    wall, server = http_bench(n, rounds)
+    local = in_process_bench(n, rounds)
+    puts "signed state.get, median of #{rounds} rounds x #{n} requests (µs per request); " \
+         "load average #{File.read('/proc/loadavg').split[0, 3].join(' ')}"
+    puts format("%-40s %10s %10s %10s", "", "toto", "bare", "layer")
+    [["HTTP round trip (WEBrick, keep-alive)", wall], ["HTTP, server CPU time", server],
+     ["in process (app.call), CPU time", local]].each do |label, t|
+      puts format("%-40s %10s %10s %10s", label, us(t["toto"]), us(t["bare"]), us(t["toto"] - t["bare"]))
+    end
+    return unless json
+
+    ns = ->(t) { t.transform_values { |v| (v * 1e9).round } }
+    puts JSON.generate("requests" => n, "rounds" => rounds, "http_wall" => ns.call(wall),
+                       "http_server_cpu" => ns.call(server), "in_process_cpu" => ns.call(local))
+  end
+end
+
+BenchRack.main(ARGV) if $PROGRAM_NAME == __FILE__
