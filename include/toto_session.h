@@ -521,9 +521,12 @@ typedef struct toto_account_store_vtable {
  * that was removed, rotated away or cleared can never be written back, and two
  * concurrent saves cannot both succeed. Without `store_if` (versions 1 and 2, or
  * NULL) the library emulates the check: `load`, compare the revision in the loaded
- * record, then `store` with flags 0. That catches a save after a logout, a rotation,
- * clear_sessions or a conflicting save that completed before it, but not one landing
- * between that load and store (the pre-version-3 behaviour for that window).
+ * record, then `store` with flags 0, holding a lock for that id in this process
+ * across the three steps (and across every `store`, `remove` and `remove_user` of
+ * this cache handle). That is atomic among the threads of one process sharing the
+ * cache, not between processes sharing its storage: there, a logout or save landing
+ * between another process's load and store can still be undone. Callbacks of such a
+ * cache must not call into the same cache (the lock is not re-entrant).
  */
 typedef struct toto_cache_vtable {
   /**

@@ -1,6 +1,7 @@
 //! A [`SessionCache`] implemented by C function pointers.
 
 use std::ffi::{c_char, c_void};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::error::{Error, Result};
@@ -47,9 +48,12 @@ pub const TOTO_CACHE_VTABLE_VERSION: u32 = 3;
 /// that was removed, rotated away or cleared can never be written back, and two
 /// concurrent saves cannot both succeed. Without `store_if` (versions 1 and 2, or
 /// NULL) the library emulates the check: `load`, compare the revision in the loaded
-/// record, then `store` with flags 0. That catches a save after a logout, a rotation,
-/// clear_sessions or a conflicting save that completed before it, but not one landing
-/// between that load and store (the pre-version-3 behaviour for that window).
+/// record, then `store` with flags 0, holding a lock for that id in this process
+/// across the three steps (and across every `store`, `remove` and `remove_user` of
+/// this cache handle). That is atomic among the threads of one process sharing the
+/// cache, not between processes sharing its storage: there, a logout or save landing
+/// between another process's load and store can still be undone. Callbacks of such a
+/// cache must not call into the same cache (the lock is not re-entrant).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct TotoCacheVtable {
@@ -167,9 +171,25 @@ fn no_record() -> Error {
     Error::BackendMisbehaved("cache load returned OK without a record".into())
 }
 
+/// Locks of the emulated conditional store (a vtable without `store_if`), by id.
+const EMULATION_SHARDS: usize = 64;
+
 /// The adapter that owns a copied vtable.
 pub(crate) struct VtableCache {
     vt: TotoCacheVtable,
+    /// Held across the load-compare-store of the emulated conditional store, and by
+    /// every store and remove of the same shard (remove_user takes them all), so that
+    /// within this process the emulation is atomic. Unused with `store_if`.
+    emulation: Box<[Mutex<()>]>,
+}
+
+fn emulation_shard(id: &str) -> usize {
+    // FNV-1a: spreads ids over the locks (no security role).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h as usize) % EMULATION_SHARDS
 }
 
 // SAFETY: the vtable contract (documented on TotoCacheVtable) requires the callbacks and
@@ -218,7 +238,21 @@ impl VtableCache {
                 "cache vtable: store (or store_if), load and remove are required",
             ));
         }
-        Ok(VtableCache { vt })
+        Ok(VtableCache {
+            vt,
+            emulation: (0..EMULATION_SHARDS).map(|_| Mutex::new(())).collect(),
+        })
+    }
+
+    /// The emulation's lock for `id`, or `None` when the vtable has `store_if`.
+    fn emulation_lock(&self, id: &str) -> Option<MutexGuard<'_, ()>> {
+        if self.vt.store_if.is_some() {
+            return None;
+        }
+        let lock = &self.emulation[emulation_shard(id)];
+        // A panic never happens while a guard is held past a callback's return; the
+        // lock guards no data, so a poisoned one is as good as a clean one.
+        Some(lock.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -301,6 +335,7 @@ impl VtableCache {
             StoreMode::IfExists => (TOTO_STORE_IF_EXISTS, 0),
         };
         let Some(store_if) = self.vt.store_if else {
+            let _locked = self.emulation_lock(id);
             return match mode {
                 StoreMode::Upsert | StoreMode::CreateNew => {
                     self.plain_store(id, user_id, expires, record, flags)
@@ -421,6 +456,7 @@ impl SessionCache for VtableCache {
         let Some(remove) = self.vt.remove else {
             return Err(Error::Unsupported("remove"));
         };
+        let _locked = self.emulation_lock(id);
         TotoCallbackCtx::call(Expect::Nothing, "cache remove", |ctx| {
             // SAFETY: as in `store`.
             unsafe { remove(self.vt.user_data, id.as_ptr().cast(), id.len(), ctx) }
@@ -431,6 +467,16 @@ impl SessionCache for VtableCache {
     fn remove_user(&self, user_id: &str) -> Result<u64> {
         let Some(remove_user) = self.vt.remove_user else {
             return Err(Error::Unsupported("remove_user"));
+        };
+        // Every shard, in order: no emulated store of this user's sessions may sit
+        // between its load and its store while they are removed.
+        let _locked: Vec<MutexGuard<'_, ()>> = if self.vt.store_if.is_some() {
+            Vec::new()
+        } else {
+            self.emulation
+                .iter()
+                .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()))
+                .collect()
         };
         let mut removed = 0u64;
         TotoCallbackCtx::call(Expect::Nothing, "cache remove_user", |ctx| {
