@@ -1744,7 +1744,9 @@ toto_result toto_session_export(const struct toto_session *session,
 
 /**
  * Decodes a record made by toto_session_export (or stored by any cache) into a new,
- * clean session.
+ * clean session. The session counts as stored, at the record's revision:
+ * toto_manager_save_session then replaces that stored record only while it exists
+ * (see there), and never creates it.
  *
  * Ownership: `record` is borrowed for the call; on success `*out` is a new handle the
  * caller owns.
