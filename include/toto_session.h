@@ -50,10 +50,25 @@
 #define TOTO_STORE_CREATE_NEW 1
 
 /**
- * The vtable version this header describes: 2 (version 1 ends before `load_renew`;
- * the library reads only the fields of the version a caller declares).
+ * `flags` value for a cache `store_if`: replace the entry only if it is live and
+ * holds revision `expected_revision`. No live entry: return
+ * TOTO_RESULT_SESSION_REVOKED; another revision: TOTO_RESULT_CONFLICT; change
+ * nothing in either case.
  */
-#define TOTO_CACHE_VTABLE_VERSION 2
+#define TOTO_STORE_IF_REVISION 2
+
+/**
+ * `flags` value for a cache `store_if`: replace the entry only if it is live, whatever
+ * its revision. No live entry: return TOTO_RESULT_SESSION_REVOKED and change nothing.
+ */
+#define TOTO_STORE_IF_EXISTS 4
+
+/**
+ * The vtable version this header describes: 3 (version 1 ends before `load_renew`,
+ * version 2 before `store_if`; the library reads only the fields of the version a
+ * caller declares).
+ */
+#define TOTO_CACHE_VTABLE_VERSION 3
 
 /**
  * Longest session id accepted, in bytes (generated ids are 22).
@@ -91,9 +106,23 @@
 #define TOTO_MAX_DEPTH 64
 
 /**
- * The options version this header describes.
+ * The options version this header describes: 2 (version 1 ends before
+ * `save_policy`; the library reads only the fields of the version a caller declares,
+ * and a version-1 struct gets the default save policy).
  */
-#define TOTO_MANAGER_OPTIONS_VERSION 1
+#define TOTO_MANAGER_OPTIONS_VERSION 2
+
+/**
+ * `save_policy`: a save over a revision newer than the one the session was loaded at
+ * is refused with TOTO_RESULT_CONFLICT (the default).
+ */
+#define TOTO_SAVE_DETECT_CONFLICTS 0
+
+/**
+ * `save_policy`: the last save wins, as in Toto (lost updates go unnoticed). A removed
+ * session is still never brought back (TOTO_RESULT_SESSION_REVOKED).
+ */
+#define TOTO_SAVE_LAST_WRITER_WINS 1
 
 /**
  * Bytes needed for a generated password plus its NUL (10 + 1).
@@ -204,6 +233,18 @@ enum toto_result
    * out); the same handle works again once it is back.
    */
   TOTO_RESULT_BACKEND_UNAVAILABLE = 16,
+  /**
+   * A save found its session gone: removed (logout), rotated away, cleared
+   * (toto_manager_clear_sessions, a password change) or expired. Nothing was
+   * written and the session is not brought back; treat it as logged out.
+   */
+  TOTO_RESULT_SESSION_REVOKED = 17,
+  /**
+   * A save found that the session was saved by someone else since this handle
+   * loaded it (a concurrent request). Nothing was written: retrieve the session
+   * again, reapply the change and save (see toto_manager_save_session).
+   */
+  TOTO_RESULT_CONFLICT = 18,
   /**
    * Toto 1004: not authorized.
    */
@@ -471,6 +512,21 @@ typedef struct toto_account_store_vtable {
  * too. Callbacks are called from whichever threads use the cache, possibly at the
  * same time, so they and `user_data` must be thread-safe. They must not unwind
  * (C++ exceptions, longjmp) through the library.
+ *
+ * Revocation and lost updates: every record carries a revision (a counter the
+ * library raises on each save). The manager saves a session that came from the cache
+ * only over its stored entry: with TOTO_STORE_IF_REVISION (the default save policy)
+ * or TOTO_STORE_IF_EXISTS (TOTO_SAVE_LAST_WRITER_WINS). A cache that implements
+ * `store_if` (version 3) makes that check and the write one atomic step, so a session
+ * that was removed, rotated away or cleared can never be written back, and two
+ * concurrent saves cannot both succeed. Without `store_if` (versions 1 and 2, or
+ * NULL) the library emulates the check: `load`, compare the revision in the loaded
+ * record, then `store` with flags 0, holding a lock for that id in this process
+ * across the three steps (and across every `store`, `remove` and `remove_user` of
+ * this cache handle). That is atomic among the threads of one process sharing the
+ * cache, not between processes sharing its storage: there, a logout or save landing
+ * between another process's load and store can still be undone. Callbacks of such a
+ * cache must not call into the same cache (the lock is not re-entrant).
  */
 typedef struct toto_cache_vtable {
   /**
@@ -482,7 +538,8 @@ typedef struct toto_cache_vtable {
    */
   void *user_data;
   /**
-   * Required. Stores `record` (an opaque blob) under `id` until `expires` (Unix
+   * Required (version 3: may be NULL when `store_if` is set; it is then never
+   * called). Stores `record` (an opaque blob) under `id` until `expires` (Unix
    * seconds; the cache must not return it after that) for `user_id` (empty =
    * anonymous; index it if you implement remove_user). `flags` may hold
    * TOTO_STORE_CREATE_NEW. To rename the session, pass the new id to
@@ -537,6 +594,34 @@ typedef struct toto_cache_vtable {
                          double renew_user_to,
                          double renew_anonymous_to,
                          struct toto_callback_ctx *ctx);
+  /**
+   * Version 3. Optional (NULL: the emulation described above). When set, the
+   * library calls it for every store instead of `store`. Stores like `store`, and
+   * keeps `revision` with the entry (an entry written without one, e.g. before the
+   * cache had this callback, has revision 0). `flags` is exactly one of:
+   * 0 (insert or overwrite); TOTO_STORE_CREATE_NEW (only if no live entry, else
+   * return TOTO_RESULT_ID_COLLISION); TOTO_STORE_IF_REVISION (only if a live entry
+   * holds revision `expected_revision`; none: TOTO_RESULT_SESSION_REVOKED; another
+   * revision: TOTO_RESULT_CONFLICT); TOTO_STORE_IF_EXISTS (only if a live entry
+   * exists; none: TOTO_RESULT_SESSION_REVOKED). `expected_revision` is 0 unless
+   * flags is TOTO_STORE_IF_REVISION. An expired entry counts as none. The check and
+   * the write must be one atomic step against every other store_if, remove and
+   * remove_user of the same id (a mutex, a transaction, `UPDATE ... WHERE id = ?
+   * AND revision = ?` checking the affected row count). When refused, change
+   * nothing. A rename (toto_callback_set_result) is allowed as in `store`.
+   */
+  uint32_t (*store_if)(void *user_data,
+                       const char *id,
+                       size_t id_len,
+                       const char *user_id,
+                       size_t user_id_len,
+                       double expires,
+                       const uint8_t *record,
+                       size_t record_len,
+                       uint32_t flags,
+                       uint64_t expected_revision,
+                       uint64_t revision,
+                       struct toto_callback_ctx *ctx);
 } toto_cache_vtable;
 
 /**
@@ -585,6 +670,11 @@ typedef struct toto_manager_options {
    * Passed to `clock`.
    */
   void *clock_data;
+  /**
+   * Version 2. TOTO_SAVE_DETECT_CONFLICTS (default) or TOTO_SAVE_LAST_WRITER_WINS;
+   * see toto_manager_save_session.
+   */
+  uint32_t save_policy;
 } toto_manager_options;
 
 /**
@@ -1073,9 +1163,10 @@ toto_result toto_cache_remove_user(const struct toto_cache *cache,
                                    struct toto_error *error);
 
 /**
- * Stores `session` (overwriting) until its expiry: the built-in memory cache keeps
- * the session itself, other caches get its exported record. If the cache
- * renamed it, the session takes the new id. On success the session is marked clean;
+ * Stores `session` (overwriting, with no revocation or conflict check: that is
+ * toto_manager_save_session) until its expiry, as its next revision: the built-in
+ * memory cache keeps the session itself, other caches get its exported record. If the
+ * cache renamed it, the session takes the new id. On success the session is marked clean;
  * on failure it keeps its changes and dirty flag, so a retry can store it again.
  *
  * Ownership: borrows both handles for the call.
@@ -1183,8 +1274,8 @@ toto_result toto_manager_options_default(struct toto_manager_options *out);
  * handles may be freed afterwards); `options` is copied (NULL = defaults); on success
  * `*out` is a new handle released with toto_manager_free.
  * Thread safety: any thread.
- * Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version, a TTL <= 0 or NaN,
- * Argon2 costs out of range), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version or save_policy, a TTL
+ * <= 0 or NaN, Argon2 costs out of range), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
  */
 toto_result toto_manager_new(const struct toto_cache *cache,
                              const struct toto_account_store *store,
@@ -1237,8 +1328,34 @@ toto_result toto_manager_retrieve_session(const struct toto_manager *manager_,
  * Writes the session if it is dirty (otherwise nothing is written); honours a cache
  * that renames it. On failure the session keeps its changes and stays dirty.
  *
+ * A session that came from the cache (retrieved, created, rotated, imported) replaces
+ * its stored record only while that record exists: once the session was removed
+ * (toto_manager_remove_session), rotated away, cleared (toto_manager_clear_sessions,
+ * a password change) or has expired, every save through any handle loaded before is
+ * TOTO_RESULT_SESSION_REVOKED and writes nothing (treat it as logged out). With the
+ * default save policy (TOTO_SAVE_DETECT_CONFLICTS) a save is also refused with
+ * TOTO_RESULT_CONFLICT when another handle saved the session since this one was
+ * loaded (renewal does not count). The usual loop, for a change that can be applied
+ * again to fresh state:
+ *
+ * ```c
+ * for (int attempt = 0; attempt < 16; attempt++) {
+ *     toto_session *s = NULL;
+ *     rc = toto_manager_retrieve_session(m, id, id_len, &s, NULL);
+ *     if (rc != TOTO_RESULT_OK) break;          // 1007: gone
+ *     apply_change(s);                           // e.g. read, add one, set
+ *     rc = toto_manager_save_session(m, s, NULL);
+ *     toto_session_free(s);
+ *     if (rc != TOTO_RESULT_CONFLICT) break;     // OK, revoked or a failure
+ * }
+ * ```
+ *
+ * A session never stored (toto_session_new) is created, create-only.
+ *
  * Thread safety: the manager from any thread; the session one thread at a time.
- * Errors: TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_TOO_LARGE (record over 1 MiB),
+ * Errors: TOTO_RESULT_SESSION_REVOKED, TOTO_RESULT_CONFLICT, TOTO_RESULT_ID_COLLISION
+ * (a new session whose id is taken), TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_BACKEND_UNAVAILABLE, TOTO_RESULT_TOO_LARGE (record over 1 MiB),
  * TOTO_RESULT_BACKEND_MISBEHAVED, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
  */
 toto_result toto_manager_save_session(const struct toto_manager *manager_,
@@ -1264,8 +1381,11 @@ toto_result toto_manager_refresh_session(const struct toto_manager *manager_,
  * the session has its new id and the error is returned.
  *
  * Thread safety: as toto_manager_save_session.
- * Errors: TOTO_RESULT_ID_COLLISION, TOTO_RESULT_BACKEND_FAILED,
- * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ * A session that came from the cache is first saved under its old id with the rules
+ * of toto_manager_save_session, so a removed session is not revived under a new id.
+ *
+ * Errors: TOTO_RESULT_SESSION_REVOKED, TOTO_RESULT_CONFLICT, TOTO_RESULT_ID_COLLISION,
+ * TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
  */
 toto_result toto_manager_rotate_session(const struct toto_manager *manager_,
                                         struct toto_session *session,
@@ -1624,7 +1744,9 @@ toto_result toto_session_export(const struct toto_session *session,
 
 /**
  * Decodes a record made by toto_session_export (or stored by any cache) into a new,
- * clean session.
+ * clean session. The session counts as stored, at the record's revision:
+ * toto_manager_save_session then replaces that stored record only while it exists
+ * (see there), and never creates it.
  *
  * Ownership: `record` is borrowed for the call; on success `*out` is a new handle the
  * caller owns.

@@ -70,7 +70,7 @@ pub use account::Account;
 pub use backend::{AccountStore, MemoryAccountStore, MemoryCache, SessionCache, StoreMode};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
-pub use manager::{Manager, ManagerConfig};
+pub use manager::{Manager, ManagerConfig, SavePolicy};
 pub use session::Session;
 pub use sign::Signer;
 pub use state_map::StateMap;

@@ -41,6 +41,8 @@ struct Stored {
     /// `get_key_value_mut`).
     expires: Cell<f64>,
     user_id: Arc<str>,
+    /// The record's revision, compared by the conditional store modes.
+    revision: u64,
 }
 
 /// A live entry, taken out of the map (all shared, nothing copied).
@@ -49,6 +51,7 @@ struct Found {
     user_id: Arc<str>,
     held: Held,
     expires: f64,
+    revision: u64,
 }
 
 impl Found {
@@ -60,6 +63,7 @@ impl Found {
                 self.user_id,
                 parts,
                 self.expires,
+                self.revision,
             )),
             Held::Record(record) => Session::import(&record),
         }
@@ -274,7 +278,9 @@ impl MemoryCache {
     }
 
     /// Stores an entry (see [`SessionCache::store`]); `shared_id`, when given, is `id`
-    /// already in an `Arc` (kept as the map key of a new entry).
+    /// already in an `Arc` (kept as the map key of a new entry). The mode's check and
+    /// the write happen under the shard's lock.
+    #[allow(clippy::too_many_arguments)]
     fn put(
         &self,
         id: &str,
@@ -282,6 +288,7 @@ impl MemoryCache {
         user_id: &str,
         expires: f64,
         held: Held,
+        revision: u64,
         mode: StoreMode,
     ) -> Result<Option<String>> {
         let now = self.clock.now();
@@ -290,10 +297,20 @@ impl MemoryCache {
         if shard.stores_since_sweep >= SWEEP_EVERY {
             shard.sweep(now);
         }
-        if let Some((key, existing)) = shard.sessions.get_key_value(id) {
-            if mode == StoreMode::CreateNew && existing.expires.get() > now {
-                return Err(Error::IdCollision);
+        let live = shard
+            .sessions
+            .get(id)
+            .filter(|e| e.expires.get() > now)
+            .map(|e| e.revision);
+        match (mode, live) {
+            (StoreMode::CreateNew, Some(_)) => return Err(Error::IdCollision),
+            (StoreMode::IfRevision(_) | StoreMode::IfExists, None) => return Err(Error::Revoked),
+            (StoreMode::IfRevision(expected), Some(current)) if current != expected => {
+                return Err(Error::Conflict)
             }
+            _ => {}
+        }
+        if let Some((key, existing)) = shard.sessions.get_key_value(id) {
             let key = key.clone();
             let old_user = existing.user_id.clone();
             let user = if *old_user == *user_id {
@@ -308,6 +325,7 @@ impl MemoryCache {
                     held,
                     expires: Cell::new(expires),
                     user_id: user,
+                    revision,
                 },
             );
             return Ok(None);
@@ -320,6 +338,7 @@ impl MemoryCache {
                 held,
                 expires: Cell::new(expires),
                 user_id: user,
+                revision,
             },
         );
         Ok(None)
@@ -348,6 +367,7 @@ impl MemoryCache {
             user_id: stored.user_id.clone(),
             held: stored.held.clone(),
             expires: stored.expires.get(),
+            revision: stored.revision,
         })
     }
 
@@ -375,6 +395,7 @@ impl SessionCache for MemoryCache {
             user_id,
             expires,
             Held::Record(record.into()),
+            crate::record::peek_revision(record),
             mode,
         )
     }
@@ -393,6 +414,7 @@ impl SessionCache for MemoryCache {
             session.user_id(),
             session.expires(),
             held,
+            session.revision(),
             mode,
         )
     }

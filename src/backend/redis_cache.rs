@@ -1,8 +1,10 @@
 //! A session cache in Redis, for sessions shared by many servers (and languages).
 //!
 //! Layout (with the default prefix `toto:`):
-//! - `toto:s:<sha256(id) hex>`: a hash `{r: record, u: user id}` with Redis's own expiry
-//!   at the session's absolute expiry (PEXPIREAT). Ids never appear raw in the key space
+//! - `toto:s:<sha256(id) hex>`: a hash `{r: record, u: user id, n: revision}` with
+//!   Redis's own expiry at the session's absolute expiry (PEXPIREAT). `n` is the
+//!   record's revision in decimal (absent, for entries written before revisions: 0);
+//!   the store script compares it for the conditional modes. Ids never appear raw in the key space
 //!   unless `hash_ids` is off (compatibility with an existing key layout).
 //! - `toto:u:<user id>`: a sorted set of that user's session keys scored by expiry;
 //!   expired members are pruned on every store and the set itself expires with its
@@ -26,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::error::{Error, Result};
+use crate::session::Session;
 
 /// Latest expiry Redis is asked to keep (year 9999), in milliseconds.
 const MAX_EXPIRY_MS: i64 = 253_402_300_799_000;
@@ -57,15 +60,29 @@ impl Default for RedisOptions {
     }
 }
 
+// ARGV[4]: '0' upsert, '1' create-only, '2' only over revision ARGV[7], '3' only over a
+// live entry. Returns 1 stored, 0 id taken, -1 absent (revoked), -2 other revision.
 const STORE: &str = r"
 local key, user, exp = KEYS[1], ARGV[2], tonumber(ARGV[3])
-if ARGV[4] == '1' and redis.call('EXISTS', key) == 1 then return 0 end
+local mode = ARGV[4]
+if mode ~= '0' then
+  local live = redis.call('EXISTS', key) == 1
+  if mode == '1' then
+    if live then return 0 end
+  elseif not live then
+    return -1
+  elseif mode == '2' then
+    local rev = redis.pcall('HGET', key, 'n')
+    if type(rev) ~= 'string' then rev = '0' end
+    if rev ~= ARGV[7] then return -2 end
+  end
+end
 local old = redis.pcall('HGET', key, 'u')
 if type(old) == 'string' and old ~= user and old ~= '' then
   redis.call('ZREM', ARGV[5] .. old, key)
 end
 redis.call('DEL', key)
-redis.call('HSET', key, 'r', ARGV[1], 'u', user)
+redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6])
 redis.call('PEXPIREAT', key, exp)
 if user ~= '' then
   local idx = ARGV[5] .. user
@@ -229,6 +246,48 @@ impl RedisCache {
     }
 }
 
+impl RedisCache {
+    /// One STORE script run: `mode`'s check and the write, atomic on the server.
+    fn store_revision(
+        &self,
+        id: &str,
+        user_id: &str,
+        expires: f64,
+        record: &[u8],
+        revision: u64,
+        mode: StoreMode,
+    ) -> Result<Option<String>> {
+        let key = self.session_key(id);
+        let (mode, expected) = match mode {
+            StoreMode::Upsert => ("0", 0),
+            StoreMode::CreateNew => ("1", 0),
+            StoreMode::IfRevision(expected) => ("2", expected),
+            StoreMode::IfExists => ("3", 0),
+        };
+        let stored: i64 = self.with_connection(|con| {
+            self.store
+                .key(&key)
+                .arg(record)
+                .arg(user_id)
+                .arg(to_ms(expires))
+                .arg(mode)
+                .arg(self.user_prefix())
+                .arg(revision.to_string())
+                .arg(expected.to_string())
+                .invoke(con)
+        })?;
+        match stored {
+            1 => Ok(None),
+            0 => Err(Error::IdCollision),
+            -1 => Err(Error::Revoked),
+            -2 => Err(Error::Conflict),
+            other => Err(Error::BackendMisbehaved(format!(
+                "redis store script answered {other}"
+            ))),
+        }
+    }
+}
+
 impl SessionCache for RedisCache {
     fn store(
         &self,
@@ -238,26 +297,20 @@ impl SessionCache for RedisCache {
         record: &[u8],
         mode: StoreMode,
     ) -> Result<Option<String>> {
-        let key = self.session_key(id);
-        let create = if mode == StoreMode::CreateNew {
-            "1"
-        } else {
-            "0"
-        };
-        let stored: i64 = self.with_connection(|con| {
-            self.store
-                .key(&key)
-                .arg(record)
-                .arg(user_id)
-                .arg(to_ms(expires))
-                .arg(create)
-                .arg(self.user_prefix())
-                .invoke(con)
-        })?;
-        if stored == 0 {
-            return Err(Error::IdCollision);
-        }
-        Ok(None)
+        let revision = crate::record::peek_revision(record);
+        self.store_revision(id, user_id, expires, record, revision, mode)
+    }
+
+    fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
+        let record = session.export()?;
+        self.store_revision(
+            session.id(),
+            session.user_id(),
+            session.expires(),
+            &record,
+            session.revision(),
+            mode,
+        )
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {

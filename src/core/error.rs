@@ -36,6 +36,12 @@ pub enum Error {
     Unsupported(&'static str),
     /// A store in create-only mode found the id already taken.
     IdCollision,
+    /// A save found its session gone: removed (logout), rotated away, cleared (password
+    /// change, remove_user) or expired. It is not brought back.
+    Revoked,
+    /// A save found a newer revision of the session than the one it loaded (another
+    /// request saved in between); nothing was written. Retrieve again, reapply, save.
+    Conflict,
     /// Toto 1004: not authorized.
     NotAuthorized,
     /// Toto 1005: unknown user or wrong password (deliberately one code for both).
@@ -70,6 +76,10 @@ impl fmt::Display for Error {
             Error::BackendMisbehaved(msg) => write!(f, "backend broke its contract: {msg}"),
             Error::Unsupported(op) => write!(f, "backend does not support {op}"),
             Error::IdCollision => f.write_str("session id already in use"),
+            Error::Revoked => f.write_str("session was removed or expired; not saved"),
+            Error::Conflict => {
+                f.write_str("session was saved by someone else since it was loaded; not saved")
+            }
             Error::NotAuthorized => f.write_str("Not authorized"),
             Error::InvalidCredentials => f.write_str("Invalid user ID or password"),
             Error::UserIdExists => f.write_str("User ID already in use."),

@@ -14,12 +14,20 @@
 //! - Better than Toto: new and rotated ids are stored create-only (collision-safe); a
 //!   password change or reset logs the user out everywhere (the current session, when
 //!   given, survives under a fresh id).
+//! - Better than Toto: revocation sticks. A save replaces the stored record only while
+//!   it exists, so a session removed (logout), rotated away, cleared or expired is never
+//!   brought back by a handle loaded before: that save is [`Error::Revoked`]. The
+//!   renewal write-back obeys the same rule.
+//! - Better than Toto: lost updates are detected. Each record carries a revision; with
+//!   the default [`SavePolicy::DetectConflicts`] a save over a newer revision than the
+//!   one loaded is [`Error::Conflict`] ([`Manager::update_session`] retries).
+//!   Renewal does not change the revision, so it never causes a conflict.
 
 use std::sync::Arc;
 
 use crate::account::Account;
 use crate::clock::{Clock, SystemClock};
-use crate::core::session_io::{load_session, store_session, LoadedSession};
+use crate::core::session_io::{load_session, store_session, store_session_as, LoadedSession};
 use crate::core::store::{AccountStore, Renewal, SessionCache, StoreMode};
 use crate::error::{Error, Result};
 use crate::id::{generate_id, validate_session_id};
@@ -33,7 +41,18 @@ pub const PASSWORD_PROPERTY: &str = "password";
 const MAX_ID_ATTEMPTS: usize = 4;
 const DAY: f64 = 24.0 * 60.0 * 60.0;
 
-/// Lifetimes and password costs.
+/// What a save does when another save landed since the session was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SavePolicy {
+    /// Refuse it with [`Error::Conflict`], writing nothing (the default: two requests
+    /// changing one session at once would otherwise silently lose one's changes).
+    #[default]
+    DetectConflicts,
+    /// Overwrite it (Toto's behaviour). A removed session still stays removed.
+    LastWriterWins,
+}
+
+/// Lifetimes, password costs and the save policy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ManagerConfig {
     /// Lifetime of a user session, seconds (default 365 days).
@@ -46,6 +65,8 @@ pub struct ManagerConfig {
     pub anon_session_renew: f64,
     /// Argon2id costs for new password hashes.
     pub passwords: PasswordPolicy,
+    /// Conflict detection on save (default [`SavePolicy::DetectConflicts`]).
+    pub save_policy: SavePolicy,
 }
 
 impl Default for ManagerConfig {
@@ -56,6 +77,7 @@ impl Default for ManagerConfig {
             session_renew: 0.0,
             anon_session_renew: 0.0,
             passwords: PasswordPolicy::default(),
+            save_policy: SavePolicy::default(),
         }
     }
 }
@@ -196,9 +218,18 @@ impl Manager {
         Err(Error::IdCollision)
     }
 
-    /// Writes a session (overwriting), honouring a rename, and marks it clean.
+    /// Writes a session's changes, honouring a rename, and marks it clean. A stored
+    /// session replaces its record only while that exists (and, detecting conflicts,
+    /// only at the revision it was loaded at); one never stored is created.
     fn write(&self, session: &mut Session) -> Result<()> {
-        store_session(self.cache.as_ref(), session, StoreMode::Upsert)
+        if !session.is_stored() {
+            return store_session(self.cache.as_ref(), session, StoreMode::CreateNew);
+        }
+        let mode = match self.config.save_policy {
+            SavePolicy::DetectConflicts => StoreMode::IfRevision(session.revision()),
+            SavePolicy::LastWriterWins => StoreMode::IfExists,
+        };
+        store_session(self.cache.as_ref(), session, mode)
     }
 
     /// Loads a live session: `None` when missing or expired (an expired one is removed).
@@ -230,8 +261,25 @@ impl Manager {
         if let (Some(r), false) = (renewal, expiry_from_cache) {
             let target = r.target_for(session.user_id());
             if session.expires() < target {
+                // Only over the revision just loaded, keeping it: renewal is not a
+                // change of contents, and must neither revive nor overwrite.
+                let loaded = session.clone();
                 session.set_expires(target);
-                self.write(&mut session)?;
+                let revision = session.revision();
+                match store_session_as(
+                    self.cache.as_ref(),
+                    &mut session,
+                    StoreMode::IfRevision(revision),
+                    revision,
+                ) {
+                    Ok(()) => {}
+                    // Removed in between: gone for the caller too.
+                    Err(Error::Revoked) => return Ok(None),
+                    // Saved in between (and so renewed by that save): hand out what was
+                    // loaded; saving it will report the conflict.
+                    Err(Error::Conflict) => session = loaded,
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(Some(session))
@@ -246,12 +294,43 @@ impl Manager {
 
     /// Writes the session if it changed; returns whether a write happened. On failure
     /// the session keeps its changes (and stays dirty) for a retry.
+    ///
+    /// A session that was stored is saved only over its stored record: when that is
+    /// gone (logout, rotation, clear_sessions, password change, expiry) the save is
+    /// [`Error::Revoked`] and writes nothing. With [`SavePolicy::DetectConflicts`] a
+    /// record saved by someone else since this session was loaded is
+    /// [`Error::Conflict`] (nothing written): retrieve again, reapply the change, save
+    /// ([`Manager::update_session`] does that).
     pub fn save_session(&self, session: &mut Session) -> Result<bool> {
         if !session.is_dirty() {
             return Ok(false);
         }
         self.write(session)?;
         Ok(true)
+    }
+
+    /// Retrieves session `id`, applies `change` and saves it; on [`Error::Conflict`]
+    /// does it all again, up to `attempts` times in all (at least once). The change must
+    /// be safe to run more than once (it sees fresh state each time). Returns the
+    /// session as saved. Missing or expired: Toto's 1007; removed while updating:
+    /// [`Error::Revoked`]; still conflicting after the last attempt: [`Error::Conflict`].
+    /// An error from `change` ends the loop and is returned (nothing saved).
+    pub fn update_session(
+        &self,
+        id: &str,
+        attempts: u32,
+        mut change: impl FnMut(&mut Session) -> Result<()>,
+    ) -> Result<Session> {
+        let mut left = attempts.max(1);
+        loop {
+            let mut session = self.retrieve_session(id)?.ok_or(Error::InvalidSessionId)?;
+            change(&mut session)?;
+            match self.save_session(&mut session) {
+                Ok(_) => return Ok(session),
+                Err(Error::Conflict) if left > 1 => left -= 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Replaces the session with what the cache holds now (Toto's `refresh`). Gone or
@@ -268,7 +347,16 @@ impl Manager {
     /// the new id, then the old id removed. If storing fails the session keeps its old
     /// id; if only the removal fails, the session has its new id and the error is
     /// returned (the old record then lives until its expiry).
+    ///
+    /// A stored session is first saved under its old id with the save rules (so a
+    /// session already removed is [`Error::Revoked`] and is not revived under a new id,
+    /// and a conflicting one is [`Error::Conflict`]).
     pub fn rotate_session(&self, session: &mut Session) -> Result<()> {
+        if session.is_stored() {
+            // Confirms the old record is still there (and at this revision), in one
+            // atomic step; also writes any pending change.
+            self.write(session)?;
+        }
         let old_id = session.id().to_owned();
         let was_dirty = session.is_dirty();
         session.set_id(&generate_id())?;

@@ -2,10 +2,17 @@
 //! every cache.
 //!
 //! ```text
-//! { "v": 1, "id": text, "user": text, "exp": float, ?"key": text, "state": { text => any } }
+//! { "v": 1, "id": text, "user": text, "exp": float, ?"key": text, "state": { text => any },
+//!   ?"rev": uint }
 //! ```
 //! Decoding refuses oversized input, garbage, missing fields, state keys that are not
 //! text, and any version other than the ones this library knows.
+//!
+//! `rev` is the record's revision: how many times its contents were saved (0, and then
+//! left out, for a record written before revisions existed or never saved over). A
+//! cache compares it to refuse a save that would overwrite a newer revision than the one
+//! the saver loaded; renewal (an expiry change only) keeps it. Records without it
+//! decode as revision 0, so envelope version 1 is unchanged.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,11 +34,31 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub state: StateMap,
+    /// The revision (0 when absent).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rev: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Deserialize)]
 struct VersionProbe {
     v: u64,
+}
+
+#[derive(Deserialize)]
+struct RevisionProbe {
+    #[serde(default)]
+    rev: u64,
+}
+
+/// The revision a record blob carries, without decoding its state into values: 0 when
+/// it has none or is not a record (a cache that keeps a host's raw bytes then compares
+/// against 0).
+pub fn peek_revision(bytes: &[u8]) -> u64 {
+    codec::from_slice::<RevisionProbe>(bytes, MAX_RECORD_LEN, "session record").map_or(0, |p| p.rev)
 }
 
 /// Serializes the parts of a session into a record blob without cloning them.
@@ -44,6 +71,8 @@ pub(crate) struct RecordRef<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<&'a str>,
     pub state: &'a StateMap,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rev: u64,
 }
 
 impl RecordRef<'_> {
@@ -97,6 +126,7 @@ impl Record {
             exp: self.exp,
             key: self.key.as_deref(),
             state: &self.state,
+            rev: self.rev,
         }
         .encode()
     }
@@ -117,6 +147,7 @@ mod tests {
             exp: 1.5,
             key: None,
             state,
+            rev: 0,
         }
     }
 
@@ -130,6 +161,25 @@ mod tests {
         expected.extend_from_slice(&[0x65, b's', b't', b'a', b't', b'e', 0xa1, 0x61, b'n', 0x00]);
         assert_eq!(bytes, expected);
         assert_eq!(Record::decode(&bytes).unwrap(), sample());
+    }
+
+    #[test]
+    fn revisions_round_trip_and_old_records_read_as_zero() {
+        let mut r = sample();
+        r.rev = 300;
+        let bytes = r.encode().unwrap();
+        assert_eq!(Record::decode(&bytes).unwrap(), r);
+        assert_eq!(peek_revision(&bytes), 300);
+        // The golden record above has no "rev" entry: revision 0.
+        let old = sample().encode().unwrap();
+        assert_eq!(Record::decode(&old).unwrap().rev, 0);
+        assert_eq!(peek_revision(&old), 0);
+        // Appended after the state: the bytes before it are the old envelope's.
+        let mut expected = old.clone();
+        expected[0] = 0xa6;
+        expected.extend_from_slice(&[0x63, b'r', b'e', b'v', 0x19, 0x01, 0x2c]);
+        assert_eq!(bytes, expected);
+        assert_eq!(peek_revision(b"garbage"), 0);
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct Session {
     state: Arc<StateMap>,
     expires: f64,
     dirty: bool,
+    /// The revision of the record this session was loaded from or last stored as;
+    /// `None` for a session never stored (see [`Session::revision`]).
+    revision: Option<u64>,
 }
 
 /// A session's HMAC key and the HMAC state keyed with it, set up on first use.
@@ -145,6 +148,7 @@ impl Session {
             state: Arc::default(),
             expires,
             dirty: true,
+            revision: None,
         })
     }
 
@@ -178,6 +182,7 @@ impl Session {
         user_id: Arc<str>,
         parts: SharedParts,
         expires: f64,
+        revision: u64,
     ) -> Session {
         Session {
             id,
@@ -186,7 +191,28 @@ impl Session {
             state: parts.state,
             expires,
             dirty: false,
+            revision: Some(revision),
         }
+    }
+
+    /// The revision of the record this session was loaded from, or last stored as (0
+    /// for a session never stored, and for records written before revisions existed).
+    /// A save through the manager writes revision + 1 only over that same revision.
+    pub fn revision(&self) -> u64 {
+        self.revision.unwrap_or(0)
+    }
+
+    /// True when the session came from a cache (loaded or imported from a record) or
+    /// was stored: a save then replaces that stored record, and never re-creates it.
+    /// False for a session made with [`Session::new`] / [`Session::with_id`] and not
+    /// stored yet: a save creates it.
+    pub fn is_stored(&self) -> bool {
+        self.revision.is_some()
+    }
+
+    /// Records that the session is stored as `revision` (after a successful store).
+    pub(crate) fn set_revision(&mut self, revision: Option<u64>) {
+        self.revision = revision;
     }
 
     /// The session id.
@@ -316,6 +342,7 @@ impl Session {
             exp: self.expires,
             key: self.key(),
             state: &self.state,
+            rev: self.revision(),
         }
     }
 
@@ -360,6 +387,7 @@ impl Session {
             state: Arc::new(record.state),
             expires: record.exp,
             dirty: false,
+            revision: Some(record.rev),
         })
     }
 

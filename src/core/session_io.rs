@@ -15,19 +15,42 @@ pub struct LoadedSession {
     pub expiry_from_cache: bool,
 }
 
-/// Stores `session` under its id until its expiry. A cache that chose another id gives
-/// the session that id. On success the session is clean; on failure it keeps its
-/// changes and dirty flag, so a retry stores it again.
+/// Stores `session` under its id until its expiry, as its next revision (its
+/// [`Session::revision`] + 1), with `mode`'s check. A cache that chose another id gives
+/// the session that id. On success the session is clean and at the new revision; on
+/// failure it keeps its changes, dirty flag and revision, so a retry stores it again.
 pub fn store_session(
     cache: &dyn SessionCache,
     session: &mut Session,
     mode: StoreMode,
 ) -> Result<()> {
-    if let Some(new_id) = cache.store_session(session, mode)? {
-        session.set_id(&new_id)?;
+    let next = session.revision().wrapping_add(1);
+    store_session_as(cache, session, mode, next)
+}
+
+/// [`store_session`] writing a given revision: the session's own one for a write that
+/// changes only the expiry (renewal is not a conflicting write).
+pub(crate) fn store_session_as(
+    cache: &dyn SessionCache,
+    session: &mut Session,
+    mode: StoreMode,
+    revision: u64,
+) -> Result<()> {
+    let previous = session.is_stored().then(|| session.revision());
+    session.set_revision(Some(revision));
+    match cache.store_session(session, mode) {
+        Ok(new_id) => {
+            if let Some(new_id) = new_id {
+                session.set_id(&new_id)?;
+            }
+            session.mark_clean();
+            Ok(())
+        }
+        Err(e) => {
+            session.set_revision(previous);
+            Err(e)
+        }
     }
-    session.mark_clean();
-    Ok(())
 }
 
 /// Loads the session stored under `id` (renewing it in the same call when the cache

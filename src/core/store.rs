@@ -9,13 +9,25 @@ use crate::error::{Error, Result};
 use crate::session::Session;
 use crate::value::Value;
 
-/// How [`SessionCache::store`] treats an id that is already present.
+/// How [`SessionCache::store`] treats an id that is already present (or absent).
+///
+/// Every store writes the record's revision (see [`crate::record`]) along with it; a
+/// cache keeps it next to the entry to compare in the conditional modes. Each mode is
+/// one atomic step: the check and the write cannot be separated by another store,
+/// remove or remove_user of the same entry. An expired entry counts as absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreMode {
     /// Insert or overwrite.
     Upsert,
     /// Insert only; an existing live entry is [`Error::IdCollision`] (new and rotated ids).
     CreateNew,
+    /// Replace a live entry only if it holds this revision (a save of a session loaded
+    /// at that revision). Absent: [`Error::Revoked`] (nothing written: a removed session
+    /// stays removed); another revision: [`Error::Conflict`] (nothing written).
+    IfRevision(u64),
+    /// Replace a live entry whatever its revision (last writer wins). Absent:
+    /// [`Error::Revoked`].
+    IfExists,
 }
 
 /// Renewal targets for [`SessionCache::load_renew`] (Unix seconds): a session whose
@@ -60,9 +72,16 @@ pub struct Loaded {
 ///
 /// Implementations are shared between threads. A record must not be returned by
 /// `load` once its expiry has passed (a cache may also reclaim it lazily).
+///
+/// Revocation and lost-update detection rest on [`StoreMode`]: a cache must implement
+/// every mode, each check-and-write atomically (under its lock, in one server-side
+/// script or transaction). The revision to keep is the one inside the record
+/// ([`crate::record::peek_revision`]; [`SessionCache::store_session`] gives
+/// [`Session::revision`] without decoding).
 pub trait SessionCache: Send + Sync {
     /// Stores `record` under `id` until `expires` (Unix seconds) for `user_id` (empty =
-    /// anonymous). Returns `Some(new_id)` when the cache chose another id.
+    /// anonymous), as `mode` says. Returns `Some(new_id)` when the cache chose another
+    /// id.
     fn store(
         &self,
         id: &str,

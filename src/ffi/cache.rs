@@ -261,9 +261,10 @@ pub extern "C" fn toto_cache_remove_user(
     })
 }
 
-/// Stores `session` (overwriting) until its expiry: the built-in memory cache keeps
-/// the session itself, other caches get its exported record. If the cache
-/// renamed it, the session takes the new id. On success the session is marked clean;
+/// Stores `session` (overwriting, with no revocation or conflict check: that is
+/// toto_manager_save_session) until its expiry, as its next revision: the built-in
+/// memory cache keeps the session itself, other caches get its exported record. If the
+/// cache renamed it, the session takes the new id. On success the session is marked clean;
 /// on failure it keeps its changes and dirty flag, so a retry can store it again.
 ///
 /// Ownership: borrows both handles for the call.

@@ -20,12 +20,20 @@ use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, session_ref, TotoSession};
 use crate::limits::{MAX_MESSAGE_LEN, MAX_USER_ID_LEN, MAX_VALUE_LEN};
-use crate::manager::{Manager, ManagerConfig};
+use crate::manager::{Manager, ManagerConfig, SavePolicy};
 use crate::password::{PasswordPolicy, GENERATED_PASSWORD_LEN, MAX_PASSWORD_LEN};
 use crate::value::Value;
 
-/// The options version this header describes.
-pub const TOTO_MANAGER_OPTIONS_VERSION: u32 = 1;
+/// The options version this header describes: 2 (version 1 ends before
+/// `save_policy`; the library reads only the fields of the version a caller declares,
+/// and a version-1 struct gets the default save policy).
+pub const TOTO_MANAGER_OPTIONS_VERSION: u32 = 2;
+/// `save_policy`: a save over a revision newer than the one the session was loaded at
+/// is refused with TOTO_RESULT_CONFLICT (the default).
+pub const TOTO_SAVE_DETECT_CONFLICTS: u32 = 0;
+/// `save_policy`: the last save wins, as in Toto (lost updates go unnoticed). A removed
+/// session is still never brought back (TOTO_RESULT_SESSION_REVOKED).
+pub const TOTO_SAVE_LAST_WRITER_WINS: u32 = 1;
 /// Bytes needed for a generated password plus its NUL (10 + 1).
 pub const TOTO_GENERATED_PASSWORD_BUFFER_LEN: usize = 11;
 const _: () = assert!(TOTO_GENERATED_PASSWORD_BUFFER_LEN == GENERATED_PASSWORD_LEN + 1);
@@ -59,6 +67,56 @@ pub struct TotoManagerOptions {
     pub clock: Option<unsafe extern "C" fn(clock_data: *mut c_void) -> f64>,
     /// Passed to `clock`.
     pub clock_data: *mut c_void,
+    /// Version 2. TOTO_SAVE_DETECT_CONFLICTS (default) or TOTO_SAVE_LAST_WRITER_WINS;
+    /// see toto_manager_save_session.
+    pub save_policy: u32,
+}
+
+/// Bytes of a version-1 options struct (everything before `save_policy`).
+const OPTIONS_V1_LEN: usize = std::mem::offset_of!(TotoManagerOptions, save_policy);
+
+/// Copies the fields of the version the caller declares; later ones keep their
+/// defaults.
+///
+/// # Safety
+/// `src` must point to readable options of at least the size their `version` implies.
+unsafe fn copy_options(src: *const TotoManagerOptions) -> FfiResult<TotoManagerOptions> {
+    // SAFETY: `version` is the first field, present in every version.
+    let version = unsafe { std::ptr::addr_of!((*src).version).read_unaligned() };
+    let len = match version {
+        1 => OPTIONS_V1_LEN,
+        2 => std::mem::size_of::<TotoManagerOptions>(),
+        _ => return Err(Error::InvalidArgument("manager options: unknown version").into()),
+    };
+    let mut o = default_options();
+    // SAFETY: the caller guarantees `len` readable bytes at `src`; they are the leading
+    // fields of a valid options struct, copied over a valid one (any bytes are valid
+    // for the plain-data fields, and the clock field comes from a valid struct).
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            src.cast::<u8>(),
+            std::ptr::addr_of_mut!(o).cast::<u8>(),
+            len,
+        );
+    }
+    Ok(o)
+}
+
+fn default_options() -> TotoManagerOptions {
+    let c = ManagerConfig::default();
+    TotoManagerOptions {
+        version: TOTO_MANAGER_OPTIONS_VERSION,
+        session_ttl: c.session_ttl,
+        anon_session_ttl: c.anon_session_ttl,
+        session_renew: c.session_renew,
+        anon_session_renew: c.anon_session_renew,
+        password_memory_kib: c.passwords.memory_kib,
+        password_iterations: c.passwords.iterations,
+        password_parallelism: c.passwords.parallelism,
+        clock: None,
+        clock_data: std::ptr::null_mut(),
+        save_policy: TOTO_SAVE_DETECT_CONFLICTS,
+    }
 }
 
 /// The lifecycle manager. Opaque. Thread safety: shareable by any number of threads.
@@ -104,22 +162,7 @@ fn write_session(out: *mut *mut TotoSession, session: crate::Session) {
 pub extern "C" fn toto_manager_options_default(out: *mut TotoManagerOptions) -> TotoResult {
     run_plain(|| {
         let out = args::out(out, "out")?;
-        let c = ManagerConfig::default();
-        args::write(
-            out,
-            TotoManagerOptions {
-                version: TOTO_MANAGER_OPTIONS_VERSION,
-                session_ttl: c.session_ttl,
-                anon_session_ttl: c.anon_session_ttl,
-                session_renew: c.session_renew,
-                anon_session_renew: c.anon_session_renew,
-                password_memory_kib: c.passwords.memory_kib,
-                password_iterations: c.passwords.iterations,
-                password_parallelism: c.passwords.parallelism,
-                clock: None,
-                clock_data: std::ptr::null_mut(),
-            },
-        );
+        args::write(out, default_options());
         Ok(())
     })
 }
@@ -130,8 +173,8 @@ pub extern "C" fn toto_manager_options_default(out: *mut TotoManagerOptions) -> 
 /// handles may be freed afterwards); `options` is copied (NULL = defaults); on success
 /// `*out` is a new handle released with toto_manager_free.
 /// Thread safety: any thread.
-/// Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version, a TTL <= 0 or NaN,
-/// Argon2 costs out of range), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+/// Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version or save_policy, a TTL
+/// <= 0 or NaN, Argon2 costs out of range), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn toto_manager_new(
     cache: *const TotoCache,
@@ -147,12 +190,18 @@ pub extern "C" fn toto_manager_new(
         let mut config = ManagerConfig::default();
         let mut clock: Arc<dyn Clock> = Arc::new(SystemClock);
         if !options.is_null() {
-            // SAFETY: non-NULL; the contract is an initialised toto_manager_options
-            // (plain data), copied here.
-            let o = unsafe { options.read_unaligned() };
-            if o.version == 0 || o.version > TOTO_MANAGER_OPTIONS_VERSION {
-                return Err(Error::InvalidArgument("manager options: unknown version").into());
-            }
+            // SAFETY: non-NULL; the contract is an initialised toto_manager_options of
+            // the version it declares (plain data), copied here.
+            let o = unsafe { copy_options(options) }?;
+            let save_policy = match o.save_policy {
+                TOTO_SAVE_DETECT_CONFLICTS => SavePolicy::DetectConflicts,
+                TOTO_SAVE_LAST_WRITER_WINS => SavePolicy::LastWriterWins,
+                _ => {
+                    return Err(
+                        Error::InvalidArgument("manager options: unknown save_policy").into(),
+                    )
+                }
+            };
             config = ManagerConfig {
                 session_ttl: o.session_ttl,
                 anon_session_ttl: o.anon_session_ttl,
@@ -163,6 +212,7 @@ pub extern "C" fn toto_manager_new(
                     iterations: o.password_iterations,
                     parallelism: o.password_parallelism,
                 },
+                save_policy,
             };
             if let Some(now) = o.clock {
                 clock = Arc::new(CClock::new(now, o.clock_data));
@@ -247,8 +297,34 @@ pub extern "C" fn toto_manager_retrieve_session(
 /// Writes the session if it is dirty (otherwise nothing is written); honours a cache
 /// that renames it. On failure the session keeps its changes and stays dirty.
 ///
+/// A session that came from the cache (retrieved, created, rotated, imported) replaces
+/// its stored record only while that record exists: once the session was removed
+/// (toto_manager_remove_session), rotated away, cleared (toto_manager_clear_sessions,
+/// a password change) or has expired, every save through any handle loaded before is
+/// TOTO_RESULT_SESSION_REVOKED and writes nothing (treat it as logged out). With the
+/// default save policy (TOTO_SAVE_DETECT_CONFLICTS) a save is also refused with
+/// TOTO_RESULT_CONFLICT when another handle saved the session since this one was
+/// loaded (renewal does not count). The usual loop, for a change that can be applied
+/// again to fresh state:
+///
+/// ```c
+/// for (int attempt = 0; attempt < 16; attempt++) {
+///     toto_session *s = NULL;
+///     rc = toto_manager_retrieve_session(m, id, id_len, &s, NULL);
+///     if (rc != TOTO_RESULT_OK) break;          // 1007: gone
+///     apply_change(s);                           // e.g. read, add one, set
+///     rc = toto_manager_save_session(m, s, NULL);
+///     toto_session_free(s);
+///     if (rc != TOTO_RESULT_CONFLICT) break;     // OK, revoked or a failure
+/// }
+/// ```
+///
+/// A session never stored (toto_session_new) is created, create-only.
+///
 /// Thread safety: the manager from any thread; the session one thread at a time.
-/// Errors: TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_TOO_LARGE (record over 1 MiB),
+/// Errors: TOTO_RESULT_SESSION_REVOKED, TOTO_RESULT_CONFLICT, TOTO_RESULT_ID_COLLISION
+/// (a new session whose id is taken), TOTO_RESULT_BACKEND_FAILED,
+/// TOTO_RESULT_BACKEND_UNAVAILABLE, TOTO_RESULT_TOO_LARGE (record over 1 MiB),
 /// TOTO_RESULT_BACKEND_MISBEHAVED, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn toto_manager_save_session(
@@ -285,8 +361,11 @@ pub extern "C" fn toto_manager_refresh_session(
 /// the session has its new id and the error is returned.
 ///
 /// Thread safety: as toto_manager_save_session.
-/// Errors: TOTO_RESULT_ID_COLLISION, TOTO_RESULT_BACKEND_FAILED,
-/// TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+/// A session that came from the cache is first saved under its old id with the rules
+/// of toto_manager_save_session, so a removed session is not revived under a new id.
+///
+/// Errors: TOTO_RESULT_SESSION_REVOKED, TOTO_RESULT_CONFLICT, TOTO_RESULT_ID_COLLISION,
+/// TOTO_RESULT_BACKEND_FAILED, TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn toto_manager_rotate_session(
     manager_: *const TotoManager,

@@ -45,6 +45,14 @@ pub enum TotoResult {
     /// A backend could not be reached in time (down, refusing connections, timing
     /// out); the same handle works again once it is back.
     BackendUnavailable = 16,
+    /// A save found its session gone: removed (logout), rotated away, cleared
+    /// (toto_manager_clear_sessions, a password change) or expired. Nothing was
+    /// written and the session is not brought back; treat it as logged out.
+    SessionRevoked = 17,
+    /// A save found that the session was saved by someone else since this handle
+    /// loaded it (a concurrent request). Nothing was written: retrieve the session
+    /// again, reapply the change and save (see toto_manager_save_session).
+    Conflict = 18,
     /// Toto 1004: not authorized.
     NotAuthorized = 1004,
     /// Toto 1005: invalid user id or password (unknown user and bad password alike).
@@ -59,7 +67,7 @@ pub enum TotoResult {
     InvalidUserId = 1010,
 }
 
-const ALL_RESULTS: [TotoResult; 23] = [
+const ALL_RESULTS: [TotoResult; 25] = [
     TotoResult::Ok,
     TotoResult::NullArgument,
     TotoResult::InvalidUtf8,
@@ -77,6 +85,8 @@ const ALL_RESULTS: [TotoResult; 23] = [
     TotoResult::InvalidHandle,
     TotoResult::Panic,
     TotoResult::BackendUnavailable,
+    TotoResult::SessionRevoked,
+    TotoResult::Conflict,
     TotoResult::NotAuthorized,
     TotoResult::InvalidCredentials,
     TotoResult::UserIdExists,
@@ -87,7 +97,7 @@ const ALL_RESULTS: [TotoResult; 23] = [
 
 impl TotoResult {
     /// Every code, for tests and tables.
-    pub fn all() -> [TotoResult; 23] {
+    pub fn all() -> [TotoResult; 25] {
         ALL_RESULTS
     }
 
@@ -116,6 +126,8 @@ impl TotoResult {
             TotoResult::InvalidHandle => "not a live handle of the expected type\0",
             TotoResult::Panic => "internal error (panic caught at the C boundary)\0",
             TotoResult::BackendUnavailable => "backend unavailable\0",
+            TotoResult::SessionRevoked => "session was removed or expired; not saved\0",
+            TotoResult::Conflict => "session was saved by someone else since it was loaded\0",
             TotoResult::NotAuthorized => "Not authorized\0",
             TotoResult::InvalidCredentials => "Invalid user ID or password\0",
             TotoResult::UserIdExists => "User ID already in use.\0",
@@ -141,6 +153,8 @@ impl From<&Error> for TotoResult {
             Error::BackendMisbehaved(_) => TotoResult::BackendMisbehaved,
             Error::Unsupported(_) => TotoResult::Unsupported,
             Error::IdCollision => TotoResult::IdCollision,
+            Error::Revoked => TotoResult::SessionRevoked,
+            Error::Conflict => TotoResult::Conflict,
             Error::NotAuthorized => TotoResult::NotAuthorized,
             Error::InvalidCredentials => TotoResult::InvalidCredentials,
             Error::UserIdExists => TotoResult::UserIdExists,

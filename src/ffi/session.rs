@@ -309,7 +309,9 @@ pub extern "C" fn toto_session_export(
 }
 
 /// Decodes a record made by toto_session_export (or stored by any cache) into a new,
-/// clean session.
+/// clean session. The session counts as stored, at the record's revision:
+/// toto_manager_save_session then replaces that stored record only while it exists
+/// (see there), and never creates it.
 ///
 /// Ownership: `record` is borrowed for the call; on success `*out` is a new handle the
 /// caller owns.

@@ -838,6 +838,8 @@ static void test_result_messages(void) {
         TOTO_RESULT_INVALID_HANDLE,
         TOTO_RESULT_PANIC,
         TOTO_RESULT_BACKEND_UNAVAILABLE,
+        TOTO_RESULT_SESSION_REVOKED,
+        TOTO_RESULT_CONFLICT,
         TOTO_RESULT_NOT_AUTHORIZED,
         TOTO_RESULT_INVALID_CREDENTIALS,
         TOTO_RESULT_USER_ID_EXISTS,
@@ -846,7 +848,7 @@ static void test_result_messages(void) {
         TOTO_RESULT_INVALID_USER_ID,
     };
     const size_t n = sizeof codes / sizeof codes[0];
-    const char *unknown = toto_result_message(17);
+    const char *unknown = toto_result_message(19);
     CHECK(unknown != NULL && strcmp(unknown, "unknown result code") == 0);
     for (size_t i = 0; i < n; i++) {
         const char *m = toto_result_message(codes[i]);
@@ -867,7 +869,8 @@ static void test_result_messages(void) {
     CHECK(strcmp(toto_result_message(1008), "Invalid HMAC") == 0);
     CHECK(strcmp(toto_result_message(1010), "Invalid user ID.") == 0);
     CHECK(TOTO_RESULT_BACKEND_UNAVAILABLE == 16);
-    const uint32_t unknowns[] = {17, 99, 100, 1000, 1003, 1009, 1011, 0x7fffffffu, 0xffffffffu};
+    CHECK(TOTO_RESULT_SESSION_REVOKED == 17 && TOTO_RESULT_CONFLICT == 18);
+    const uint32_t unknowns[] = {19, 99, 100, 1000, 1003, 1009, 1011, 0x7fffffffu, 0xffffffffu};
     for (size_t i = 0; i < sizeof unknowns / sizeof unknowns[0]; i++) {
         const char *m = toto_result_message(unknowns[i]);
         CHECK(m != NULL && strcmp(m, "unknown result code") == 0);

@@ -479,14 +479,23 @@ static void test_rotate_session(void) {
     world_free(&w);
 }
 
+/* The cache the collision hooks watch: they refuse only create-only stores (a rotation
+ * first saves the session under its old id with a plain store). */
+static test_cache *g_colliding;
+
+static bool create_only(void) {
+    return !g_colliding || (g_colliding->last_flags & TOTO_STORE_CREATE_NEW);
+}
+
 static uint32_t always_collide(void *arg, unsigned op, toto_callback_ctx *ctx) {
     int *armed = arg;
-    return (op == OP_STORE && *armed) ? TOTO_RESULT_ID_COLLISION : HOOK_CONTINUE;
+    return (op == OP_STORE && *armed && create_only()) ? TOTO_RESULT_ID_COLLISION
+                                                       : HOOK_CONTINUE;
 }
 
 static uint32_t collide_once(void *arg, unsigned op, toto_callback_ctx *ctx) {
     int *left = arg;
-    if (op == OP_STORE && *left > 0) {
+    if (op == OP_STORE && *left > 0 && create_only()) {
         (*left)--;
         return TOTO_RESULT_ID_COLLISION;
     }
@@ -519,13 +528,15 @@ static void test_rotate_and_create_failures(void) {
         session_id_copy(s, now_id, sizeof now_id);
         CHECK(strcmp(id, now_id) != 0);
         test_cache_fault(tc, FAULT_NONE, 0);
-        /* Collisions: retried with fresh ids, ID_COLLISION after 4 refusals. */
+        /* Collisions: retried with fresh ids, ID_COLLISION after 4 refusals (each
+         * rotation first saves under the old id: one more store). */
         int left = 1;
+        g_colliding = tc;
         tc->hook = collide_once;
         tc->hook_arg = &left;
         unsigned stores = tc->stores;
         CHECK_RC(toto_manager_rotate_session(m, s, &err), TOTO_RESULT_OK);
-        CHECK(tc->stores == stores + 2);
+        CHECK(tc->stores == stores + 3);
         int armed = 1;
         tc->hook = always_collide;
         tc->hook_arg = &armed;
@@ -534,7 +545,7 @@ static void test_rotate_and_create_failures(void) {
         memset(&err, 0, sizeof err);
         CHECK_RC(toto_manager_rotate_session(m, s, &err), TOTO_RESULT_ID_COLLISION);
         CHECK_ERR(err, TOTO_RESULT_ID_COLLISION);
-        CHECK(tc->stores == stores + 4);
+        CHECK(tc->stores == stores + 5);
         session_id_copy(s, now_id, sizeof now_id);
         CHECK(strcmp(id, now_id) == 0);
         toto_session *t = (toto_session *)&err;
@@ -542,6 +553,7 @@ static void test_rotate_and_create_failures(void) {
                  TOTO_RESULT_ID_COLLISION);
         CHECK(t == (toto_session *)&err);
         tc->hook = NULL;
+        g_colliding = NULL;
         toto_session_free(s);
     }
     toto_manager_free(m);

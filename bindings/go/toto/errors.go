@@ -36,6 +36,13 @@ const (
 	// CodeBackendUnavailable: a backend could not be reached in time (down, refusing
 	// connections, timing out); the same handle works again once it is back.
 	CodeBackendUnavailable Code = 16
+	// CodeSessionRevoked: a save found its session removed (logout), rotated away,
+	// cleared (ClearSessions, a password change) or expired; nothing was written and
+	// the session is not brought back. Treat it as logged out.
+	CodeSessionRevoked Code = 17
+	// CodeConflict: a save found the session saved by someone else since it was
+	// loaded; nothing was written. Retrieve, reapply, save: Manager.UpdateSession.
+	CodeConflict Code = 18
 )
 
 // Compile-time checks that the codes above are the header's: for a code that differs,
@@ -57,6 +64,8 @@ var (
 	_ = [1]struct{}{}[CodeInvalidHandle-C.TOTO_RESULT_INVALID_HANDLE]
 	_ = [1]struct{}{}[CodePanic-C.TOTO_RESULT_PANIC]
 	_ = [1]struct{}{}[CodeBackendUnavailable-C.TOTO_RESULT_BACKEND_UNAVAILABLE]
+	_ = [1]struct{}{}[CodeSessionRevoked-C.TOTO_RESULT_SESSION_REVOKED]
+	_ = [1]struct{}{}[CodeConflict-C.TOTO_RESULT_CONFLICT]
 	_ = [1]struct{}{}[CodeNotAuthorized-C.TOTO_RESULT_NOT_AUTHORIZED]
 	_ = [1]struct{}{}[CodeInvalidCredentials-C.TOTO_RESULT_INVALID_CREDENTIALS]
 	_ = [1]struct{}{}[CodeUserIDExists-C.TOTO_RESULT_USER_ID_EXISTS]
@@ -143,6 +152,8 @@ var (
 	ErrInvalidHandle      = sentinel(CodeInvalidHandle)
 	ErrPanic              = sentinel(CodePanic)
 	ErrBackendUnavailable = sentinel(CodeBackendUnavailable)
+	ErrSessionRevoked     = sentinel(CodeSessionRevoked)
+	ErrConflict           = sentinel(CodeConflict)
 	ErrNotAuthorized      = sentinel(CodeNotAuthorized)
 	ErrInvalidCredentials = sentinel(CodeInvalidCredentials)
 	ErrUserIDExists       = sentinel(CodeUserIDExists)

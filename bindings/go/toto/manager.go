@@ -10,6 +10,7 @@ import "C"
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"runtime"
 	"sync"
 	"time"
@@ -68,6 +69,15 @@ func WithPasswordCost(memoryKiB, iterations, parallelism uint32) Option {
 		c.opts.password_iterations = C.uint32_t(iterations)
 		c.opts.password_parallelism = C.uint32_t(parallelism)
 	}
+}
+
+// WithLastWriterWins turns conflict detection off: a save overwrites whatever another
+// request saved since the session was loaded, as in Toto. The default detects
+// conflicts (ErrConflict; UpdateSession retries), so two requests changing one session
+// at once cannot silently lose one's change. A removed session stays removed either
+// way (ErrSessionRevoked).
+func WithLastWriterWins() Option {
+	return func(c *managerConfig) { c.opts.save_policy = C.TOTO_SAVE_LAST_WRITER_WINS }
 }
 
 // WithClock makes the manager read the time from clock instead of the wall clock (for
@@ -211,10 +221,46 @@ func (m *Manager) withSession(ctx context.Context, s *Session, call func(*C.toto
 
 // SaveSession writes s if it is dirty (otherwise nothing is written). On failure s
 // keeps its changes and stays dirty.
+//
+// A session retrieved from the cache is saved only over its stored record:
+// ErrSessionRevoked when that is gone (logout, rotation, ClearSessions, a password
+// change, expiry; nothing is brought back), and, unless the manager was made
+// WithLastWriterWins, ErrConflict when another handle saved it since s was loaded
+// (nothing written; UpdateSession retries for you).
 func (m *Manager) SaveSession(ctx context.Context, s *Session) error {
 	return m.withSession(ctx, s, func(p *C.toto_manager, sp *C.toto_session, e *C.toto_error) C.toto_result {
 		return C.toto_manager_save_session(p, sp, e)
 	})
+}
+
+// DefaultUpdateAttempts is how many times UpdateSession tries before it gives up with
+// ErrConflict.
+const DefaultUpdateAttempts = 16
+
+// UpdateSession retrieves session id, calls change on it and saves it; when the save
+// is ErrConflict (another request saved the session in between) it starts again with
+// fresh state, up to DefaultUpdateAttempts times in all. change may run more than once
+// and must only change the session (an error from it ends the loop, nothing saved,
+// and is returned). ErrInvalidSessionID: the session is missing or expired;
+// ErrSessionRevoked: it was removed while updating; ErrConflict: still conflicting
+// after the last attempt. The context is checked before every attempt.
+func (m *Manager) UpdateSession(ctx context.Context, id string, change func(*Session) error) error {
+	var err error
+	for attempt := 0; attempt < DefaultUpdateAttempts; attempt++ {
+		var s *Session
+		if s, err = m.RetrieveSession(ctx, id); err != nil {
+			return err
+		}
+		err = change(s)
+		if err == nil {
+			err = m.SaveSession(ctx, s)
+		}
+		s.Close()
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return err
 }
 
 // RefreshSession replaces s's contents with what the cache holds now

@@ -38,6 +38,10 @@ class VersionTest < Minitest::Test
       "TOTO_ID_BUFFER_LEN" => TotoSession::Native::ID_BUFFER_LEN,
       "TOTO_GENERATED_PASSWORD_BUFFER_LEN" => TotoSession::Native::GENERATED_PASSWORD_BUFFER_LEN,
       "TOTO_STORE_CREATE_NEW" => TotoSession::Native::STORE_CREATE_NEW,
+      "TOTO_STORE_IF_REVISION" => TotoSession::Native::STORE_IF_REVISION,
+      "TOTO_STORE_IF_EXISTS" => TotoSession::Native::STORE_IF_EXISTS,
+      "TOTO_SAVE_DETECT_CONFLICTS" => TotoSession::Native::SAVE_DETECT_CONFLICTS,
+      "TOTO_SAVE_LAST_WRITER_WINS" => TotoSession::Native::SAVE_LAST_WRITER_WINS,
       "TOTO_CACHE_VTABLE_VERSION" => TotoSession::Native::CACHE_VTABLE_VERSION,
       "TOTO_ACCOUNT_STORE_VTABLE_VERSION" => TotoSession::Native::ACCOUNT_STORE_VTABLE_VERSION,
       "TOTO_MANAGER_OPTIONS_VERSION" => TotoSession::Native::MANAGER_OPTIONS_VERSION,
@@ -58,9 +62,10 @@ class VersionTest < Minitest::Test
     assert_equal 16, TotoSession::Native::Bytes.size
     assert_equal 16, TotoSession::Native::Str.size
     assert_equal 32, TotoSession::Native::Property.size
-    assert_equal 64, TotoSession::Native::CacheVtable.size
+    assert_equal 72, TotoSession::Native::CacheVtable.size
     assert_equal 56, TotoSession::Native::AccountStoreVtable.size
-    assert_equal 72, TotoSession::Native::ManagerOptions.size
+    assert_equal 80, TotoSession::Native::ManagerOptions.size
+    assert_equal 72, TotoSession::Native::ManagerOptions.offset_of(:save_policy)
     assert_equal 40, TotoSession::Native::RedisOptions.size
     assert_equal 8, TotoSession::Native::ManagerOptions.offset_of(:session_ttl)
     assert_equal 56, TotoSession::Native::ManagerOptions.offset_of(:clock)

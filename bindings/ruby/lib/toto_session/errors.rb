@@ -89,6 +89,12 @@ module TotoSession
     define :InvalidHandle, 14
     define :Panic, 15
     define :BackendUnavailable, 16
+    # A save found its session removed (logout), rotated away, cleared or expired:
+    # nothing written, nothing brought back. Treat it as logged out.
+    define :SessionRevoked, 17
+    # A save found the session saved by another request since it was loaded: nothing
+    # written. Manager#update_session retries for you.
+    define :Conflict, 18
     define :NotAuthorized, 1004
     define :InvalidCredentials, 1005
     define :UserIdExists, 1006

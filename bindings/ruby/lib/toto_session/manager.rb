@@ -18,6 +18,14 @@ module TotoSession
 
     PASSWORD_COST_KEYS = %i[memory_kib iterations parallelism].freeze
 
+    SAVE_POLICIES = {
+      detect_conflicts: Native::SAVE_DETECT_CONFLICTS,
+      last_writer_wins: Native::SAVE_LAST_WRITER_WINS
+    }.freeze
+
+    # How many times #update_session tries by default.
+    UPDATE_ATTEMPTS = 16
+
     attr_reader :cache, :account_store
 
     # cache / account_store: a Cache / AccountStore, or a Ruby backend object for one
@@ -26,9 +34,12 @@ module TotoSession
     # renew / anon_renew: renewal windows (0 = the TTL: expiry slides to now + TTL on
     # every retrieve). password_cost: Argon2id {memory_kib:, iterations:,
     # parallelism:} for new hashes (default OWASP's 19456 KiB, 2, 1). clock: a callable
-    # returning Unix seconds (default: the wall clock).
+    # returning Unix seconds (default: the wall clock). save_policy: :detect_conflicts
+    # (the default: a save over another request's newer save raises Conflict; see
+    # #update_session) or :last_writer_wins (Toto's behaviour). Either way a removed
+    # session is never saved back (SessionRevoked).
     def initialize(cache: nil, account_store: nil, ttl: nil, anon_ttl: nil, renew: nil, anon_renew: nil,
-                   password_cost: nil, clock: nil)
+                   password_cost: nil, clock: nil, save_policy: :detect_conflicts)
       @cache = cache.nil? ? Cache.memory : Cache.from(cache)
       @account_store = account_store.nil? ? AccountStore.memory : AccountStore.from(account_store)
       opts = Native::ManagerOptions.new
@@ -38,6 +49,9 @@ module TotoSession
       opts[:anon_session_ttl] = Float(anon_ttl) unless anon_ttl.nil?
       opts[:session_renew] = Float(renew) unless renew.nil?
       opts[:anon_session_renew] = Float(anon_renew) unless anon_renew.nil?
+      opts[:save_policy] = SAVE_POLICIES.fetch(save_policy) do
+        raise ArgumentError, "save_policy must be one of #{SAVE_POLICIES.keys.inspect}"
+      end
       if password_cost
         unknown = password_cost.keys - PASSWORD_COST_KEYS
         raise ArgumentError, "unknown password_cost keys: #{unknown.inspect}" unless unknown.empty?
@@ -99,11 +113,42 @@ module TotoSession
       retrieve_session!(id, &block)
     end
 
-    # Writes the session if it changed (a no-op otherwise).
+    # Writes the session if it changed (a no-op otherwise). A session retrieved from
+    # the cache is saved only over its stored record: SessionRevoked when that is gone
+    # (logout, rotation, clear_sessions, a password change, expiry; nothing is brought
+    # back), and with the default save_policy Conflict when another request saved it
+    # since it was loaded (nothing written; #update_session retries).
     def save_session(session)
       sp = session.to_ptr
       call_plain { |p, s| Native.toto_manager_save_session(p, sp, s.err) }
       session
+    end
+
+    # Retrieves session `id`, yields it, saves it; when the save raises Conflict
+    # (another request saved the session in between) does it all again with fresh state,
+    # up to `attempts` times in all. The block may run more than once and should only
+    # change the session; an exception from it ends the loop (nothing saved). Returns
+    # the block's last value. Raises InvalidSessionId (missing or expired),
+    # SessionRevoked (removed meanwhile) or Conflict (after the last attempt).
+    #
+    #   manager.update_session(id) { |s| s[:visits] = (s[:visits] || 0) + 1 }
+    def update_session(id, attempts: UPDATE_ATTEMPTS)
+      raise ArgumentError, "update_session needs a block" unless block_given?
+
+      left = [Integer(attempts), 1].max
+      loop do
+        session = retrieve(id, false)
+        begin
+          result = yield session
+          save_session(session)
+          return result
+        rescue Conflict
+          left -= 1
+          raise if left.zero?
+        ensure
+          session.close
+        end
+      end
     end
 
     # Replaces the session's contents with what the cache holds now.

@@ -72,9 +72,13 @@ module TotoSession
     ID_BUFFER_LEN = 23
     GENERATED_PASSWORD_BUFFER_LEN = 11
     STORE_CREATE_NEW = 1
-    CACHE_VTABLE_VERSION = 2
+    STORE_IF_REVISION = 2
+    STORE_IF_EXISTS = 4
+    CACHE_VTABLE_VERSION = 3
     ACCOUNT_STORE_VTABLE_VERSION = 1
-    MANAGER_OPTIONS_VERSION = 1
+    MANAGER_OPTIONS_VERSION = 2
+    SAVE_DETECT_CONFLICTS = 0
+    SAVE_LAST_WRITER_WINS = 1
     REDIS_OPTIONS_VERSION = 1
     MAX_LOAD_NAMES = 4096
     MAX_SESSION_ID_LEN = 128
@@ -162,7 +166,10 @@ module TotoSession
              :remove, :pointer,
              :remove_user, :pointer,
              :free_user_data, :pointer,
-             :load_renew, :pointer
+             :load_renew, :pointer,
+             # Version 3. NULL here: the library checks revisions itself (load, compare,
+             # store, under a per-id lock in this process).
+             :store_if, :pointer
     end
 
     # struct toto_account_store_vtable.
@@ -187,7 +194,8 @@ module TotoSession
              :password_iterations, :uint32,
              :password_parallelism, :uint32,
              :clock, :pointer,
-             :clock_data, :pointer
+             :clock_data, :pointer,
+             :save_policy, :uint32
     end
 
     # struct toto_redis_options.
