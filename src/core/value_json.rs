@@ -1,17 +1,43 @@
-//! The JSON bridge used by the Go and Ruby bindings for nested values.
+//! The JSON bridges used by the Go and Ruby bindings.
 //!
-//! JSON -> value: objects become maps with text keys, integers that fit become
-//! integers, other numbers floats. Value -> JSON: bytes become standard base64 text
-//! (as Go's encoding/json does for []byte), non-finite floats become null, and a map
-//! with a non-text key is refused (JSON cannot carry it).
+//! Plain JSON ([`from_json`], [`to_json`]), for nested values: objects become maps with
+//! text keys, integers that fit become integers, other numbers floats. Value -> JSON:
+//! bytes become standard base64 text (as Go's encoding/json does for []byte), non-finite
+//! floats become null, and a map with a non-text key is refused (JSON cannot carry it).
+//!
+//! Tagged JSON ([`from_tagged_json`], [`to_tagged_json`]): a lossless JSON form of any
+//! value, so a binding converts values through the library instead of carrying a CBOR
+//! codec of its own. Everything plain JSON carries exactly is written as plain JSON;
+//! the rest is a one-member object whose name starts with `$`:
+//!
+//! | value | tagged JSON |
+//! |---|---|
+//! | null, bool, text | `null`, `true`/`false`, a JSON string |
+//! | integer in int64 | a JSON number without fraction or exponent: `-7` |
+//! | integer outside int64 | `{"$int":"18446744073709551615"}` (decimal text) |
+//! | finite float | a JSON number with a fraction or exponent: `1.0`, `-0.0`, `1e+300` |
+//! | NaN, infinities | `{"$float":"NaN"}`, `{"$float":"Infinity"}`, `{"$float":"-Infinity"}` |
+//! | bytes | `{"$bytes":"AP8="}` (standard base64, padded) |
+//! | array | a JSON array |
+//! | map, all keys text | a JSON object, members in the map's order (duplicates kept) |
+//! | any other map | `{"$map":[k1,v1,k2,v2,...]}`: keys and values alternate |
+//!
+//! "Any other map" includes a map with one text key starting with `$` (so it cannot be
+//! read back as a tag). Reading also accepts JSON integers up to 2^64-1 and `$int` for
+//! the whole CBOR range; an object with exactly one member whose name starts with `$`
+//! must be one of the tags above.
+
+use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
 use crate::limits::{MAX_DEPTH, MAX_VALUE_LEN};
-use crate::value::Value;
+use crate::value::{Value, CBOR_INT_MAX, CBOR_INT_MIN};
 
 /// Parses JSON text into a value.
 pub fn from_json(text: &[u8]) -> Result<Value> {
@@ -96,6 +122,240 @@ fn to_json_value(value: &Value) -> Result<Json> {
     })
 }
 
+/// Renders a value as tagged JSON (see the module docs): lossless, compact.
+pub fn to_tagged_json(value: &Value) -> Result<String> {
+    serde_json::to_string(&Tagged(value)).map_err(|e| Error::Json(e.to_string()))
+}
+
+/// Parses tagged JSON (see the module docs) into a value. Refuses text over the value
+/// size limit, malformed JSON, unknown or malformed tags and values nested deeper than
+/// the depth limit.
+pub fn from_tagged_json(text: &[u8]) -> Result<Value> {
+    if text.len() > MAX_VALUE_LEN {
+        return Err(Error::TooLarge {
+            what: "JSON value",
+            limit: MAX_VALUE_LEN,
+        });
+    }
+    // A value at the depth limit may take two JSON levels per map (`$map` and its
+    // list) and one more for a tagged scalar: more than serde_json's default recursion
+    // limit allows. Its limit is lifted only for text whose nesting is bounded here.
+    if json_nesting(text) > 2 * MAX_DEPTH + 1 {
+        return Err(Error::Json(format!("nested deeper than {MAX_DEPTH}")));
+    }
+    let mut de = serde_json::Deserializer::from_slice(text);
+    de.disable_recursion_limit();
+    let value = TaggedValue::deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v.0))
+        .map_err(|e| Error::Json(e.to_string()))?;
+    if value.depth() > MAX_DEPTH {
+        return Err(Error::Json(format!("nested deeper than {MAX_DEPTH}")));
+    }
+    Ok(value)
+}
+
+/// The deepest bracket nesting of JSON text, outside strings. For text serde_json
+/// accepts up to some point, it equals the parser's recursion depth up to that point.
+fn json_nesting(text: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Serializes a value as tagged JSON.
+struct Tagged<'a>(&'a Value);
+
+/// One tag: `{"$name": payload}`.
+fn tag<S: Serializer, T: Serialize + ?Sized>(
+    s: S,
+    name: &str,
+    payload: &T,
+) -> std::result::Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(Some(1))?;
+    map.serialize_entry(name, payload)?;
+    map.end()
+}
+
+/// Whether a map is written as a JSON object: every key text, and not one `$` key.
+fn is_object(entries: &[(Value, Value)]) -> bool {
+    entries.iter().all(|(k, _)| matches!(k, Value::Text(_)))
+        && !matches!(entries, [(Value::Text(k), _)] if k.starts_with('$'))
+}
+
+impl Serialize for Tagged<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Integer(i) => match i64::try_from(*i) {
+                Ok(small) => s.serialize_i64(small),
+                Err(_) => tag(s, "$int", &i.to_string()),
+            },
+            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            Value::Float(f) => {
+                let name = if f.is_nan() {
+                    "NaN"
+                } else if *f > 0.0 {
+                    "Infinity"
+                } else {
+                    "-Infinity"
+                };
+                tag(s, "$float", name)
+            }
+            Value::Text(t) => s.serialize_str(t),
+            Value::Bytes(b) => tag(s, "$bytes", &STANDARD.encode(b)),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Tagged(item))?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) if is_object(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(&Tagged(k), &Tagged(v))?;
+                }
+                map.end()
+            }
+            Value::Map(entries) => tag(s, "$map", &FlatPairs(entries)),
+        }
+    }
+}
+
+/// A map's entries as one list: key, value, key, value...
+struct FlatPairs<'a>(&'a [(Value, Value)]);
+
+impl Serialize for FlatPairs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len() * 2))?;
+        for (k, v) in self.0 {
+            seq.serialize_element(&Tagged(k))?;
+            seq.serialize_element(&Tagged(v))?;
+        }
+        seq.end()
+    }
+}
+
+/// Deserializes tagged JSON into a value.
+struct TaggedValue(Value);
+
+impl<'de> Deserialize<'de> for TaggedValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(TaggedVisitor).map(TaggedValue)
+    }
+}
+
+struct TaggedVisitor;
+
+impl<'de> Visitor<'de> for TaggedVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a tagged JSON value")
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::Integer(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::Integer(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::Text(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::Text(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(TaggedValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        let mut entries: Vec<(String, Value)> = Vec::new();
+        while let Some((k, TaggedValue(v))) = map.next_entry::<String, TaggedValue>()? {
+            entries.push((k, v));
+        }
+        match <[_; 1]>::try_from(entries) {
+            Ok([(name, payload)]) if name.starts_with('$') => untag(&name, payload),
+            Ok(one) => Ok(Value::Map(one.map(|(k, v)| (Value::Text(k), v)).into())),
+            Err(entries) => Ok(Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (Value::Text(k), v))
+                    .collect(),
+            )),
+        }
+    }
+}
+
+/// The value a `{"$name": payload}` object stands for.
+fn untag<E: de::Error>(name: &str, payload: Value) -> std::result::Result<Value, E> {
+    let bad = |what: &str| E::custom(format!("{name}: {what}"));
+    match (name, payload) {
+        ("$int", Value::Text(t)) => match t.parse::<i128>() {
+            Ok(i) if (CBOR_INT_MIN..=CBOR_INT_MAX).contains(&i) => Ok(Value::Integer(i)),
+            _ => Err(bad("not a decimal integer in -2^64..2^64-1")),
+        },
+        ("$float", Value::Text(t)) => match t.as_str() {
+            "NaN" => Ok(Value::Float(f64::NAN)),
+            "Infinity" => Ok(Value::Float(f64::INFINITY)),
+            "-Infinity" => Ok(Value::Float(f64::NEG_INFINITY)),
+            _ => Err(bad("expected \"NaN\", \"Infinity\" or \"-Infinity\"")),
+        },
+        ("$bytes", Value::Text(t)) => STANDARD
+            .decode(t)
+            .map(Value::Bytes)
+            .map_err(|_| bad("not standard base64")),
+        ("$map", Value::Array(items)) if items.len() % 2 == 0 => {
+            let mut items = items.into_iter();
+            let mut entries = Vec::with_capacity(items.len() / 2);
+            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                entries.push((k, v));
+            }
+            Ok(Value::Map(entries))
+        }
+        ("$int" | "$float" | "$bytes", _) => Err(bad("expected a JSON string")),
+        ("$map", _) => Err(bad("expected a list of keys and values")),
+        // The name is not quoted: it is the caller's data.
+        _ => Err(E::custom(
+            "unknown tag: an object of one member named $... must be $int, $float, \
+             $bytes or $map (a map like it is written as $map)",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +390,139 @@ mod tests {
         assert!(matches!(to_json(&map), Err(Error::Json(_))));
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(matches!(from_json(deep.as_bytes()), Err(Error::Json(_))));
+    }
+
+    fn tagged_round_trip(value: &Value) -> String {
+        let text = to_tagged_json(value).unwrap();
+        let back = from_tagged_json(text.as_bytes()).unwrap();
+        // Compared through CBOR: a NaN is not equal to itself.
+        assert_eq!(
+            crate::codec::to_vec(&back).unwrap(),
+            crate::codec::to_vec(value).unwrap(),
+            "{text}"
+        );
+        text
+    }
+
+    #[test]
+    fn tagged_json_is_lossless() {
+        let text = |s: &str| Value::Text(s.into());
+        let cases: Vec<(Value, &str)> = vec![
+            (Value::Null, "null"),
+            (Value::Bool(true), "true"),
+            (Value::Integer(-7), "-7"),
+            (Value::Integer(i64::MAX.into()), "9223372036854775807"),
+            (
+                Value::Integer(u64::MAX.into()),
+                r#"{"$int":"18446744073709551615"}"#,
+            ),
+            (
+                Value::Integer(-(1i128 << 64)),
+                r#"{"$int":"-18446744073709551616"}"#,
+            ),
+            (Value::Float(1.0), "1.0"),
+            (Value::Float(-0.0), "-0.0"),
+            (Value::Float(0.1), "0.1"),
+            (Value::Float(1e300), "1e+300"),
+            (Value::Float(f64::NAN), r#"{"$float":"NaN"}"#),
+            (Value::Float(f64::INFINITY), r#"{"$float":"Infinity"}"#),
+            (Value::Float(f64::NEG_INFINITY), r#"{"$float":"-Infinity"}"#),
+            (text("t\u{2603}\""), "\"t\u{2603}\\\"\""),
+            (Value::Bytes(vec![0, 255]), r#"{"$bytes":"AP8="}"#),
+            (Value::Bytes(vec![]), r#"{"$bytes":""}"#),
+            (
+                Value::Array(vec![Value::Bytes(vec![1]), Value::Array(vec![])]),
+                r#"[{"$bytes":"AQ=="},[]]"#,
+            ),
+            // Order and duplicates kept.
+            (
+                Value::Map(vec![
+                    (text("b"), Value::Integer(1)),
+                    (text("a"), Value::Integer(2)),
+                    (text("b"), Value::Integer(3)),
+                ]),
+                r#"{"b":1,"a":2,"b":3}"#,
+            ),
+            (
+                Value::Map(vec![(Value::Integer(1), text("one"))]),
+                r#"{"$map":[1,"one"]}"#,
+            ),
+            (
+                Value::Map(vec![(text("$bytes"), text("not bytes"))]),
+                r#"{"$map":["$bytes","not bytes"]}"#,
+            ),
+            (
+                Value::Map(vec![(text("$a"), Value::Null), (text("b"), Value::Null)]),
+                r#"{"$a":null,"b":null}"#,
+            ),
+            (
+                Value::Map(vec![(Value::Bytes(vec![7]), Value::Map(vec![]))]),
+                r#"{"$map":[{"$bytes":"Bw=="},{}]}"#,
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(tagged_round_trip(&value), expected, "{value:?}");
+        }
+        // Plain JSON integers up to 2^64-1 read as integers; $int accepts the range.
+        assert_eq!(
+            from_tagged_json(b"18446744073709551615").unwrap(),
+            Value::Integer(u64::MAX.into())
+        );
+        assert_eq!(
+            from_tagged_json(br#"{"$int":"5"}"#).unwrap(),
+            Value::Integer(5)
+        );
+    }
+
+    #[test]
+    fn tagged_json_round_trips_the_deepest_values() {
+        // 64 maps with non-text keys around a tagged scalar: 129 JSON levels.
+        let mut value = Value::Bytes(vec![1]);
+        for _ in 0..MAX_DEPTH {
+            value = Value::Map(vec![(Value::Integer(0), value)]);
+        }
+        tagged_round_trip(&value);
+        let deeper = Value::Array(vec![value]);
+        let text = to_tagged_json(&deeper).unwrap();
+        assert!(matches!(
+            from_tagged_json(text.as_bytes()),
+            Err(Error::Json(_))
+        ));
+        let brackets = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(
+            from_tagged_json(brackets.as_bytes()),
+            Err(Error::Json(_))
+        ));
+        // Brackets inside strings do not count.
+        let quoted = format!("\"{}\\\"{}\"", "[".repeat(300), "{".repeat(300));
+        assert!(from_tagged_json(quoted.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn tagged_json_refuses_bad_tags() {
+        for bad in [
+            r#"{"$int":"18446744073709551616"}"#,
+            r#"{"$int":"-18446744073709551617"}"#,
+            r#"{"$int":"1.5"}"#,
+            r#"{"$int":5}"#,
+            r#"{"$float":"nan"}"#,
+            r#"{"$bytes":"***"}"#,
+            r#"{"$bytes":1}"#,
+            r#"{"$map":[1]}"#,
+            r#"{"$map":{}}"#,
+            r#"{"$other":1}"#,
+            r#"[1] 2"#,
+            "{",
+        ] {
+            assert!(
+                matches!(from_tagged_json(bad.as_bytes()), Err(Error::Json(_))),
+                "{bad}"
+            );
+        }
+        let big = vec![b' '; MAX_VALUE_LEN + 1];
+        assert!(matches!(
+            from_tagged_json(&big),
+            Err(Error::TooLarge { .. })
+        ));
     }
 }

@@ -18,7 +18,7 @@ use crate::ffi::boundary::{run, run_plain, FfiResult, TotoError};
 use crate::ffi::bytes::{TotoBytes, TotoStr};
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
-use crate::ffi::value_io::{self, name, TotoValueType};
+use crate::ffi::value_io::{self, name, TotoValueType, ValueRead, ValueWrite};
 use crate::value::Value;
 
 /// Most names one toto_account_load call accepts.
@@ -48,24 +48,24 @@ fn account<'a>(a: *mut TotoAccount) -> FfiResult<&'a mut Account> {
     Ok(&mut handle::borrow_mut(a)?.inner)
 }
 
-fn get<'a>(
-    a: *mut TotoAccount,
-    key: *const c_char,
-    key_len: usize,
-) -> FfiResult<Option<&'a Value>> {
-    let acc = account(a)?;
-    Ok(acc.get(name(key, key_len)?)?)
+impl ValueRead for *mut TotoAccount {
+    fn lookup<'a>(self, key: *const c_char, key_len: usize) -> FfiResult<Option<&'a Value>> {
+        let acc = account(self)?;
+        Ok(acc.get(name(key, key_len)?)?)
+    }
 }
 
-fn set(
-    a: *mut TotoAccount,
-    key: *const c_char,
-    key_len: usize,
-    value: impl FnOnce() -> FfiResult<Value>,
-) -> FfiResult {
-    let acc = account(a)?;
-    let name = name(key, key_len)?;
-    Ok(acc.set(name, value()?)?)
+impl ValueWrite for *mut TotoAccount {
+    fn store(
+        self,
+        key: *const c_char,
+        key_len: usize,
+        value: impl FnOnce() -> FfiResult<Value>,
+    ) -> FfiResult {
+        let acc = account(self)?;
+        let name = name(key, key_len)?;
+        Ok(acc.set(name, value()?)?)
+    }
 }
 
 /// Makes an account handle for `user_id` (lowercased) on `store`. Nothing is loaded
@@ -219,9 +219,7 @@ pub extern "C" fn toto_account_get_type(
     out: *mut TotoValueType,
     error: *mut TotoError,
 ) -> TotoResult {
-    run(error, || {
-        value_io::write_type(out, get(account_, key, key_len)?)
-    })
+    run(error, || value_io::get_type(account_, key, key_len, out))
 }
 
 /// Reads a bool property.
@@ -233,9 +231,7 @@ pub extern "C" fn toto_account_get_bool(
     out: *mut bool,
     error: *mut TotoError,
 ) -> TotoResult {
-    run(error, || {
-        value_io::write_scalar(out, get(account_, key, key_len)?, Value::as_bool)
-    })
+    run(error, || value_io::get_bool(account_, key, key_len, out))
 }
 
 /// Reads an integer property that fits in int64.
@@ -247,9 +243,7 @@ pub extern "C" fn toto_account_get_i64(
     out: *mut i64,
     error: *mut TotoError,
 ) -> TotoResult {
-    run(error, || {
-        value_io::write_scalar(out, get(account_, key, key_len)?, Value::as_i64)
-    })
+    run(error, || value_io::get_i64(account_, key, key_len, out))
 }
 
 /// Reads a float property.
@@ -261,9 +255,7 @@ pub extern "C" fn toto_account_get_f64(
     out: *mut f64,
     error: *mut TotoError,
 ) -> TotoResult {
-    run(error, || {
-        value_io::write_scalar(out, get(account_, key, key_len)?, Value::as_f64)
-    })
+    run(error, || value_io::get_f64(account_, key, key_len, out))
 }
 
 /// Borrows a text property. Ownership: points into the account; valid until the
@@ -278,12 +270,7 @@ pub extern "C" fn toto_account_get_text(
     error: *mut TotoError,
 ) -> TotoResult {
     run(error, || {
-        value_io::write_borrowed(
-            out_ptr.cast(),
-            out_len,
-            get(account_, key, key_len)?,
-            value_io::read_text,
-        )
+        value_io::get_text(account_, key, key_len, out_ptr, out_len)
     })
 }
 
@@ -298,12 +285,7 @@ pub extern "C" fn toto_account_get_bytes(
     error: *mut TotoError,
 ) -> TotoResult {
     run(error, || {
-        value_io::write_borrowed(
-            out_ptr,
-            out_len,
-            get(account_, key, key_len)?,
-            value_io::read_bytes,
-        )
+        value_io::get_bytes(account_, key, key_len, out_ptr, out_len)
     })
 }
 
@@ -317,9 +299,7 @@ pub extern "C" fn toto_account_get_cbor(
     out: *mut TotoBytes,
     error: *mut TotoError,
 ) -> TotoResult {
-    run(error, || {
-        value_io::write_cbor(out, value_io::found(get(account_, key, key_len)?)?)
-    })
+    run(error, || value_io::get_cbor(account_, key, key_len, out))
 }
 
 /// Reads any property as JSON text. Ownership: `*out` is library-owned; release it
@@ -332,9 +312,7 @@ pub extern "C" fn toto_account_get_json(
     out: *mut TotoBytes,
     error: *mut TotoError,
 ) -> TotoResult {
-    run(error, || {
-        value_io::write_json(out, value_io::found(get(account_, key, key_len)?)?)
-    })
+    run(error, || value_io::get_json(account_, key, key_len, out))
 }
 
 /// Sets a property to null.
@@ -344,7 +322,7 @@ pub extern "C" fn toto_account_set_null(
     key: *const c_char,
     key_len: usize,
 ) -> TotoResult {
-    run_plain(|| set(account_, key, key_len, || Ok(Value::Null)))
+    run_plain(|| value_io::set_null(account_, key, key_len))
 }
 
 /// Sets a bool property.
@@ -355,7 +333,7 @@ pub extern "C" fn toto_account_set_bool(
     key_len: usize,
     value: bool,
 ) -> TotoResult {
-    run_plain(|| set(account_, key, key_len, || Ok(Value::Bool(value))))
+    run_plain(|| value_io::set_bool(account_, key, key_len, value))
 }
 
 /// Sets an integer property.
@@ -366,7 +344,7 @@ pub extern "C" fn toto_account_set_i64(
     key_len: usize,
     value: i64,
 ) -> TotoResult {
-    run_plain(|| set(account_, key, key_len, || Ok(Value::from(value))))
+    run_plain(|| value_io::set_i64(account_, key, key_len, value))
 }
 
 /// Sets a float property.
@@ -377,7 +355,7 @@ pub extern "C" fn toto_account_set_f64(
     key_len: usize,
     value: f64,
 ) -> TotoResult {
-    run_plain(|| set(account_, key, key_len, || Ok(Value::Float(value))))
+    run_plain(|| value_io::set_f64(account_, key, key_len, value))
 }
 
 /// Sets a UTF-8 text property.
@@ -389,11 +367,7 @@ pub extern "C" fn toto_account_set_text(
     value: *const c_char,
     value_len: usize,
 ) -> TotoResult {
-    run_plain(|| {
-        set(account_, key, key_len, || {
-            value_io::text_value(value, value_len)
-        })
-    })
+    run_plain(|| value_io::set_text(account_, key, key_len, value, value_len))
 }
 
 /// Sets a byte-string property.
@@ -405,11 +379,7 @@ pub extern "C" fn toto_account_set_bytes(
     value: *const u8,
     value_len: usize,
 ) -> TotoResult {
-    run_plain(|| {
-        set(account_, key, key_len, || {
-            value_io::bytes_value(value, value_len)
-        })
-    })
+    run_plain(|| value_io::set_bytes(account_, key, key_len, value, value_len))
 }
 
 /// Sets any property from one CBOR item (TOTO_RESULT_INVALID_CBOR otherwise).
@@ -423,9 +393,7 @@ pub extern "C" fn toto_account_set_cbor(
     error: *mut TotoError,
 ) -> TotoResult {
     run(error, || {
-        set(account_, key, key_len, || {
-            value_io::cbor_value(cbor, cbor_len)
-        })
+        value_io::set_cbor(account_, key, key_len, cbor, cbor_len)
     })
 }
 
@@ -440,8 +408,6 @@ pub extern "C" fn toto_account_set_json(
     error: *mut TotoError,
 ) -> TotoResult {
     run(error, || {
-        set(account_, key, key_len, || {
-            value_io::json_value(json, json_len)
-        })
+        value_io::set_json(account_, key, key_len, json, json_len)
     })
 }

@@ -25,5 +25,6 @@ pub mod result;
 pub mod session;
 pub mod session_state;
 pub mod sign;
+pub mod value;
 mod value_io;
 pub mod version;

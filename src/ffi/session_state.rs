@@ -10,31 +10,31 @@
 use std::ffi::c_char;
 
 use crate::ffi::args;
-use crate::ffi::boundary::{run, run_plain, TotoError};
+use crate::ffi::boundary::{run, run_plain, FfiResult, TotoError};
 use crate::ffi::bytes::TotoBytes;
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, session_ref, TotoSession};
-use crate::ffi::value_io::{self, name, TotoScalar, TotoValueType};
+use crate::ffi::value_io::{self, name, TotoScalar, TotoValueType, ValueRead, ValueWrite};
 use crate::value::Value;
 
-fn set(
-    session: *mut TotoSession,
-    key: *const c_char,
-    key_len: usize,
-    value: impl FnOnce() -> crate::ffi::boundary::FfiResult<Value>,
-) -> crate::ffi::boundary::FfiResult {
-    let s = session_mut(session)?;
-    let name = name(key, key_len)?;
-    Ok(s.set(name, value()?)?)
+impl ValueRead for *const TotoSession {
+    fn lookup<'a>(self, key: *const c_char, key_len: usize) -> FfiResult<Option<&'a Value>> {
+        let s = session_ref(self)?;
+        Ok(s.get(name(key, key_len)?))
+    }
 }
 
-fn get<'a>(
-    session: *const TotoSession,
-    key: *const c_char,
-    key_len: usize,
-) -> crate::ffi::boundary::FfiResult<Option<&'a Value>> {
-    let s = session_ref(session)?;
-    Ok(s.get(name(key, key_len)?))
+impl ValueWrite for *mut TotoSession {
+    fn store(
+        self,
+        key: *const c_char,
+        key_len: usize,
+        value: impl FnOnce() -> FfiResult<Value>,
+    ) -> FfiResult {
+        let s = session_mut(self)?;
+        let name = name(key, key_len)?;
+        Ok(s.set(name, value()?)?)
+    }
 }
 
 /// Number of state entries.
@@ -79,7 +79,7 @@ pub extern "C" fn toto_session_contains(
 ) -> TotoResult {
     run_plain(|| {
         let out = args::out(out, "out")?;
-        let present = get(session, key, key_len)?.is_some();
+        let present = session.lookup(key, key_len)?.is_some();
         args::write(out, present);
         Ok(())
     })
@@ -116,7 +116,7 @@ pub extern "C" fn toto_session_get_type(
     key_len: usize,
     out: *mut TotoValueType,
 ) -> TotoResult {
-    run_plain(|| value_io::write_type(out, get(session, key, key_len)?))
+    run_plain(|| value_io::get_type(session, key, key_len, out))
 }
 
 /// Reads any value's type and, for a scalar (null, bool, integer, float, text, bytes),
@@ -129,7 +129,7 @@ pub extern "C" fn toto_session_get_scalar(
     key_len: usize,
     out: *mut TotoScalar,
 ) -> TotoResult {
-    run_plain(|| value_io::write_scalar_view(out, get(session, key, key_len)?))
+    run_plain(|| value_io::get_scalar(session, key, key_len, out))
 }
 
 /// Reads a bool.
@@ -140,7 +140,7 @@ pub extern "C" fn toto_session_get_bool(
     key_len: usize,
     out: *mut bool,
 ) -> TotoResult {
-    run_plain(|| value_io::write_scalar(out, get(session, key, key_len)?, Value::as_bool))
+    run_plain(|| value_io::get_bool(session, key, key_len, out))
 }
 
 /// Reads an integer that fits in int64 (TOTO_RESULT_TYPE_MISMATCH for other integers).
@@ -151,7 +151,7 @@ pub extern "C" fn toto_session_get_i64(
     key_len: usize,
     out: *mut i64,
 ) -> TotoResult {
-    run_plain(|| value_io::write_scalar(out, get(session, key, key_len)?, Value::as_i64))
+    run_plain(|| value_io::get_i64(session, key, key_len, out))
 }
 
 /// Reads a float (integers are not converted: TOTO_RESULT_TYPE_MISMATCH).
@@ -162,7 +162,7 @@ pub extern "C" fn toto_session_get_f64(
     key_len: usize,
     out: *mut f64,
 ) -> TotoResult {
-    run_plain(|| value_io::write_scalar(out, get(session, key, key_len)?, Value::as_f64))
+    run_plain(|| value_io::get_f64(session, key, key_len, out))
 }
 
 /// Borrows a text value (UTF-8, not NUL-terminated).
@@ -176,14 +176,7 @@ pub extern "C" fn toto_session_get_text(
     out_ptr: *mut *const c_char,
     out_len: *mut usize,
 ) -> TotoResult {
-    run_plain(|| {
-        value_io::write_borrowed(
-            out_ptr.cast(),
-            out_len,
-            get(session, key, key_len)?,
-            value_io::read_text,
-        )
-    })
+    run_plain(|| value_io::get_text(session, key, key_len, out_ptr, out_len))
 }
 
 /// Borrows a byte-string value.
@@ -197,14 +190,7 @@ pub extern "C" fn toto_session_get_bytes(
     out_ptr: *mut *const u8,
     out_len: *mut usize,
 ) -> TotoResult {
-    run_plain(|| {
-        value_io::write_borrowed(
-            out_ptr,
-            out_len,
-            get(session, key, key_len)?,
-            value_io::read_bytes,
-        )
-    })
+    run_plain(|| value_io::get_bytes(session, key, key_len, out_ptr, out_len))
 }
 
 /// Reads any value as CBOR.
@@ -218,9 +204,7 @@ pub extern "C" fn toto_session_get_cbor(
     out: *mut TotoBytes,
     error: *mut TotoError,
 ) -> TotoResult {
-    run(error, || {
-        value_io::write_cbor(out, value_io::found(get(session, key, key_len)?)?)
-    })
+    run(error, || value_io::get_cbor(session, key, key_len, out))
 }
 
 /// Reads any value as compact JSON text (bytes become base64 text, non-finite floats
@@ -235,9 +219,7 @@ pub extern "C" fn toto_session_get_json(
     out: *mut TotoBytes,
     error: *mut TotoError,
 ) -> TotoResult {
-    run(error, || {
-        value_io::write_json(out, value_io::found(get(session, key, key_len)?)?)
-    })
+    run(error, || value_io::get_json(session, key, key_len, out))
 }
 
 /// Stores null (present, unlike a deleted key).
@@ -247,7 +229,7 @@ pub extern "C" fn toto_session_set_null(
     key: *const c_char,
     key_len: usize,
 ) -> TotoResult {
-    run_plain(|| set(session, key, key_len, || Ok(Value::Null)))
+    run_plain(|| value_io::set_null(session, key, key_len))
 }
 
 /// Stores a bool.
@@ -258,7 +240,7 @@ pub extern "C" fn toto_session_set_bool(
     key_len: usize,
     value: bool,
 ) -> TotoResult {
-    run_plain(|| set(session, key, key_len, || Ok(Value::Bool(value))))
+    run_plain(|| value_io::set_bool(session, key, key_len, value))
 }
 
 /// Stores an integer.
@@ -269,7 +251,7 @@ pub extern "C" fn toto_session_set_i64(
     key_len: usize,
     value: i64,
 ) -> TotoResult {
-    run_plain(|| set(session, key, key_len, || Ok(Value::from(value))))
+    run_plain(|| value_io::set_i64(session, key, key_len, value))
 }
 
 /// Stores a float.
@@ -280,7 +262,7 @@ pub extern "C" fn toto_session_set_f64(
     key_len: usize,
     value: f64,
 ) -> TotoResult {
-    run_plain(|| set(session, key, key_len, || Ok(Value::Float(value))))
+    run_plain(|| value_io::set_f64(session, key, key_len, value))
 }
 
 /// Stores UTF-8 text (TOTO_RESULT_INVALID_UTF8 otherwise; use _set_bytes for binary).
@@ -293,11 +275,7 @@ pub extern "C" fn toto_session_set_text(
     value: *const c_char,
     value_len: usize,
 ) -> TotoResult {
-    run_plain(|| {
-        set(session, key, key_len, || {
-            value_io::text_value(value, value_len)
-        })
-    })
+    run_plain(|| value_io::set_text(session, key, key_len, value, value_len))
 }
 
 /// Stores a byte string. Values over 1 MiB: TOTO_RESULT_TOO_LARGE.
@@ -309,11 +287,7 @@ pub extern "C" fn toto_session_set_bytes(
     value: *const u8,
     value_len: usize,
 ) -> TotoResult {
-    run_plain(|| {
-        set(session, key, key_len, || {
-            value_io::bytes_value(value, value_len)
-        })
-    })
+    run_plain(|| value_io::set_bytes(session, key, key_len, value, value_len))
 }
 
 /// Stores any value given as one CBOR item (arrays, maps, nested). Errors:
@@ -329,9 +303,7 @@ pub extern "C" fn toto_session_set_cbor(
     error: *mut TotoError,
 ) -> TotoResult {
     run(error, || {
-        set(session, key, key_len, || {
-            value_io::cbor_value(cbor, cbor_len)
-        })
+        value_io::set_cbor(session, key, key_len, cbor, cbor_len)
     })
 }
 
@@ -347,8 +319,6 @@ pub extern "C" fn toto_session_set_json(
     error: *mut TotoError,
 ) -> TotoResult {
     run(error, || {
-        set(session, key, key_len, || {
-            value_io::json_value(json, json_len)
-        })
+        value_io::set_json(session, key, key_len, json, json_len)
     })
 }

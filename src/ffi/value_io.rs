@@ -1,5 +1,7 @@
-//! Typed values in and out of the boundary, shared by session state and account
-//! properties.
+//! Typed values in and out of the boundary: one path for session state and account
+//! properties. A handle type implements [`ValueRead`] and [`ValueWrite`] (how to reach
+//! its values); the generic `get_*` and `set_*` functions here do the rest, so each
+//! `toto_session_get_*` / `toto_account_get_*` entry point is one call.
 
 use std::ffi::c_char;
 
@@ -72,8 +74,214 @@ pub struct TotoScalar {
     pub len: usize,
 }
 
+/// A handle whose values the getters read: `*const TotoSession` (state) or
+/// `*mut TotoAccount` (properties, loaded on first access).
+pub(crate) trait ValueRead: Copy {
+    /// Checks the handle, then the name (`key`, `key_len`), and returns the value under
+    /// it (None when missing). The reference lives as long as the handle's value does.
+    fn lookup<'a>(self, key: *const c_char, key_len: usize) -> FfiResult<Option<&'a Value>>;
+}
+
+/// A handle whose values the setters write: `*mut TotoSession` or `*mut TotoAccount`.
+pub(crate) trait ValueWrite: Copy {
+    /// Checks the handle, then the name, then makes the value with `value` and stores
+    /// it under the name.
+    fn store(
+        self,
+        key: *const c_char,
+        key_len: usize,
+        value: impl FnOnce() -> FfiResult<Value>,
+    ) -> FfiResult;
+}
+
+/// `_get_type`.
+pub(crate) fn get_type(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut TotoValueType,
+) -> FfiResult {
+    write_scalar(out, h.lookup(key, key_len)?, |v| Ok(v.kind().into()))
+}
+
+/// `_get_scalar`.
+pub(crate) fn get_scalar(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut TotoScalar,
+) -> FfiResult {
+    write_scalar_view(out, h.lookup(key, key_len)?)
+}
+
+/// `_get_bool`.
+pub(crate) fn get_bool(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut bool,
+) -> FfiResult {
+    write_scalar(out, h.lookup(key, key_len)?, Value::as_bool)
+}
+
+/// `_get_i64`.
+pub(crate) fn get_i64(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut i64,
+) -> FfiResult {
+    write_scalar(out, h.lookup(key, key_len)?, Value::as_i64)
+}
+
+/// `_get_f64`.
+pub(crate) fn get_f64(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut f64,
+) -> FfiResult {
+    write_scalar(out, h.lookup(key, key_len)?, Value::as_f64)
+}
+
+/// `_get_text`: a borrowed view.
+pub(crate) fn get_text(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out_ptr: *mut *const c_char,
+    out_len: *mut usize,
+) -> FfiResult {
+    write_borrowed(out_ptr.cast(), out_len, h.lookup(key, key_len)?, |v| {
+        v.as_text().map(str::as_bytes)
+    })
+}
+
+/// `_get_bytes`: a borrowed view.
+pub(crate) fn get_bytes(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out_ptr: *mut *const u8,
+    out_len: *mut usize,
+) -> FfiResult {
+    write_borrowed(out_ptr, out_len, h.lookup(key, key_len)?, Value::as_bytes)
+}
+
+/// `_get_cbor`: a library-owned buffer.
+pub(crate) fn get_cbor(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut TotoBytes,
+) -> FfiResult {
+    write_cbor(out, found(h.lookup(key, key_len)?)?)
+}
+
+/// `_get_json`: a library-owned buffer.
+pub(crate) fn get_json(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut TotoBytes,
+) -> FfiResult {
+    let value = found(h.lookup(key, key_len)?)?;
+    let out = args::out(out, "out")?;
+    let json = value_json::to_json(value)?;
+    args::write(out, TotoBytes::from_vec(json.into_bytes()));
+    Ok(())
+}
+
+/// `_set_null`.
+pub(crate) fn set_null(h: impl ValueWrite, key: *const c_char, key_len: usize) -> FfiResult {
+    h.store(key, key_len, || Ok(Value::Null))
+}
+
+/// `_set_bool`.
+pub(crate) fn set_bool(
+    h: impl ValueWrite,
+    key: *const c_char,
+    key_len: usize,
+    value: bool,
+) -> FfiResult {
+    h.store(key, key_len, || Ok(Value::Bool(value)))
+}
+
+/// `_set_i64`.
+pub(crate) fn set_i64(
+    h: impl ValueWrite,
+    key: *const c_char,
+    key_len: usize,
+    value: i64,
+) -> FfiResult {
+    h.store(key, key_len, || Ok(Value::from(value)))
+}
+
+/// `_set_f64`.
+pub(crate) fn set_f64(
+    h: impl ValueWrite,
+    key: *const c_char,
+    key_len: usize,
+    value: f64,
+) -> FfiResult {
+    h.store(key, key_len, || Ok(Value::Float(value)))
+}
+
+/// `_set_text`: UTF-8 of at most the value size limit, copied.
+pub(crate) fn set_text(
+    h: impl ValueWrite,
+    key: *const c_char,
+    key_len: usize,
+    value: *const c_char,
+    value_len: usize,
+) -> FfiResult {
+    h.store(key, key_len, || {
+        let text = args::text(value, value_len, "text value", MAX_VALUE_LEN)?;
+        Ok(Value::Text(text.to_owned()))
+    })
+}
+
+/// `_set_bytes`: at most the value size limit, copied.
+pub(crate) fn set_bytes(
+    h: impl ValueWrite,
+    key: *const c_char,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> FfiResult {
+    h.store(key, key_len, || {
+        let bytes = args::bytes(value, value_len, "bytes value", MAX_VALUE_LEN)?;
+        Ok(Value::Bytes(bytes.to_vec()))
+    })
+}
+
+/// `_set_cbor`: one CBOR item.
+pub(crate) fn set_cbor(
+    h: impl ValueWrite,
+    key: *const c_char,
+    key_len: usize,
+    cbor: *const u8,
+    cbor_len: usize,
+) -> FfiResult {
+    h.store(key, key_len, || cbor_value(cbor, cbor_len))
+}
+
+/// `_set_json`: plain JSON text (the JSON bridge).
+pub(crate) fn set_json(
+    h: impl ValueWrite,
+    key: *const c_char,
+    key_len: usize,
+    json: *const c_char,
+    json_len: usize,
+) -> FfiResult {
+    h.store(key, key_len, || {
+        let raw = args::bytes(json.cast(), json_len, "JSON text", MAX_VALUE_LEN)?;
+        Ok(value_json::from_json(raw)?)
+    })
+}
+
 /// Writes the scalar view of `value` to `out`.
-pub(crate) fn write_scalar_view(out: *mut TotoScalar, value: Option<&Value>) -> FfiResult {
+fn write_scalar_view(out: *mut TotoScalar, value: Option<&Value>) -> FfiResult {
     let out = args::out(out, "out")?;
     let v = found(value)?;
     let mut view = TotoScalar {
@@ -108,22 +316,11 @@ pub(crate) fn name<'a>(ptr: *const c_char, len: usize) -> FfiResult<&'a str> {
 }
 
 /// The value, or `TOTO_RESULT_NOT_FOUND`.
-pub(crate) fn found(value: Option<&Value>) -> FfiResult<&Value> {
+fn found(value: Option<&Value>) -> FfiResult<&Value> {
     value.ok_or(Error::NotFound.into())
 }
 
-pub(crate) fn text_value(ptr: *const c_char, len: usize) -> FfiResult<Value> {
-    Ok(Value::Text(
-        args::text(ptr, len, "text value", MAX_VALUE_LEN)?.to_owned(),
-    ))
-}
-
-pub(crate) fn bytes_value(ptr: *const u8, len: usize) -> FfiResult<Value> {
-    Ok(Value::Bytes(
-        args::bytes(ptr, len, "bytes value", MAX_VALUE_LEN)?.to_vec(),
-    ))
-}
-
+/// One CBOR item (at most the value size limit, nested at most the depth limit).
 pub(crate) fn cbor_value(ptr: *const u8, len: usize) -> FfiResult<Value> {
     let raw = args::bytes(ptr, len, "CBOR value", MAX_VALUE_LEN)?;
     let value: Value = codec::from_slice(raw, MAX_VALUE_LEN, "CBOR value")?;
@@ -131,11 +328,6 @@ pub(crate) fn cbor_value(ptr: *const u8, len: usize) -> FfiResult<Value> {
         return Err(Error::Decode(format!("nested deeper than {MAX_DEPTH}")).into());
     }
     Ok(value)
-}
-
-pub(crate) fn json_value(ptr: *const c_char, len: usize) -> FfiResult<Value> {
-    let raw = args::bytes(ptr.cast(), len, "JSON text", MAX_VALUE_LEN)?;
-    Ok(value_json::from_json(raw)?)
 }
 
 /// Writes the CBOR encoding of `value` into a library-owned buffer.
@@ -146,16 +338,8 @@ pub(crate) fn write_cbor(out: *mut TotoBytes, value: &Value) -> FfiResult {
     Ok(())
 }
 
-/// Writes the JSON text of `value` into a library-owned buffer.
-pub(crate) fn write_json(out: *mut TotoBytes, value: &Value) -> FfiResult {
-    let out = args::out(out, "out")?;
-    let json = value_json::to_json(value)?;
-    args::write(out, TotoBytes::from_vec(json.into_bytes()));
-    Ok(())
-}
-
 /// Reads a scalar with `read` and writes it to `out`.
-pub(crate) fn write_scalar<T>(
+fn write_scalar<T>(
     out: *mut T,
     value: Option<&Value>,
     read: impl FnOnce(&Value) -> crate::Result<T>,
@@ -167,7 +351,7 @@ pub(crate) fn write_scalar<T>(
 }
 
 /// Writes a borrowed view of text or bytes held by a handle.
-pub(crate) fn write_borrowed(
+fn write_borrowed(
     ptr_out: *mut *const u8,
     len_out: *mut usize,
     value: Option<&Value>,
@@ -177,16 +361,4 @@ pub(crate) fn write_borrowed(
     args::out(len_out, "out length")?;
     let view = read(found(value)?)?;
     args::write_view(ptr_out, len_out, view)
-}
-
-pub(crate) fn read_text(v: &Value) -> crate::Result<&[u8]> {
-    v.as_text().map(str::as_bytes)
-}
-
-pub(crate) fn read_bytes(v: &Value) -> crate::Result<&[u8]> {
-    v.as_bytes()
-}
-
-pub(crate) fn write_type(out: *mut TotoValueType, value: Option<&Value>) -> FfiResult {
-    write_scalar(out, value, |v| Ok(v.kind().into()))
 }

@@ -2,7 +2,7 @@
  * test_values.c: the typed state map of a session: every typed get/set, falsy values,
  * missing key vs stored null, type mismatches, key_at order, len, contains, delete,
  * clear, CBOR and JSON in and out (nested arrays/maps), invalid CBOR/JSON with
- * toto_error filled in.
+ * toto_error filled in, and toto_value_* (a CBOR item to and from tagged JSON).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -598,6 +598,98 @@ static void test_json_invalid(void) {
     toto_session_free(s);
 }
 
+/* toto_value_cbor_to_tagged_json / toto_value_tagged_json_to_cbor: lossless both ways,
+ * for what plain JSON cannot carry too; bad input refused with details. */
+static void test_tagged_json_conversions(void) {
+    static const struct {
+        const char *cbor;
+        size_t cbor_len;
+        const char *json;
+    } cases[] = {
+        {"\xf6", 1, "null"},
+        {"\x38\x63", 2, "-100"},
+        {"\x1b\xff\xff\xff\xff\xff\xff\xff\xff", 9, "{\"$int\":\"18446744073709551615\"}"},
+        {"\x3b\xff\xff\xff\xff\xff\xff\xff\xff", 9, "{\"$int\":\"-18446744073709551616\"}"},
+        {"\xf9\x3c\x00", 3, "1.0"},
+        {"\xf9\x7e\x00", 3, "{\"$float\":\"NaN\"}"},
+        {"\xf9\xfc\x00", 3, "{\"$float\":\"-Infinity\"}"},
+        {"\x42\x00\xff", 3, "{\"$bytes\":\"AP8=\"}"},
+        {"\x82\x61\x78\x41\x01", 5, "[\"x\",{\"$bytes\":\"AQ==\"}]"},
+        /* {"b": 1, "a": 2}: members stay in the map's order */
+        {"\xa2\x61\x62\x01\x61\x61\x02", 7, "{\"b\":1,\"a\":2}"},
+        /* {1: "one"}: a non-text key */
+        {"\xa1\x01\x63one", 6, "{\"$map\":[1,\"one\"]}"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        toto_bytes json = {0}, cbor = {0};
+        toto_error err = {0};
+        if (CHECK_RC(toto_value_cbor_to_tagged_json((const uint8_t *)cases[k].cbor,
+                                                    cases[k].cbor_len, &json, &err),
+                     TOTO_RESULT_OK)) {
+            CHECK_STR(json.data, json.len, cases[k].json);
+            toto_bytes_free(&json);
+        } else {
+            printf("#     (case #%zu: %s)\n", k, err.message);
+        }
+        if (CHECK_RC(toto_value_tagged_json_to_cbor(STR(cases[k].json), &cbor, &err),
+                     TOTO_RESULT_OK)) {
+            /* NaN and half floats: the library writes the shortest exact form. */
+            CHECK_MEM(cbor.data, cbor.len, cases[k].cbor, cases[k].cbor_len);
+            toto_bytes_free(&cbor);
+        } else {
+            printf("#     (case #%zu: %s)\n", k, err.message);
+        }
+    }
+    /* What a session stores converts like any CBOR item. */
+    toto_session *s = new_session("u");
+    if (s) {
+        toto_bytes cbor = {0}, json = {0};
+        toto_error err = {0};
+        CHECK_RC(toto_value_tagged_json_to_cbor(STR("{\"$map\":[{\"$bytes\":\"AQ==\"},true]}"),
+                                                &cbor, &err),
+                 TOTO_RESULT_OK);
+        CHECK_RC(toto_session_set_cbor(s, STR("m"), cbor.data, cbor.len, &err), TOTO_RESULT_OK);
+        toto_bytes_free(&cbor);
+        CHECK(type_of(s, "m") == TOTO_VALUE_TYPE_MAP);
+        CHECK_RC(toto_session_get_cbor(s, STR("m"), &cbor, &err), TOTO_RESULT_OK);
+        CHECK_RC(toto_value_cbor_to_tagged_json(cbor.data, cbor.len, &json, &err), TOTO_RESULT_OK);
+        CHECK_STR(json.data, json.len, "{\"$map\":[{\"$bytes\":\"AQ==\"},true]}");
+        toto_bytes_free(&cbor);
+        toto_bytes_free(&json);
+        toto_session_free(s);
+    }
+    /* Bad input: codes, details, outputs untouched. */
+    static const char *bad_json[] = {"", "{", "{\"$int\":\"18446744073709551616\"}",
+                                     "{\"$bytes\":\"*\"}", "{\"$map\":[1]}", "{\"$x\":1}",
+                                     "[1] 2"};
+    for (size_t k = 0; k < sizeof bad_json / sizeof bad_json[0]; k++) {
+        toto_bytes out = {(uint8_t *)0x1, 7};
+        toto_error err = {0};
+        if (!CHECK_RC(toto_value_tagged_json_to_cbor(STR(bad_json[k]), &out, &err),
+                      TOTO_RESULT_INVALID_JSON)) {
+            printf("#     (case #%zu)\n", k);
+        }
+        CHECK_ERR(err, TOTO_RESULT_INVALID_JSON);
+        CHECK(out.data == (uint8_t *)0x1 && out.len == 7);
+    }
+    toto_bytes out = {0};
+    toto_error err = {0};
+    CHECK_RC(toto_value_cbor_to_tagged_json(BYTES("\x01\x02"), &out, &err),
+             TOTO_RESULT_INVALID_CBOR);
+    CHECK_ERR(err, TOTO_RESULT_INVALID_CBOR);
+    CHECK_RC(toto_value_cbor_to_tagged_json(NULL, 0, &out, &err), TOTO_RESULT_INVALID_CBOR);
+    CHECK_RC(toto_value_cbor_to_tagged_json(NULL, 1, &out, NULL), TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_value_cbor_to_tagged_json(BYTES("\xf6"), NULL, NULL), TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_value_tagged_json_to_cbor(STR("null"), NULL, NULL), TOTO_RESULT_NULL_ARGUMENT);
+    CHECK(out.data == NULL);
+    /* Over 1 MiB of JSON text. */
+    char *big = repeat_char(' ', TOTO_MAX_RECORD_LEN + 1);
+    big[0] = '1';
+    CHECK_RC(toto_value_tagged_json_to_cbor(big, TOTO_MAX_RECORD_LEN + 1, &out, &err),
+             TOTO_RESULT_TOO_LARGE);
+    free(big);
+}
+
 /* toto_session_get_scalar: type and value in one call, for every kind of value. */
 static void test_get_scalar(void) {
     toto_session *s = new_session("u");
@@ -659,5 +751,6 @@ int main(void) {
     RUN(test_cbor_invalid);
     RUN(test_json_in_and_out);
     RUN(test_json_invalid);
+    RUN(test_tagged_json_conversions);
     return finish();
 }

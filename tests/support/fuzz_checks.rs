@@ -5,8 +5,8 @@
 #![allow(dead_code)]
 
 use toto_session::internals::codec;
-use toto_session::internals::limits::{MAX_RECORD_LEN, MAX_VALUE_LEN};
-use toto_session::internals::value_json::{from_json, to_json};
+use toto_session::internals::limits::{MAX_DEPTH, MAX_RECORD_LEN, MAX_VALUE_LEN};
+use toto_session::internals::value_json::{from_json, from_tagged_json, to_json, to_tagged_json};
 use toto_session::password::{verify_legacy, PasswordPolicy, Passwords};
 use toto_session::{Session, Value};
 
@@ -26,22 +26,38 @@ pub fn record(data: &[u8]) {
     }
 }
 
-/// CBOR values: decoding never panics; encoding is stable (encode . decode . encode).
+/// CBOR values: decoding never panics; encoding is stable (encode . decode . encode);
+/// a value within the depth limit goes to tagged JSON and back to the same bytes.
 pub fn cbor_value(data: &[u8]) {
     if let Ok(value) = codec::from_slice::<Value>(data, MAX_VALUE_LEN, "value") {
         let once = codec::to_vec(&value).expect("a decoded value encodes");
         let back: Value = codec::from_slice(&once, MAX_RECORD_LEN, "value").expect("re-decodes");
         assert_eq!(codec::to_vec(&back).unwrap(), once);
+        if value.depth() <= MAX_DEPTH {
+            let tagged = to_tagged_json(&value).expect("a value renders as tagged JSON");
+            let again = from_tagged_json(tagged.as_bytes()).expect("tagged JSON parses back");
+            assert_eq!(codec::to_vec(&again).unwrap(), once, "{tagged}");
+        }
     }
 }
 
-/// JSON bridge: parsing never panics; what parses renders and parses back the same.
+/// JSON bridges: parsing never panics; what parses renders and parses back the same,
+/// as plain JSON and as tagged JSON (compared as CBOR bytes: NaN is not equal to itself).
 pub fn json(data: &[u8]) {
     if let Ok(value) = from_json(data) {
         let text = to_json(&value).expect("a parsed value renders");
         assert_eq!(
             from_json(text.as_bytes()).expect("rendered JSON parses"),
             value
+        );
+    }
+    if let Ok(value) = from_tagged_json(data) {
+        let text = to_tagged_json(&value).expect("a parsed value renders as tagged JSON");
+        let back = from_tagged_json(text.as_bytes()).expect("rendered tagged JSON parses");
+        assert_eq!(
+            codec::to_vec(&back).unwrap(),
+            codec::to_vec(&value).unwrap(),
+            "{text}"
         );
     }
 }

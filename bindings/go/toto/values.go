@@ -6,12 +6,12 @@ package toto
 import "C"
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"strconv"
 	"unsafe"
 )
 
@@ -233,14 +233,6 @@ func (v valueIO) getJSON(k string) ([]byte, error) {
 	return takeBytes(&out), nil
 }
 
-// cborUint64 encodes n as one CBOR unsigned integer (major type 0, 8-byte argument).
-func cborUint64(n uint64) []byte {
-	b := make([]byte, 9)
-	b[0] = 0x1b
-	binary.BigEndian.PutUint64(b[1:], n)
-	return b
-}
-
 // set stores a Go value: nil -> null, bool, integers, floats, string -> text, []byte ->
 // bytes, json.RawMessage as JSON text; anything else through encoding/json.
 func (v valueIO) set(k string, x any) error {
@@ -287,11 +279,13 @@ func (v valueIO) set(k string, x any) error {
 	return v.setJSON(k, data)
 }
 
+// setUint stores an unsigned integer; above MaxInt64 as its JSON number, which the
+// library's JSON bridge reads as an integer exactly (up to 2^64-1).
 func (v valueIO) setUint(k string, x uint64) error {
 	if x <= math.MaxInt64 {
 		return v.setI64(k, int64(x))
 	}
-	return v.setCBOR(k, cborUint64(x))
+	return v.setJSON(k, strconv.AppendUint(nil, x, 10))
 }
 
 func rangeErr(k string, n any, t string) error {

@@ -84,7 +84,7 @@ module TotoSession
                if value.bit_length < 64 # fits int64
                  Native.toto_account_set_i64(p, k, n, value)
                else
-                 cbor = CBOR.encode(value)
+                 cbor = Values.to_cbor(value)
                  Native.toto_account_set_cbor(p, k, n, cbor, cbor.bytesize, (s = Scratch.current).err)
                end
              when Float then Native.toto_account_set_f64(p, k, n, value)
@@ -259,7 +259,7 @@ module TotoSession
       when 2
         code = Native.toto_account_get_i64(p, k, n, s.val, s.err)
         return s.i64 if code.zero?
-        return CBOR.decode(get_cbor(k)) if code == 6
+        return Values.from_cbor(get_cbor(k)) if code == 6
 
         Errors.raise_for(code, s)
       when 3
@@ -274,7 +274,7 @@ module TotoSession
       else
         code = Native.toto_account_get_json(p, k, n, s.bytes, s.err)
         return Values.parse_json(s.take_bytes(Encoding::UTF_8)) if code.zero?
-        return CBOR.decode(get_cbor(k)) if code == 9
+        return Values.from_cbor(get_cbor(k)) if code == 9
 
         Errors.raise_for(code, s)
       end

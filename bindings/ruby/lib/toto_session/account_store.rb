@@ -3,8 +3,9 @@
 module TotoSession
   # An account store: the built-in memory one, or any Ruby object that answers the
   # store protocol (wrapped through toto_account_store_vtable). Property values cross
-  # as one CBOR item each (a BINARY String): keep them as opaque blobs, or decode and
-  # encode them with TotoSession::CBOR.
+  # as one CBOR item each (a BINARY String): keep them as opaque blobs, or convert them
+  # to and from Ruby values with TotoSession::CBOR.decode / .encode (the library does
+  # the conversion).
   #
   #   load(user_id, names)       -> {name => cbor} of those found (names nil = all),
   #                                 or nil when the account does not exist
@@ -114,8 +115,9 @@ module TotoSession
       "#<#{self.class.name} #{kind}#{closed? ? ' (closed)' : ''}>"
     end
 
-    # A thread-safe Hash account store in Ruby keeping decoded values (via CBOR): the
-    # store protocol, complete. A template for your own (SQL, LDAP...).
+    # A thread-safe Hash account store in Ruby keeping Ruby values (converted from and to
+    # CBOR by the library): the store protocol, complete. A template for your own (SQL,
+    # LDAP...).
     class HashBackend
       def initialize
         @accounts = {}
@@ -126,14 +128,14 @@ module TotoSession
         @mutex.synchronize do
           props = @accounts[user_id] or return nil
           picked = names ? props.slice(*names) : props
-          picked.transform_values { |v| CBOR.encode(v) }
+          picked.transform_values { |v| Values.to_cbor(v) }
         end
       end
 
       def save(user_id, properties)
         @mutex.synchronize do
           props = @accounts[user_id] or return false
-          properties.each { |name, cbor| props[name] = CBOR.decode(cbor) }
+          properties.each { |name, cbor| props[name] = Values.from_cbor(cbor) }
         end
         true
       end
@@ -142,7 +144,7 @@ module TotoSession
         @mutex.synchronize do
           return false if @accounts.key?(user_id)
 
-          @accounts[user_id] = properties.transform_values { |cbor| CBOR.decode(cbor) }
+          @accounts[user_id] = properties.transform_values { |cbor| Values.from_cbor(cbor) }
         end
         true
       end

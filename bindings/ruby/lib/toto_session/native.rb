@@ -220,6 +220,9 @@ module TotoSession
     attach_function :toto_hmac, %i[buffer_in size_t buffer_in size_t pointer size_t], :uint32
     attach_function :toto_verify, %i[buffer_in size_t buffer_in size_t buffer_in size_t], :uint32
     attach_function :toto_bytes_free, [:pointer], :void
+    # a value's CBOR item <-> tagged JSON (Values.to_cbor / from_cbor)
+    attach_function :toto_value_cbor_to_tagged_json, %i[buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_value_tagged_json_to_cbor, %i[buffer_in size_t pointer pointer], :uint32
 
     # ---- sessions ---------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ module TotoSession
     HEAD_FALSE = head.call(1, 0)
     HEAD_TRUE = head.call(1, 1)
     HEAD_INTEGER = head.call(2, 0, 1) # fits in int64
-    HEAD_WIDE_INTEGER = head.call(2, 0, 0) # does not: read through CBOR
+    HEAD_WIDE_INTEGER = head.call(2, 0, 0) # does not: read as one CBOR item
     HEAD_FLOAT = head.call(3)
     HEAD_TEXT = head.call(4)
     HEAD_BYTES = head.call(5)
@@ -217,7 +217,7 @@ module TotoSession
 
     # The value under `key`, or nil when it is missing (or a stored nil: see key?).
     # One library call (toto_session_get_scalar) for every scalar; an array, a map or
-    # an integer outside int64 takes a second one (JSON or CBOR). The decoding is
+    # an integer outside int64 takes more (JSON, or CBOR converted by the library). The decoding is
     # #read's, inlined: a method call costs a tenth of the whole read.
     def [](key)
       e = KEYS[key] || KeyCache.add(key)
@@ -264,7 +264,7 @@ module TotoSession
       p = @ptr || to_ptr
       code = case value
              when Integer
-               # beyond int64 (RangeError from ffi): one CBOR item
+               # beyond int64 (RangeError from ffi): one CBOR item made by the library
                begin
                  Native.toto_session_set_i64(p, e[0], e[1], value)
                rescue RangeError
@@ -438,14 +438,15 @@ module TotoSession
     private
 
     # Stores what #[]= does not store with one typed call: Symbols (as text), integers
-    # outside int64 (CBOR), Hashes and Arrays (JSON). `e` is a KeyCache entry.
+    # outside int64 (CBOR made by the library), Hashes and Arrays (JSON). `e` is a KeyCache
+    # entry.
     def store_other(e, value)
       p = @ptr || to_ptr
       k, n = e
       s = nil
       code = case value
              when Integer
-               cbor = CBOR.encode(value)
+               cbor = Values.to_cbor(value)
                Native.toto_session_set_cbor(p, k, n, cbor, cbor.bytesize, (s = Scratch.current).err)
              when Symbol
                t = value.name
@@ -490,17 +491,17 @@ module TotoSession
     end
 
     # What toto_session_get_scalar does not hand back (head `h`): an integer outside
-    # int64 (through CBOR), an array or a map.
+    # int64 (its CBOR item, converted by the library), an array or a map.
     def read_more(h, k, n)
-      h == HEAD_WIDE_INTEGER ? CBOR.decode(cbor_at(k, n)) : read_structured(k, n)
+      h == HEAD_WIDE_INTEGER ? Values.from_cbor(cbor_at(k, n)) : read_structured(k, n)
     end
 
-    # An array or a map: through JSON, or CBOR when JSON cannot hold it.
+    # An array or a map: through JSON, or its CBOR item when JSON cannot hold it.
     def read_structured(k, n)
       s = Scratch.current
       code = Native.toto_session_get_json(@ptr || to_ptr, k, n, s.bytes, s.err)
       return Values.parse_json(s.take_bytes(UTF_8)) if code == 0
-      return CBOR.decode(cbor_at(k, n)) if code == 9 # e.g. a map with non-text keys
+      return Values.from_cbor(cbor_at(k, n)) if code == 9 # e.g. a map with non-text keys
 
       Errors.raise_for(code, s)
     end
