@@ -14,6 +14,7 @@ pub mod limits;
 pub mod manager;
 pub mod password;
 pub mod record;
+pub mod rng;
 pub mod session;
 pub mod sign;
 pub mod state_map;

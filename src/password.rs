@@ -16,7 +16,6 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::alphabet::Alphabet;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use rand_core::{OsRng, RngCore};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
@@ -140,7 +139,9 @@ impl Passwords {
     /// A new Argon2id PHC string for `password`, with a random salt.
     pub fn hash(&self, password: &str) -> Result<String> {
         check_password(password)?;
-        let salt = SaltString::generate(&mut OsRng);
+        // 16 random bytes, as `SaltString::generate` draws (the PHC recommendation).
+        let salt = SaltString::encode_b64(&crate::rng::bytes::<16>())
+            .map_err(|_| Error::InvalidArgument("salt could not be encoded"))?;
         self.argon
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
@@ -190,14 +191,14 @@ impl Passwords {
     }
 }
 
-/// A random password of [`GENERATED_PASSWORD_LEN`] letters and digits from the OS CSPRNG
-/// (rejection sampling: no modulo bias).
+/// A random password of [`GENERATED_PASSWORD_LEN`] letters and digits from the
+/// library's fork-safe CSPRNG ([`crate::rng`]; rejection sampling: no modulo bias).
 pub fn generate_password() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut out = String::with_capacity(GENERATED_PASSWORD_LEN);
     let mut buf = [0u8; 32];
     while out.len() < GENERATED_PASSWORD_LEN {
-        OsRng.fill_bytes(&mut buf);
+        crate::rng::fill(&mut buf);
         for b in buf {
             // 248 = 4 * 62: bytes at or above it would bias the first characters.
             if b < 248 && out.len() < GENERATED_PASSWORD_LEN {
