@@ -106,9 +106,10 @@
 #define TOTO_MAX_PASSWORD_LEN 4096
 
 /**
- * The options version this header describes.
+ * The options version this header describes. Version 2 added `down_backoff_ms`;
+ * a version 1 struct (without it) is still accepted and gets the default back-off.
  */
-#define TOTO_REDIS_OPTIONS_VERSION 1
+#define TOTO_REDIS_OPTIONS_VERSION 2
 
 /**
  * Longest Redis URL or key prefix accepted, in bytes.
@@ -620,6 +621,13 @@ typedef struct toto_redis_options {
    * Key sessions by SHA-256 of their id (default true); false keeps raw ids in keys.
    */
   bool hash_ids;
+  /**
+   * Version 2. After a connection-level failure (connect refused or timed out, a
+   * reply timed out, the connection dropped), how long every call fails at once
+   * with TOTO_RESULT_BACKEND_UNAVAILABLE instead of waiting for its own timeouts,
+   * in milliseconds (default 1000; 0 turns the back-off off).
+   */
+  uint32_t down_backoff_ms;
 } toto_redis_options;
 
 /**
@@ -1445,8 +1453,16 @@ toto_result toto_redis_options_default(struct toto_redis_options *out);
  * the same handle works again once Redis is back. Expiry follows each session's
  * absolute expiry (Redis's own clock); retrieve-with-renewal is one round trip.
  *
+ * After a connection-level failure every call fails fast with
+ * TOTO_RESULT_BACKEND_UNAVAILABLE for `down_backoff_ms`. The cache is fork-safe: a
+ * connection pooled by one process is never used by another (a child after `fork()`
+ * opens its own), and a record is accepted only if it carries the id asked for
+ * (otherwise TOTO_RESULT_BACKEND_MISBEHAVED). A Redis still loading its dataset
+ * (`LOADING`) is TOTO_RESULT_BACKEND_UNAVAILABLE.
+ *
  * Ownership: `url` and `options` (NULL = defaults) are copied; on success `*out` is a
- * new handle released with toto_cache_free.
+ * new handle released with toto_cache_free. `options->version` 1 (the struct without
+ * `down_backoff_ms`) and 2 are accepted; only that version's fields are read.
  * Thread safety: any thread; the cache is shareable by any number of threads.
  * Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
  * version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
@@ -1550,8 +1566,8 @@ toto_result toto_session_expires(const struct toto_session *session, double *out
  * Sets the expiry (Unix seconds); marks the session dirty when it changes.
  *
  * Thread safety: one thread at a time per session.
- * Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN), TOTO_RESULT_NULL_ARGUMENT,
- * TOTO_RESULT_INVALID_HANDLE.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN, +inf or -inf; the session is
+ * unchanged), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
  */
 toto_result toto_session_set_expires(struct toto_session *session, double expires);
 

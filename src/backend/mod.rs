@@ -8,7 +8,7 @@ mod session_io;
 
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;
-pub use redis_cache::{RedisCache, RedisOptions};
+pub use redis_cache::{RedisCache, RedisOptions, REMOVE_USER_BATCH};
 pub use session_io::{load_session, store_session, LoadedSession};
 
 use std::sync::Arc;
