@@ -1023,7 +1023,7 @@ void toto_cache_free(struct toto_cache *cache);
  * Thread safety: any thread.
  * Errors: TOTO_RESULT_INVALID_SESSION_ID, TOTO_RESULT_TOO_LARGE (record over 1 MiB,
  * user id over 256 bytes), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_ID_COLLISION,
- * TOTO_RESULT_INVALID_ARGUMENT (unknown flags, NaN expiry), TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_INVALID_ARGUMENT (unknown flags, NaN or infinite expiry), TOTO_RESULT_BACKEND_FAILED,
  * TOTO_RESULT_BACKEND_MISBEHAVED, TOTO_RESULT_NULL_ARGUMENT.
  */
 toto_result toto_cache_store(const struct toto_cache *cache,
@@ -1158,7 +1158,7 @@ toto_result toto_callback_add_property(struct toto_callback_ctx *ctx,
  * callback. It overrides the older expiry inside the record.
  *
  * Thread safety: only from within the callback that received `ctx`.
- * Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN), TOTO_RESULT_BACKEND_MISBEHAVED (not a
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN or infinite), TOTO_RESULT_BACKEND_MISBEHAVED (not a
  * load), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE; the load then fails
  * with the same code.
  */
@@ -1490,7 +1490,8 @@ const char *toto_result_message(uint32_t code);
  * releases with toto_session_free.
  * Thread safety: any thread.
  * Errors: TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE
- * (user id over 256 bytes once lowercased), TOTO_RESULT_INVALID_ARGUMENT (NaN expiry).
+ * (user id over 256 bytes once lowercased), TOTO_RESULT_INVALID_ARGUMENT (NaN or infinite
+ * expiry).
  */
 toto_result toto_session_new(const char *user_id,
                              size_t user_id_len,

@@ -231,7 +231,7 @@ impl Manager {
         if let (Some(r), false) = (renewal, expiry_from_cache) {
             let target = r.target_for(session.user_id());
             if session.expires() < target {
-                session.set_expires(target);
+                session.set_expires(target)?;
                 self.write(&mut session)?;
             }
         }

@@ -243,7 +243,7 @@ pub extern "C" fn toto_callback_add_property(
 /// callback. It overrides the older expiry inside the record.
 ///
 /// Thread safety: only from within the callback that received `ctx`.
-/// Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN), TOTO_RESULT_BACKEND_MISBEHAVED (not a
+/// Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN or infinite), TOTO_RESULT_BACKEND_MISBEHAVED (not a
 /// load), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE; the load then fails
 /// with the same code.
 #[no_mangle]
@@ -253,8 +253,8 @@ pub extern "C" fn toto_callback_set_expires(ctx: *mut TotoCallbackCtx, expires: 
         if ctx.expect != Expect::Record {
             return Err(misbehaved(ctx, "an expiry was set outside a cache load"));
         }
-        if expires.is_nan() {
-            let e = Error::InvalidArgument("expiry is NaN");
+        if !expires.is_finite() {
+            let e = Error::InvalidArgument("expiry must be a finite number");
             return Err(ctx.violate(TotoResult::InvalidArgument, e));
         }
         ctx.expires = Some(expires);

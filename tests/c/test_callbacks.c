@@ -409,6 +409,8 @@ static uint32_t expires_hook(void *arg, unsigned op, toto_callback_ctx *ctx) {
     expires_misuse *m = arg;
     if (m->action == 1 && op == OP_LOAD_RENEW) {
         m->rc = toto_callback_set_expires(ctx, NAN); /* then the callback goes on */
+    } else if (m->action == 3 && op == OP_LOAD_RENEW) {
+        m->rc = toto_callback_set_expires(ctx, INFINITY);
     } else if (m->action == 2 && op == OP_STORE) {
         m->rc = toto_callback_set_expires(ctx, 1.0);
     }
@@ -438,6 +440,12 @@ static void test_set_expires_misuse(void) {
     m.action = 1; /* NaN: INVALID_ARGUMENT, and the load fails with it */
     CHECK_RC(toto_cache_load_session(f.cache, STR(id), &t, &err), TOTO_RESULT_INVALID_ARGUMENT);
     CHECK_ERR(err, TOTO_RESULT_INVALID_ARGUMENT);
+    CHECK(m.rc == TOTO_RESULT_INVALID_ARGUMENT);
+    CHECK(t == NULL);
+
+    m.action = 3; /* +inf (a session that would never expire): refused like NaN */
+    m.rc = 0;
+    CHECK_RC(toto_cache_load_session(f.cache, STR(id), &t, &err), TOTO_RESULT_INVALID_ARGUMENT);
     CHECK(m.rc == TOTO_RESULT_INVALID_ARGUMENT);
     CHECK(t == NULL);
 
