@@ -566,15 +566,16 @@ typedef struct toto_manager_options {
    */
   double anon_session_renew;
   /**
-   * Argon2id memory cost in KiB for new password hashes (default 19456).
+   * Argon2id memory cost in KiB for new password hashes (default 19456; at least
+   * 8 x password_parallelism, at most 1048576 = 1 GiB).
    */
   uint32_t password_memory_kib;
   /**
-   * Argon2id passes (default 2).
+   * Argon2id passes (default 2; 1 to 64).
    */
   uint32_t password_iterations;
   /**
-   * Argon2id lanes (default 1).
+   * Argon2id lanes (default 1; 1 to 16).
    */
   uint32_t password_parallelism;
   /**
@@ -1192,7 +1193,10 @@ toto_result toto_manager_options_default(struct toto_manager_options *out);
  * `*out` is a new handle released with toto_manager_free.
  * Thread safety: any thread.
  * Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version, a TTL <= 0 or NaN,
- * Argon2 costs out of range), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ * Argon2 costs out of range: memory above 1048576 KiB, more than 64 iterations or 16
+ * lanes, or below Argon2's minimums; checked here against the verifier's own limits,
+ * so accepted costs always work and no cost can abort or hang the process),
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
  */
 toto_result toto_manager_new(const struct toto_cache *cache,
                              const struct toto_account_store *store,

@@ -26,10 +26,14 @@ pub const MAX_PASSWORD_LEN: usize = 4096;
 /// Longest stored hash string accepted.
 pub const MAX_HASH_LEN: usize = 512;
 /// Highest Argon2 costs a stored hash may ask for (1 GiB, 64 passes, 16 lanes); a hash
-/// above them never matches rather than tying up a thread and memory.
+/// above them never matches rather than tying up a thread and memory. A
+/// [`PasswordPolicy`] above them is refused by [`Passwords::new`], so every hash the
+/// library makes can be verified by it.
 pub const MAX_ARGON2_MEMORY_KIB: u32 = 1 << 20;
-const MAX_ARGON2_ITERATIONS: u32 = 64;
-const MAX_ARGON2_PARALLELISM: u32 = 16;
+/// Highest Argon2 pass count (see [`MAX_ARGON2_MEMORY_KIB`]).
+pub const MAX_ARGON2_ITERATIONS: u32 = 64;
+/// Highest Argon2 lane count (see [`MAX_ARGON2_MEMORY_KIB`]).
+pub const MAX_ARGON2_PARALLELISM: u32 = 16;
 /// Length of a generated password.
 pub const GENERATED_PASSWORD_LEN: usize = 10;
 
@@ -116,8 +120,27 @@ fn check_password(password: &str) -> Result<()> {
 }
 
 impl Passwords {
-    /// A hasher for `policy`; refuses parameters Argon2 does not accept.
+    /// A hasher for `policy`. Refuses (as [`Error::InvalidArgument`]) parameters
+    /// Argon2 does not accept and parameters above the verifier's own caps
+    /// ([`MAX_ARGON2_MEMORY_KIB`], [`MAX_ARGON2_ITERATIONS`], [`MAX_ARGON2_PARALLELISM`]):
+    /// an accepted policy always makes hashes that verify, and no policy can ask for
+    /// more memory or time than those caps (nothing aborts or hangs).
     pub fn new(policy: PasswordPolicy) -> Result<Passwords> {
+        if policy.memory_kib > MAX_ARGON2_MEMORY_KIB {
+            return Err(Error::InvalidArgument(
+                "password_memory_kib is above the verifier's limit (1048576 KiB)",
+            ));
+        }
+        if policy.iterations > MAX_ARGON2_ITERATIONS {
+            return Err(Error::InvalidArgument(
+                "password_iterations is above the verifier's limit (64)",
+            ));
+        }
+        if policy.parallelism > MAX_ARGON2_PARALLELISM {
+            return Err(Error::InvalidArgument(
+                "password_parallelism is above the verifier's limit (16)",
+            ));
+        }
         let params = Params::new(
             policy.memory_kib,
             policy.iterations,
@@ -343,6 +366,53 @@ mod tests {
             p.verify(&"x".repeat(MAX_PASSWORD_LEN + 1), "h"),
             Err(Error::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn policies_above_the_verifiers_limits_are_refused() {
+        let ok = PasswordPolicy {
+            memory_kib: 8 * MAX_ARGON2_PARALLELISM,
+            iterations: MAX_ARGON2_ITERATIONS,
+            parallelism: MAX_ARGON2_PARALLELISM,
+        };
+        // At the limits: accepted, and its hashes verify (an accepted policy works).
+        let p = Passwords::new(ok).unwrap();
+        let h = p.hash("pw").unwrap();
+        assert_eq!(p.verify("pw", &h).unwrap(), Verdict::Match);
+        let started = std::time::Instant::now();
+        for bad in [
+            PasswordPolicy {
+                memory_kib: u32::MAX,
+                ..ok
+            },
+            PasswordPolicy {
+                memory_kib: MAX_ARGON2_MEMORY_KIB + 1,
+                ..ok
+            },
+            PasswordPolicy {
+                iterations: u32::MAX,
+                ..ok
+            },
+            PasswordPolicy {
+                iterations: MAX_ARGON2_ITERATIONS + 1,
+                ..ok
+            },
+            PasswordPolicy {
+                parallelism: MAX_ARGON2_PARALLELISM + 1,
+                memory_kib: 8 * (MAX_ARGON2_PARALLELISM + 1),
+                ..ok
+            },
+            PasswordPolicy {
+                parallelism: 0,
+                ..ok
+            },
+        ] {
+            assert!(
+                matches!(Passwords::new(bad), Err(Error::InvalidArgument(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
