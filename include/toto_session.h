@@ -399,8 +399,10 @@ typedef struct toto_property {
  *
  * Callbacks return a toto_result as described for toto_cache_vtable: TOTO_RESULT_OK,
  * TOTO_RESULT_NOT_FOUND (no such account), TOTO_RESULT_USER_ID_EXISTS (create),
- * TOTO_RESULT_UNSUPPORTED, or any other non-zero code for a failure (with a message
- * through toto_callback_set_error). Pointer arguments and `ctx` are valid only during
+ * TOTO_RESULT_UNSUPPORTED, TOTO_RESULT_BACKEND_UNAVAILABLE, or any other non-zero code
+ * for a failure (with a message through toto_callback_set_error), reported as
+ * TOTO_RESULT_BACKEND_FAILED. A domain code where it does not belong (1005 from any
+ * callback, TOTO_RESULT_USER_ID_EXISTS from anything but create) is such a failure. Pointer arguments and `ctx` are valid only during
  * the call. Callbacks may run on several threads at once and must not unwind through
  * the library.
  */
@@ -468,7 +470,9 @@ typedef struct toto_account_store_vtable {
  * TOTO_STORE_CREATE_NEW), TOTO_RESULT_UNSUPPORTED, TOTO_RESULT_BACKEND_UNAVAILABLE
  * (passed through: the backend is down or timed out), or any other non-zero code for a
  * failure (reported to the caller as TOTO_RESULT_BACKEND_FAILED, with the message from
- * toto_callback_set_error). Pointer arguments are valid only during the call; `ctx`
+ * toto_callback_set_error). That includes a domain code returned where it does not
+ * belong (TOTO_RESULT_ID_COLLISION from anything but a create-only store, 1005, 1006,
+ * ...): it becomes TOTO_RESULT_BACKEND_FAILED, never the caller's answer. Pointer arguments are valid only during the call; `ctx`
  * too. Callbacks are called from whichever threads use the cache, possibly at the
  * same time, so they and `user_data` must be thread-safe. They must not unwind
  * (C++ exceptions, longjmp) through the library.

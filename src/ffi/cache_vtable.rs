@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_void};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::error::{Error, Result};
 use crate::ffi::callback::{Expect, TotoCallbackCtx};
+use crate::ffi::result::TotoResult;
 use crate::id::validate_session_id;
 
 /// `flags` bit for a cache `store`: insert only; if the id is already live, return
@@ -22,7 +23,9 @@ pub const TOTO_CACHE_VTABLE_VERSION: u32 = 2;
 /// TOTO_STORE_CREATE_NEW), TOTO_RESULT_UNSUPPORTED, TOTO_RESULT_BACKEND_UNAVAILABLE
 /// (passed through: the backend is down or timed out), or any other non-zero code for a
 /// failure (reported to the caller as TOTO_RESULT_BACKEND_FAILED, with the message from
-/// toto_callback_set_error). Pointer arguments are valid only during the call; `ctx`
+/// toto_callback_set_error). That includes a domain code returned where it does not
+/// belong (TOTO_RESULT_ID_COLLISION from anything but a create-only store, 1005, 1006,
+/// ...): it becomes TOTO_RESULT_BACKEND_FAILED, never the caller's answer. Pointer arguments are valid only during the call; `ctx`
 /// too. Callbacks are called from whichever threads use the cache, possibly at the
 /// same time, so they and `user_data` must be thread-safe. They must not unwind
 /// (C++ exceptions, longjmp) through the library.
@@ -104,6 +107,9 @@ pub struct TotoCacheVtable {
         ) -> u32,
     >,
 }
+
+/// The domain code a cache `store` may answer with (create-only mode).
+const STORE_CODES: &[TotoResult] = &[TotoResult::IdCollision];
 
 /// A load that said OK but handed no record broke the contract ("set the result and
 /// return OK, or return NOT_FOUND"): reporting it beats silently losing a session.
@@ -187,7 +193,7 @@ impl SessionCache for VtableCache {
             StoreMode::Upsert => 0,
             StoreMode::CreateNew => TOTO_STORE_CREATE_NEW,
         };
-        let out = TotoCallbackCtx::call(Expect::SessionId, "cache store", |ctx| {
+        let out = TotoCallbackCtx::call(Expect::SessionId, "cache store", STORE_CODES, |ctx| {
             // SAFETY: the pointers are valid for the call (borrowed Rust data), `ctx` is
             // a live context, and the function pointer came from the host's vtable.
             unsafe {
@@ -226,7 +232,7 @@ impl SessionCache for VtableCache {
         let Some(load) = self.vt.load else {
             return Err(Error::Unsupported("load"));
         };
-        let out = TotoCallbackCtx::call(Expect::Record, "cache load", |ctx| {
+        let out = TotoCallbackCtx::call(Expect::Record, "cache load", &[], |ctx| {
             // SAFETY: as in `store`.
             unsafe { load(self.vt.user_data, id.as_ptr().cast(), id.len(), ctx) }
         })?;
@@ -241,7 +247,7 @@ impl SessionCache for VtableCache {
             }));
         };
         let (user, anonymous) = renew.map_or((0.0, 0.0), |r| (r.user, r.anonymous));
-        let out = TotoCallbackCtx::call(Expect::Record, "cache load_renew", |ctx| {
+        let out = TotoCallbackCtx::call(Expect::Record, "cache load_renew", &[], |ctx| {
             // SAFETY: as in `store`.
             unsafe {
                 load_renew(
@@ -268,7 +274,7 @@ impl SessionCache for VtableCache {
         let Some(remove) = self.vt.remove else {
             return Err(Error::Unsupported("remove"));
         };
-        TotoCallbackCtx::call(Expect::Nothing, "cache remove", |ctx| {
+        TotoCallbackCtx::call(Expect::Nothing, "cache remove", &[], |ctx| {
             // SAFETY: as in `store`.
             unsafe { remove(self.vt.user_data, id.as_ptr().cast(), id.len(), ctx) }
         })?;
@@ -280,7 +286,7 @@ impl SessionCache for VtableCache {
             return Err(Error::Unsupported("remove_user"));
         };
         let mut removed = 0u64;
-        TotoCallbackCtx::call(Expect::Nothing, "cache remove_user", |ctx| {
+        TotoCallbackCtx::call(Expect::Nothing, "cache remove_user", &[], |ctx| {
             // SAFETY: as in `store`; `removed` is a live local for the call.
             unsafe {
                 remove_user(

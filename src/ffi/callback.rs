@@ -64,9 +64,16 @@ pub(crate) struct CallbackOutput {
 impl TotoCallbackCtx {
     /// Runs `call` with a fresh context and interprets its return code. `op` names the
     /// operation in messages. A `TOTO_RESULT_NOT_FOUND` return gives `Ok(None)`.
+    /// `domain` lists the domain codes this operation may answer with
+    /// (TOTO_RESULT_ID_COLLISION for a create-only store, TOTO_RESULT_USER_ID_EXISTS
+    /// for an account create); any other domain code (1005, 1006, 13... returned to an
+    /// unrelated call) is a failure of the backend, TOTO_RESULT_BACKEND_FAILED, as the
+    /// vtables document: a callback cannot make, say, a session load answer "wrong
+    /// password".
     pub(crate) fn call(
         expect: Expect,
         op: &'static str,
+        domain: &'static [TotoResult],
         call: impl FnOnce(*mut TotoCallbackCtx) -> u32,
     ) -> crate::Result<Option<CallbackOutput>> {
         let mut ctx = TotoCallbackCtx {
@@ -91,9 +98,12 @@ impl TotoCallbackCtx {
                 expires: ctx.expires,
             })),
             Some(TotoResult::NotFound) => Ok(None),
-            Some(TotoResult::IdCollision) => Err(Error::IdCollision),
-            Some(TotoResult::UserIdExists) => Err(Error::UserIdExists),
-            Some(TotoResult::InvalidCredentials) => Err(Error::InvalidCredentials),
+            Some(TotoResult::IdCollision) if domain.contains(&TotoResult::IdCollision) => {
+                Err(Error::IdCollision)
+            }
+            Some(TotoResult::UserIdExists) if domain.contains(&TotoResult::UserIdExists) => {
+                Err(Error::UserIdExists)
+            }
             Some(TotoResult::Unsupported) => Err(Error::Unsupported(op)),
             Some(TotoResult::BackendUnavailable) => Err(Error::Unavailable(match ctx.message {
                 Some(msg) => format!("{op}: {msg}"),
