@@ -826,11 +826,15 @@ toto_result toto_account_get_json(struct toto_account *account_,
 
 /**
  * Sets a property to null.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_null(struct toto_account *account_, const char *key, size_t key_len);
 
 /**
  * Sets a bool property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_bool(struct toto_account *account_,
                                   const char *key,
@@ -839,6 +843,8 @@ toto_result toto_account_set_bool(struct toto_account *account_,
 
 /**
  * Sets an integer property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_i64(struct toto_account *account_,
                                  const char *key,
@@ -847,6 +853,8 @@ toto_result toto_account_set_i64(struct toto_account *account_,
 
 /**
  * Sets a float property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_f64(struct toto_account *account_,
                                  const char *key,
@@ -855,6 +863,8 @@ toto_result toto_account_set_f64(struct toto_account *account_,
 
 /**
  * Sets a UTF-8 text property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_text(struct toto_account *account_,
                                   const char *key,
@@ -864,6 +874,8 @@ toto_result toto_account_set_text(struct toto_account *account_,
 
 /**
  * Sets a byte-string property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_bytes(struct toto_account *account_,
                                    const char *key,
@@ -873,6 +885,8 @@ toto_result toto_account_set_bytes(struct toto_account *account_,
 
 /**
  * Sets any property from one CBOR item (TOTO_RESULT_INVALID_CBOR otherwise).
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_cbor(struct toto_account *account_,
                                   const char *key,
@@ -883,6 +897,8 @@ toto_result toto_account_set_cbor(struct toto_account *account_,
 
 /**
  * Sets any property from JSON text (TOTO_RESULT_INVALID_JSON otherwise).
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_json(struct toto_account *account_,
                                   const char *key,
@@ -890,6 +906,25 @@ toto_result toto_account_set_json(struct toto_account *account_,
                                   const char *json,
                                   size_t json_len,
                                   struct toto_error *error);
+
+/**
+ * Sets the account's password hash as it is, to migrate accounts from another system
+ * (written by toto_account_save, like any change). The hash must be one the library
+ * can verify: an Argon2 PHC string (`$argon2id$`, `$argon2i$`, `$argon2d$`, with costs
+ * at most 1 GiB, 64 passes, 16 lanes) or a Toto `$p5k2$` hash; a legacy hash is
+ * upgraded to Argon2id at the next successful login. The generic setters refuse the
+ * `password` property; this is the only way to write it besides the manager's
+ * password calls.
+ *
+ * Ownership: `hash` is copied. Treat it as a secret: it never appears in messages.
+ * Thread safety: one thread at a time per account.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (not a recognised hash), TOTO_RESULT_TOO_LARGE
+ * (over 512 bytes), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_NULL_ARGUMENT,
+ * TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_account_set_password_hash(struct toto_account *account_,
+                                           const char *hash,
+                                           size_t hash_len);
 
 /**
  * Creates the built-in in-memory account store.

@@ -28,8 +28,7 @@ use crate::password::{generate_password, PasswordPolicy, Passwords, Verdict};
 use crate::session::{normalize_user_id, Session};
 use crate::value::Value;
 
-/// The account property that holds the password hash.
-pub const PASSWORD_PROPERTY: &str = "password";
+pub use crate::account::PASSWORD_PROPERTY;
 /// How many fresh ids are tried when a create-only store collides.
 const MAX_ID_ATTEMPTS: usize = 4;
 const DAY: f64 = 24.0 * 60.0 * 60.0;

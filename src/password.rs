@@ -214,6 +214,49 @@ impl Passwords {
     }
 }
 
+/// Checks that `stored` is a password hash this library can verify, for importing
+/// hashes from another system ([`crate::Account::set_password_hash`]): an Argon2 PHC
+/// string (`$argon2id$`, `$argon2i$` or `$argon2d$`, with a salt and a hash, costs
+/// within [`MAX_ARGON2_MEMORY_KIB`], [`MAX_ARGON2_ITERATIONS`],
+/// [`MAX_ARGON2_PARALLELISM`]) or a Toto `$p5k2$[rounds]$salt$hash` (24-byte hash,
+/// rounds within the legacy cap). At most [`MAX_HASH_LEN`] bytes
+/// ([`Error::TooLarge`]); anything else is [`Error::InvalidArgument`].
+pub fn check_hash(stored: &str) -> Result<()> {
+    let bad = || Error::InvalidArgument("not an Argon2 PHC or Toto $p5k2$ password hash");
+    if stored.len() > MAX_HASH_LEN {
+        return Err(Error::TooLarge {
+            what: "password hash",
+            limit: MAX_HASH_LEN,
+        });
+    }
+    if stored.starts_with(LEGACY_PREFIX) {
+        let (_, _, hash) = parse_legacy(stored).map_err(|_| bad())?;
+        return match legacy_b64().decode(hash) {
+            Ok(raw) if raw.len() == LEGACY_OUTPUT_LEN => Ok(()),
+            _ => Err(bad()),
+        };
+    }
+    let parsed = PasswordHash::new(stored).map_err(|_| bad())?;
+    if !matches!(
+        parsed.algorithm.as_str(),
+        "argon2id" | "argon2i" | "argon2d"
+    ) || parsed.salt.is_none()
+        || parsed.hash.is_none()
+    {
+        return Err(bad());
+    }
+    let params = Params::try_from(&parsed).map_err(|_| bad())?;
+    if params.m_cost() > MAX_ARGON2_MEMORY_KIB
+        || params.t_cost() > MAX_ARGON2_ITERATIONS
+        || params.p_cost() > MAX_ARGON2_PARALLELISM
+    {
+        return Err(Error::InvalidArgument(
+            "the hash's Argon2 costs are above the verifier's limits",
+        ));
+    }
+    Ok(())
+}
+
 /// A random password of [`GENERATED_PASSWORD_LEN`] letters and digits from the
 /// library's fork-safe CSPRNG ([`crate::rng`]; rejection sampling: no modulo bias).
 pub fn generate_password() -> String {
@@ -413,6 +456,38 @@ mod tests {
             );
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn importable_hashes() {
+        let p = fast();
+        check_hash(&p.hash("pw").unwrap()).unwrap();
+        check_hash(&hash_legacy("pw", "abcdEFGH", 400).unwrap()).unwrap();
+        check_hash(&hash_legacy("pw", "abcdEFGH", 1000).unwrap()).unwrap();
+        let legacy = hash_legacy("pw", "abcdEFGH", 400).unwrap();
+        for bad in [
+            "",
+            "plain",
+            "hunter2",
+            "$p5k2$$abcdEFGH$",
+            "$p5k2$$abcdEFGH$short",
+            &legacy[..legacy.len() - 1],
+            "$p5k2$100000$abcd$xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "$argon2id$junk",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ",
+            "$argon2id$v=19$m=2000000,t=1,p=1$c2FsdHNhbHQ$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY",
+            "$argon2id$v=19$m=64,t=65,p=1$c2FsdHNhbHQ$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY",
+            "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHQ$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY",
+        ] {
+            assert!(
+                matches!(check_hash(bad), Err(Error::InvalidArgument(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            check_hash(&format!("$p5k2$${}", "a".repeat(MAX_HASH_LEN))),
+            Err(Error::TooLarge { .. })
+        ));
     }
 
     #[test]

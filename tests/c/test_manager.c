@@ -778,7 +778,19 @@ static void test_legacy_password_hashes(void) {
         CHECK_RC(toto_account_store_create(w.store, STR(v[i].user), &err), TOTO_RESULT_OK);
         toto_account *a = NULL;
         if (CHECK_RC(toto_account_new(w.store, STR(v[i].user), &a), TOTO_RESULT_OK)) {
-            CHECK_RC(toto_account_set_text(a, STR("password"), STR(v[i].hash)), TOTO_RESULT_OK);
+            /* Issue 19: the generic setters refuse the password property; a hash is
+             * imported with toto_account_set_password_hash, which checks it. */
+            CHECK_RC(toto_account_set_text(a, STR("password"), STR(v[i].hash)),
+                     TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_json(a, STR("password"), STR("\"x\""), NULL),
+                     TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_null(a, STR("password")), TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_password_hash(a, STR(v[i].password)),
+                     TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_password_hash(a, NULL, 0), TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_password_hash(NULL, STR(v[i].hash)),
+                     TOTO_RESULT_NULL_ARGUMENT);
+            CHECK_RC(toto_account_set_password_hash(a, STR(v[i].hash)), TOTO_RESULT_OK);
             CHECK_RC(toto_account_save(a, &err), TOTO_RESULT_OK);
             toto_account_free(a);
         }

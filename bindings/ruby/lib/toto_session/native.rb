@@ -286,6 +286,7 @@ module TotoSession
     attach_function :toto_account_set_bytes, %i[pointer buffer_in size_t buffer_in size_t], :uint32
     attach_function :toto_account_set_cbor, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
     attach_function :toto_account_set_json, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
+    attach_function :toto_account_set_password_hash, %i[pointer buffer_in size_t], :uint32
 
     # ---- manager ----------------------------------------------------------------------
 
