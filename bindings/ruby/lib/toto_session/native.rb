@@ -41,7 +41,7 @@ module TotoSession
     CACHE_VTABLE_VERSION = 2
     ACCOUNT_STORE_VTABLE_VERSION = 1
     MANAGER_OPTIONS_VERSION = 1
-    REDIS_OPTIONS_VERSION = 1
+    REDIS_OPTIONS_VERSION = 2
     MAX_LOAD_NAMES = 4096
     MAX_SESSION_ID_LEN = 128
     MAX_USER_ID_LEN = 256
@@ -164,7 +164,8 @@ module TotoSession
              :connect_timeout_ms, :uint32,
              :io_timeout_ms, :uint32,
              :pool_size, :uint32,
-             :hash_ids, :bool
+             :hash_ids, :bool,
+             :down_backoff_ms, :uint32
     end
 
     B = { blocking: true }.freeze
