@@ -135,9 +135,10 @@
 #define TOTO_MAX_PASSWORD_LEN 4096
 
 /**
- * The options version this header describes.
+ * The options version this header describes. Version 2 added `down_backoff_ms`;
+ * a version 1 struct (without it) is still accepted and gets the default back-off.
  */
-#define TOTO_REDIS_OPTIONS_VERSION 1
+#define TOTO_REDIS_OPTIONS_VERSION 2
 
 /**
  * Longest Redis URL or key prefix accepted, in bytes.
@@ -439,8 +440,10 @@ typedef struct toto_property {
  *
  * Callbacks return a toto_result as described for toto_cache_vtable: TOTO_RESULT_OK,
  * TOTO_RESULT_NOT_FOUND (no such account), TOTO_RESULT_USER_ID_EXISTS (create),
- * TOTO_RESULT_UNSUPPORTED, or any other non-zero code for a failure (with a message
- * through toto_callback_set_error). Pointer arguments and `ctx` are valid only during
+ * TOTO_RESULT_UNSUPPORTED, TOTO_RESULT_BACKEND_UNAVAILABLE, or any other non-zero code
+ * for a failure (with a message through toto_callback_set_error), reported as
+ * TOTO_RESULT_BACKEND_FAILED. A domain code where it does not belong (1005 from any
+ * callback, TOTO_RESULT_USER_ID_EXISTS from anything but create) is such a failure. Pointer arguments and `ctx` are valid only during
  * the call. Callbacks may run on several threads at once and must not unwind through
  * the library.
  */
@@ -508,7 +511,9 @@ typedef struct toto_account_store_vtable {
  * TOTO_STORE_CREATE_NEW), TOTO_RESULT_UNSUPPORTED, TOTO_RESULT_BACKEND_UNAVAILABLE
  * (passed through: the backend is down or timed out), or any other non-zero code for a
  * failure (reported to the caller as TOTO_RESULT_BACKEND_FAILED, with the message from
- * toto_callback_set_error). Pointer arguments are valid only during the call; `ctx`
+ * toto_callback_set_error). That includes a domain code returned where it does not
+ * belong (TOTO_RESULT_ID_COLLISION from anything but a create-only store, 1005, 1006,
+ * ...): it becomes TOTO_RESULT_BACKEND_FAILED, never the caller's answer. Pointer arguments are valid only during the call; `ctx`
  * too. Callbacks are called from whichever threads use the cache, possibly at the
  * same time, so they and `user_data` must be thread-safe. They must not unwind
  * (C++ exceptions, longjmp) through the library.
@@ -650,15 +655,16 @@ typedef struct toto_manager_options {
    */
   double anon_session_renew;
   /**
-   * Argon2id memory cost in KiB for new password hashes (default 19456).
+   * Argon2id memory cost in KiB for new password hashes (default 19456; at least
+   * 8 x password_parallelism, at most 1048576 = 1 GiB).
    */
   uint32_t password_memory_kib;
   /**
-   * Argon2id passes (default 2).
+   * Argon2id passes (default 2; 1 to 64).
    */
   uint32_t password_iterations;
   /**
-   * Argon2id lanes (default 1).
+   * Argon2id lanes (default 1; 1 to 16).
    */
   uint32_t password_parallelism;
   /**
@@ -710,6 +716,13 @@ typedef struct toto_redis_options {
    * Key sessions by SHA-256 of their id (default true); false keeps raw ids in keys.
    */
   bool hash_ids;
+  /**
+   * Version 2. After a connection-level failure (connect refused or timed out, a
+   * reply timed out, the connection dropped), how long every call fails at once
+   * with TOTO_RESULT_BACKEND_UNAVAILABLE instead of waiting for its own timeouts,
+   * in milliseconds (default 1000; 0 turns the back-off off).
+   */
+  uint32_t down_backoff_ms;
 } toto_redis_options;
 
 /**
@@ -903,11 +916,15 @@ toto_result toto_account_get_json(struct toto_account *account_,
 
 /**
  * Sets a property to null.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_null(struct toto_account *account_, const char *key, size_t key_len);
 
 /**
  * Sets a bool property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_bool(struct toto_account *account_,
                                   const char *key,
@@ -916,6 +933,8 @@ toto_result toto_account_set_bool(struct toto_account *account_,
 
 /**
  * Sets an integer property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_i64(struct toto_account *account_,
                                  const char *key,
@@ -924,6 +943,8 @@ toto_result toto_account_set_i64(struct toto_account *account_,
 
 /**
  * Sets a float property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_f64(struct toto_account *account_,
                                  const char *key,
@@ -932,6 +953,8 @@ toto_result toto_account_set_f64(struct toto_account *account_,
 
 /**
  * Sets a UTF-8 text property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_text(struct toto_account *account_,
                                   const char *key,
@@ -941,6 +964,8 @@ toto_result toto_account_set_text(struct toto_account *account_,
 
 /**
  * Sets a byte-string property.
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_bytes(struct toto_account *account_,
                                    const char *key,
@@ -950,6 +975,8 @@ toto_result toto_account_set_bytes(struct toto_account *account_,
 
 /**
  * Sets any property from one CBOR item (TOTO_RESULT_INVALID_CBOR otherwise).
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_cbor(struct toto_account *account_,
                                   const char *key,
@@ -960,6 +987,8 @@ toto_result toto_account_set_cbor(struct toto_account *account_,
 
 /**
  * Sets any property from JSON text (TOTO_RESULT_INVALID_JSON otherwise).
+ * The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+ * toto_account_set_password_hash.
  */
 toto_result toto_account_set_json(struct toto_account *account_,
                                   const char *key,
@@ -967,6 +996,25 @@ toto_result toto_account_set_json(struct toto_account *account_,
                                   const char *json,
                                   size_t json_len,
                                   struct toto_error *error);
+
+/**
+ * Sets the account's password hash as it is, to migrate accounts from another system
+ * (written by toto_account_save, like any change). The hash must be one the library
+ * can verify: an Argon2 PHC string (`$argon2id$`, `$argon2i$`, `$argon2d$`, with costs
+ * at most 1 GiB, 64 passes, 16 lanes) or a Toto `$p5k2$` hash; a legacy hash is
+ * upgraded to Argon2id at the next successful login. The generic setters refuse the
+ * `password` property; this is the only way to write it besides the manager's
+ * password calls.
+ *
+ * Ownership: `hash` is copied. Treat it as a secret: it never appears in messages.
+ * Thread safety: one thread at a time per account.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (not a recognised hash), TOTO_RESULT_TOO_LARGE
+ * (over 512 bytes), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_NULL_ARGUMENT,
+ * TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_account_set_password_hash(struct toto_account *account_,
+                                           const char *hash,
+                                           size_t hash_len);
 
 /**
  * Creates the built-in in-memory account store.
@@ -1105,7 +1153,7 @@ void toto_cache_free(struct toto_cache *cache);
  * Thread safety: any thread.
  * Errors: TOTO_RESULT_INVALID_SESSION_ID, TOTO_RESULT_TOO_LARGE (record over 1 MiB,
  * user id over 256 bytes), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_ID_COLLISION,
- * TOTO_RESULT_INVALID_ARGUMENT (unknown flags, NaN expiry), TOTO_RESULT_BACKEND_FAILED,
+ * TOTO_RESULT_INVALID_ARGUMENT (unknown flags, NaN or infinite expiry), TOTO_RESULT_BACKEND_FAILED,
  * TOTO_RESULT_BACKEND_MISBEHAVED, TOTO_RESULT_NULL_ARGUMENT.
  */
 toto_result toto_cache_store(const struct toto_cache *cache,
@@ -1241,7 +1289,7 @@ toto_result toto_callback_add_property(struct toto_callback_ctx *ctx,
  * callback. It overrides the older expiry inside the record.
  *
  * Thread safety: only from within the callback that received `ctx`.
- * Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN), TOTO_RESULT_BACKEND_MISBEHAVED (not a
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN or infinite), TOTO_RESULT_BACKEND_MISBEHAVED (not a
  * load), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE; the load then fails
  * with the same code.
  */
@@ -1274,8 +1322,11 @@ toto_result toto_manager_options_default(struct toto_manager_options *out);
  * handles may be freed afterwards); `options` is copied (NULL = defaults); on success
  * `*out` is a new handle released with toto_manager_free.
  * Thread safety: any thread.
- * Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version or save_policy, a TTL
- * <= 0 or NaN, Argon2 costs out of range), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version or save_policy, a TTL <= 0 or NaN,
+ * Argon2 costs out of range: memory above 1048576 KiB, more than 64 iterations or 16
+ * lanes, or below Argon2's minimums; checked here against the verifier's own limits,
+ * so accepted costs always work and no cost can abort or hang the process),
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
  */
 toto_result toto_manager_new(const struct toto_cache *cache,
                              const struct toto_account_store *store,
@@ -1565,8 +1616,16 @@ toto_result toto_redis_options_default(struct toto_redis_options *out);
  * the same handle works again once Redis is back. Expiry follows each session's
  * absolute expiry (Redis's own clock); retrieve-with-renewal is one round trip.
  *
+ * After a connection-level failure every call fails fast with
+ * TOTO_RESULT_BACKEND_UNAVAILABLE for `down_backoff_ms`. The cache is fork-safe: a
+ * connection pooled by one process is never used by another (a child after `fork()`
+ * opens its own), and a record is accepted only if it carries the id asked for
+ * (otherwise TOTO_RESULT_BACKEND_MISBEHAVED). A Redis still loading its dataset
+ * (`LOADING`) is TOTO_RESULT_BACKEND_UNAVAILABLE.
+ *
  * Ownership: `url` and `options` (NULL = defaults) are copied; on success `*out` is a
- * new handle released with toto_cache_free.
+ * new handle released with toto_cache_free. `options->version` 1 (the struct without
+ * `down_backoff_ms`) and 2 are accepted; only that version's fields are read.
  * Thread safety: any thread; the cache is shareable by any number of threads.
  * Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
  * version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
@@ -1594,7 +1653,8 @@ const char *toto_result_message(uint32_t code);
  * releases with toto_session_free.
  * Thread safety: any thread.
  * Errors: TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE
- * (user id over 256 bytes once lowercased), TOTO_RESULT_INVALID_ARGUMENT (NaN expiry).
+ * (user id over 256 bytes once lowercased), TOTO_RESULT_INVALID_ARGUMENT (NaN or infinite
+ * expiry).
  */
 toto_result toto_session_new(const char *user_id,
                              size_t user_id_len,
@@ -1670,8 +1730,8 @@ toto_result toto_session_expires(const struct toto_session *session, double *out
  * Sets the expiry (Unix seconds); marks the session dirty when it changes.
  *
  * Thread safety: one thread at a time per session.
- * Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN), TOTO_RESULT_NULL_ARGUMENT,
- * TOTO_RESULT_INVALID_HANDLE.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN, +inf or -inf; the session is
+ * unchanged), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
  */
 toto_result toto_session_set_expires(struct toto_session *session, double expires);
 

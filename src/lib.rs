@@ -54,7 +54,7 @@ pub mod ffi;
 
 // The core's public modules under their short paths (`toto_session::session`, ...).
 pub use crate::core::{
-    account, clock, error, id, manager, password, record, session, sign, store, value,
+    account, clock, error, id, manager, password, record, rng, session, sign, store, value,
 };
 // Internals: the record codec, the JSON bridge, the state map, the limits. Not API.
 pub(crate) use crate::core::{codec, limits, state_map, value_json};

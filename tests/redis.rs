@@ -23,6 +23,7 @@ fn cache(server: &RedisServer) -> Arc<RedisCache> {
     let options = RedisOptions {
         connect_timeout: Duration::from_millis(500),
         io_timeout: Duration::from_millis(500),
+        down_backoff: Duration::from_millis(300),
         ..RedisOptions::default()
     };
     Arc::new(RedisCache::new(&server.url(), options).unwrap())
@@ -292,8 +293,190 @@ fn redis_down_then_back_without_recreating_the_cache() {
         "bounded by the timeouts, no hang"
     );
     server.restart();
-    // The data died with the server (no persistence); the handle works again.
+    // Calls fail fast for the back-off after the failure; then the handle works again.
+    std::thread::sleep(c.options().down_backoff);
+    // The data died with the server (no persistence).
     assert!(m.retrieve_session(s.id()).unwrap().is_none());
     let again = m.create_session("frank", true).unwrap();
     assert!(m.retrieve_session(again.id()).unwrap().is_some());
+}
+
+/// Issue 19: with Redis hung (SIGSTOP: connections are accepted, nothing answers), the
+/// first call waits its I/O timeout, and the calls after it fail fast during the
+/// back-off instead of each waiting again. After the back-off the cache tries again.
+#[test]
+fn a_hung_redis_fails_fast_during_the_back_off() {
+    let server = RedisServer::start();
+    let timeout = Duration::from_millis(800);
+    let backoff = Duration::from_millis(1500);
+    let options = |down_backoff| RedisOptions {
+        connect_timeout: timeout,
+        io_timeout: timeout,
+        down_backoff,
+        ..RedisOptions::default()
+    };
+    let c = RedisCache::new(&server.url(), options(backoff)).unwrap();
+    let no_backoff = RedisCache::new(&server.url(), options(Duration::ZERO)).unwrap();
+    // Both pools hold a live connection.
+    c.store("s", "u", now() + 60.0, b"r", StoreMode::Upsert)
+        .unwrap();
+    assert!(no_backoff.load("s").unwrap().is_some());
+    server.signal("STOP");
+    let started = Instant::now();
+    assert!(matches!(c.load("s"), Err(Error::Unavailable(_))));
+    assert!(
+        started.elapsed() >= timeout / 2,
+        "the first call waits for Redis"
+    );
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert!(matches!(c.load("s"), Err(Error::Unavailable(_))));
+        assert!(matches!(c.remove_user("u"), Err(Error::Unavailable(_))));
+        assert!(
+            started.elapsed() < timeout / 4,
+            "during the back-off calls fail at once: {:?}",
+            started.elapsed()
+        );
+    }
+    // Without a back-off, every call waits for its own timeout.
+    let started = Instant::now();
+    assert!(matches!(no_backoff.load("s"), Err(Error::Unavailable(_))));
+    assert!(matches!(no_backoff.load("s"), Err(Error::Unavailable(_))));
+    assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
+    server.signal("CONT");
+    std::thread::sleep(backoff);
+    assert_eq!(c.load("s").unwrap().as_deref(), Some(&b"r"[..]));
+    assert_eq!(no_backoff.load("s").unwrap().as_deref(), Some(&b"r"[..]));
+}
+
+/// Issue 19: a record stored under one id but carrying another session's id (a reply
+/// meant for another request, a record copied to the wrong key) is never handed out.
+#[test]
+fn a_record_carrying_another_id_is_refused() {
+    let server = RedisServer::start();
+    let c = cache(&server);
+    let m = manager(c.clone(), ManagerConfig::default());
+    let alice = m.create_session("alice", true).unwrap();
+    let record = alice.export().unwrap();
+    c.store(
+        "someone-else",
+        "bob",
+        now() + 60.0,
+        &record,
+        StoreMode::Upsert,
+    )
+    .unwrap();
+    assert!(matches!(
+        m.retrieve_session("someone-else"),
+        Err(Error::BackendMisbehaved(_))
+    ));
+    assert!(m.retrieve_session(alice.id()).unwrap().is_some());
+}
+
+/// Issue 19: remove_user works in batches (one short script each), not one script
+/// over every session of the user.
+#[test]
+fn remove_user_runs_in_batches() {
+    use toto_session::backend::REMOVE_USER_BATCH;
+    let server = RedisServer::start();
+    let c = cache(&server);
+    let n = 2 * REMOVE_USER_BATCH + 500;
+    let exp = now() + 600.0;
+    for i in 0..n {
+        c.store(&format!("m{i}"), "many", exp, b"r", StoreMode::Upsert)
+            .unwrap();
+    }
+    c.store("other", "someone", exp, b"r", StoreMode::Upsert)
+        .unwrap();
+    // Loads the script, so the count below has no EVALSHA-then-EVAL fallback in it.
+    assert_eq!(c.remove_user("nobody").unwrap(), 0);
+    let mut con = server.connection();
+    let before = info_calls(&mut con, "evalsha") + info_calls(&mut con, "eval");
+    assert_eq!(c.remove_user("many").unwrap(), n as u64);
+    let scripts = info_calls(&mut con, "evalsha") + info_calls(&mut con, "eval") - before;
+    assert_eq!(scripts, 3, "one script per batch of {REMOVE_USER_BATCH}");
+    assert!(c.load("m0").unwrap().is_none());
+    assert!(c.load(&format!("m{}", n - 1)).unwrap().is_none());
+    assert!(c.load("other").unwrap().is_some());
+    assert_eq!(c.remove_user("many").unwrap(), 0);
+}
+
+/// A fake Redis that answers every command with `-LOADING`, as a restarted Redis does
+/// while it reads its dataset. Returns its URL.
+fn loading_redis() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    pending.extend_from_slice(&buf[..n]);
+                    // One reply per complete RESP command (an array of bulk strings).
+                    while let Some(used) = resp_command_len(&pending) {
+                        pending.drain(..used);
+                        let reply = b"-LOADING Redis is loading the dataset in memory\r\n";
+                        if stream.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// The length of the complete RESP command at the start of `buf`, if there is one.
+fn resp_command_len(buf: &[u8]) -> Option<usize> {
+    fn line(buf: &[u8], at: usize) -> Option<(i64, usize)> {
+        let end = buf[at..].windows(2).position(|w| w == b"\r\n")? + at;
+        let n = std::str::from_utf8(&buf[at + 1..end]).ok()?.parse().ok()?;
+        Some((n, end + 2))
+    }
+    let (count, mut at) = line(buf, 0)?;
+    for _ in 0..count {
+        let (len, start) = line(buf, at)?;
+        at = start + len as usize + 2;
+        if at > buf.len() {
+            return None;
+        }
+    }
+    Some(at)
+}
+
+/// Issue 19: Redis answering LOADING (restarted, reading its dataset) is "unavailable,
+/// retry later", not a backend failure.
+#[test]
+fn a_loading_redis_is_unavailable() {
+    let c = RedisCache::new(
+        &loading_redis(),
+        RedisOptions {
+            connect_timeout: Duration::from_secs(2),
+            io_timeout: Duration::from_secs(2),
+            down_backoff: Duration::ZERO,
+            ..RedisOptions::default()
+        },
+    )
+    .unwrap();
+    let started = Instant::now();
+    let err = c.load("s").unwrap_err();
+    assert!(
+        matches!(&err, Error::Unavailable(m) if m.contains("LOADING") || m.contains("loading")),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "answered, not timed out"
+    );
+    assert!(matches!(
+        c.store("s", "u", now() + 60.0, b"r", StoreMode::Upsert),
+        Err(Error::Unavailable(_))
+    ));
 }

@@ -512,7 +512,7 @@ mod tests {
         };
         let loaded = c.load_renew("sid", Some(r)).unwrap().unwrap();
         let mut renewed = s.clone();
-        renewed.set_expires(3000.0);
+        renewed.set_expires(3000.0).unwrap();
         assert_eq!(&loaded.record[..], &renewed.export().unwrap()[..]);
         assert_eq!(c.load("sid").unwrap().unwrap(), renewed.export().unwrap());
     }

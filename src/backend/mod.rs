@@ -8,7 +8,7 @@ mod redis_cache;
 
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;
-pub use redis_cache::{RedisCache, RedisOptions};
+pub use redis_cache::{RedisCache, RedisOptions, REMOVE_USER_BATCH};
 
 // The contracts, under the paths users of `toto_session::backend` have known.
 pub use crate::core::session_io::{load_session, store_session, LoadedSession};

@@ -10,8 +10,14 @@ use std::sync::Arc;
 use crate::core::store::AccountStore;
 use crate::error::{Error, Result};
 use crate::limits::MAX_NAME_LEN;
+use crate::password::check_hash;
 use crate::session::normalize_user_id;
 use crate::value::Value;
+
+/// The account property that holds the password hash. The generic setters refuse it:
+/// it is written by the manager's password calls, or by
+/// [`Account::set_password_hash`] when importing hashes.
+pub const PASSWORD_PROPERTY: &str = "password";
 
 /// One user's properties, as far as they have been loaded or changed.
 pub struct Account {
@@ -113,11 +119,35 @@ impl Account {
         Ok(self.props.get(name).and_then(Option::as_ref))
     }
 
-    /// Sets a property (not written until [`Account::save`]).
+    /// Sets a property (not written until [`Account::save`]). The password hash
+    /// property ([`PASSWORD_PROPERTY`]) is refused with [`Error::InvalidArgument`]:
+    /// a generic write could store a value no login can match, or replace a hash
+    /// behind the password calls' back; see [`Account::set_password_hash`].
     pub fn set(&mut self, name: &str, value: Value) -> Result<()> {
         check_name(name)?;
+        if name == PASSWORD_PROPERTY {
+            return Err(Error::InvalidArgument(
+                "the password property is set with set_password_hash or the password calls",
+            ));
+        }
+        self.set_unchecked(name, value);
+        Ok(())
+    }
+
+    fn set_unchecked(&mut self, name: &str, value: Value) {
         self.props.insert(name.to_owned(), Some(value));
         self.modified.insert(name.to_owned());
+    }
+
+    /// Sets the account's password hash as it is, for migrating accounts from
+    /// another system (not written until [`Account::save`]). The hash must be one the
+    /// library can verify: an Argon2 PHC string or a Toto `$p5k2$` hash (see
+    /// [`crate::password::check_hash`]); anything else is [`Error::InvalidArgument`]
+    /// (over 512 bytes: [`Error::TooLarge`]). A legacy hash is upgraded to Argon2id at
+    /// the next successful login.
+    pub fn set_password_hash(&mut self, hash: &str) -> Result<()> {
+        check_hash(hash)?;
+        self.set_unchecked(PASSWORD_PROPERTY, Value::Text(hash.to_owned()));
         Ok(())
     }
 
@@ -267,6 +297,30 @@ mod tests {
         );
         let mut fresh = Account::new(p.clone(), "alice").unwrap();
         assert_eq!(fresh.get("age").unwrap(), Some(&Value::from(31i64)));
+    }
+
+    #[test]
+    fn the_password_is_set_only_as_a_checked_hash() {
+        let p = probe();
+        let mut a = Account::new(p.clone(), "alice").unwrap();
+        assert!(matches!(
+            a.set(PASSWORD_PROPERTY, Value::from("plaintext")),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(!a.is_modified(PASSWORD_PROPERTY));
+        assert!(matches!(
+            a.set_password_hash("plaintext"),
+            Err(Error::InvalidArgument(_))
+        ));
+        let legacy = crate::password::hash_legacy("pw", "abcdEFGH", 400).unwrap();
+        a.set_password_hash(&legacy).unwrap();
+        assert!(a.is_modified(PASSWORD_PROPERTY));
+        a.save().unwrap();
+        let mut fresh = Account::new(p, "alice").unwrap();
+        assert_eq!(
+            fresh.get(PASSWORD_PROPERTY).unwrap(),
+            Some(&Value::Text(legacy))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::limits::MAX_DEPTH;
 
 /// Encodes a value as CBOR (definite lengths, shortest integer forms, f64 floats).
 pub fn to_vec<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -30,7 +31,15 @@ pub fn encoded_len<T: Serialize>(value: &T) -> Result<usize> {
     Ok(count.0)
 }
 
+/// Most levels of nesting (arrays, maps, tags) [`from_slice`] lets the decoder see:
+/// a value's [`MAX_DEPTH`] plus the two levels of a session record around its state
+/// (the record map and the state map). Deeper input is refused by [`check_nesting`]
+/// before the (recursive) decoder runs, so decoding needs a bounded stack: 64 KiB
+/// threads are fine (tested).
+pub const MAX_NESTING: usize = MAX_DEPTH + 2;
+
 /// Decodes exactly one CBOR item of at most `limit` bytes; trailing bytes are an error.
+/// Input nested deeper than [`MAX_NESTING`] is refused before decoding.
 pub fn from_slice<T: DeserializeOwned>(
     bytes: &[u8],
     limit: usize,
@@ -39,7 +48,94 @@ pub fn from_slice<T: DeserializeOwned>(
     if bytes.len() > limit {
         return Err(Error::TooLarge { what, limit });
     }
+    check_nesting(bytes, MAX_NESTING)?;
     serde_cbor::from_slice(bytes).map_err(describe)
+}
+
+/// Refuses CBOR whose first item nests arrays, maps and tags deeper than `max`,
+/// without recursion (an explicit stack of open containers) and without allocating
+/// for lengths found in the input. Only nesting is judged here: anything malformed is
+/// left to the decoder, which then meets it within the depth already checked.
+pub fn check_nesting(bytes: &[u8], max: usize) -> Result<()> {
+    const INDEFINITE: u64 = u64::MAX;
+    let too_deep = || Error::Decode(format!("nested deeper than {max}"));
+    // Items still expected by each open container (INDEFINITE: until a break).
+    let mut open: Vec<u64> = Vec::new();
+    let mut pos = 0usize;
+    loop {
+        let Some(&initial) = bytes.get(pos) else {
+            return Ok(()); // truncated: the decoder reports it
+        };
+        pos += 1;
+        let major = initial >> 5;
+        let info = initial & 0x1f;
+        if initial == 0xff {
+            // A break closes the innermost indefinite container.
+            match open.last() {
+                Some(&INDEFINITE) => {
+                    open.pop();
+                }
+                _ => return Ok(()), // misplaced: the decoder reports it
+            }
+        } else {
+            let argument = match info {
+                0..=23 => u64::from(info),
+                24..=27 => {
+                    let n = 1usize << (info - 24);
+                    let Some(raw) = bytes.get(pos..pos + n) else {
+                        return Ok(());
+                    };
+                    pos += n;
+                    raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+                }
+                31 if (2..=5).contains(&major) => INDEFINITE,
+                _ => return Ok(()), // reserved or misplaced: the decoder reports it
+            };
+            let indefinite = info == 31;
+            let children = match (major, argument) {
+                // Strings: definite ones are skipped; indefinite ones are a series of
+                // definite chunks up to a break, so one level that cannot nest.
+                (2 | 3, _) if indefinite => INDEFINITE,
+                (2 | 3, len) => {
+                    let Some(end) = usize::try_from(len).ok().and_then(|l| pos.checked_add(l))
+                    else {
+                        return Ok(());
+                    };
+                    pos = end;
+                    0
+                }
+                (4, _) if indefinite => INDEFINITE,
+                (4, n) => n.min(INDEFINITE - 1),
+                (5, _) if indefinite => INDEFINITE,
+                (5, n) => n.saturating_mul(2).min(INDEFINITE - 1),
+                (6, _) => 1,
+                _ => 0,
+            };
+            // A container is a level of its own, empty or not.
+            let container = matches!(major, 4..=6) || indefinite;
+            if container && open.len() >= max {
+                return Err(too_deep());
+            }
+            if children > 0 {
+                open.push(children);
+                continue;
+            }
+        }
+        // One item completed: count it against its container, closing those done.
+        loop {
+            match open.last_mut() {
+                None => return Ok(()),
+                Some(&mut INDEFINITE) => break,
+                Some(left) => {
+                    *left -= 1;
+                    if *left > 0 {
+                        break;
+                    }
+                    open.pop();
+                }
+            }
+        }
+    }
 }
 
 /// A decode error's category and position, never the data it choked on (a damaged
@@ -59,6 +155,76 @@ fn describe(e: serde_cbor::Error) -> Error {
 mod tests {
     use super::*;
     use crate::value::Value;
+
+    fn nested_arrays(levels: usize) -> Vec<u8> {
+        let mut bytes = vec![0x81; levels - 1];
+        bytes.push(0x80);
+        bytes
+    }
+
+    #[test]
+    fn nesting_is_checked_before_decoding() {
+        for (levels, ok) in [(1, true), (MAX_NESTING, true), (MAX_NESTING + 1, false)] {
+            let got = check_nesting(&nested_arrays(levels), MAX_NESTING);
+            assert_eq!(got.is_ok(), ok, "{levels} levels");
+        }
+        // Maps, tags, indefinite containers and strings count like arrays do.
+        let mut deep = vec![0xa1, 0x01]; // {1: ...
+        deep.extend([0xc1; MAX_NESTING - 2]); // tags
+        deep.extend([0x9f, 0x5f, 0x41, 0x00, 0xff, 0xff]); // [_ (_ h'00') ]
+        assert!(check_nesting(&deep, MAX_NESTING).is_err());
+        assert!(check_nesting(&deep[2..], MAX_NESTING).is_ok());
+        // Siblings do not add up; a closed container frees its level.
+        let mut wide = vec![0x82];
+        wide.extend(nested_arrays(MAX_NESTING - 1));
+        wide.extend(nested_arrays(MAX_NESTING - 1));
+        assert!(check_nesting(&wide, MAX_NESTING).is_ok());
+        // Malformed input is left to the decoder (and still refused by from_slice).
+        for bad in [
+            &[0x9f][..],
+            &[0xff],
+            &[0x1c],
+            &[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            assert!(check_nesting(bad, MAX_NESTING).is_ok());
+            assert!(from_slice::<Value>(bad, 100, "v").is_err());
+        }
+    }
+
+    /// Issue 19: 127 nested arrays overflowed a 64 KiB thread stack (the decoder's own
+    /// limit was 128 levels). Now anything deeper than the library's limit is refused
+    /// before the decoder runs, so on such a stack too. (The deepest accepted input
+    /// decodes on 64 KiB in an optimised build, as tests/c/test_values.c checks
+    /// through the C ABI; unoptimised frames are several times larger, so here it gets
+    /// a larger stack in debug builds.)
+    #[test]
+    fn deep_input_on_a_small_stack() {
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                for levels in [MAX_NESTING + 1, 127, 128, 129, 100_000] {
+                    let got = from_slice::<Value>(&nested_arrays(levels), 1 << 20, "v");
+                    assert!(matches!(got, Err(Error::Decode(_))), "{levels}");
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let stack = if cfg!(debug_assertions) {
+            2 << 20
+        } else {
+            64 << 10
+        };
+        std::thread::Builder::new()
+            .stack_size(stack)
+            .spawn(|| {
+                let v: Value = from_slice(&nested_arrays(MAX_NESTING), 1 << 20, "v").unwrap();
+                assert_eq!(v.depth(), MAX_NESTING);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
 
     #[test]
     fn encoded_len_matches_the_bytes() {

@@ -1,8 +1,8 @@
 //! Session ids and keys as Toto makes them: the 16 bytes of a UUIDv4, base64 with
 //! `-` and `_`, padding dropped: 22 characters.
 //!
-//! Randomness: `uuid`'s `fast-rng` feature draws from a thread-local CSPRNG seeded
-//! from the OS (no syscall per id).
+//! Randomness: [`crate::rng`], a thread-local CSPRNG seeded from the OS and reseeded
+//! after `fork()` (no system call per id; a forked child never repeats its parent).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -20,7 +20,11 @@ pub fn id_from_bytes(bytes: &[u8; 16]) -> String {
 
 /// A fresh random session id (also used as a per-session HMAC key).
 pub fn generate_id() -> String {
-    id_from_bytes(uuid::Uuid::new_v4().as_bytes())
+    let mut bytes = crate::rng::bytes::<16>();
+    // The UUIDv4 layout Toto's `uuid.uuid4()` has: version 4, RFC 4122 variant.
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    id_from_bytes(&bytes)
 }
 
 /// Checks a session id that came from outside: 1 to [`MAX_SESSION_ID_LEN`] bytes of
@@ -52,6 +56,7 @@ mod tests {
         // UUIDv4: version nibble is 4.
         let raw = URL_SAFE_NO_PAD.decode(&a).unwrap();
         assert_eq!(raw[6] >> 4, 4);
+        assert_eq!(raw[8] >> 6, 2, "RFC 4122 variant");
     }
 
     #[test]

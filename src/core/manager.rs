@@ -35,8 +35,7 @@ use crate::password::{generate_password, PasswordPolicy, Passwords, Verdict};
 use crate::session::{normalize_user_id, Session};
 use crate::value::Value;
 
-/// The account property that holds the password hash.
-pub const PASSWORD_PROPERTY: &str = "password";
+pub use crate::account::PASSWORD_PROPERTY;
 /// How many fresh ids are tried when a create-only store collides.
 const MAX_ID_ATTEMPTS: usize = 4;
 const DAY: f64 = 24.0 * 60.0 * 60.0;
@@ -264,7 +263,7 @@ impl Manager {
                 // Only over the revision just loaded, keeping it: renewal is not a
                 // change of contents, and must neither revive nor overwrite.
                 let loaded = session.clone();
-                session.set_expires(target);
+                session.set_expires(target)?;
                 let revision = session.revision();
                 match store_session_as(
                     self.cache.as_ref(),

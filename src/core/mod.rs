@@ -12,6 +12,7 @@ pub mod limits;
 pub mod manager;
 pub mod password;
 pub mod record;
+pub mod rng;
 pub mod session;
 pub mod session_io;
 pub mod sign;

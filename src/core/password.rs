@@ -16,7 +16,6 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::alphabet::Alphabet;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use rand_core::{OsRng, RngCore};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
@@ -27,10 +26,14 @@ pub const MAX_PASSWORD_LEN: usize = 4096;
 /// Longest stored hash string accepted.
 pub const MAX_HASH_LEN: usize = 512;
 /// Highest Argon2 costs a stored hash may ask for (1 GiB, 64 passes, 16 lanes); a hash
-/// above them never matches rather than tying up a thread and memory.
+/// above them never matches rather than tying up a thread and memory. A
+/// [`PasswordPolicy`] above them is refused by [`Passwords::new`], so every hash the
+/// library makes can be verified by it.
 pub const MAX_ARGON2_MEMORY_KIB: u32 = 1 << 20;
-const MAX_ARGON2_ITERATIONS: u32 = 64;
-const MAX_ARGON2_PARALLELISM: u32 = 16;
+/// Highest Argon2 pass count (see [`MAX_ARGON2_MEMORY_KIB`]).
+pub const MAX_ARGON2_ITERATIONS: u32 = 64;
+/// Highest Argon2 lane count (see [`MAX_ARGON2_MEMORY_KIB`]).
+pub const MAX_ARGON2_PARALLELISM: u32 = 16;
 /// Length of a generated password.
 pub const GENERATED_PASSWORD_LEN: usize = 10;
 
@@ -117,8 +120,27 @@ fn check_password(password: &str) -> Result<()> {
 }
 
 impl Passwords {
-    /// A hasher for `policy`; refuses parameters Argon2 does not accept.
+    /// A hasher for `policy`. Refuses (as [`Error::InvalidArgument`]) parameters
+    /// Argon2 does not accept and parameters above the verifier's own caps
+    /// ([`MAX_ARGON2_MEMORY_KIB`], [`MAX_ARGON2_ITERATIONS`], [`MAX_ARGON2_PARALLELISM`]):
+    /// an accepted policy always makes hashes that verify, and no policy can ask for
+    /// more memory or time than those caps (nothing aborts or hangs).
     pub fn new(policy: PasswordPolicy) -> Result<Passwords> {
+        if policy.memory_kib > MAX_ARGON2_MEMORY_KIB {
+            return Err(Error::InvalidArgument(
+                "password_memory_kib is above the verifier's limit (1048576 KiB)",
+            ));
+        }
+        if policy.iterations > MAX_ARGON2_ITERATIONS {
+            return Err(Error::InvalidArgument(
+                "password_iterations is above the verifier's limit (64)",
+            ));
+        }
+        if policy.parallelism > MAX_ARGON2_PARALLELISM {
+            return Err(Error::InvalidArgument(
+                "password_parallelism is above the verifier's limit (16)",
+            ));
+        }
         let params = Params::new(
             policy.memory_kib,
             policy.iterations,
@@ -140,7 +162,9 @@ impl Passwords {
     /// A new Argon2id PHC string for `password`, with a random salt.
     pub fn hash(&self, password: &str) -> Result<String> {
         check_password(password)?;
-        let salt = SaltString::generate(&mut OsRng);
+        // 16 random bytes, as `SaltString::generate` draws (the PHC recommendation).
+        let salt = SaltString::encode_b64(&crate::rng::bytes::<16>())
+            .map_err(|_| Error::InvalidArgument("salt could not be encoded"))?;
         self.argon
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
@@ -190,14 +214,57 @@ impl Passwords {
     }
 }
 
-/// A random password of [`GENERATED_PASSWORD_LEN`] letters and digits from the OS CSPRNG
-/// (rejection sampling: no modulo bias).
+/// Checks that `stored` is a password hash this library can verify, for importing
+/// hashes from another system ([`crate::Account::set_password_hash`]): an Argon2 PHC
+/// string (`$argon2id$`, `$argon2i$` or `$argon2d$`, with a salt and a hash, costs
+/// within [`MAX_ARGON2_MEMORY_KIB`], [`MAX_ARGON2_ITERATIONS`],
+/// [`MAX_ARGON2_PARALLELISM`]) or a Toto `$p5k2$[rounds]$salt$hash` (24-byte hash,
+/// rounds within the legacy cap). At most [`MAX_HASH_LEN`] bytes
+/// ([`Error::TooLarge`]); anything else is [`Error::InvalidArgument`].
+pub fn check_hash(stored: &str) -> Result<()> {
+    let bad = || Error::InvalidArgument("not an Argon2 PHC or Toto $p5k2$ password hash");
+    if stored.len() > MAX_HASH_LEN {
+        return Err(Error::TooLarge {
+            what: "password hash",
+            limit: MAX_HASH_LEN,
+        });
+    }
+    if stored.starts_with(LEGACY_PREFIX) {
+        let (_, _, hash) = parse_legacy(stored).map_err(|_| bad())?;
+        return match legacy_b64().decode(hash) {
+            Ok(raw) if raw.len() == LEGACY_OUTPUT_LEN => Ok(()),
+            _ => Err(bad()),
+        };
+    }
+    let parsed = PasswordHash::new(stored).map_err(|_| bad())?;
+    if !matches!(
+        parsed.algorithm.as_str(),
+        "argon2id" | "argon2i" | "argon2d"
+    ) || parsed.salt.is_none()
+        || parsed.hash.is_none()
+    {
+        return Err(bad());
+    }
+    let params = Params::try_from(&parsed).map_err(|_| bad())?;
+    if params.m_cost() > MAX_ARGON2_MEMORY_KIB
+        || params.t_cost() > MAX_ARGON2_ITERATIONS
+        || params.p_cost() > MAX_ARGON2_PARALLELISM
+    {
+        return Err(Error::InvalidArgument(
+            "the hash's Argon2 costs are above the verifier's limits",
+        ));
+    }
+    Ok(())
+}
+
+/// A random password of [`GENERATED_PASSWORD_LEN`] letters and digits from the
+/// library's fork-safe CSPRNG ([`crate::rng`]; rejection sampling: no modulo bias).
 pub fn generate_password() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut out = String::with_capacity(GENERATED_PASSWORD_LEN);
     let mut buf = [0u8; 32];
     while out.len() < GENERATED_PASSWORD_LEN {
-        OsRng.fill_bytes(&mut buf);
+        crate::rng::fill(&mut buf);
         for b in buf {
             // 248 = 4 * 62: bytes at or above it would bias the first characters.
             if b < 248 && out.len() < GENERATED_PASSWORD_LEN {
@@ -340,6 +407,85 @@ mod tests {
         }
         assert!(matches!(
             p.verify(&"x".repeat(MAX_PASSWORD_LEN + 1), "h"),
+            Err(Error::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn policies_above_the_verifiers_limits_are_refused() {
+        let ok = PasswordPolicy {
+            memory_kib: 8 * MAX_ARGON2_PARALLELISM,
+            iterations: MAX_ARGON2_ITERATIONS,
+            parallelism: MAX_ARGON2_PARALLELISM,
+        };
+        // At the limits: accepted, and its hashes verify (an accepted policy works).
+        let p = Passwords::new(ok).unwrap();
+        let h = p.hash("pw").unwrap();
+        assert_eq!(p.verify("pw", &h).unwrap(), Verdict::Match);
+        let started = std::time::Instant::now();
+        for bad in [
+            PasswordPolicy {
+                memory_kib: u32::MAX,
+                ..ok
+            },
+            PasswordPolicy {
+                memory_kib: MAX_ARGON2_MEMORY_KIB + 1,
+                ..ok
+            },
+            PasswordPolicy {
+                iterations: u32::MAX,
+                ..ok
+            },
+            PasswordPolicy {
+                iterations: MAX_ARGON2_ITERATIONS + 1,
+                ..ok
+            },
+            PasswordPolicy {
+                parallelism: MAX_ARGON2_PARALLELISM + 1,
+                memory_kib: 8 * (MAX_ARGON2_PARALLELISM + 1),
+                ..ok
+            },
+            PasswordPolicy {
+                parallelism: 0,
+                ..ok
+            },
+        ] {
+            assert!(
+                matches!(Passwords::new(bad), Err(Error::InvalidArgument(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn importable_hashes() {
+        let p = fast();
+        check_hash(&p.hash("pw").unwrap()).unwrap();
+        check_hash(&hash_legacy("pw", "abcdEFGH", 400).unwrap()).unwrap();
+        check_hash(&hash_legacy("pw", "abcdEFGH", 1000).unwrap()).unwrap();
+        let legacy = hash_legacy("pw", "abcdEFGH", 400).unwrap();
+        for bad in [
+            "",
+            "plain",
+            "hunter2",
+            "$p5k2$$abcdEFGH$",
+            "$p5k2$$abcdEFGH$short",
+            &legacy[..legacy.len() - 1],
+            "$p5k2$100000$abcd$xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "$argon2id$junk",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ",
+            "$argon2id$v=19$m=2000000,t=1,p=1$c2FsdHNhbHQ$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY",
+            "$argon2id$v=19$m=64,t=65,p=1$c2FsdHNhbHQ$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY",
+            "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHQ$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY",
+        ] {
+            assert!(
+                matches!(check_hash(bad), Err(Error::InvalidArgument(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            check_hash(&format!("$p5k2$${}", "a".repeat(MAX_HASH_LEN))),
             Err(Error::TooLarge { .. })
         ));
     }

@@ -113,10 +113,11 @@ fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// An expiry must be a number (NaN would make the session neither live nor expired).
+/// An expiry must be a finite number: NaN would make the session neither live nor
+/// expired, and +inf a session that never expires (-inf one that never lived).
 pub(crate) fn check_expires(expires: f64) -> Result<()> {
-    if expires.is_nan() {
-        return Err(Error::InvalidArgument("expires is NaN"));
+    if !expires.is_finite() {
+        return Err(Error::InvalidArgument("expires must be a finite number"));
     }
     Ok(())
 }
@@ -240,12 +241,15 @@ impl Session {
     pub fn expires(&self) -> f64 {
         self.expires
     }
-    /// Sets the expiry. Marks the session dirty when it changes.
-    pub fn set_expires(&mut self, expires: f64) {
+    /// Sets the expiry. Marks the session dirty when it changes. NaN and ±infinity
+    /// are [`Error::InvalidArgument`] (the session is left as it was).
+    pub fn set_expires(&mut self, expires: f64) -> Result<()> {
+        check_expires(expires)?;
         if self.expires != expires {
             self.expires = expires;
             self.dirty = true;
         }
+        Ok(())
     }
     /// True when `now` is at or past the expiry.
     pub fn is_expired(&self, now: f64) -> bool {
@@ -463,7 +467,7 @@ mod tests {
         let mut back = back;
         assert!(back.remove("missing").is_none());
         assert!(!back.is_dirty(), "removing a missing key changes nothing");
-        back.set_expires(99.5);
+        back.set_expires(99.5).unwrap();
         assert!(!back.is_dirty(), "same expiry changes nothing");
         back.remove("cart");
         assert!(back.is_dirty());
@@ -534,8 +538,23 @@ mod tests {
         assert_eq!(a.key(), None);
         assert_eq!(b.get("n"), Some(&Value::from(2i64)));
         // Expiry is per session, not shared.
-        b.set_expires(5.0);
+        b.set_expires(5.0).unwrap();
         assert_eq!(a.expires(), 1.0);
+    }
+
+    #[test]
+    fn expiries_must_be_finite() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(Session::new("u", bad).is_err(), "{bad}");
+            let mut s = Session::new("u", 10.0).unwrap();
+            s.mark_clean();
+            assert!(matches!(s.set_expires(bad), Err(Error::InvalidArgument(_))));
+            assert_eq!(s.expires(), 10.0);
+            assert!(!s.is_dirty());
+            let mut r = Record::decode(&s.export().unwrap()).unwrap();
+            r.exp = bad;
+            assert!(matches!(Session::from_record(r), Err(Error::Decode(_))));
+        }
     }
 
     #[test]

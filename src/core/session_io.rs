@@ -67,7 +67,7 @@ pub fn load_session(
     };
     session.set_id(id)?;
     if let Some(expires) = expires {
-        session.set_expires(expires);
+        session.set_expires(expires)?;
     }
     session.mark_clean();
     Ok(Some(LoadedSession {

@@ -47,12 +47,43 @@ pub fn from_json(text: &[u8]) -> Result<Value> {
             limit: MAX_VALUE_LEN,
         });
     }
+    check_json_nesting(text)?;
     let json: Json = serde_json::from_slice(text).map_err(|e| Error::Json(e.to_string()))?;
     let value = from_json_value(json);
     if value.depth() > MAX_DEPTH {
         return Err(Error::Json(format!("nested deeper than {MAX_DEPTH}")));
     }
     Ok(value)
+}
+
+/// Refuses JSON text that opens more than [`MAX_DEPTH`] arrays and objects at once,
+/// by counting brackets outside strings (no recursion), before the recursive parser
+/// runs: deep input costs no stack. Malformed text is left to the parser.
+fn check_json_nesting(text: &[u8]) -> Result<()> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Error::Json(format!("nested deeper than {MAX_DEPTH}")));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn from_json_value(json: Json) -> Value {
@@ -524,5 +555,31 @@ mod tests {
             from_tagged_json(&big),
             Err(Error::TooLarge { .. })
         ));
+    }
+
+    /// Issue 19: nesting past the limit is refused before the recursive parser runs,
+    /// so even on a 64 KiB stack; brackets inside strings do not count.
+    #[test]
+    fn deep_json_is_refused_without_recursion() {
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                for levels in [MAX_DEPTH + 1, 127, 128, 100_000] {
+                    let deep = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+                    assert!(
+                        matches!(from_json(deep.as_bytes()), Err(Error::Json(_))),
+                        "{levels}"
+                    );
+                    let objects = "{\"a\":".repeat(levels);
+                    assert!(matches!(from_json(objects.as_bytes()), Err(Error::Json(_))));
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let at_limit = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(from_json(at_limit.as_bytes()).unwrap().depth(), MAX_DEPTH);
+        let quoted = format!("[\"{}\\\"{}\"]", "[".repeat(200), "{".repeat(200));
+        assert_eq!(from_json(quoted.as_bytes()).unwrap().depth(), 1);
     }
 }

@@ -316,6 +316,8 @@ pub extern "C" fn toto_account_get_json(
 }
 
 /// Sets a property to null.
+/// The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+/// toto_account_set_password_hash.
 #[no_mangle]
 pub extern "C" fn toto_account_set_null(
     account_: *mut TotoAccount,
@@ -326,6 +328,8 @@ pub extern "C" fn toto_account_set_null(
 }
 
 /// Sets a bool property.
+/// The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+/// toto_account_set_password_hash.
 #[no_mangle]
 pub extern "C" fn toto_account_set_bool(
     account_: *mut TotoAccount,
@@ -337,6 +341,8 @@ pub extern "C" fn toto_account_set_bool(
 }
 
 /// Sets an integer property.
+/// The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+/// toto_account_set_password_hash.
 #[no_mangle]
 pub extern "C" fn toto_account_set_i64(
     account_: *mut TotoAccount,
@@ -348,6 +354,8 @@ pub extern "C" fn toto_account_set_i64(
 }
 
 /// Sets a float property.
+/// The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+/// toto_account_set_password_hash.
 #[no_mangle]
 pub extern "C" fn toto_account_set_f64(
     account_: *mut TotoAccount,
@@ -359,6 +367,8 @@ pub extern "C" fn toto_account_set_f64(
 }
 
 /// Sets a UTF-8 text property.
+/// The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+/// toto_account_set_password_hash.
 #[no_mangle]
 pub extern "C" fn toto_account_set_text(
     account_: *mut TotoAccount,
@@ -371,6 +381,8 @@ pub extern "C" fn toto_account_set_text(
 }
 
 /// Sets a byte-string property.
+/// The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+/// toto_account_set_password_hash.
 #[no_mangle]
 pub extern "C" fn toto_account_set_bytes(
     account_: *mut TotoAccount,
@@ -383,6 +395,8 @@ pub extern "C" fn toto_account_set_bytes(
 }
 
 /// Sets any property from one CBOR item (TOTO_RESULT_INVALID_CBOR otherwise).
+/// The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+/// toto_account_set_password_hash.
 #[no_mangle]
 pub extern "C" fn toto_account_set_cbor(
     account_: *mut TotoAccount,
@@ -398,6 +412,8 @@ pub extern "C" fn toto_account_set_cbor(
 }
 
 /// Sets any property from JSON text (TOTO_RESULT_INVALID_JSON otherwise).
+/// The `password` property is refused (TOTO_RESULT_INVALID_ARGUMENT): see
+/// toto_account_set_password_hash.
 #[no_mangle]
 pub extern "C" fn toto_account_set_json(
     account_: *mut TotoAccount,
@@ -409,5 +425,31 @@ pub extern "C" fn toto_account_set_json(
 ) -> TotoResult {
     run(error, || {
         value_io::set_json(account_, key, key_len, json, json_len)
+    })
+}
+
+/// Sets the account's password hash as it is, to migrate accounts from another system
+/// (written by toto_account_save, like any change). The hash must be one the library
+/// can verify: an Argon2 PHC string (`$argon2id$`, `$argon2i$`, `$argon2d$`, with costs
+/// at most 1 GiB, 64 passes, 16 lanes) or a Toto `$p5k2$` hash; a legacy hash is
+/// upgraded to Argon2id at the next successful login. The generic setters refuse the
+/// `password` property; this is the only way to write it besides the manager's
+/// password calls.
+///
+/// Ownership: `hash` is copied. Treat it as a secret: it never appears in messages.
+/// Thread safety: one thread at a time per account.
+/// Errors: TOTO_RESULT_INVALID_ARGUMENT (not a recognised hash), TOTO_RESULT_TOO_LARGE
+/// (over 512 bytes), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_NULL_ARGUMENT,
+/// TOTO_RESULT_INVALID_HANDLE.
+#[no_mangle]
+pub extern "C" fn toto_account_set_password_hash(
+    account_: *mut TotoAccount,
+    hash: *const c_char,
+    hash_len: usize,
+) -> TotoResult {
+    run_plain(|| {
+        let acc = account(account_)?;
+        let hash = args::text(hash, hash_len, "hash", crate::password::MAX_HASH_LEN)?;
+        Ok(acc.set_password_hash(hash)?)
     })
 }

@@ -7,6 +7,7 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::ffi::bytes::TotoStr;
 use crate::ffi::callback::{Expect, TotoCallbackCtx};
+use crate::ffi::result::TotoResult;
 use crate::value::Value;
 
 /// The vtable version this header describes.
@@ -30,8 +31,10 @@ pub struct TotoProperty {
 ///
 /// Callbacks return a toto_result as described for toto_cache_vtable: TOTO_RESULT_OK,
 /// TOTO_RESULT_NOT_FOUND (no such account), TOTO_RESULT_USER_ID_EXISTS (create),
-/// TOTO_RESULT_UNSUPPORTED, or any other non-zero code for a failure (with a message
-/// through toto_callback_set_error). Pointer arguments and `ctx` are valid only during
+/// TOTO_RESULT_UNSUPPORTED, TOTO_RESULT_BACKEND_UNAVAILABLE, or any other non-zero code
+/// for a failure (with a message through toto_callback_set_error), reported as
+/// TOTO_RESULT_BACKEND_FAILED. A domain code where it does not belong (1005 from any
+/// callback, TOTO_RESULT_USER_ID_EXISTS from anything but create) is such a failure. Pointer arguments and `ctx` are valid only during
 /// the call. Callbacks may run on several threads at once and must not unwind through
 /// the library.
 #[repr(C)]
@@ -142,6 +145,7 @@ impl VtableAccountStore {
         &self,
         f: Option<WriteFn>,
         op: &'static str,
+        codes: &'static [TotoResult],
         user_id: &str,
         properties: &[(&str, &Value)],
     ) -> Result<Option<()>> {
@@ -160,7 +164,7 @@ impl VtableAccountStore {
                 value_len: cbor.len(),
             })
             .collect();
-        let out = TotoCallbackCtx::call(Expect::Nothing, op, |ctx| {
+        let out = TotoCallbackCtx::call(Expect::Nothing, op, codes, |ctx| {
             // SAFETY: `views` points into `encoded` and `properties`, all alive for the
             // call; the function pointer came from the host's vtable.
             unsafe {
@@ -193,7 +197,7 @@ impl AccountStore for VtableAccountStore {
             Some(v) => (v.as_ptr(), v.len()),
             None => (std::ptr::null(), 0),
         };
-        let out = TotoCallbackCtx::call(Expect::Properties, "account load", |ctx| {
+        let out = TotoCallbackCtx::call(Expect::Properties, "account load", &[], |ctx| {
             // SAFETY: `views` and `user_id` outlive the call; NULL names means "all".
             unsafe {
                 load(
@@ -210,18 +214,24 @@ impl AccountStore for VtableAccountStore {
     }
 
     fn save(&self, user_id: &str, properties: &[(&str, &Value)]) -> Result<()> {
-        self.write(self.vt.save, "account save", user_id, properties)?
+        self.write(self.vt.save, "account save", &[], user_id, properties)?
             .ok_or(Error::InvalidCredentials)
     }
 
     fn create(&self, user_id: &str, properties: &[(&str, &Value)]) -> Result<()> {
-        self.write(self.vt.create, "account create", user_id, properties)?
-            .ok_or_else(|| Error::BackendMisbehaved("account create returned NOT_FOUND".into()))
+        self.write(
+            self.vt.create,
+            "account create",
+            &[TotoResult::UserIdExists],
+            user_id,
+            properties,
+        )?
+        .ok_or_else(|| Error::BackendMisbehaved("account create returned NOT_FOUND".into()))
     }
 
     fn remove(&self, user_id: &str) -> Result<()> {
         let remove = self.vt.remove.ok_or(Error::Unsupported("remove"))?;
-        TotoCallbackCtx::call(Expect::Nothing, "account remove", |ctx| {
+        TotoCallbackCtx::call(Expect::Nothing, "account remove", &[], |ctx| {
             // SAFETY: as in `load`.
             unsafe {
                 remove(

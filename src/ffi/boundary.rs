@@ -65,6 +65,7 @@ pub(crate) type FfiResult<T = ()> = Result<T, Failure>;
 /// Runs an entry point's body: catches panics, reports failures into `error` (when not
 /// NULL), and returns the code.
 pub(crate) fn run(error: *mut TotoError, body: impl FnOnce() -> FfiResult) -> TotoResult {
+    crate::ffi::fork::install();
     let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or(Err(Failure::Code(
         TotoResult::Panic,
         Cow::Borrowed("internal error: a panic was caught at the C boundary"),

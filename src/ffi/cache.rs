@@ -148,7 +148,7 @@ pub extern "C" fn toto_cache_free(cache: *mut TotoCache) {
 /// Thread safety: any thread.
 /// Errors: TOTO_RESULT_INVALID_SESSION_ID, TOTO_RESULT_TOO_LARGE (record over 1 MiB,
 /// user id over 256 bytes), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_ID_COLLISION,
-/// TOTO_RESULT_INVALID_ARGUMENT (unknown flags, NaN expiry), TOTO_RESULT_BACKEND_FAILED,
+/// TOTO_RESULT_INVALID_ARGUMENT (unknown flags, NaN or infinite expiry), TOTO_RESULT_BACKEND_FAILED,
 /// TOTO_RESULT_BACKEND_MISBEHAVED, TOTO_RESULT_NULL_ARGUMENT.
 #[no_mangle]
 pub extern "C" fn toto_cache_store(

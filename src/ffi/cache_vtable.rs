@@ -35,7 +35,9 @@ pub const TOTO_CACHE_VTABLE_VERSION: u32 = 3;
 /// TOTO_STORE_CREATE_NEW), TOTO_RESULT_UNSUPPORTED, TOTO_RESULT_BACKEND_UNAVAILABLE
 /// (passed through: the backend is down or timed out), or any other non-zero code for a
 /// failure (reported to the caller as TOTO_RESULT_BACKEND_FAILED, with the message from
-/// toto_callback_set_error). Pointer arguments are valid only during the call; `ctx`
+/// toto_callback_set_error). That includes a domain code returned where it does not
+/// belong (TOTO_RESULT_ID_COLLISION from anything but a create-only store, 1005, 1006,
+/// ...): it becomes TOTO_RESULT_BACKEND_FAILED, never the caller's answer. Pointer arguments are valid only during the call; `ctx`
 /// too. Callbacks are called from whichever threads use the cache, possibly at the
 /// same time, so they and `user_data` must be thread-safe. They must not unwind
 /// (C++ exceptions, longjmp) through the library.
@@ -164,6 +166,9 @@ pub struct TotoCacheVtable {
         ) -> u32,
     >,
 }
+
+/// The domain code a cache `store` may answer with (create-only mode).
+const STORE_CODES: &[TotoResult] = &[TotoResult::IdCollision];
 
 /// A load that said OK but handed no record broke the contract ("set the result and
 /// return OK, or return NOT_FOUND"): reporting it beats silently losing a session.
@@ -296,7 +301,7 @@ impl VtableCache {
         let Some(store) = self.vt.store else {
             return Err(Error::Unsupported("store"));
         };
-        let out = TotoCallbackCtx::call(Expect::SessionId, "cache store", |ctx| {
+        let out = TotoCallbackCtx::call(Expect::SessionId, "cache store", STORE_CODES, |ctx| {
             // SAFETY: the pointers are valid for the call (borrowed Rust data), `ctx` is
             // a live context, and the function pointer came from the host's vtable.
             unsafe {
@@ -352,7 +357,7 @@ impl VtableCache {
         // The two refusals are answers, not failures: they are taken from the code
         // here, before the generic mapping of callback codes.
         let mut refused = None;
-        let out = TotoCallbackCtx::call(Expect::SessionId, "cache store_if", |ctx| {
+        let out = TotoCallbackCtx::call(Expect::SessionId, "cache store_if", STORE_CODES, |ctx| {
             // SAFETY: as in `plain_store`.
             let code = unsafe {
                 store_if(
@@ -414,7 +419,7 @@ impl SessionCache for VtableCache {
         let Some(load) = self.vt.load else {
             return Err(Error::Unsupported("load"));
         };
-        let out = TotoCallbackCtx::call(Expect::Record, "cache load", |ctx| {
+        let out = TotoCallbackCtx::call(Expect::Record, "cache load", &[], |ctx| {
             // SAFETY: as in `store`.
             unsafe { load(self.vt.user_data, id.as_ptr().cast(), id.len(), ctx) }
         })?;
@@ -429,7 +434,7 @@ impl SessionCache for VtableCache {
             }));
         };
         let (user, anonymous) = renew.map_or((0.0, 0.0), |r| (r.user, r.anonymous));
-        let out = TotoCallbackCtx::call(Expect::Record, "cache load_renew", |ctx| {
+        let out = TotoCallbackCtx::call(Expect::Record, "cache load_renew", &[], |ctx| {
             // SAFETY: as in `store`.
             unsafe {
                 load_renew(
@@ -457,7 +462,7 @@ impl SessionCache for VtableCache {
             return Err(Error::Unsupported("remove"));
         };
         let _locked = self.emulation_lock(id);
-        TotoCallbackCtx::call(Expect::Nothing, "cache remove", |ctx| {
+        TotoCallbackCtx::call(Expect::Nothing, "cache remove", &[], |ctx| {
             // SAFETY: as in `store`.
             unsafe { remove(self.vt.user_data, id.as_ptr().cast(), id.len(), ctx) }
         })?;
@@ -479,7 +484,7 @@ impl SessionCache for VtableCache {
                 .collect()
         };
         let mut removed = 0u64;
-        TotoCallbackCtx::call(Expect::Nothing, "cache remove_user", |ctx| {
+        TotoCallbackCtx::call(Expect::Nothing, "cache remove_user", &[], |ctx| {
             // SAFETY: as in `store`; `removed` is a live local for the call.
             unsafe {
                 remove_user(

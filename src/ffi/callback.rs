@@ -64,9 +64,16 @@ pub(crate) struct CallbackOutput {
 impl TotoCallbackCtx {
     /// Runs `call` with a fresh context and interprets its return code. `op` names the
     /// operation in messages. A `TOTO_RESULT_NOT_FOUND` return gives `Ok(None)`.
+    /// `domain` lists the domain codes this operation may answer with
+    /// (TOTO_RESULT_ID_COLLISION for a create-only store, TOTO_RESULT_USER_ID_EXISTS
+    /// for an account create); any other domain code (1005, 1006, 13... returned to an
+    /// unrelated call) is a failure of the backend, TOTO_RESULT_BACKEND_FAILED, as the
+    /// vtables document: a callback cannot make, say, a session load answer "wrong
+    /// password".
     pub(crate) fn call(
         expect: Expect,
         op: &'static str,
+        domain: &'static [TotoResult],
         call: impl FnOnce(*mut TotoCallbackCtx) -> u32,
     ) -> crate::Result<Option<CallbackOutput>> {
         let mut ctx = TotoCallbackCtx {
@@ -91,9 +98,12 @@ impl TotoCallbackCtx {
                 expires: ctx.expires,
             })),
             Some(TotoResult::NotFound) => Ok(None),
-            Some(TotoResult::IdCollision) => Err(Error::IdCollision),
-            Some(TotoResult::UserIdExists) => Err(Error::UserIdExists),
-            Some(TotoResult::InvalidCredentials) => Err(Error::InvalidCredentials),
+            Some(TotoResult::IdCollision) if domain.contains(&TotoResult::IdCollision) => {
+                Err(Error::IdCollision)
+            }
+            Some(TotoResult::UserIdExists) if domain.contains(&TotoResult::UserIdExists) => {
+                Err(Error::UserIdExists)
+            }
             Some(TotoResult::Unsupported) => Err(Error::Unsupported(op)),
             Some(TotoResult::BackendUnavailable) => Err(Error::Unavailable(match ctx.message {
                 Some(msg) => format!("{op}: {msg}"),
@@ -243,7 +253,7 @@ pub extern "C" fn toto_callback_add_property(
 /// callback. It overrides the older expiry inside the record.
 ///
 /// Thread safety: only from within the callback that received `ctx`.
-/// Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN), TOTO_RESULT_BACKEND_MISBEHAVED (not a
+/// Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN or infinite), TOTO_RESULT_BACKEND_MISBEHAVED (not a
 /// load), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE; the load then fails
 /// with the same code.
 #[no_mangle]
@@ -253,8 +263,8 @@ pub extern "C" fn toto_callback_set_expires(ctx: *mut TotoCallbackCtx, expires: 
         if ctx.expect != Expect::Record {
             return Err(misbehaved(ctx, "an expiry was set outside a cache load"));
         }
-        if expires.is_nan() {
-            let e = Error::InvalidArgument("expiry is NaN");
+        if !expires.is_finite() {
+            let e = Error::InvalidArgument("expiry must be a finite number");
             return Err(ctx.violate(TotoResult::InvalidArgument, e));
         }
         ctx.expires = Some(expires);

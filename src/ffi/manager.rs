@@ -56,11 +56,12 @@ pub struct TotoManagerOptions {
     pub session_renew: f64,
     /// Renewal window of anonymous sessions in seconds (0 = their TTL).
     pub anon_session_renew: f64,
-    /// Argon2id memory cost in KiB for new password hashes (default 19456).
+    /// Argon2id memory cost in KiB for new password hashes (default 19456; at least
+    /// 8 x password_parallelism, at most 1048576 = 1 GiB).
     pub password_memory_kib: u32,
-    /// Argon2id passes (default 2).
+    /// Argon2id passes (default 2; 1 to 64).
     pub password_iterations: u32,
-    /// Argon2id lanes (default 1).
+    /// Argon2id lanes (default 1; 1 to 16).
     pub password_parallelism: u32,
     /// Optional clock (NULL: the wall clock). Borrowed: it and `clock_data` must stay
     /// valid while the manager lives, and be thread-safe.
@@ -173,8 +174,11 @@ pub extern "C" fn toto_manager_options_default(out: *mut TotoManagerOptions) -> 
 /// handles may be freed afterwards); `options` is copied (NULL = defaults); on success
 /// `*out` is a new handle released with toto_manager_free.
 /// Thread safety: any thread.
-/// Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version or save_policy, a TTL
-/// <= 0 or NaN, Argon2 costs out of range), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+/// Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version or save_policy, a TTL <= 0 or NaN,
+/// Argon2 costs out of range: memory above 1048576 KiB, more than 64 iterations or 16
+/// lanes, or below Argon2's minimums; checked here against the verifier's own limits,
+/// so accepted costs always work and no cost can abort or hang the process),
+/// TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn toto_manager_new(
     cache: *const TotoCache,

@@ -17,6 +17,7 @@ pub mod cache;
 mod cache_vtable;
 pub mod callback;
 mod clock;
+mod fork;
 mod handle;
 pub mod limits;
 pub mod manager;

@@ -11,8 +11,9 @@ use crate::ffi::boundary::{run, run_plain, TotoError};
 use crate::ffi::cache::{new_cache, TotoCache};
 use crate::ffi::result::TotoResult;
 
-/// The options version this header describes.
-pub const TOTO_REDIS_OPTIONS_VERSION: u32 = 1;
+/// The options version this header describes. Version 2 added `down_backoff_ms`;
+/// a version 1 struct (without it) is still accepted and gets the default back-off.
+pub const TOTO_REDIS_OPTIONS_VERSION: u32 = 2;
 /// Longest Redis URL or key prefix accepted, in bytes.
 pub const TOTO_MAX_REDIS_TEXT_LEN: usize = 4096;
 
@@ -35,6 +36,25 @@ pub struct TotoRedisOptions {
     pub pool_size: u32,
     /// Key sessions by SHA-256 of their id (default true); false keeps raw ids in keys.
     pub hash_ids: bool,
+    /// Version 2. After a connection-level failure (connect refused or timed out, a
+    /// reply timed out, the connection dropped), how long every call fails at once
+    /// with TOTO_RESULT_BACKEND_UNAVAILABLE instead of waiting for its own timeouts,
+    /// in milliseconds (default 1000; 0 turns the back-off off).
+    pub down_backoff_ms: u32,
+}
+
+/// The layout of version 1 of `toto_redis_options`, a prefix of the current one: a
+/// caller built against the old header passes this much memory and no more.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RedisOptionsV1 {
+    version: u32,
+    key_prefix: *const c_char,
+    key_prefix_len: usize,
+    connect_timeout_ms: u32,
+    io_timeout_ms: u32,
+    pool_size: u32,
+    hash_ids: bool,
 }
 
 /// Fills `out` with the defaults.
@@ -55,6 +75,7 @@ pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> Toto
                 io_timeout_ms: d.io_timeout.as_millis() as u32,
                 pool_size: d.pool_size as u32,
                 hash_ids: d.hash_ids,
+                down_backoff_ms: d.down_backoff.as_millis() as u32,
             },
         );
         Ok(())
@@ -67,8 +88,16 @@ pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> Toto
 /// the same handle works again once Redis is back. Expiry follows each session's
 /// absolute expiry (Redis's own clock); retrieve-with-renewal is one round trip.
 ///
+/// After a connection-level failure every call fails fast with
+/// TOTO_RESULT_BACKEND_UNAVAILABLE for `down_backoff_ms`. The cache is fork-safe: a
+/// connection pooled by one process is never used by another (a child after `fork()`
+/// opens its own), and a record is accepted only if it carries the id asked for
+/// (otherwise TOTO_RESULT_BACKEND_MISBEHAVED). A Redis still loading its dataset
+/// (`LOADING`) is TOTO_RESULT_BACKEND_UNAVAILABLE.
+///
 /// Ownership: `url` and `options` (NULL = defaults) are copied; on success `*out` is a
-/// new handle released with toto_cache_free.
+/// new handle released with toto_cache_free. `options->version` 1 (the struct without
+/// `down_backoff_ms`) and 2 are accepted; only that version's fields are read.
 /// Thread safety: any thread; the cache is shareable by any number of threads.
 /// Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
 /// version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
@@ -84,12 +113,29 @@ pub extern "C" fn toto_cache_new_redis(
         let url = args::text(url, url_len, "url", TOTO_MAX_REDIS_TEXT_LEN)?;
         let mut opts = RedisOptions::default();
         if !options.is_null() {
-            // SAFETY: non-NULL; the contract is an initialised toto_redis_options (plain
-            // data), copied here.
-            let o = unsafe { options.read_unaligned() };
-            if o.version == 0 || o.version > TOTO_REDIS_OPTIONS_VERSION {
-                return Err(Error::InvalidArgument("redis options: unknown version").into());
-            }
+            // SAFETY: non-NULL; every version of the struct starts with its u32 version
+            // field, which says how much more may be read.
+            let version = unsafe { options.cast::<u32>().read_unaligned() };
+            let o = match version {
+                1 => {
+                    // SAFETY: a version-1 caller provides at least the version-1 layout,
+                    // a prefix of the current struct (plain data), copied here.
+                    let v1 = unsafe { options.cast::<RedisOptionsV1>().read_unaligned() };
+                    TotoRedisOptions {
+                        version: v1.version,
+                        key_prefix: v1.key_prefix,
+                        key_prefix_len: v1.key_prefix_len,
+                        connect_timeout_ms: v1.connect_timeout_ms,
+                        io_timeout_ms: v1.io_timeout_ms,
+                        pool_size: v1.pool_size,
+                        hash_ids: v1.hash_ids,
+                        down_backoff_ms: opts.down_backoff.as_millis() as u32,
+                    }
+                }
+                // SAFETY: the current version: the whole struct (plain data), copied.
+                TOTO_REDIS_OPTIONS_VERSION => unsafe { options.read_unaligned() },
+                _ => return Err(Error::InvalidArgument("redis options: unknown version").into()),
+            };
             let prefix = args::text(
                 o.key_prefix,
                 o.key_prefix_len,
@@ -103,6 +149,7 @@ pub extern "C" fn toto_cache_new_redis(
             opts.io_timeout = Duration::from_millis(o.io_timeout_ms.into());
             opts.pool_size = o.pool_size as usize;
             opts.hash_ids = o.hash_ids;
+            opts.down_backoff = Duration::from_millis(o.down_backoff_ms.into());
         }
         new_cache(out, || Ok(Arc::new(RedisCache::new(url, opts)?)))
     })

@@ -57,7 +57,8 @@ fn user_id_arg<'a>(ptr: *const c_char, len: usize) -> crate::ffi::boundary::FfiR
 /// releases with toto_session_free.
 /// Thread safety: any thread.
 /// Errors: TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE
-/// (user id over 256 bytes once lowercased), TOTO_RESULT_INVALID_ARGUMENT (NaN expiry).
+/// (user id over 256 bytes once lowercased), TOTO_RESULT_INVALID_ARGUMENT (NaN or infinite
+/// expiry).
 #[no_mangle]
 pub extern "C" fn toto_session_new(
     user_id: *const c_char,
@@ -186,16 +187,12 @@ pub extern "C" fn toto_session_expires(session: *const TotoSession, out: *mut f6
 /// Sets the expiry (Unix seconds); marks the session dirty when it changes.
 ///
 /// Thread safety: one thread at a time per session.
-/// Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN), TOTO_RESULT_NULL_ARGUMENT,
-/// TOTO_RESULT_INVALID_HANDLE.
+/// Errors: TOTO_RESULT_INVALID_ARGUMENT (NaN, +inf or -inf; the session is
+/// unchanged), TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
 #[no_mangle]
 pub extern "C" fn toto_session_set_expires(session: *mut TotoSession, expires: f64) -> TotoResult {
     run_plain(|| {
-        let s = session_mut(session)?;
-        if expires.is_nan() {
-            return Err(crate::Error::InvalidArgument("expires is NaN").into());
-        }
-        s.set_expires(expires);
+        session_mut(session)?.set_expires(expires)?;
         Ok(())
     })
 }

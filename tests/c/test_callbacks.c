@@ -409,6 +409,8 @@ static uint32_t expires_hook(void *arg, unsigned op, toto_callback_ctx *ctx) {
     expires_misuse *m = arg;
     if (m->action == 1 && op == OP_LOAD_RENEW) {
         m->rc = toto_callback_set_expires(ctx, NAN); /* then the callback goes on */
+    } else if (m->action == 3 && op == OP_LOAD_RENEW) {
+        m->rc = toto_callback_set_expires(ctx, INFINITY);
     } else if (m->action == 2 && op == OP_STORE) {
         m->rc = toto_callback_set_expires(ctx, 1.0);
     }
@@ -438,6 +440,12 @@ static void test_set_expires_misuse(void) {
     m.action = 1; /* NaN: INVALID_ARGUMENT, and the load fails with it */
     CHECK_RC(toto_cache_load_session(f.cache, STR(id), &t, &err), TOTO_RESULT_INVALID_ARGUMENT);
     CHECK_ERR(err, TOTO_RESULT_INVALID_ARGUMENT);
+    CHECK(m.rc == TOTO_RESULT_INVALID_ARGUMENT);
+    CHECK(t == NULL);
+
+    m.action = 3; /* +inf (a session that would never expire): refused like NaN */
+    m.rc = 0;
+    CHECK_RC(toto_cache_load_session(f.cache, STR(id), &t, &err), TOTO_RESULT_INVALID_ARGUMENT);
     CHECK(m.rc == TOTO_RESULT_INVALID_ARGUMENT);
     CHECK(t == NULL);
 
@@ -768,7 +776,69 @@ static void test_store_results_where_none_are_taken(void) {
     store_teardown(&f);
 }
 
+/* Issue 19: a domain code returned by a callback to an operation it does not belong
+ * to (1005 from a session load, 13 from a load, 1006 from an account save...) is a
+ * backend failure, as the vtables document, not an answer to the caller's call. The
+ * codes that belong to the operation still pass (13 from a create-only store, 1006
+ * from an account create). */
+static void test_domain_codes_from_unrelated_callbacks_are_backend_failures(void) {
+    static const uint32_t stray[] = {TOTO_RESULT_INVALID_CREDENTIALS, TOTO_RESULT_USER_ID_EXISTS,
+                                     TOTO_RESULT_ID_COLLISION, TOTO_RESULT_NOT_AUTHORIZED,
+                                     TOTO_RESULT_INVALID_SESSION_ID, TOTO_RESULT_INVALID_HMAC};
+    cache_fixture f;
+    if (!cache_setup(&f)) return;
+    toto_error err = {0};
+    toto_bytes out = {0};
+    toto_session *t = NULL;
+    for (size_t i = 0; i < sizeof stray / sizeof stray[0]; i++) {
+        test_cache_fault(f.tc, FAULT_RETURN_CODE, OP_LOAD | OP_REMOVE | OP_REMOVE_USER);
+        f.tc->fault_code = stray[i];
+        memset(&err, 0, sizeof err);
+        CHECK_RC(toto_cache_load(f.cache, STR("s1"), &out, &err), TOTO_RESULT_BACKEND_FAILED);
+        CHECK_ERR(err, TOTO_RESULT_BACKEND_FAILED);
+        CHECK_RC(toto_cache_load_session(f.cache, STR("s1"), &t, &err),
+                 TOTO_RESULT_BACKEND_FAILED);
+        CHECK_RC(toto_cache_remove(f.cache, STR("s1"), &err), TOTO_RESULT_BACKEND_FAILED);
+        CHECK_RC(toto_cache_remove_user(f.cache, STR("u"), NULL, &err),
+                 TOTO_RESULT_BACKEND_FAILED);
+        if (stray[i] != TOTO_RESULT_ID_COLLISION) {
+            test_cache_fault(f.tc, FAULT_RETURN_CODE, OP_STORE);
+            CHECK_RC(store_rec(f.cache, "s1", &err), TOTO_RESULT_BACKEND_FAILED);
+        }
+    }
+    cache_teardown(&f);
+
+    store_fixture g;
+    if (!store_setup(&g)) return;
+    for (size_t i = 0; i < sizeof stray / sizeof stray[0]; i++) {
+        g.ts->fault_code = stray[i];
+        test_store_fault(g.ts, FAULT_RETURN_CODE, OP_LOAD | OP_SAVE | OP_REMOVE);
+        toto_account *a = NULL;
+        if (CHECK_RC(toto_account_new(g.store, STR("ann"), &a), TOTO_RESULT_OK)) {
+            memset(&err, 0, sizeof err);
+            CHECK_RC(toto_account_load_all(a, &err), TOTO_RESULT_BACKEND_FAILED);
+            CHECK_ERR(err, TOTO_RESULT_BACKEND_FAILED);
+            CHECK_RC(toto_account_set_i64(a, STR("visits"), 1), TOTO_RESULT_OK);
+            CHECK_RC(toto_account_save(a, &err), TOTO_RESULT_BACKEND_FAILED);
+            toto_account_free(a);
+        }
+        CHECK_RC(toto_account_store_remove(g.store, STR("ann"), &err),
+                 TOTO_RESULT_BACKEND_FAILED);
+        if (stray[i] != TOTO_RESULT_USER_ID_EXISTS) {
+            test_store_fault(g.ts, FAULT_RETURN_CODE, OP_CREATE);
+            CHECK_RC(toto_account_store_create(g.store, STR("bob"), &err),
+                     TOTO_RESULT_BACKEND_FAILED);
+        }
+    }
+    /* The codes that belong to the operation pass. */
+    g.ts->fault_code = TOTO_RESULT_USER_ID_EXISTS;
+    test_store_fault(g.ts, FAULT_RETURN_CODE, OP_CREATE);
+    CHECK_RC(toto_account_store_create(g.store, STR("bob"), &err), TOTO_RESULT_USER_ID_EXISTS);
+    store_teardown(&g);
+}
+
 int main(void) {
+    RUN(test_domain_codes_from_unrelated_callbacks_are_backend_failures);
     RUN(test_cache_failure_carries_the_backend_message);
     RUN(test_cache_unknown_code);
     RUN(test_cache_known_codes_pass_through);

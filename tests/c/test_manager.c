@@ -129,8 +129,9 @@ static void test_new_validates_options(void) {
     CHECK_RC(toto_manager_options_default(&good), TOTO_RESULT_OK);
     good.password_memory_kib = 64;
     good.password_iterations = 1;
-    toto_manager_options bad[12];
-    for (int i = 0; i < 12; i++) bad[i] = good;
+    enum { NBAD = 18 };
+    toto_manager_options bad[NBAD];
+    for (int i = 0; i < NBAD; i++) bad[i] = good;
     bad[0].version = 0;
     bad[1].version = TOTO_MANAGER_OPTIONS_VERSION + 1;
     bad[2].session_ttl = 0;
@@ -143,7 +144,17 @@ static void test_new_validates_options(void) {
     bad[9].anon_session_renew = INFINITY;
     bad[10].password_memory_kib = 0;
     bad[11].password_iterations = 0;
-    for (int i = 0; i < 12; i++) {
+    /* Issue 19: costs above the verifier's own limits are refused up front; before,
+     * UINT32_MAX memory aborted the process, UINT32_MAX iterations hung here, and 65
+     * iterations or 17 lanes made accounts nobody could log in to. */
+    bad[12].password_memory_kib = UINT32_MAX;
+    bad[13].password_iterations = UINT32_MAX;
+    bad[14].password_memory_kib = 1048576 + 1;
+    bad[15].password_iterations = 65;
+    bad[16].password_parallelism = 17;
+    bad[16].password_memory_kib = 8 * 17;
+    bad[17].password_parallelism = 0;
+    for (int i = 0; i < NBAD; i++) {
         toto_manager *m = (toto_manager *)&good;
         toto_error err = {0};
         if (!CHECK_RC(toto_manager_new(c, st, &bad[i], &m, &err), TOTO_RESULT_INVALID_ARGUMENT)) {
@@ -153,6 +164,21 @@ static void test_new_validates_options(void) {
         }
         CHECK_ERR(err, TOTO_RESULT_INVALID_ARGUMENT);
         CHECK(m == (toto_manager *)&good);
+    }
+    /* Costs at the limits are accepted, and they work: an account made with them can
+     * log in. */
+    toto_manager_options edge = good;
+    edge.password_iterations = 64;
+    edge.password_parallelism = 16;
+    edge.password_memory_kib = 8 * 16;
+    toto_manager *em = NULL;
+    if (CHECK_RC(toto_manager_new(c, st, &edge, &em, NULL), TOTO_RESULT_OK)) {
+        toto_session *s = NULL;
+        CHECK_RC(toto_manager_create_account(em, STR("edge"), STR("pw"), NULL, 0, NULL),
+                 TOTO_RESULT_OK);
+        if (CHECK_RC(toto_manager_login(em, STR("edge"), STR("pw"), &s, NULL), TOTO_RESULT_OK))
+            toto_session_free(s);
+        toto_manager_free(em);
     }
     /* anon_session_ttl 0 means "use session_ttl": accepted. */
     toto_manager_options zero = good;
@@ -764,7 +790,19 @@ static void test_legacy_password_hashes(void) {
         CHECK_RC(toto_account_store_create(w.store, STR(v[i].user), &err), TOTO_RESULT_OK);
         toto_account *a = NULL;
         if (CHECK_RC(toto_account_new(w.store, STR(v[i].user), &a), TOTO_RESULT_OK)) {
-            CHECK_RC(toto_account_set_text(a, STR("password"), STR(v[i].hash)), TOTO_RESULT_OK);
+            /* Issue 19: the generic setters refuse the password property; a hash is
+             * imported with toto_account_set_password_hash, which checks it. */
+            CHECK_RC(toto_account_set_text(a, STR("password"), STR(v[i].hash)),
+                     TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_json(a, STR("password"), STR("\"x\""), NULL),
+                     TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_null(a, STR("password")), TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_password_hash(a, STR(v[i].password)),
+                     TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_password_hash(a, NULL, 0), TOTO_RESULT_INVALID_ARGUMENT);
+            CHECK_RC(toto_account_set_password_hash(NULL, STR(v[i].hash)),
+                     TOTO_RESULT_NULL_ARGUMENT);
+            CHECK_RC(toto_account_set_password_hash(a, STR(v[i].hash)), TOTO_RESULT_OK);
             CHECK_RC(toto_account_save(a, &err), TOTO_RESULT_OK);
             toto_account_free(a);
         }

@@ -170,9 +170,15 @@ static void test_expires_get_set_and_dirty(void) {
     CHECK_RC(toto_session_expires(s, &e), TOTO_RESULT_OK);
     CHECK(e == 1800000000.5);
     CHECK(!is_dirty(s));
-    CHECK_RC(toto_session_set_expires(s, INFINITY), TOTO_RESULT_OK);
+    /* Issue 19: infinite expiries are refused like NaN (never expiring, never live). */
+    CHECK_RC(toto_session_set_expires(s, INFINITY), TOTO_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(toto_session_set_expires(s, -INFINITY), TOTO_RESULT_INVALID_ARGUMENT);
     CHECK_RC(toto_session_expires(s, &e), TOTO_RESULT_OK);
-    CHECK(isinf(e) && e > 0);
+    CHECK(e == 1800000000.5);
+    CHECK(!is_dirty(s));
+    toto_session *inf = (toto_session *)&e;
+    CHECK_RC(toto_session_new(STR("u"), INFINITY, &inf), TOTO_RESULT_INVALID_ARGUMENT);
+    CHECK(inf == (toto_session *)&e);
     CHECK_RC(toto_session_set_expires(s, 0.0), TOTO_RESULT_OK);
     CHECK_RC(toto_session_expires(s, &e), TOTO_RESULT_OK);
     CHECK(e == 0.0);

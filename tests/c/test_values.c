@@ -8,6 +8,8 @@
 
 #include "support.h"
 
+#include <pthread.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,6 +465,46 @@ static void test_cbor_depth_limit(void) {
     toto_session_free(s);
 }
 
+/* Issue 19: on a 64 KiB thread stack, 127 nested arrays overflowed the stack (the
+ * decoder allowed 128 levels). Deeper than TOTO_MAX_DEPTH is now refused before the
+ * decoder runs, and the deepest accepted value decodes on such a stack. */
+static void *deep_values_on_a_small_stack(void *arg) {
+    int *failures = arg;
+    toto_session *s = NULL;
+    if (toto_session_new(STR("u"), now_seconds() + 60, &s) != TOTO_RESULT_OK) {
+        (*failures)++;
+        return NULL;
+    }
+    static uint8_t deep[100000];
+    static char json[2 * 100000 + 1];
+    const size_t levels[] = {TOTO_MAX_DEPTH, TOTO_MAX_DEPTH + 1, 127, 128, 100000};
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+        size_t n = levels[i];
+        memset(deep, 0x81, n - 1);
+        deep[n - 1] = 0x80;
+        uint32_t want = n <= TOTO_MAX_DEPTH ? TOTO_RESULT_OK : TOTO_RESULT_INVALID_CBOR;
+        if (toto_session_set_cbor(s, STR("v"), deep, n, NULL) != want) (*failures)++;
+        memset(json, '[', n);
+        memset(json + n, ']', n);
+        want = n <= TOTO_MAX_DEPTH ? TOTO_RESULT_OK : TOTO_RESULT_INVALID_JSON;
+        if (toto_session_set_json(s, STR("j"), json, 2 * n, NULL) != want) (*failures)++;
+    }
+    toto_session_free(s);
+    return NULL;
+}
+
+static void test_deep_values_on_a_small_stack(void) {
+    pthread_attr_t attr;
+    pthread_t t;
+    int failures = 0;
+    CHECK(pthread_attr_init(&attr) == 0);
+    CHECK(pthread_attr_setstacksize(&attr, 64 * 1024) == 0);
+    if (CHECK(pthread_create(&t, &attr, deep_values_on_a_small_stack, &failures) == 0))
+        CHECK(pthread_join(t, NULL) == 0);
+    pthread_attr_destroy(&attr);
+    CHECK(failures == 0);
+}
+
 static void test_cbor_invalid(void) {
     toto_session *s = new_session("u");
     if (!s) return;
@@ -748,6 +790,7 @@ int main(void) {
     RUN(test_key_names_limits);
     RUN(test_cbor_nested_in_and_out);
     RUN(test_cbor_depth_limit);
+    RUN(test_deep_values_on_a_small_stack);
     RUN(test_cbor_invalid);
     RUN(test_json_in_and_out);
     RUN(test_json_invalid);

@@ -77,6 +77,18 @@ impl RedisServer {
         }
     }
 
+    /// Sends a signal to the server (`STOP` freezes it as a hung server would: the
+    /// kernel still accepts connections, nothing answers; `CONT` resumes it).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .expect("kill(1)")
+            .success();
+        assert!(ok, "kill -{name} {pid}");
+    }
+
     /// Starts it again on the same port.
     pub fn restart(&mut self) {
         self.kill();

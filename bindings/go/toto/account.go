@@ -192,7 +192,8 @@ func (a *Account) Get(ctx context.Context, key string, dst any) error {
 }
 
 // Set sets property key (see Session.Set for the accepted values); nothing is written
-// until Save.
+// until Save. The "password" property is refused (ErrInvalidArgument): see
+// SetPasswordHash.
 func (a *Account) Set(key string, v any) error {
 	p, err := a.lock(nil)
 	if err != nil {
@@ -230,6 +231,20 @@ func (a *Account) SetCBOR(key string, cbor []byte) error {
 	}
 	defer a.unlock()
 	return valueIO{a: p}.setCBOR(key, cbor)
+}
+
+// SetPasswordHash sets the account's password hash as it is, to migrate accounts from
+// another system; nothing is written until Save. The hash must be an Argon2 PHC
+// string or a Toto $p5k2$ hash (ErrInvalidArgument otherwise, ErrTooLarge over 512
+// bytes); a legacy hash is upgraded to Argon2id at the next successful login. The
+// generic setters refuse the "password" property.
+func (a *Account) SetPasswordHash(hash string) error {
+	p, err := a.lock(nil)
+	if err != nil {
+		return err
+	}
+	defer a.unlock()
+	return check(C.toto_account_set_password_hash(p, cstr(hash), clen(hash)), nil)
 }
 
 // GetJSON reads property key as JSON text (loading it if needed).

@@ -272,3 +272,27 @@ func TestLegacyPasswordUpgrade(t *testing.T) {
 		must(m.Login(bg, user, h.Password)).Close()
 	}
 }
+
+// Issue 19: the generic setters refuse the password property; a hash from another
+// system is imported with SetPasswordHash, which checks it.
+func TestPasswordHashImport(t *testing.T) {
+	v := loadVectors(t)
+	store := newMemStore()
+	m := goManager(t, newMemCache(nil), store)
+	ok(t, m.CreateAccount(bg, "migrated", "temporary", nil))
+	a := must(m.Account("migrated"))
+	defer a.Close()
+	wantErr(t, a.Set("password", v.LegacyPasswordHashes[0].Hash), ErrInvalidArgument)
+	wantErr(t, a.SetPasswordHash("plain text"), ErrInvalidArgument)
+	ok(t, a.SetPasswordHash(v.LegacyPasswordHashes[0].Hash))
+	if !a.IsModified("password") {
+		t.Fatal("password not marked modified")
+	}
+	ok(t, a.Save(bg))
+	_, err := m.Login(bg, "migrated", "temporary")
+	wantErr(t, err, ErrInvalidCredentials)
+	must(m.Login(bg, "migrated", v.LegacyPasswordHashes[0].Password)).Close()
+	if upgraded := string(store.prop("migrated", "password")); !strings.Contains(upgraded, "$argon2id$") {
+		t.Fatalf("hash not upgraded: %q", upgraded)
+	}
+}

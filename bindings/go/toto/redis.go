@@ -24,6 +24,13 @@ type RedisOptions struct {
 	// RawIDs keeps session ids as they are in keys instead of hashing them with
 	// SHA-256 (the default).
 	RawIDs bool
+	// DownBackoff is how long every call fails fast with ErrBackendUnavailable after a
+	// connection-level failure (refused, timed out, dropped) instead of each waiting
+	// for its own timeouts (0 = 1s; rounded up to whole milliseconds). NoDownBackoff
+	// turns it off.
+	DownBackoff time.Duration
+	// NoDownBackoff makes every call try Redis, however recently it failed.
+	NoDownBackoff bool
 }
 
 func millis(d time.Duration, def C.uint32_t) C.uint32_t {
@@ -40,8 +47,10 @@ func millis(d time.Duration, def C.uint32_t) C.uint32_t {
 // NewRedisCache makes a session cache in Redis at url
 // (redis://[:password@]host:port[/db]); opts may be nil. Nothing is connected yet: a
 // Redis that is down shows as ErrBackendUnavailable on the first operation (within
-// the timeouts), and the same cache works again once Redis is back. Expiry follows
-// each session's absolute expiry on Redis's own clock.
+// the timeouts), and the same cache works again once Redis is back; after such a
+// failure calls fail fast for DownBackoff. Expiry follows each session's absolute
+// expiry on Redis's own clock. The cache is fork-safe: a connection opened by one
+// process is never used by another.
 func NewRedisCache(url string, opts *RedisOptions) (*CacheHandle, error) {
 	var o C.toto_redis_options
 	if err := check(C.toto_redis_options_default(&o), nil); err != nil {
@@ -56,6 +65,10 @@ func NewRedisCache(url string, opts *RedisOptions) (*CacheHandle, error) {
 			o.pool_size = C.uint32_t(opts.PoolSize)
 		}
 		o.hash_ids = C.bool(!opts.RawIDs)
+		o.down_backoff_ms = millis(opts.DownBackoff, o.down_backoff_ms)
+		if opts.NoDownBackoff {
+			o.down_backoff_ms = 0
+		}
 	}
 	var out *C.toto_cache
 	var e C.toto_error

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,6 +56,24 @@ func TestRedisCacheUnavailable(t *testing.T) {
 	defer m.Close()
 	_, err = m.CreateSession(bg, "", false)
 	wantErr(t, err, ErrBackendUnavailable)
+	// After the failure, calls fail fast during the back-off and say so.
+	down := must(NewRedisCache("redis://127.0.0.1:1", &RedisOptions{DownBackoff: time.Minute}))
+	defer down.Close()
+	_, err = down.Load(bg, GenerateID())
+	wantErr(t, err, ErrBackendUnavailable)
+	_, err = down.Load(bg, GenerateID())
+	wantErr(t, err, ErrBackendUnavailable)
+	if !strings.Contains(err.Error(), "back-off") {
+		t.Fatalf("not the back-off: %v", err)
+	}
+	off := must(NewRedisCache("redis://127.0.0.1:1", &RedisOptions{NoDownBackoff: true}))
+	defer off.Close()
+	_, err = off.Load(bg, GenerateID())
+	wantErr(t, err, ErrBackendUnavailable)
+	_, err = off.Load(bg, GenerateID())
+	if strings.Contains(err.Error(), "back-off") {
+		t.Fatalf("back-off although turned off: %v", err)
+	}
 }
 
 func TestRedisCache(t *testing.T) {

@@ -165,6 +165,26 @@ class AccountTest < Minitest::Test
     assert_raises(ArgumentError) { TotoSession::AccountStore.new(Object.new) }
   end
 
+  # Issue 19: the generic setter refuses the password property; a hash from another
+  # system is imported with password_hash=, which checks it is one the library can
+  # verify.
+  def test_password_hashes_are_imported_only_through_password_hash
+    manager = fast_manager
+    v = vectors["legacy_password_hashes"].first
+    manager.create_account("migrated", "temporary")
+    manager.account("migrated") do |account|
+      assert_raises(TotoSession::InvalidArgument) { account["password"] = v["hash"] }
+      assert_raises(TotoSession::InvalidArgument) { account.password_hash = "plain text" }
+      refute account.modified?
+      account.password_hash = v["hash"]
+      assert account.modified?("password")
+      account.save
+    end
+    assert_raises(TotoSession::InvalidCredentials) { manager.login("migrated", "temporary") }
+    manager.login("migrated", v["password"]) { |s| assert_equal "migrated", s.user_id }
+    manager.account("migrated") { |a| assert a["password"].start_with?("$argon2id$"), "upgraded on login" }
+  end
+
   def test_legacy_toto_password_hashes_are_accepted_and_upgraded
     backend = CountingStore.new
     manager = fast_manager(account_store: backend)

@@ -178,6 +178,11 @@ class CacheTest < Minitest::Test
     error = assert_raises(TotoSession::BackendUnavailable) { cache.load("abcdef") }
     assert_equal 16, error.code
     refute_nil error.details
+    # After a failed connect, calls fail fast for the back-off (here 60 s).
+    down = TotoSession::Cache.redis("redis://127.0.0.1:1/", connect_timeout_ms: 200, down_backoff_ms: 60_000)
+    assert_raises(TotoSession::BackendUnavailable) { down.load("abcdef") }
+    error = assert_raises(TotoSession::BackendUnavailable) { down.load("abcdef") }
+    assert_match(/back-off/, error.details)
     assert_raises(TotoSession::InvalidArgument) { TotoSession::Cache.redis("not a url") }
     assert_raises(TotoSession::InvalidArgument) { TotoSession::Cache.redis("redis://127.0.0.1:1/", io_timeout_ms: 0) }
   end

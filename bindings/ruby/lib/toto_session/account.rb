@@ -71,7 +71,8 @@ module TotoSession
     alias has_key? key?
     alias include? key?
 
-    # Sets a property (written by #save).
+    # Sets a property (written by #save). The "password" property is refused
+    # (InvalidArgument): see #password_hash=.
     def []=(name, value)
       k = Values.key(name)
       p = to_ptr
@@ -202,6 +203,16 @@ module TotoSession
       code = Native.toto_account_set_json(to_ptr, k, k.bytesize, json, json.bytesize, s.err)
       Errors.raise_for(code, s) unless code.zero?
       self
+    end
+
+    # Sets the account's password hash as it is, to migrate accounts from another
+    # system (written by #save). It must be an Argon2 PHC string or a Toto $p5k2$
+    # hash (InvalidArgument otherwise); a legacy hash is upgraded to Argon2id at the
+    # next successful login.
+    def password_hash=(hash)
+      h = Values.text(String(hash))
+      code = Native.toto_account_set_password_hash(to_ptr, h, h.bytesize)
+      Errors.raise_for(code) unless code.zero?
     end
 
     # A property as one CBOR item (nil when absent); set one from CBOR.

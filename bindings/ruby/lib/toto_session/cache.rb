@@ -52,8 +52,12 @@ module TotoSession
 
       # The built-in Redis cache at `url` (redis://[:password@]host:port[/db]). Nothing
       # connects until the first operation; a Redis that is down shows as
-      # BackendUnavailable and the same cache works again once it is back.
-      def redis(url, key_prefix: nil, connect_timeout_ms: nil, io_timeout_ms: nil, pool_size: nil, hash_ids: nil)
+      # BackendUnavailable and the same cache works again once it is back. After such a
+      # failure every call fails fast for down_backoff_ms (default 1000; 0 = off)
+      # instead of waiting for its own timeouts. Fork-safe: a worker forked from a
+      # process that used the cache opens its own connections.
+      def redis(url, key_prefix: nil, connect_timeout_ms: nil, io_timeout_ms: nil, pool_size: nil, hash_ids: nil,
+                down_backoff_ms: nil)
         url = String(url)
         opts = Native::RedisOptions.new
         code = Native.toto_redis_options_default(opts)
@@ -68,6 +72,7 @@ module TotoSession
         opts[:io_timeout_ms] = Integer(io_timeout_ms) if io_timeout_ms
         opts[:pool_size] = Integer(pool_size) if pool_size
         opts[:hash_ids] = hash_ids ? true : false unless hash_ids.nil?
+        opts[:down_backoff_ms] = Integer(down_backoff_ms) if down_backoff_ms
         s = Scratch.current
         code = Native.toto_cache_new_redis(url, url.bytesize, opts, s.ptr, s.err)
         prefix = nil # borrowed during the call only

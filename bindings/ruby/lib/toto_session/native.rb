@@ -79,7 +79,7 @@ module TotoSession
     MANAGER_OPTIONS_VERSION = 2
     SAVE_DETECT_CONFLICTS = 0
     SAVE_LAST_WRITER_WINS = 1
-    REDIS_OPTIONS_VERSION = 1
+    REDIS_OPTIONS_VERSION = 2
     MAX_LOAD_NAMES = 4096
     MAX_SESSION_ID_LEN = 128
     MAX_USER_ID_LEN = 256
@@ -206,7 +206,8 @@ module TotoSession
              :connect_timeout_ms, :uint32,
              :io_timeout_ms, :uint32,
              :pool_size, :uint32,
-             :hash_ids, :bool
+             :hash_ids, :bool,
+             :down_backoff_ms, :uint32
     end
 
     B = { blocking: true }.freeze
@@ -331,6 +332,7 @@ module TotoSession
     attach_function :toto_account_set_bytes, %i[pointer buffer_in size_t buffer_in size_t], :uint32
     attach_function :toto_account_set_cbor, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
     attach_function :toto_account_set_json, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
+    attach_function :toto_account_set_password_hash, %i[pointer buffer_in size_t], :uint32
 
     # ---- manager ----------------------------------------------------------------------
 
