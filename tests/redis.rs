@@ -480,3 +480,30 @@ fn a_loading_redis_is_unavailable() {
         Err(Error::Unavailable(_))
     ));
 }
+
+/// A store repeated after its reply was lost (the client retries a run that a signal
+/// interrupted) finds its own record at its own revision: done, not a conflict. Any
+/// other record at that revision is still a conflict.
+#[test]
+fn a_repeated_conditional_store_is_not_a_conflict() {
+    let server = RedisServer::start();
+    let c = cache(&server);
+    let m = manager(c.clone(), ManagerConfig::default());
+    let created = m.create_session("hana", false).unwrap();
+    let mut s = m.retrieve_session(created.id()).unwrap().unwrap();
+    let loaded = s.revision();
+    s.set("n", Value::from(1i64)).unwrap();
+    assert_eq!(m.save_session(&mut s), Ok(true));
+    assert_eq!(s.revision(), loaded + 1);
+    // The same write once more, as a retried script run would send it.
+    assert_eq!(c.store_session(&s, StoreMode::IfRevision(loaded)), Ok(None));
+    // Another record claiming the same new revision is a conflict.
+    let mut other = s.clone();
+    other.set("n", Value::from(2i64)).unwrap();
+    assert_eq!(
+        c.store_session(&other, StoreMode::IfRevision(loaded)),
+        Err(Error::Conflict)
+    );
+    let back = m.retrieve_session(s.id()).unwrap().unwrap();
+    assert_eq!(back.get("n"), Some(&Value::from(1i64)));
+}

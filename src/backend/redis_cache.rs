@@ -95,7 +95,12 @@ if mode ~= '0' then
   elseif mode == '2' then
     local rev = redis.pcall('HGET', key, 'n')
     if type(rev) ~= 'string' then rev = '0' end
-    if rev ~= ARGV[7] then return -2 end
+    if rev ~= ARGV[7] then
+      -- Our own record at our own revision: this write already happened (a run
+      -- repeated after its reply was lost), not a conflict.
+      if rev == ARGV[6] and redis.pcall('HGET', key, 'r') == ARGV[1] then return 1 end
+      return -2
+    end
   end
 end
 local old = redis.pcall('HGET', key, 'u')
@@ -188,6 +193,16 @@ impl std::fmt::Debug for RedisCache {
 
 fn to_ms(seconds: f64) -> i64 {
     ((seconds * 1000.0).round() as i64).clamp(0, MAX_EXPIRY_MS)
+}
+
+/// How many times an operation interrupted by a signal is run again (see
+/// `RedisCache::with_connection`).
+const INTERRUPTED_RETRIES: u32 = 3;
+
+/// True for a socket call interrupted by a signal (EINTR). The crate keeps the
+/// `io::Error` private, so it is told by the OS error number in its text.
+fn is_interrupted(e: &RedisError) -> bool {
+    e.is_io_error() && e.to_string().contains(&format!("(os error {})", libc::EINTR))
 }
 
 /// True for failures of the connection itself (as opposed to an error reply): the
@@ -309,36 +324,54 @@ impl RedisCache {
     /// Runs `op` on a pooled connection of this process. The connection goes back to
     /// the pool unless the operation failed at the connection level, which also starts
     /// the back-off.
+    ///
+    /// A read or write interrupted by a signal (EINTR: sockets with a timeout are not
+    /// restarted, and a Go or Ruby host, or a child's SIGCHLD, delivers signals to any
+    /// thread) is not an outage: the connection, whose state is then unknown, is
+    /// dropped and `op` runs again on a fresh one, up to [`INTERRUPTED_RETRIES`] times.
+    /// Every operation is safe to run twice: loads, renewals and removals are
+    /// idempotent, and the store script treats finding its own record at its own
+    /// revision as done.
     fn with_connection<T>(
         &self,
-        op: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
+        op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
     ) -> Result<T> {
         let pid = std::process::id();
-        let mut con = match self.checkout(pid)? {
-            Some(con) => con,
-            None => match self.connect() {
-                Ok(con) => con,
-                Err(e) => {
-                    if matches!(e, Error::Unavailable(_)) {
-                        self.mark_down();
+        let mut attempt = 0;
+        loop {
+            let mut con = match self.checkout(pid)? {
+                Some(con) => con,
+                None => match self.connect() {
+                    Ok(con) => con,
+                    Err(e) => {
+                        if matches!(e, Error::Unavailable(_)) {
+                            self.mark_down();
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
-                }
-            },
-        };
-        match op(&mut con) {
-            Ok(value) => {
-                self.checkin(pid, con);
-                Ok(value)
-            }
-            Err(e) => {
-                if is_connection_failure(&e) {
-                    drop(con);
-                    self.mark_down();
-                } else {
+                },
+            };
+            match op(&mut con) {
+                Ok(value) => {
                     self.checkin(pid, con);
+                    return Ok(value);
                 }
-                Err(classify(e))
+                Err(e) if is_interrupted(&e) => {
+                    drop(con);
+                    attempt += 1;
+                    if attempt > INTERRUPTED_RETRIES {
+                        return Err(classify(e));
+                    }
+                }
+                Err(e) => {
+                    if is_connection_failure(&e) {
+                        drop(con);
+                        self.mark_down();
+                    } else {
+                        self.checkin(pid, con);
+                    }
+                    return Err(classify(e));
+                }
             }
         }
     }
