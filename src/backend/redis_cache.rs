@@ -83,6 +83,10 @@ impl Default for RedisOptions {
 
 // ARGV[4]: '0' upsert, '1' create-only, '2' only over revision ARGV[7], '3' only over a
 // live entry. Returns 1 stored, 0 id taken, -1 absent (revoked), -2 other revision.
+// ARGV[8] is a random token of this store call, kept in field 't': finding its own
+// token at its own revision means the write already happened (a run repeated after an
+// interrupted reply). Equal records are not enough: two concurrent increments of one
+// counter write the same bytes, and one of them must be a conflict.
 const STORE: &str = r"
 local key, user, exp = KEYS[1], ARGV[2], tonumber(ARGV[3])
 local mode = ARGV[4]
@@ -96,9 +100,9 @@ if mode ~= '0' then
     local rev = redis.pcall('HGET', key, 'n')
     if type(rev) ~= 'string' then rev = '0' end
     if rev ~= ARGV[7] then
-      -- Our own record at our own revision: this write already happened (a run
+      -- Our own token at our own revision: this write already happened (a run
       -- repeated after its reply was lost), not a conflict.
-      if rev == ARGV[6] and redis.pcall('HGET', key, 'r') == ARGV[1] then return 1 end
+      if rev == ARGV[6] and redis.pcall('HGET', key, 't') == ARGV[8] then return 1 end
       return -2
     end
   end
@@ -108,7 +112,7 @@ if type(old) == 'string' and old ~= user and old ~= '' then
   redis.call('ZREM', ARGV[5] .. old, key)
 end
 redis.call('DEL', key)
-redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6])
+redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8])
 redis.call('PEXPIREAT', key, exp)
 if user ~= '' then
   local idx = ARGV[5] .. user
@@ -202,7 +206,9 @@ const INTERRUPTED_RETRIES: u32 = 3;
 /// True for a socket call interrupted by a signal (EINTR). The crate keeps the
 /// `io::Error` private, so it is told by the OS error number in its text.
 fn is_interrupted(e: &RedisError) -> bool {
-    e.is_io_error() && e.to_string().contains(&format!("(os error {})", libc::EINTR))
+    e.is_io_error()
+        && e.to_string()
+            .contains(&format!("(os error {})", libc::EINTR))
 }
 
 /// True for failures of the connection itself (as opposed to an error reply): the
@@ -330,8 +336,8 @@ impl RedisCache {
     /// thread) is not an outage: the connection, whose state is then unknown, is
     /// dropped and `op` runs again on a fresh one, up to [`INTERRUPTED_RETRIES`] times.
     /// Every operation is safe to run twice: loads, renewals and removals are
-    /// idempotent, and the store script treats finding its own record at its own
-    /// revision as done.
+    /// idempotent, and the store script treats finding its own call's token at its
+    /// own revision as done.
     fn with_connection<T>(
         &self,
         op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
@@ -395,6 +401,8 @@ impl RedisCache {
             StoreMode::IfRevision(expected) => ("2", expected),
             StoreMode::IfExists => ("3", 0),
         };
+        // Identifies this call's write if the script has to run again (see STORE).
+        let token = u64::from_le_bytes(crate::rng::bytes::<8>()).to_string();
         let stored: i64 = self.with_connection(|con| {
             self.store
                 .key(&key)
@@ -405,6 +413,7 @@ impl RedisCache {
                 .arg(self.user_prefix())
                 .arg(revision.to_string())
                 .arg(expected.to_string())
+                .arg(&token)
                 .invoke(con)
         })?;
         match stored {
