@@ -5,6 +5,7 @@
 mod memory_cache;
 mod memory_store;
 mod redis_cache;
+pub mod toto_pickle;
 
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;
