@@ -4,11 +4,13 @@
 
 mod memory_cache;
 mod memory_store;
+mod redis_account_store;
 mod redis_cache;
 pub mod toto_pickle;
 
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;
+pub use redis_account_store::{RedisAccountStore, RedisAccountStoreOptions};
 pub use redis_cache::{RedisCache, RedisOptions};
 
 // The contracts, under the paths users of `toto_session::backend` have known.
