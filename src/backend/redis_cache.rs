@@ -24,6 +24,7 @@ use std::time::Duration;
 use redis::{Connection, RedisError, Script};
 use sha2::{Digest, Sha256};
 
+use crate::backend::redis_toto::{self, TotoCompat};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::error::{Error, Result};
 
@@ -43,6 +44,8 @@ pub struct RedisOptions {
     pub pool_size: usize,
     /// Store keys from SHA-256 of the session id (default true).
     pub hash_ids: bool,
+    /// Python Toto's own session layout: read, keep, write (default: all off).
+    pub toto: TotoCompat,
 }
 
 impl Default for RedisOptions {
@@ -53,6 +56,7 @@ impl Default for RedisOptions {
             io_timeout: Duration::from_secs(2),
             pool_size: 8,
             hash_ids: true,
+            toto: TotoCompat::default(),
         }
     }
 }
@@ -195,7 +199,7 @@ impl RedisCache {
 
     /// Runs `op` on a pooled connection. The connection goes back to the pool unless
     /// the operation failed at the connection level.
-    fn with_connection<T>(
+    pub(super) fn with_connection<T>(
         &self,
         op: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
     ) -> Result<T> {
@@ -257,12 +261,20 @@ impl SessionCache for RedisCache {
         if stored == 0 {
             return Err(Error::IdCollision);
         }
+        if self.options.toto.write {
+            redis_toto::write(self, record)?;
+        }
         Ok(None)
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let key = self.session_key(id);
-        self.with_connection(|con| redis::cmd("HGET").arg(&key).arg("r").query(con))
+        let found: Option<Vec<u8>> =
+            self.with_connection(|con| redis::cmd("HGET").arg(&key).arg("r").query(con))?;
+        if found.is_none() && self.options.toto.read {
+            return Ok(redis_toto::import(self, id)?.map(|l| l.record.to_vec()));
+        }
+        Ok(found)
     }
 
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
@@ -276,6 +288,12 @@ impl SessionCache for RedisCache {
                 .arg(self.user_prefix())
                 .invoke(con)
         })?;
+        if found.is_none() && self.options.toto.read {
+            return redis_toto::import(self, id);
+        }
+        if let (Some((_, expires_ms)), Some(_), true) = (&found, renew, self.options.toto.write) {
+            redis_toto::extend(self, id, *expires_ms)?;
+        }
         Ok(found.map(|(record, expires_ms)| Loaded {
             record: record.into(),
             expires: (expires_ms >= 0).then_some(expires_ms as f64 / 1000.0),
@@ -286,11 +304,19 @@ impl SessionCache for RedisCache {
         let key = self.session_key(id);
         let _: i64 =
             self.with_connection(|con| self.remove.key(&key).arg(self.user_prefix()).invoke(con))?;
+        if self.options.toto.enabled() {
+            redis_toto::remove(self, id)?;
+        }
         Ok(())
     }
 
     fn remove_user(&self, user_id: &str) -> Result<u64> {
         let index = format!("{}{user_id}", self.user_prefix());
-        self.with_connection(|con| self.remove_user.key(&index).arg(user_id).invoke(con))
+        let removed =
+            self.with_connection(|con| self.remove_user.key(&index).arg(user_id).invoke(con))?;
+        if self.options.toto.enabled() {
+            redis_toto::remove_user(self, user_id)?;
+        }
+        Ok(removed)
     }
 }
