@@ -1,18 +1,20 @@
-//! `toto_cache_new_redis`: the built-in Redis session cache.
+//! `toto_cache_new_redis`: the built-in Redis session cache (with Python Toto's layout
+//! behind options).
 
 use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{RedisCache, RedisOptions};
+use crate::backend::{RedisCache, RedisOptions, TotoCompat};
 use crate::error::Error;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, TotoError};
 use crate::ffi::cache::{new_cache, TotoCache};
 use crate::ffi::result::TotoResult;
 
-/// The options version this header describes.
-pub const TOTO_REDIS_OPTIONS_VERSION: u32 = 1;
+/// The options version this header describes (2 added the `toto_*` fields; a caller
+/// built against version 1 passes 1 and its shorter struct is read as such).
+pub const TOTO_REDIS_OPTIONS_VERSION: u32 = 2;
 /// Longest Redis URL or key prefix accepted, in bytes.
 pub const TOTO_MAX_REDIS_TEXT_LEN: usize = 4096;
 
@@ -35,6 +37,30 @@ pub struct TotoRedisOptions {
     pub pool_size: u32,
     /// Key sessions by SHA-256 of their id (default true); false keeps raw ids in keys.
     pub hash_ids: bool,
+    /// Version 2. Python Toto compatibility, reading (default false): a session id not
+    /// found in this library's layout is looked up under Toto's `session:<id>` (a
+    /// pickled session), converted, and stored in this library's layout. A pickle that
+    /// cannot be converted is TOTO_RESULT_INVALID_CBOR for that session, its key left.
+    pub toto_read: bool,
+    /// Version 2. With `toto_read`: leave Toto's `session:<id>` in place after reading
+    /// it (default false: it is deleted once moved).
+    pub toto_keep_key: bool,
+    /// Version 2. Also write every stored session as Toto's `session:<id>` pickle
+    /// (default false), so a Python Toto service reads sessions made here.
+    pub toto_write: bool,
+}
+
+/// The version 1 layout of toto_redis_options (what older callers pass).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct TotoRedisOptionsV1 {
+    version: u32,
+    key_prefix: *const c_char,
+    key_prefix_len: usize,
+    connect_timeout_ms: u32,
+    io_timeout_ms: u32,
+    pool_size: u32,
+    hash_ids: bool,
 }
 
 /// Fills `out` with the defaults.
@@ -55,6 +81,9 @@ pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> Toto
                 io_timeout_ms: d.io_timeout.as_millis() as u32,
                 pool_size: d.pool_size as u32,
                 hash_ids: d.hash_ids,
+                toto_read: d.toto.read,
+                toto_keep_key: d.toto.keep_toto_key,
+                toto_write: d.toto.write,
             },
         );
         Ok(())
@@ -66,6 +95,9 @@ pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> Toto
 /// TOTO_RESULT_BACKEND_UNAVAILABLE on the first operation (within the timeouts), and
 /// the same handle works again once Redis is back. Expiry follows each session's
 /// absolute expiry (Redis's own clock); retrieve-with-renewal is one round trip.
+///
+/// With `toto_read` / `toto_write` the cache also reads / writes Python Toto 1.0.10's
+/// own session layout (docs/coming-from-toto.md); a logout then removes both copies.
 ///
 /// Ownership: `url` and `options` (NULL = defaults) are copied; on success `*out` is a
 /// new handle released with toto_cache_free.
@@ -85,11 +117,32 @@ pub extern "C" fn toto_cache_new_redis(
         let mut opts = RedisOptions::default();
         if !options.is_null() {
             // SAFETY: non-NULL; the contract is an initialised toto_redis_options (plain
-            // data), copied here.
-            let o = unsafe { options.read_unaligned() };
-            if o.version == 0 || o.version > TOTO_REDIS_OPTIONS_VERSION {
+            // data) of the version it names. Only the version field, common to every
+            // version, is read before the version is known.
+            let version = unsafe { options.cast::<u32>().read_unaligned() };
+            if version == 0 || version > TOTO_REDIS_OPTIONS_VERSION {
                 return Err(Error::InvalidArgument("redis options: unknown version").into());
             }
+            let o = if version == 1 {
+                // SAFETY: a version 1 caller's struct is the version 1 layout, a prefix
+                // of the current one; only that much is read.
+                let v1 = unsafe { options.cast::<TotoRedisOptionsV1>().read_unaligned() };
+                TotoRedisOptions {
+                    version: v1.version,
+                    key_prefix: v1.key_prefix,
+                    key_prefix_len: v1.key_prefix_len,
+                    connect_timeout_ms: v1.connect_timeout_ms,
+                    io_timeout_ms: v1.io_timeout_ms,
+                    pool_size: v1.pool_size,
+                    hash_ids: v1.hash_ids,
+                    toto_read: false,
+                    toto_keep_key: false,
+                    toto_write: false,
+                }
+            } else {
+                // SAFETY: the current version: the whole struct is initialised.
+                unsafe { options.read_unaligned() }
+            };
             let prefix = args::text(
                 o.key_prefix,
                 o.key_prefix_len,
@@ -103,6 +156,11 @@ pub extern "C" fn toto_cache_new_redis(
             opts.io_timeout = Duration::from_millis(o.io_timeout_ms.into());
             opts.pool_size = o.pool_size as usize;
             opts.hash_ids = o.hash_ids;
+            opts.toto = TotoCompat {
+                read: o.toto_read,
+                keep_toto_key: o.toto_keep_key,
+                write: o.toto_write,
+            };
         }
         new_cache(out, || Ok(Arc::new(RedisCache::new(url, opts)?)))
     })
