@@ -1,6 +1,16 @@
 # -*- coding: utf-8 -*-
 """Writes tests/toto_fixtures/fixtures.json: accounts and sessions exactly as Python
-Toto 1.0.10 stores them in Redis, made by Toto's own code.
+Toto 1.0.10 stores them in Redis, made by Toto's own code; and fixtures.txt, the same
+as flat lines for the C tests (one record per line, fields space-separated, text
+fields hex-encoded):
+
+    string KEY VALUE TTL        a Redis string (SETEX KEY TTL VALUE)
+    hash KEY FIELD VALUE        one field of a Redis hash
+    account USER PASSWORD       an account and its password in clear
+    session ID USER KEY         a session (KEY "-" when it has none)
+    state ID NAME JSON          one state value as compact JSON (dict keys sorted)
+    request ID METHOD URI BODY HMAC   a request Toto's key signed (HMAC in clear)
+    bad ID                      a session whose state holds a type not allowed
 
 Run with Python 2.7 (Toto is Python 2 code) and the `pbkdf2` package Toto's secret.py
 imports:
@@ -254,6 +264,36 @@ def main():
     with open(out, 'w') as f:
         f.write(text + '\n')
     sys.stderr.write('make_fixtures: wrote %s\n' % out)
+
+    def h(s):
+        if isinstance(s, unicode):
+            s = s.encode('utf-8')
+        return s.encode('hex') or '-'
+    lines = []
+    for key in sorted(db.strings):
+        value, ttl = db.strings[key]
+        lines.append('string %s %s %d' % (h(key), h(value), ttl))
+    for key in sorted(db.hashes):
+        for field, value in sorted(db.hashes[key].items()):
+            lines.append('hash %s %s %s' % (h(key), h(field), h(value)))
+    for a in fixture['accounts']:
+        lines.append('account %s %s' % (h(a['user_id']), h(a['password'])))
+    for s, req in sessions:
+        lines.append('session %s %s %s' % (s.session_id, h(s.user_id), s.key or '-'))
+        for name, value in s.state.items():
+            lines.append('state %s %s %s' % (s.session_id, h(name), h(json.dumps(
+                expected_state(s)[name], separators=(',', ':'), ensure_ascii=False,
+                sort_keys=True))))
+        if req:
+            lines.append('request %s %s %s %s %s' % (s.session_id, h(req['method']),
+                                                     h(req['uri']), h(req['body']),
+                                                     req['hmac']))
+    for b in bad:
+        lines.append('bad %s' % b['session_id'])
+    flat = os.path.splitext(out)[0] + '.txt'
+    with open(flat, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    sys.stderr.write('make_fixtures: wrote %s\n' % flat)
 
 
 if __name__ == '__main__':
