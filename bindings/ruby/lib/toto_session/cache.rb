@@ -53,7 +53,13 @@ module TotoSession
       # The built-in Redis cache at `url` (redis://[:password@]host:port[/db]). Nothing
       # connects until the first operation; a Redis that is down shows as
       # BackendUnavailable and the same cache works again once it is back.
-      def redis(url, key_prefix: nil, connect_timeout_ms: nil, io_timeout_ms: nil, pool_size: nil, hash_ids: nil)
+      #
+      # Python Toto 1.0.10's own session layout (docs/coming-from-toto.md): toto_read
+      # reads session:<id> pickles when an id is not in this library's layout and moves
+      # them over (deleting the old key unless toto_keep_key); toto_write also writes
+      # every stored session there, for a Python service still reading them.
+      def redis(url, key_prefix: nil, connect_timeout_ms: nil, io_timeout_ms: nil, pool_size: nil, hash_ids: nil,
+                toto_read: false, toto_keep_key: false, toto_write: false)
         url = String(url)
         opts = Native::RedisOptions.new
         code = Native.toto_redis_options_default(opts)
@@ -68,6 +74,9 @@ module TotoSession
         opts[:io_timeout_ms] = Integer(io_timeout_ms) if io_timeout_ms
         opts[:pool_size] = Integer(pool_size) if pool_size
         opts[:hash_ids] = hash_ids ? true : false unless hash_ids.nil?
+        opts[:toto_read] = toto_read ? true : false
+        opts[:toto_keep_key] = toto_keep_key ? true : false
+        opts[:toto_write] = toto_write ? true : false
         s = Scratch.current
         code = Native.toto_cache_new_redis(url, url.bytesize, opts, s.ptr, s.err)
         prefix = nil # borrowed during the call only

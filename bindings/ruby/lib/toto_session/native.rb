@@ -195,7 +195,20 @@ module TotoSession
              :connect_timeout_ms, :uint32,
              :io_timeout_ms, :uint32,
              :pool_size, :uint32,
-             :hash_ids, :bool
+             :hash_ids, :bool,
+             :toto_read, :bool,
+             :toto_keep_key, :bool,
+             :toto_write, :bool
+    end
+
+    # struct toto_redis_account_store_options.
+    class RedisAccountStoreOptions < FFI::Struct
+      layout :version, :uint32,
+             :key_prefix, :pointer,
+             :key_prefix_len, :size_t,
+             :connect_timeout_ms, :uint32,
+             :io_timeout_ms, :uint32,
+             :pool_size, :uint32
     end
 
     B = { blocking: true }.freeze
@@ -287,6 +300,8 @@ module TotoSession
     # ---- account stores and accounts ------------------------------------------------
 
     attach_function :toto_account_store_new_memory, [:pointer], :uint32
+    attach_function :toto_redis_account_store_options_default, [:pointer], :uint32
+    attach_function :toto_account_store_new_redis, %i[buffer_in size_t pointer pointer pointer], :uint32
     attach_function :toto_account_store_new_vtable, %i[pointer pointer], :uint32
     attach_function :toto_account_store_free, [:pointer], :void
     attach_function :toto_account_store_create, %i[pointer buffer_in size_t pointer], :uint32, B
