@@ -96,8 +96,11 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 	scripts/check-architecture.sh
 
+# The Toto fixtures (tests/toto_fixtures) are regenerated with Toto's own code and
+# compared first, when Python 2.7 is available (scripts/check-toto-fixtures.sh).
 test-rust:
 	@scripts/install-deps.sh core redis
+	scripts/check-toto-fixtures.sh
 	$(CARGO) test
 
 # Each tests/c/test_*.c is one program, linked twice: against the shared library (run
