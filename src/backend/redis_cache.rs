@@ -292,7 +292,9 @@ impl SessionCache for RedisCache {
             return redis_toto::import(self, id);
         }
         if let (Some((_, expires_ms)), Some(_), true) = (&found, renew, self.options.toto.write) {
-            redis_toto::extend(self, id, *expires_ms)?;
+            if *expires_ms > 0 {
+                redis_toto::extend(self, id, *expires_ms)?;
+            }
         }
         Ok(found.map(|(record, expires_ms)| Loaded {
             record: record.into(),
