@@ -154,7 +154,8 @@ test-outside: lib
 
 # The C walk-through of the whole Toto flow: examples/c/demo.c over the SQLite account
 # store in examples/c/sqlite_store.c (database $(BUILD)/demo.sqlite3, kept between runs)
-# and the memory cache, or Redis when TOTO_REDIS_URL is set.
+# and the memory cache, or Redis when TOTO_REDIS_URL is set; with TOTO_ACCOUNTS=redis
+# too, the accounts live in Redis in Python Toto's layout (toto_account_store_new_redis).
 demo: stage
 	@scripts/install-deps.sh core
 	@mkdir -p $(BUILD)

@@ -282,7 +282,12 @@ int main(int argc, char **argv) {
         &err, "toto_manager_create_account");
   printf("    -> OK: user id lowercased to \"%s\"; the password is stored as an Argon2id "
          "hash in the property \"password\"\n", user);
-  show_rows(db_path, user);
+  if (redis_accounts) {
+    printf("    in Redis: the hash account:%s, one field per property (text as is, other "
+           "values as NUL + CBOR; redis-cli HGETALL shows it)\n", user);
+  } else {
+    show_rows(db_path, user);
+  }
   fflush(stdout);
   rc = toto_manager_create_account(manager, S(user), S("another"), NULL, 0, &err);
   expect_code(rc, TOTO_RESULT_USER_ID_EXISTS, "create_account of an existing user");
@@ -479,8 +484,10 @@ int main(int argc, char **argv) {
          "1009)\n", (unsigned)rc, toto_result_message(rc));
 
   /* ------------------------------------------------------------------------------- */
-  step("Account properties through the session (Toto's get_account): lazy, saved to "
-       "SQLite");
+  step(redis_accounts ? "Account properties through the session (Toto's get_account): lazy, "
+                        "saved to Redis"
+                      : "Account properties through the session (Toto's get_account): lazy, "
+                        "saved to SQLite");
   toto_account *account = NULL;
   check(toto_manager_session_account(manager, current, &account), NULL,
         "toto_manager_session_account");
@@ -547,7 +554,7 @@ int main(int argc, char **argv) {
   check(toto_account_get_text(fresh, S("display_name"), &display, &display_len, &err), &err,
         "toto_account_get_text(display_name)");
   printf("    a fresh account (toto_manager_account) reads display_name -> \"%.*s\" from "
-         "SQLite\n", (int)display_len, display);
+         "%s\n", (int)display_len, display, redis_accounts ? "Redis" : "SQLite");
   toto_account_free(fresh);
 
   /* ------------------------------------------------------------------------------- */
@@ -628,9 +635,15 @@ int main(int argc, char **argv) {
   toto_manager_free(manager);
   toto_cache_free(cache);
   toto_account_store_free(store); /* last reference: free_user_data closes the database */
-  printf("    sessions, manager, cache and store released; the SQLite file is closed\n");
-  printf("    the account %s stays in %s; the next run removes it first (step 4)\n", user,
-         db_path);
+  if (redis_accounts) {
+    printf("    sessions, manager, cache and store released\n");
+    printf("    the account %s stays in Redis; the next run removes it first (step 4)\n",
+           user);
+  } else {
+    printf("    sessions, manager, cache and store released; the SQLite file is closed\n");
+    printf("    the account %s stays in %s; the next run removes it first (step 4)\n", user,
+           db_path);
+  }
 
   printf("\ndemo: all steps passed\n");
   return 0;
