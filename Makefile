@@ -107,8 +107,11 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 	scripts/check-architecture.sh
 
+# The Toto fixtures (tests/toto_fixtures) are regenerated with Toto's own code and
+# compared first, when Python 2.7 is available (scripts/check-toto-fixtures.sh).
 test-rust:
 	@scripts/install-deps.sh core redis
+	scripts/check-toto-fixtures.sh
 	$(CARGO) test
 
 # Each tests/c/test_*.c is one program, linked twice: against the shared library (run
@@ -209,7 +212,8 @@ test-outside: lib
 
 # The C walk-through of the whole Toto flow: examples/c/demo.c over the SQLite account
 # store in examples/c/sqlite_store.c (database $(BUILD)/demo.sqlite3, kept between runs)
-# and the memory cache, or Redis when TOTO_REDIS_URL is set.
+# and the memory cache, or Redis when TOTO_REDIS_URL is set; with TOTO_ACCOUNTS=redis
+# too, the accounts live in Redis in Python Toto's layout (toto_account_store_new_redis).
 demo: stage
 	@scripts/install-deps.sh core
 	@mkdir -p $(BUILD)
@@ -254,7 +258,7 @@ run-asan-tests:
 # leaves a reproducer in fuzz/artifacts/<target>/: fix the bug, then copy the file to
 # fuzz/regressions/<target>/ so `make test` replays it forever.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= record cbor_value json password ffi
+FUZZ_TARGETS ?= record cbor_value json password ffi toto_pickle
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -135,15 +135,21 @@
 #define TOTO_MAX_PASSWORD_LEN 4096
 
 /**
- * The options version this header describes. Version 2 added `down_backoff_ms`;
- * a version 1 struct (without it) is still accepted and gets the default back-off.
+ * The options version this header describes. Version 2 added `down_backoff_ms`,
+ * version 3 the `toto_*` fields; a caller built against an older header passes its
+ * version and only that version's (shorter) struct is read, the rest defaulted.
  */
-#define TOTO_REDIS_OPTIONS_VERSION 2
+#define TOTO_REDIS_OPTIONS_VERSION 3
 
 /**
  * Longest Redis URL or key prefix accepted, in bytes.
  */
 #define TOTO_MAX_REDIS_TEXT_LEN 4096
+
+/**
+ * The account store options version this header describes.
+ */
+#define TOTO_REDIS_ACCOUNT_STORE_OPTIONS_VERSION 1
 
 /**
  * Bytes needed for a base64 HMAC-SHA1 plus its NUL (28 + 1).
@@ -723,7 +729,57 @@ typedef struct toto_redis_options {
    * in milliseconds (default 1000; 0 turns the back-off off).
    */
   uint32_t down_backoff_ms;
+  /**
+   * Version 3. Python Toto compatibility, reading (default false): a session id not
+   * found in this library's layout is looked up under Toto's `session:<id>` (a
+   * pickled session), converted, and stored in this library's layout. A pickle that
+   * cannot be converted is TOTO_RESULT_INVALID_CBOR for that session, its key left.
+   */
+  bool toto_read;
+  /**
+   * Version 3. With `toto_read`: leave Toto's `session:<id>` in place after reading
+   * it (default false: it is deleted once moved).
+   */
+  bool toto_keep_key;
+  /**
+   * Version 3. Also write every stored session as Toto's `session:<id>` pickle
+   * (default false), so a Python Toto service reads sessions made here.
+   */
+  bool toto_write;
 } toto_redis_options;
+
+/**
+ * Redis account store settings. Fill with toto_redis_account_store_options_default,
+ * then change fields.
+ */
+typedef struct toto_redis_account_store_options {
+  /**
+   * Set to TOTO_REDIS_ACCOUNT_STORE_OPTIONS_VERSION (the default function does).
+   */
+  uint32_t version;
+  /**
+   * Prefix of account keys, `<prefix><user_id>` (default "account:", Python Toto's);
+   * borrowed during toto_account_store_new_redis only. NULL with length 0 means the
+   * default.
+   */
+  const char *key_prefix;
+  /**
+   * Length of `key_prefix` in bytes.
+   */
+  size_t key_prefix_len;
+  /**
+   * Time allowed to connect, in milliseconds (default 2000; must be > 0).
+   */
+  uint32_t connect_timeout_ms;
+  /**
+   * Time allowed for one reply, in milliseconds (default 2000; must be > 0).
+   */
+  uint32_t io_timeout_ms;
+  /**
+   * Idle connections kept for reuse (default 8).
+   */
+  uint32_t pool_size;
+} toto_redis_account_store_options;
 
 /**
  * A value's type and, for scalars, the value itself: what one getter call can hand
@@ -1623,9 +1679,13 @@ toto_result toto_redis_options_default(struct toto_redis_options *out);
  * (otherwise TOTO_RESULT_BACKEND_MISBEHAVED). A Redis still loading its dataset
  * (`LOADING`) is TOTO_RESULT_BACKEND_UNAVAILABLE.
  *
+ * With `toto_read` / `toto_write` the cache also reads / writes Python Toto 1.0.10's
+ * own session layout (docs/coming-from-toto.md); a logout then removes both copies.
+ *
  * Ownership: `url` and `options` (NULL = defaults) are copied; on success `*out` is a
- * new handle released with toto_cache_free. `options->version` 1 (the struct without
- * `down_backoff_ms`) and 2 are accepted; only that version's fields are read.
+ * new handle released with toto_cache_free. `options->version` 1 (without
+ * `down_backoff_ms`), 2 (without the `toto_*` fields) and 3 are accepted; only that
+ * version's fields are read.
  * Thread safety: any thread; the cache is shareable by any number of threads.
  * Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
  * version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
@@ -1635,6 +1695,35 @@ toto_result toto_cache_new_redis(const char *url,
                                  const struct toto_redis_options *options,
                                  struct toto_cache **out,
                                  struct toto_error *error);
+
+/**
+ * Fills `out` with the defaults.
+ *
+ * Thread safety: any thread. Errors: TOTO_RESULT_NULL_ARGUMENT.
+ */
+toto_result toto_redis_account_store_options_default(struct toto_redis_account_store_options *out);
+
+/**
+ * Creates an account store in Redis at `url` (`redis://[:password@]host:port[/db]`):
+ * one hash per account under `<prefix><user_id>` (default `account:<user_id>`, the
+ * layout Python Toto 1.0.10 uses, so its accounts log in unchanged and their `$p5k2$`
+ * password hashes are upgraded to Argon2id on login). Text properties are stored as
+ * their UTF-8 bytes; other values as a NUL byte followed by their CBOR encoding. A new
+ * account's hash also gets a `user_id` field, as Toto's do. Nothing is connected yet:
+ * a Redis that is down shows as TOTO_RESULT_BACKEND_UNAVAILABLE on the first
+ * operation (within the timeouts).
+ *
+ * Ownership: `url` and `options` (NULL = defaults) are copied; on success `*out` is a
+ * new handle released with toto_account_store_free.
+ * Thread safety: any thread; the store is shareable by any number of threads.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
+ * version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
+ */
+toto_result toto_account_store_new_redis(const char *url,
+                                         size_t url_len,
+                                         const struct toto_redis_account_store_options *options,
+                                         struct toto_account_store **out,
+                                         struct toto_error *error);
 
 /**
  * The fixed English message for a result code.

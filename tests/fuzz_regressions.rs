@@ -45,3 +45,8 @@ fn password_inputs() {
 fn ffi_inputs() {
     replay("ffi", checks::ffi);
 }
+
+#[test]
+fn toto_pickle_inputs() {
+    replay("toto_pickle", checks::toto_pickle);
+}

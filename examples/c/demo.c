@@ -6,6 +6,9 @@
  *     toto_account_store_vtable; every database call it makes is printed as a
  *     "[sqlite]" line, so you can see when properties are loaded and saved), and
  *   - the built-in memory session cache, or Redis when TOTO_REDIS_URL is set.
+ * With TOTO_ACCOUNTS=redis (and TOTO_REDIS_URL) the accounts live in Redis instead, in
+ * Python Toto's layout (hashes under account:<user_id>: toto_account_store_new_redis),
+ * and the cache also reads Toto's own session:<id> pickles (toto_read).
  *
  * Account creation, login, signed requests (x-toto-session-id + x-toto-hmac),
  * a tampered request, session state, response signatures, account properties,
@@ -13,6 +16,7 @@
  *
  *   make demo                          (runs build/demo build/demo.sqlite3)
  *   scripts/with-redis.sh make demo    (the same over a private redis-server)
+ *   TOTO_ACCOUNTS=redis scripts/with-redis.sh make demo   (accounts in Redis too)
  *   build/demo FILE.sqlite3            (or TOTO_DEMO_DB=FILE.sqlite3 build/demo)
  *
  * It can run any number of times on the same database: step 4 removes the account a
@@ -177,6 +181,12 @@ int main(int argc, char **argv) {
   if (redis_url != NULL && redis_url[0] == '\0') {
     redis_url = NULL;
   }
+  const char *accounts = getenv("TOTO_ACCOUNTS");
+  bool redis_accounts = accounts != NULL && strcmp(accounts, "redis") == 0;
+  if (redis_accounts && redis_url == NULL) {
+    fprintf(stderr, "TOTO_ACCOUNTS=redis needs TOTO_REDIS_URL (scripts/with-redis.sh)\n");
+    return 2;
+  }
 
   /* The user, as typed at sign-up; Toto lowercases user ids. */
   static const char user_typed[] = "Alice@Example.com";
@@ -191,25 +201,42 @@ int main(int argc, char **argv) {
          sqlite3_libversion());
 
   /* ------------------------------------------------------------------------------- */
-  step("Account store: a SQLite file, through toto_account_store_vtable");
-  bool existed = access(db_path, F_OK) == 0;
   toto_account_store *store = NULL;
-  check(sqlite_store_open(db_path, stdout, &store, &err), &err, "sqlite_store_open");
-  printf("    %s: %s\n", db_path,
-         existed ? "reopened (tables and data of earlier runs kept)"
-                 : "created, tables accounts and properties made");
-  printf("    load/save/create/remove are C callbacks; each runs in one SQLite "
-         "transaction\n");
+  if (redis_accounts) {
+    step("Account store: Redis hashes in Python Toto's layout");
+    check(toto_account_store_new_redis(redis_url, strlen(redis_url), NULL, &store, &err),
+          &err, "toto_account_store_new_redis");
+    printf("    toto_account_store_new_redis: one hash per account under "
+           "account:<user_id>, password in the field \"password\"\n");
+    printf("    accounts a Python Toto service made log in unchanged; their $p5k2$ hashes "
+           "become Argon2id at login\n");
+  } else {
+    step("Account store: a SQLite file, through toto_account_store_vtable");
+    bool existed = access(db_path, F_OK) == 0;
+    check(sqlite_store_open(db_path, stdout, &store, &err), &err, "sqlite_store_open");
+    printf("    %s: %s\n", db_path,
+           existed ? "reopened (tables and data of earlier runs kept)"
+                   : "created, tables accounts and properties made");
+    printf("    load/save/create/remove are C callbacks; each runs in one SQLite "
+           "transaction\n");
+  }
 
   /* ------------------------------------------------------------------------------- */
   step("Session cache");
   toto_cache *cache = NULL;
   if (redis_url != NULL) {
-    check(toto_cache_new_redis(redis_url, strlen(redis_url), NULL, &cache, &err), &err,
+    toto_redis_options ro;
+    check(toto_redis_options_default(&ro), NULL, "toto_redis_options_default");
+    ro.toto_read = redis_accounts; /* a Toto deployment's sessions are read too */
+    check(toto_cache_new_redis(redis_url, strlen(redis_url), &ro, &cache, &err), &err,
           "toto_cache_new_redis");
     printf("    Redis (TOTO_REDIS_URL set): toto_cache_new_redis(\"");
     print_url(redis_url);
     printf("\")\n    sessions are keyed by SHA-256 of their id; Redis expires them\n");
+    if (redis_accounts) {
+      printf("    toto_read: a session id not found is looked up in Toto's session:<id> "
+             "and moved over\n");
+    }
   } else {
     check(toto_cache_new_memory(&cache), NULL, "toto_cache_new_memory");
     printf("    built-in memory cache: toto_cache_new_memory (set TOTO_REDIS_URL to use "
@@ -255,7 +282,12 @@ int main(int argc, char **argv) {
         &err, "toto_manager_create_account");
   printf("    -> OK: user id lowercased to \"%s\"; the password is stored as an Argon2id "
          "hash in the property \"password\"\n", user);
-  show_rows(db_path, user);
+  if (redis_accounts) {
+    printf("    in Redis: the hash account:%s, one field per property (text as is, other "
+           "values as NUL + CBOR; redis-cli HGETALL shows it)\n", user);
+  } else {
+    show_rows(db_path, user);
+  }
   fflush(stdout);
   rc = toto_manager_create_account(manager, S(user), S("another"), NULL, 0, &err);
   expect_code(rc, TOTO_RESULT_USER_ID_EXISTS, "create_account of an existing user");
@@ -452,8 +484,10 @@ int main(int argc, char **argv) {
          "1009)\n", (unsigned)rc, toto_result_message(rc));
 
   /* ------------------------------------------------------------------------------- */
-  step("Account properties through the session (Toto's get_account): lazy, saved to "
-       "SQLite");
+  step(redis_accounts ? "Account properties through the session (Toto's get_account): lazy, "
+                        "saved to Redis"
+                      : "Account properties through the session (Toto's get_account): lazy, "
+                        "saved to SQLite");
   toto_account *account = NULL;
   check(toto_manager_session_account(manager, current, &account), NULL,
         "toto_manager_session_account");
@@ -520,7 +554,7 @@ int main(int argc, char **argv) {
   check(toto_account_get_text(fresh, S("display_name"), &display, &display_len, &err), &err,
         "toto_account_get_text(display_name)");
   printf("    a fresh account (toto_manager_account) reads display_name -> \"%.*s\" from "
-         "SQLite\n", (int)display_len, display);
+         "%s\n", (int)display_len, display, redis_accounts ? "Redis" : "SQLite");
   toto_account_free(fresh);
 
   /* ------------------------------------------------------------------------------- */
@@ -601,9 +635,15 @@ int main(int argc, char **argv) {
   toto_manager_free(manager);
   toto_cache_free(cache);
   toto_account_store_free(store); /* last reference: free_user_data closes the database */
-  printf("    sessions, manager, cache and store released; the SQLite file is closed\n");
-  printf("    the account %s stays in %s; the next run removes it first (step 4)\n", user,
-         db_path);
+  if (redis_accounts) {
+    printf("    sessions, manager, cache and store released\n");
+    printf("    the account %s stays in Redis; the next run removes it first (step 4)\n",
+           user);
+  } else {
+    printf("    sessions, manager, cache and store released; the SQLite file is closed\n");
+    printf("    the account %s stays in %s; the next run removes it first (step 4)\n", user,
+           db_path);
+  }
 
   printf("\ndemo: all steps passed\n");
   return 0;

@@ -4,11 +4,16 @@
 
 mod memory_cache;
 mod memory_store;
+mod redis_account_store;
 mod redis_cache;
+mod redis_toto;
+pub mod toto_pickle;
 
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;
+pub use redis_account_store::{RedisAccountStore, RedisAccountStoreOptions};
 pub use redis_cache::{RedisCache, RedisOptions, REMOVE_USER_BATCH};
+pub use redis_toto::{toto_session_key, TotoCompat};
 
 // The contracts, under the paths users of `toto_session::backend` have known.
 pub use crate::core::session_io::{load_session, store_session, LoadedSession};

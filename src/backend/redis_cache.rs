@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 use redis::{Connection, ErrorKind, RedisError, Script, ServerErrorKind};
 use sha2::{Digest, Sha256};
 
+use crate::backend::redis_toto::{self, TotoCompat};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::error::{Error, Result};
 use crate::session::Session;
@@ -66,6 +67,8 @@ pub struct RedisOptions {
     /// [`Error::Unavailable`] instead of trying Redis again (default 1 s; zero turns
     /// the back-off off, so every call waits for its own timeouts).
     pub down_backoff: Duration,
+    /// Python Toto's own session layout: read, keep, write (default: all off).
+    pub toto: TotoCompat,
 }
 
 impl Default for RedisOptions {
@@ -77,6 +80,7 @@ impl Default for RedisOptions {
             pool_size: 8,
             hash_ids: true,
             down_backoff: Duration::from_secs(1),
+            toto: TotoCompat::default(),
         }
     }
 }
@@ -338,7 +342,7 @@ impl RedisCache {
     /// Every operation is safe to run twice: loads, renewals and removals are
     /// idempotent, and the store script treats finding its own call's token at its
     /// own revision as done.
-    fn with_connection<T>(
+    pub(super) fn with_connection<T>(
         &self,
         op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
     ) -> Result<T> {
@@ -417,7 +421,12 @@ impl RedisCache {
                 .invoke(con)
         })?;
         match stored {
-            1 => Ok(None),
+            1 => {
+                if self.options.toto.write {
+                    redis_toto::write(self, record)?;
+                }
+                Ok(None)
+            }
             0 => Err(Error::IdCollision),
             -1 => Err(Error::Revoked),
             -2 => Err(Error::Conflict),
@@ -455,7 +464,12 @@ impl SessionCache for RedisCache {
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let key = self.session_key(id);
-        self.with_connection(|con| redis::cmd("HGET").arg(&key).arg("r").query(con))
+        let found: Option<Vec<u8>> =
+            self.with_connection(|con| redis::cmd("HGET").arg(&key).arg("r").query(con))?;
+        if found.is_none() && self.options.toto.read {
+            return Ok(redis_toto::import(self, id)?.map(|l| l.record.to_vec()));
+        }
+        Ok(found)
     }
 
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
@@ -469,6 +483,14 @@ impl SessionCache for RedisCache {
                 .arg(self.user_prefix())
                 .invoke(con)
         })?;
+        if found.is_none() && self.options.toto.read {
+            return redis_toto::import(self, id);
+        }
+        if let (Some((_, expires_ms)), Some(_), true) = (&found, renew, self.options.toto.write) {
+            if *expires_ms > 0 {
+                redis_toto::extend(self, id, *expires_ms)?;
+            }
+        }
         Ok(found.map(|(record, expires_ms)| Loaded {
             record: record.into(),
             expires: (expires_ms >= 0).then_some(expires_ms as f64 / 1000.0),
@@ -500,6 +522,9 @@ impl SessionCache for RedisCache {
         let key = self.session_key(id);
         let _: i64 =
             self.with_connection(|con| self.remove.key(&key).arg(self.user_prefix()).invoke(con))?;
+        if self.options.toto.enabled() {
+            redis_toto::remove(self, id)?;
+        }
         Ok(())
     }
 
@@ -520,8 +545,12 @@ impl SessionCache for RedisCache {
             })?;
             removed += n;
             if seen < REMOVE_USER_BATCH {
-                return Ok(removed);
+                break;
             }
         }
+        if self.options.toto.enabled() {
+            redis_toto::remove_user(self, user_id)?;
+        }
+        Ok(removed)
     }
 }

@@ -30,7 +30,7 @@ handle!(
     "toto_account_store"
 );
 
-fn new_store(
+pub(crate) fn new_store(
     out: *mut *mut TotoAccountStore,
     make: impl FnOnce() -> FfiResult<Arc<dyn AccountStore>>,
 ) -> FfiResult {

@@ -22,6 +22,7 @@ mod handle;
 pub mod limits;
 pub mod manager;
 pub mod redis;
+pub mod redis_account_store;
 pub mod result;
 pub mod session;
 pub mod session_state;

@@ -1,19 +1,21 @@
-//! `toto_cache_new_redis`: the built-in Redis session cache.
+//! `toto_cache_new_redis`: the built-in Redis session cache (with Python Toto's layout
+//! behind options).
 
 use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{RedisCache, RedisOptions};
+use crate::backend::{RedisCache, RedisOptions, TotoCompat};
 use crate::error::Error;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, TotoError};
 use crate::ffi::cache::{new_cache, TotoCache};
 use crate::ffi::result::TotoResult;
 
-/// The options version this header describes. Version 2 added `down_backoff_ms`;
-/// a version 1 struct (without it) is still accepted and gets the default back-off.
-pub const TOTO_REDIS_OPTIONS_VERSION: u32 = 2;
+/// The options version this header describes. Version 2 added `down_backoff_ms`,
+/// version 3 the `toto_*` fields; a caller built against an older header passes its
+/// version and only that version's (shorter) struct is read, the rest defaulted.
+pub const TOTO_REDIS_OPTIONS_VERSION: u32 = 3;
 /// Longest Redis URL or key prefix accepted, in bytes.
 pub const TOTO_MAX_REDIS_TEXT_LEN: usize = 4096;
 
@@ -41,6 +43,17 @@ pub struct TotoRedisOptions {
     /// with TOTO_RESULT_BACKEND_UNAVAILABLE instead of waiting for its own timeouts,
     /// in milliseconds (default 1000; 0 turns the back-off off).
     pub down_backoff_ms: u32,
+    /// Version 3. Python Toto compatibility, reading (default false): a session id not
+    /// found in this library's layout is looked up under Toto's `session:<id>` (a
+    /// pickled session), converted, and stored in this library's layout. A pickle that
+    /// cannot be converted is TOTO_RESULT_INVALID_CBOR for that session, its key left.
+    pub toto_read: bool,
+    /// Version 3. With `toto_read`: leave Toto's `session:<id>` in place after reading
+    /// it (default false: it is deleted once moved).
+    pub toto_keep_key: bool,
+    /// Version 3. Also write every stored session as Toto's `session:<id>` pickle
+    /// (default false), so a Python Toto service reads sessions made here.
+    pub toto_write: bool,
 }
 
 /// The layout of version 1 of `toto_redis_options`, a prefix of the current one: a
@@ -55,6 +68,14 @@ struct RedisOptionsV1 {
     io_timeout_ms: u32,
     pool_size: u32,
     hash_ids: bool,
+}
+
+/// The layout of version 2 of `toto_redis_options`: version 1 plus `down_backoff_ms`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RedisOptionsV2 {
+    v1: RedisOptionsV1,
+    down_backoff_ms: u32,
 }
 
 /// Fills `out` with the defaults.
@@ -76,6 +97,9 @@ pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> Toto
                 pool_size: d.pool_size as u32,
                 hash_ids: d.hash_ids,
                 down_backoff_ms: d.down_backoff.as_millis() as u32,
+                toto_read: d.toto.read,
+                toto_keep_key: d.toto.keep_toto_key,
+                toto_write: d.toto.write,
             },
         );
         Ok(())
@@ -95,9 +119,13 @@ pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> Toto
 /// (otherwise TOTO_RESULT_BACKEND_MISBEHAVED). A Redis still loading its dataset
 /// (`LOADING`) is TOTO_RESULT_BACKEND_UNAVAILABLE.
 ///
+/// With `toto_read` / `toto_write` the cache also reads / writes Python Toto 1.0.10's
+/// own session layout (docs/coming-from-toto.md); a logout then removes both copies.
+///
 /// Ownership: `url` and `options` (NULL = defaults) are copied; on success `*out` is a
-/// new handle released with toto_cache_free. `options->version` 1 (the struct without
-/// `down_backoff_ms`) and 2 are accepted; only that version's fields are read.
+/// new handle released with toto_cache_free. `options->version` 1 (without
+/// `down_backoff_ms`), 2 (without the `toto_*` fields) and 3 are accepted; only that
+/// version's fields are read.
 /// Thread safety: any thread; the cache is shareable by any number of threads.
 /// Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
 /// version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
@@ -116,21 +144,32 @@ pub extern "C" fn toto_cache_new_redis(
             // SAFETY: non-NULL; every version of the struct starts with its u32 version
             // field, which says how much more may be read.
             let version = unsafe { options.cast::<u32>().read_unaligned() };
+            let current = |v1: RedisOptionsV1, down_backoff_ms: u32| TotoRedisOptions {
+                version: v1.version,
+                key_prefix: v1.key_prefix,
+                key_prefix_len: v1.key_prefix_len,
+                connect_timeout_ms: v1.connect_timeout_ms,
+                io_timeout_ms: v1.io_timeout_ms,
+                pool_size: v1.pool_size,
+                hash_ids: v1.hash_ids,
+                down_backoff_ms,
+                toto_read: false,
+                toto_keep_key: false,
+                toto_write: false,
+            };
+            let default_backoff = opts.down_backoff.as_millis() as u32;
             let o = match version {
                 1 => {
                     // SAFETY: a version-1 caller provides at least the version-1 layout,
                     // a prefix of the current struct (plain data), copied here.
                     let v1 = unsafe { options.cast::<RedisOptionsV1>().read_unaligned() };
-                    TotoRedisOptions {
-                        version: v1.version,
-                        key_prefix: v1.key_prefix,
-                        key_prefix_len: v1.key_prefix_len,
-                        connect_timeout_ms: v1.connect_timeout_ms,
-                        io_timeout_ms: v1.io_timeout_ms,
-                        pool_size: v1.pool_size,
-                        hash_ids: v1.hash_ids,
-                        down_backoff_ms: opts.down_backoff.as_millis() as u32,
-                    }
+                    current(v1, default_backoff)
+                }
+                2 => {
+                    // SAFETY: a version-2 caller provides the version-2 layout, a prefix
+                    // of the current struct (plain data), copied here.
+                    let v2 = unsafe { options.cast::<RedisOptionsV2>().read_unaligned() };
+                    current(v2.v1, v2.down_backoff_ms)
                 }
                 // SAFETY: the current version: the whole struct (plain data), copied.
                 TOTO_REDIS_OPTIONS_VERSION => unsafe { options.read_unaligned() },
@@ -150,6 +189,11 @@ pub extern "C" fn toto_cache_new_redis(
             opts.pool_size = o.pool_size as usize;
             opts.hash_ids = o.hash_ids;
             opts.down_backoff = Duration::from_millis(o.down_backoff_ms.into());
+            opts.toto = TotoCompat {
+                read: o.toto_read,
+                keep_toto_key: o.toto_keep_key,
+                write: o.toto_write,
+            };
         }
         new_cache(out, || Ok(Arc::new(RedisCache::new(url, opts)?)))
     })

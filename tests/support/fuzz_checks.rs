@@ -222,3 +222,31 @@ pub fn ffi(data: &[u8]) {
     toto_session_free(session);
     toto_cache_free(cache);
 }
+
+/// Python Toto's session pickles: decoding never panics and never runs away in memory
+/// or depth; writing a decoded state back as a pickle is stable after one round (a
+/// Python `str` that is UTF-8 reads as text, so bytes may become text once).
+pub fn toto_pickle(data: &[u8]) {
+    use toto_session::backend::toto_pickle::{decode_session, decode_state, encode_state};
+    let _ = decode_session("IpHYzcMQQR5-wnN4pmHJNQ", data);
+    let session_of = |state: Vec<(String, Value)>| {
+        let mut s = Session::with_id("IpHYzcMQQR5-wnN4pmHJNQ", "", 1.0).unwrap();
+        for (k, v) in state {
+            s.set(&k, v).ok()?;
+        }
+        Some(s)
+    };
+    let Some(first) = decode_state(data).ok().and_then(session_of) else {
+        return;
+    };
+    let Ok(e1) = encode_state(&first) else {
+        return; // a map key that is an array or map cannot be written
+    };
+    let round = |bytes: &[u8]| {
+        let s = session_of(decode_state(bytes).expect("a pickle written here reads back"))
+            .expect("its values fit a session");
+        encode_state(&s).expect("what was written once is written again")
+    };
+    let e2 = round(&e1);
+    assert_eq!(round(&e2), e2);
+}

@@ -121,3 +121,13 @@ toto_result toto_go_cache_new_redis(const char *url, size_t url_len,
     o.key_prefix_len = prefix_len;
     return toto_cache_new_redis(url, url_len, &o, out, error);
 }
+
+toto_result toto_go_account_store_new_redis(const char *url, size_t url_len,
+                                            const toto_redis_account_store_options *options,
+                                            const char *prefix, size_t prefix_len,
+                                            toto_account_store **out, toto_error *error) {
+    toto_redis_account_store_options o = *options;
+    o.key_prefix = prefix;
+    o.key_prefix_len = prefix_len;
+    return toto_account_store_new_redis(url, url_len, &o, out, error);
+}

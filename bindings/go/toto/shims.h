@@ -29,4 +29,10 @@ toto_result toto_go_cache_new_redis(const char *url, size_t url_len,
                                     const toto_redis_options *options, const char *prefix,
                                     size_t prefix_len, toto_cache **out, toto_error *error);
 
+/* toto_account_store_new_redis, the key prefix given apart (as for the cache). */
+toto_result toto_go_account_store_new_redis(const char *url, size_t url_len,
+                                            const toto_redis_account_store_options *options,
+                                            const char *prefix, size_t prefix_len,
+                                            toto_account_store **out, toto_error *error);
+
 #endif

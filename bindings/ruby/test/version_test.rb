@@ -46,6 +46,7 @@ class VersionTest < Minitest::Test
       "TOTO_ACCOUNT_STORE_VTABLE_VERSION" => TotoSession::Native::ACCOUNT_STORE_VTABLE_VERSION,
       "TOTO_MANAGER_OPTIONS_VERSION" => TotoSession::Native::MANAGER_OPTIONS_VERSION,
       "TOTO_REDIS_OPTIONS_VERSION" => TotoSession::Native::REDIS_OPTIONS_VERSION,
+      "TOTO_REDIS_ACCOUNT_STORE_OPTIONS_VERSION" => TotoSession::Native::REDIS_ACCOUNT_STORE_OPTIONS_VERSION,
       "TOTO_MAX_LOAD_NAMES" => TotoSession::Native::MAX_LOAD_NAMES,
       "TOTO_MAX_NAME_LEN" => TotoSession::Native::MAX_NAME_LEN,
       "TOTO_MAX_RECORD_LEN" => TotoSession::Native::MAX_RECORD_LEN,
@@ -68,6 +69,8 @@ class VersionTest < Minitest::Test
     assert_equal 72, TotoSession::Native::ManagerOptions.offset_of(:save_policy)
     assert_equal 48, TotoSession::Native::RedisOptions.size
     assert_equal 40, TotoSession::Native::RedisOptions.offset_of(:down_backoff_ms)
+    assert_equal 44, TotoSession::Native::RedisOptions.offset_of(:toto_read)
+    assert_equal 40, TotoSession::Native::RedisAccountStoreOptions.size
     assert_equal 8, TotoSession::Native::ManagerOptions.offset_of(:session_ttl)
     assert_equal 56, TotoSession::Native::ManagerOptions.offset_of(:clock)
   end

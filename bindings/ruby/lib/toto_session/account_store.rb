@@ -33,6 +33,33 @@ module TotoSession
         build(s.out_pointer, shield: false)
       end
 
+      # The built-in Redis account store at `url` (redis://[:password@]host:port[/db]):
+      # one hash per account under "account:<user_id>" (key_prefix changes
+      # "account:"), the password hash in the field "password": Python Toto 1.0.10's
+      # layout, so its accounts log in unchanged (their $p5k2$ hashes become Argon2id
+      # at login). Text properties are stored as they are; other values as a NUL byte
+      # and their CBOR. Nothing connects until the first operation.
+      def redis(url, key_prefix: nil, connect_timeout_ms: nil, io_timeout_ms: nil, pool_size: nil)
+        url = String(url)
+        opts = Native::RedisAccountStoreOptions.new
+        code = Native.toto_redis_account_store_options_default(opts)
+        Errors.raise_for(code) unless code.zero?
+        prefix = nil
+        if key_prefix
+          prefix = FFI::MemoryPointer.from_string(String(key_prefix))
+          opts[:key_prefix] = prefix
+          opts[:key_prefix_len] = String(key_prefix).bytesize
+        end
+        opts[:connect_timeout_ms] = Integer(connect_timeout_ms) if connect_timeout_ms
+        opts[:io_timeout_ms] = Integer(io_timeout_ms) if io_timeout_ms
+        opts[:pool_size] = Integer(pool_size) if pool_size
+        s = Scratch.current
+        code = Native.toto_account_store_new_redis(url, url.bytesize, opts, s.ptr, s.err)
+        prefix = nil # borrowed during the call only
+        Errors.raise_for(code, s) unless code.zero?
+        build(s.out_pointer, shield: false)
+      end
+
       # A store over a Ruby backend object (see the protocol above).
       def new(backend)
         %i[load save create].each do |m|

@@ -56,8 +56,13 @@ module TotoSession
       # failure every call fails fast for down_backoff_ms (default 1000; 0 = off)
       # instead of waiting for its own timeouts. Fork-safe: a worker forked from a
       # process that used the cache opens its own connections.
+      #
+      # Python Toto 1.0.10's own session layout (docs/coming-from-toto.md): toto_read
+      # reads session:<id> pickles when an id is not in this library's layout and moves
+      # them over (deleting the old key unless toto_keep_key); toto_write also writes
+      # every stored session there, for a Python service still reading them.
       def redis(url, key_prefix: nil, connect_timeout_ms: nil, io_timeout_ms: nil, pool_size: nil, hash_ids: nil,
-                down_backoff_ms: nil)
+                down_backoff_ms: nil, toto_read: false, toto_keep_key: false, toto_write: false)
         url = String(url)
         opts = Native::RedisOptions.new
         code = Native.toto_redis_options_default(opts)
@@ -73,6 +78,9 @@ module TotoSession
         opts[:pool_size] = Integer(pool_size) if pool_size
         opts[:hash_ids] = hash_ids ? true : false unless hash_ids.nil?
         opts[:down_backoff_ms] = Integer(down_backoff_ms) if down_backoff_ms
+        opts[:toto_read] = toto_read ? true : false
+        opts[:toto_keep_key] = toto_keep_key ? true : false
+        opts[:toto_write] = toto_write ? true : false
         s = Scratch.current
         code = Native.toto_cache_new_redis(url, url.bytesize, opts, s.ptr, s.err)
         prefix = nil # borrowed during the call only

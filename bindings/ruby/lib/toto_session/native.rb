@@ -79,7 +79,8 @@ module TotoSession
     MANAGER_OPTIONS_VERSION = 2
     SAVE_DETECT_CONFLICTS = 0
     SAVE_LAST_WRITER_WINS = 1
-    REDIS_OPTIONS_VERSION = 2
+    REDIS_OPTIONS_VERSION = 3
+    REDIS_ACCOUNT_STORE_OPTIONS_VERSION = 1
     MAX_LOAD_NAMES = 4096
     MAX_SESSION_ID_LEN = 128
     MAX_USER_ID_LEN = 256
@@ -207,7 +208,20 @@ module TotoSession
              :io_timeout_ms, :uint32,
              :pool_size, :uint32,
              :hash_ids, :bool,
-             :down_backoff_ms, :uint32
+             :down_backoff_ms, :uint32,
+             :toto_read, :bool,
+             :toto_keep_key, :bool,
+             :toto_write, :bool
+    end
+
+    # struct toto_redis_account_store_options.
+    class RedisAccountStoreOptions < FFI::Struct
+      layout :version, :uint32,
+             :key_prefix, :pointer,
+             :key_prefix_len, :size_t,
+             :connect_timeout_ms, :uint32,
+             :io_timeout_ms, :uint32,
+             :pool_size, :uint32
     end
 
     B = { blocking: true }.freeze
@@ -302,6 +316,8 @@ module TotoSession
     # ---- account stores and accounts ------------------------------------------------
 
     attach_function :toto_account_store_new_memory, [:pointer], :uint32
+    attach_function :toto_redis_account_store_options_default, [:pointer], :uint32
+    attach_function :toto_account_store_new_redis, %i[buffer_in size_t pointer pointer pointer], :uint32
     attach_function :toto_account_store_new_vtable, %i[pointer pointer], :uint32
     attach_function :toto_account_store_free, [:pointer], :void
     attach_function :toto_account_store_create, %i[pointer buffer_in size_t pointer], :uint32, B
