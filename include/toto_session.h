@@ -56,9 +56,10 @@
 #define TOTO_CACHE_VTABLE_VERSION 2
 
 /**
- * Longest session id accepted, in bytes (generated ids are 22).
+ * Longest session id accepted, in bytes (generated ids are 22; client-side tokens,
+ * see toto_cache_new_client_side, are longer).
  */
-#define TOTO_MAX_SESSION_ID_LEN 128
+#define TOTO_MAX_SESSION_ID_LEN 4000
 
 /**
  * Longest user id accepted, in bytes.

@@ -60,9 +60,9 @@ mod tests {
         assert_eq!(validate_session_id(""), Err(Error::InvalidSessionId));
         assert_eq!(validate_session_id("a b"), Err(Error::InvalidSessionId));
         assert_eq!(
-            validate_session_id(&"x".repeat(129)),
+            validate_session_id(&"x".repeat(MAX_SESSION_ID_LEN + 1)),
             Err(Error::InvalidSessionId)
         );
-        assert!(validate_session_id(&"x".repeat(128)).is_ok());
+        assert!(validate_session_id(&"x".repeat(MAX_SESSION_ID_LEN)).is_ok());
     }
 }
