@@ -2,10 +2,15 @@
 //! ([`SessionCache`], [`AccountStore`], defined in `crate::core::store`). A backend
 //! imports the core's public API only; nothing in the core imports a backend.
 
+mod client_cache;
 mod memory_cache;
 mod memory_store;
 mod redis_cache;
 
+pub use client_cache::{
+    ClientCache, ClientKey, CLIENT_KEY_LEN, CLIENT_TOKEN_OVERHEAD, DEFAULT_RENEW_GRANULARITY,
+    MAX_CLIENT_KEYS, MAX_CLIENT_RECORD_LEN,
+};
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;
 pub use redis_cache::{RedisCache, RedisOptions};
