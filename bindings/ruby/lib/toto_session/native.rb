@@ -83,6 +83,9 @@ module TotoSession
     MAX_DEPTH = 64
     MAX_PASSWORD_LEN = 4096
     MAX_REDIS_TEXT_LEN = 4096
+    CLIENT_KEY_LEN = 32
+    MAX_CLIENT_KEYS = 256
+    MAX_CLIENT_RECORD_LEN = 2947
 
     # toto_value_type
     VALUE_TYPES = %i[null bool integer float text bytes array map].freeze
@@ -198,6 +201,12 @@ module TotoSession
              :hash_ids, :bool
     end
 
+    # struct toto_client_key.
+    class ClientKey < FFI::Struct
+      layout :id, :uint32,
+             :key, [:uint8, 32]
+    end
+
     B = { blocking: true }.freeze
 
     # ---- version, results, ids, signing ---------------------------------------------
@@ -268,6 +277,7 @@ module TotoSession
     attach_function :toto_cache_new_vtable, %i[pointer pointer], :uint32
     attach_function :toto_redis_options_default, [:pointer], :uint32
     attach_function :toto_cache_new_redis, %i[buffer_in size_t pointer pointer pointer], :uint32
+    attach_function :toto_cache_new_client_side, %i[pointer size_t pointer pointer pointer pointer], :uint32
     attach_function :toto_cache_free, [:pointer], :void
     attach_function :toto_cache_store,
                     %i[pointer buffer_in size_t buffer_in size_t double buffer_in size_t uint32 pointer pointer],
