@@ -420,11 +420,11 @@ def build_table(rust, c, py, scale, threads, redis, go, ruby):
           vs="speedup vs tower save 1 k",
           ratio=ns(R, "tower_save_1k") / ns(R, "manager_save_1k"), key="rust.manager_save_1k")
 
-    sec = "Rust: client-side sessions (XChaCha20-Poly1305 token is the id)"
+    sec = "Rust: client-side sessions (AES-256-GCM-SIV token is the id)"
     t.add(sec, "client-side session open+verify per request, 200-byte state",
           ns(R, "client_open_200"), vs="time / goal 2 us",
           ratio=ns(R, "client_open_200") / 2000, target=("<=", 1.0), key="rust.client_open_200")
-    t.add(sec, "  of which: base64 + XChaCha20-Poly1305 open", ns(R, "client_aead_open_200"),
+    t.add(sec, "  of which: base64 + AES-256-GCM-SIV open", ns(R, "client_aead_open_200"),
           key="rust.client_aead_open_200")
     t.add(sec, "  of which: record decode into a session", ns(R, "client_record_import_200"),
           key="rust.client_record_import_200")

@@ -69,12 +69,12 @@
  * Largest session record a client-side token carries, in bytes (a larger session is
  * TOTO_RESULT_TOO_LARGE when saved).
  */
-#define TOTO_MAX_CLIENT_RECORD_LEN 2947
+#define TOTO_MAX_CLIENT_RECORD_LEN 2959
 
 /**
  * Bytes a client-side token adds to the record before base64 (header, nonce, tag).
  */
-#define TOTO_CLIENT_TOKEN_OVERHEAD 53
+#define TOTO_CLIENT_TOKEN_OVERHEAD 41
 
 /**
  * Longest session id accepted, in bytes (generated ids are 22; client-side tokens,
@@ -1208,8 +1208,8 @@ toto_result toto_callback_set_error(struct toto_callback_ctx *ctx,
 
 /**
  * Creates a client-side session cache: no server-side storage; a session's id is its
- * record sealed with XChaCha20-Poly1305 (URL-safe base64, no padding: a valid
- * x-toto-session-id, about 300 to 500 characters for a small session, at most
+ * record sealed with AES-256-GCM-SIV (URL-safe base64, no padding: a valid
+ * x-toto-session-id, about 100 to 500 characters for a small session, at most
  * TOTO_MAX_SESSION_ID_LEN). Every key opens tokens; `keys[0]` seals new ones (rotate by
  * adding a key last, then moving it first, then dropping the old one after the longest
  * TTL).

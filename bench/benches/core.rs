@@ -296,7 +296,7 @@ fn session_with_state_len(user: &str, expires: f64, state_len: usize) -> Session
     }
 }
 
-/// Client-side sessions (XChaCha20-Poly1305 tokens): open + verify through the manager
+/// Client-side sessions (AES-256-GCM-SIV tokens): open + verify through the manager
 /// per request with a 200-byte state, the request check on top, and sealing. Returns
 /// the token length.
 fn client_side(h: &mut Harness) -> usize {

@@ -1,20 +1,24 @@
 //! Client-side sessions: a cache with no server-side storage at all. The session id
 //! *is* the session: its record, sealed (encrypted and authenticated) with
-//! XChaCha20-Poly1305, in URL-safe base64 without padding, so it travels as Toto's
+//! AES-256-GCM-SIV (RFC 8452), in URL-safe base64 without padding, so it travels as Toto's
 //! `x-toto-session-id` header or `toto-session-id` cookie as any id does. Toto 1.0.10
 //! shipped the same idea as `ClientCache` (AES-CBC + HMAC-SHA1 over a pickle).
 //!
 //! Token (before base64), format 1:
 //!
 //! ```text
-//! 0x01 | key id (u32 BE) | expires (f64 BE) | nonce (24 bytes) | ciphertext | tag (16)
+//! 0x01 | key id (u32 BE) | expires (f64 BE) | nonce (12 bytes) | ciphertext | tag (16)
 //! ```
 //! The first 13 bytes are the associated data: in the clear but authenticated, so the
 //! expiry is checked (and an unknown key id refused) before anything is decrypted. The
 //! ciphertext is the session's record (the library's CBOR record, the same bytes in
-//! every language). The nonce is 24 fresh bytes from the OS CSPRNG (`getrandom`) for
-//! every token: no user-space generator whose state a `fork()` would duplicate, and 192
-//! bits make a repeat negligible however many tokens a key seals.
+//! every language). The nonce is 12 fresh bytes from the OS CSPRNG (`getrandom`) for
+//! every token: no user-space generator whose state a `fork()` would duplicate. GCM-SIV
+//! is nonce-misuse resistant: even a repeated nonce would only show that two tokens
+//! seal the same bytes, and random nonces are within its bounds for 2^48 tokens a key.
+//! Why not XChaCha20-Poly1305: on the x86-64 machines measured, RustCrypto's
+//! `chacha20poly1305` 0.10 and 0.11 took about 2.4 us to open a 320-byte token
+//! against 0.75 us for `aes-gcm-siv` (AES-NI and CLMUL); opening is on every request.
 //!
 //! Keys: any number of 32-byte keys, each with a `u32` id; every key opens tokens, the
 //! first seals them. Rotate by (1) adding the new key after the current one on every
@@ -44,10 +48,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use aes_gcm_siv::aead::AeadInOut;
+use aes_gcm_siv::{Aes256GcmSiv, KeyInit, Nonce, Tag};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chacha20poly1305::aead::AeadInOut;
-use chacha20poly1305::{Key, KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use rand_core::{OsRng, RngCore};
 
 use crate::backend::{Renewal, SessionCache, StoreMode};
@@ -62,13 +66,13 @@ pub const CLIENT_KEY_LEN: usize = 32;
 pub const MAX_CLIENT_KEYS: usize = 256;
 /// The token format this library writes (its first byte).
 const FORMAT: u8 = 1;
-const NONCE_LEN: usize = 24;
+const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 /// Bytes of the authenticated header: format, key id, expiry.
 const HEADER_LEN: usize = 1 + 4 + 8;
 /// Bytes a token adds to the record before base64: header, nonce, tag.
 pub const CLIENT_TOKEN_OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
-/// Largest record a token can carry: (4000 / 4 * 3) - 53 = 2947 bytes.
+/// Largest record a token can carry: (4000 / 4 * 3) - 41 = 2959 bytes.
 pub const MAX_CLIENT_RECORD_LEN: usize = MAX_SESSION_ID_LEN / 4 * 3 - CLIENT_TOKEN_OVERHEAD;
 /// The id the sealed record carries (the token is the id; storing the previous token
 /// inside the next one would make tokens grow on every save).
@@ -96,9 +100,8 @@ impl fmt::Debug for ClientKey {
 
 /// Client-side sessions: see the module documentation.
 pub struct ClientCache {
-    /// Every key that opens tokens; the first seals them. The cipher state is wiped
-    /// when dropped.
-    keys: Vec<(u32, XChaCha20Poly1305)>,
+    /// Every key that opens tokens; the first seals them.
+    keys: Vec<(u32, Aes256GcmSiv)>,
     clock: Arc<dyn Clock>,
     granularity: f64,
 }
@@ -131,7 +134,7 @@ impl ClientCache {
         if keys.len() > MAX_CLIENT_KEYS {
             return Err(Error::InvalidArgument("client-side cache: too many keys"));
         }
-        let mut out: Vec<(u32, XChaCha20Poly1305)> = Vec::with_capacity(keys.len());
+        let mut out: Vec<(u32, Aes256GcmSiv)> = Vec::with_capacity(keys.len());
         for k in keys {
             if out.iter().any(|(id, _)| *id == k.id) {
                 return Err(Error::InvalidArgument(
@@ -141,7 +144,7 @@ impl ClientCache {
             if k.key.iter().all(|b| *b == 0) {
                 return Err(Error::InvalidArgument("client-side cache: all-zero key"));
             }
-            out.push((k.id, XChaCha20Poly1305::new(&Key::from(k.key))));
+            out.push((k.id, Aes256GcmSiv::new(&k.key.into())));
         }
         Ok(ClientCache {
             keys: out,
@@ -193,7 +196,7 @@ impl ClientCache {
         raw.extend_from_slice(record);
         let (head, body) = raw.split_at_mut(HEADER_LEN + NONCE_LEN);
         let tag = cipher
-            .encrypt_inout_detached(&XNonce::from(nonce), &head[..HEADER_LEN], body.into())
+            .encrypt_inout_detached(&Nonce::from(nonce), &head[..HEADER_LEN], body.into())
             .map_err(|_| Error::Backend("sealing failed".into()))?;
         raw.extend_from_slice(&tag);
         Ok(URL_SAFE_NO_PAD.encode(&raw))
@@ -232,7 +235,7 @@ impl ClientCache {
         let tag_at = raw.len() - TAG_LEN;
         let tag = Tag::try_from(&raw[tag_at..]).ok()?;
         let (head, rest) = raw.split_at_mut(HEADER_LEN + NONCE_LEN);
-        let nonce = XNonce::try_from(&head[HEADER_LEN..]).ok()?;
+        let nonce = Nonce::try_from(&head[HEADER_LEN..]).ok()?;
         let body = &mut rest[..tag_at - HEADER_LEN - NONCE_LEN];
         cipher
             .decrypt_inout_detached(&nonce, &head[..HEADER_LEN], body.into(), &tag)

@@ -17,9 +17,9 @@ pub const TOTO_CLIENT_KEY_LEN: usize = 32;
 pub const TOTO_MAX_CLIENT_KEYS: usize = 256;
 /// Largest session record a client-side token carries, in bytes (a larger session is
 /// TOTO_RESULT_TOO_LARGE when saved).
-pub const TOTO_MAX_CLIENT_RECORD_LEN: usize = 2947;
+pub const TOTO_MAX_CLIENT_RECORD_LEN: usize = 2959;
 /// Bytes a client-side token adds to the record before base64 (header, nonce, tag).
-pub const TOTO_CLIENT_TOKEN_OVERHEAD: usize = 53;
+pub const TOTO_CLIENT_TOKEN_OVERHEAD: usize = 41;
 
 const _: () = assert!(TOTO_CLIENT_KEY_LEN == CLIENT_KEY_LEN);
 const _: () = assert!(TOTO_MAX_CLIENT_KEYS == MAX_CLIENT_KEYS);
@@ -38,8 +38,8 @@ pub struct TotoClientKey {
 }
 
 /// Creates a client-side session cache: no server-side storage; a session's id is its
-/// record sealed with XChaCha20-Poly1305 (URL-safe base64, no padding: a valid
-/// x-toto-session-id, about 300 to 500 characters for a small session, at most
+/// record sealed with AES-256-GCM-SIV (URL-safe base64, no padding: a valid
+/// x-toto-session-id, about 100 to 500 characters for a small session, at most
 /// TOTO_MAX_SESSION_ID_LEN). Every key opens tokens; `keys[0]` seals new ones (rotate by
 /// adding a key last, then moving it first, then dropping the old one after the longest
 /// TTL).

@@ -23,7 +23,7 @@ type ClientKey struct {
 }
 
 // NewClientSideCache makes a client-side session cache: nothing is stored on the
-// server; a session's id is the session itself, sealed with XChaCha20-Poly1305 (URL-safe
+// server; a session's id is the session itself, sealed with AES-256-GCM-SIV (URL-safe
 // base64, a few hundred characters, usable as x-toto-session-id). Every key opens
 // tokens; the first seals new ones (rotate by adding a key last, then moving it first,
 // then dropping the old one after the longest TTL).

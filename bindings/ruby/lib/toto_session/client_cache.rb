@@ -4,7 +4,7 @@ module TotoSession
   class Cache
     class << self
       # Client-side sessions: nothing is stored on the server; a session's id is the
-      # session itself, sealed with XChaCha20-Poly1305 (URL-safe base64, a few hundred
+      # session itself, sealed with AES-256-GCM-SIV (URL-safe base64, a few hundred
       # characters, usable as x-toto-session-id).
       #
       # `keys`: one or more keys, each `{id: Integer (uint32), key: 32-byte String}`

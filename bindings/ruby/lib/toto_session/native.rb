@@ -85,7 +85,7 @@ module TotoSession
     MAX_REDIS_TEXT_LEN = 4096
     CLIENT_KEY_LEN = 32
     MAX_CLIENT_KEYS = 256
-    MAX_CLIENT_RECORD_LEN = 2947
+    MAX_CLIENT_RECORD_LEN = 2959
 
     # toto_value_type
     VALUE_TYPES = %i[null bool integer float text bytes array map].freeze
