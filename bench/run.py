@@ -443,6 +443,21 @@ def build_table(rust, c, py, scale, threads, redis, go, ruby, rack=None):
           vs="speedup vs tower save 1 k",
           ratio=ns(R, "tower_save_1k") / ns(R, "manager_save_1k"), key="rust.manager_save_1k")
 
+    sec = "Rust: client-side sessions (AES-256-GCM-SIV token is the id)"
+    t.add(sec, "client-side session open+verify per request, 200-byte state",
+          ns(R, "client_open_200"), vs="time / goal 2 us",
+          ratio=ns(R, "client_open_200") / 2000, target=("<=", 1.0), key="rust.client_open_200")
+    t.add(sec, "  of which: base64 + AES-256-GCM-SIV open", ns(R, "client_aead_open_200"),
+          key="rust.client_aead_open_200")
+    t.add(sec, "  of which: record decode into a session", ns(R, "client_record_import_200"),
+          key="rust.client_record_import_200")
+    t.add(sec, "  + request HMAC check (verify_request, 64 B body)",
+          ns(R, "client_verify_request_200"), key="rust.client_verify_request_200")
+    t.add(sec, "seal a new token (save / renewal), 200-byte state", ns(R, "client_seal_200"),
+          key="rust.client_seal_200")
+    t.add(sec, "token size, 200-byte state (x-toto-session-id)",
+          value=f"{rust['info'].get('client_token_len', '?')} chars", key="rust.client_token_len")
+
     sec = "Rust peer: tower-sessions 0.15 MemoryStore (same 5-entry record)"
     for k, label in (("tower_load_1k", "load, 1 k sessions"),
                      ("tower_load_100k", "load, 100 k sessions"),

@@ -71,9 +71,31 @@
 #define TOTO_CACHE_VTABLE_VERSION 3
 
 /**
- * Longest session id accepted, in bytes (generated ids are 22).
+ * Length of a client-side session key, in bytes.
  */
-#define TOTO_MAX_SESSION_ID_LEN 128
+#define TOTO_CLIENT_KEY_LEN 32
+
+/**
+ * Most keys toto_cache_new_client_side accepts.
+ */
+#define TOTO_MAX_CLIENT_KEYS 256
+
+/**
+ * Largest session record a client-side token carries, in bytes (a larger session is
+ * TOTO_RESULT_TOO_LARGE when saved).
+ */
+#define TOTO_MAX_CLIENT_RECORD_LEN 2959
+
+/**
+ * Bytes a client-side token adds to the record before base64 (header, nonce, tag).
+ */
+#define TOTO_CLIENT_TOKEN_OVERHEAD 41
+
+/**
+ * Longest session id accepted, in bytes (generated ids are 22; client-side tokens,
+ * see toto_cache_new_client_side, are longer).
+ */
+#define TOTO_MAX_SESSION_ID_LEN 4000
 
 /**
  * Longest user id accepted, in bytes.
@@ -634,6 +656,21 @@ typedef struct toto_cache_vtable {
                        uint64_t revision,
                        struct toto_callback_ctx *ctx);
 } toto_cache_vtable;
+
+/**
+ * One key of a client-side cache: the id written into the tokens it seals, and 32
+ * secret bytes from a CSPRNG (e.g. `head -c 32 /dev/urandom`).
+ */
+typedef struct toto_client_key {
+  /**
+   * The key id (any value; unique within one cache).
+   */
+  uint32_t id;
+  /**
+   * The secret.
+   */
+  uint8_t key[TOTO_CLIENT_KEY_LEN];
+} toto_client_key;
 
 /**
  * Manager settings. Fill with toto_manager_options_default, then change fields.
@@ -1365,6 +1402,39 @@ toto_result toto_callback_set_error(struct toto_callback_ctx *ctx,
                                     size_t message_len);
 
 /**
+ * Creates a client-side session cache: no server-side storage; a session's id is its
+ * record sealed with AES-256-GCM-SIV (URL-safe base64, no padding: a valid
+ * x-toto-session-id, about 100 to 500 characters for a small session, at most
+ * TOTO_MAX_SESSION_ID_LEN). Every key opens tokens; `keys[0]` seals new ones (rotate by
+ * adding a key last, then moving it first, then dropping the old one after the longest
+ * TTL).
+ *
+ * Through a manager: every save, login, rotation or renewal gives the session a new id
+ * (read it back with toto_session_id and send it in the response); a renewal reissues
+ * the token only when the renewal target is ahead of its expiry by more than 1 % of the
+ * renewal window. A malformed, tampered, expired or foreign-key token is not found
+ * (TOTO_RESULT_NOT_FOUND from toto_cache_load, 1007 from toto_manager_verify_request).
+ * toto_cache_remove (logout) succeeds but cannot revoke: the token stays valid until
+ * its expiry. toto_cache_remove_user is TOTO_RESULT_UNSUPPORTED. A record larger than
+ * TOTO_MAX_CLIENT_RECORD_LEN is TOTO_RESULT_TOO_LARGE when stored.
+ *
+ * `clock` (NULL = the wall clock) judges expiry: give the manager the same one.
+ *
+ * Ownership: `keys` (`n_keys` entries) is copied; `clock_data` is borrowed: it and
+ * `clock` must stay valid, and be thread-safe, while the cache lives. On success `*out`
+ * is a new handle released with toto_cache_free.
+ * Thread safety: any thread; the cache is shareable by any number of threads.
+ * Errors: TOTO_RESULT_INVALID_ARGUMENT (no key, more than TOTO_MAX_CLIENT_KEYS, two
+ * keys with one id, an all-zero key), TOTO_RESULT_NULL_ARGUMENT.
+ */
+toto_result toto_cache_new_client_side(const struct toto_client_key *keys,
+                                       size_t n_keys,
+                                       double (*clock)(void *clock_data),
+                                       void *clock_data,
+                                       struct toto_cache **out,
+                                       struct toto_error *error);
+
+/**
  * Fills `out` with the defaults (Toto's TTLs, OWASP's Argon2id costs, wall clock).
  *
  * Thread safety: any thread. Errors: TOTO_RESULT_NULL_ARGUMENT.
@@ -1751,7 +1821,8 @@ toto_result toto_session_new(const char *user_id,
                              struct toto_session **out);
 
 /**
- * Creates a session with a given id (1..128 printable ASCII bytes, no spaces).
+ * Creates a session with a given id (1..TOTO_MAX_SESSION_ID_LEN printable ASCII bytes,
+ * no spaces).
  *
  * Ownership: as toto_session_new.
  * Thread safety: any thread.

@@ -14,6 +14,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use toto_session::backend::{ClientCache, ClientKey, CLIENT_KEY_LEN};
 use toto_session::{
     Account, AccountStore, Manager, ManagerConfig, MemoryAccountStore, MemoryCache, Session,
     SessionCache, StoreMode, Value,
@@ -275,6 +276,72 @@ fn manager_benches(h: &mut Harness) {
     }
 }
 
+/// A session whose state encodes to exactly `state_len` bytes of CBOR: the 5-entry
+/// state plus a `note` text sized to make up the rest.
+fn session_with_state_len(user: &str, expires: f64, state_len: usize) -> Session {
+    let mut empty = Session::with_id(SESSION_ID, user, expires).unwrap();
+    empty.set_key(Some(KEY)).unwrap();
+    let base = session(SESSION_ID, user, expires);
+    // Bytes the 5-entry state adds over an empty map (1 byte).
+    let five = base.export().unwrap().len() - empty.export().unwrap().len() + 1;
+    let mut pad = state_len.saturating_sub(five + 5 + 2);
+    loop {
+        let mut s = base.clone();
+        s.set("note", Value::from("n".repeat(pad))).unwrap();
+        let len = s.export().unwrap().len() - empty.export().unwrap().len() + 1;
+        if len <= state_len || pad == 0 {
+            return s;
+        }
+        pad -= 1;
+    }
+}
+
+/// Client-side sessions (AES-256-GCM-SIV tokens): open + verify through the manager
+/// per request with a 200-byte state, the request check on top, and sealing. Returns
+/// the token length.
+fn client_side(h: &mut Harness) -> usize {
+    let keys = [ClientKey {
+        id: 1,
+        key: [0x42; CLIENT_KEY_LEN],
+    }];
+    let cache = Arc::new(ClientCache::new(&keys).unwrap());
+    let manager = Manager::new(
+        cache.clone(),
+        Arc::new(MemoryAccountStore::new()),
+        ManagerConfig::default(),
+    )
+    .unwrap();
+    let mut s = session_with_state_len(USER, now() + 365.0 * 86400.0, 200);
+    toto_session::backend::store_session(cache.as_ref(), &mut s, StoreMode::Upsert).unwrap();
+    let token = s.id().to_owned();
+    eprintln!("  client-side token: {} characters (200-byte state)", token.len());
+    h.op("client_aead_open_200", || cache.open(&token).unwrap());
+    let (_, record) = cache.open(&token).unwrap();
+    h.op("client_record_import_200", || Session::import(&record).unwrap());
+    h.op("client_open_200", || {
+        manager.retrieve_session(&token).unwrap().unwrap()
+    });
+    let body = message(64);
+    let mac = s
+        .sign_request(METHOD.as_bytes(), URI.as_bytes(), &body)
+        .unwrap();
+    h.op("client_verify_request_200", || {
+        manager
+            .verify_request(
+                &token,
+                mac.as_bytes(),
+                METHOD.as_bytes(),
+                URI.as_bytes(),
+                &body,
+            )
+            .unwrap()
+    });
+    h.op("client_seal_200", || {
+        cache.store_session(&s, StoreMode::Upsert).unwrap()
+    });
+    token.len()
+}
+
 fn tower(h: &mut Harness) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -341,11 +408,13 @@ fn main() {
     eprintln!("rust core:");
     core(&mut h);
     manager_benches(&mut h);
+    eprintln!("rust client-side sessions:");
+    let token_len = client_side(&mut h);
     eprintln!("rust peer (tower-sessions MemoryStore):");
     tower(&mut h);
     let record_len = session(SESSION_ID, USER, 1.0).export().unwrap().len();
     println!(
-        "{{\"results\": [\n  {}\n], \"info\": {{\"record_len\": {record_len}}}}}",
+        "{{\"results\": [\n  {}\n], \"info\": {{\"record_len\": {record_len}, \"client_token_len\": {token_len}}}}}",
         h.out.join(",\n  ")
     );
 }

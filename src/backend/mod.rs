@@ -2,6 +2,7 @@
 //! ([`SessionCache`], [`AccountStore`], defined in `crate::core::store`). A backend
 //! imports the core's public API only; nothing in the core imports a backend.
 
+mod client_cache;
 mod memory_cache;
 mod memory_store;
 mod redis_account_store;
@@ -9,6 +10,10 @@ mod redis_cache;
 mod redis_toto;
 pub mod toto_pickle;
 
+pub use client_cache::{
+    ClientCache, ClientKey, CLIENT_KEY_LEN, CLIENT_TOKEN_OVERHEAD, DEFAULT_RENEW_GRANULARITY,
+    MAX_CLIENT_KEYS, MAX_CLIENT_RECORD_LEN,
+};
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;
 pub use redis_account_store::{RedisAccountStore, RedisAccountStoreOptions};

@@ -1,8 +1,11 @@
 //! Size limits on everything the library buffers. Inputs over a limit are refused
 //! with [`crate::Error::TooLarge`] before any work is done on them.
 
-/// Longest session id accepted (generated ids are 22 bytes; caches may rename).
-pub const MAX_SESSION_ID_LEN: usize = 128;
+/// Longest session id accepted: 4000 bytes. Generated ids are 22 bytes, but a cache may
+/// rename a session, and the client-side cache's ids are the sealed sessions themselves
+/// (`crate::backend::ClientCache`). 4000 is the base64 of 3000 bytes, and
+/// `toto-session-id=` plus 4000 characters still fits a browser's 4096-byte cookie.
+pub const MAX_SESSION_ID_LEN: usize = 4000;
 /// Longest user id accepted.
 pub const MAX_USER_ID_LEN: usize = 256;
 /// Longest per-session HMAC key accepted.

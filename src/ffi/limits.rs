@@ -3,8 +3,9 @@
 
 use crate::limits;
 
-/// Longest session id accepted, in bytes (generated ids are 22).
-pub const TOTO_MAX_SESSION_ID_LEN: usize = 128;
+/// Longest session id accepted, in bytes (generated ids are 22; client-side tokens,
+/// see toto_cache_new_client_side, are longer).
+pub const TOTO_MAX_SESSION_ID_LEN: usize = 4000;
 /// Longest user id accepted, in bytes.
 pub const TOTO_MAX_USER_ID_LEN: usize = 256;
 /// Longest per-session HMAC key accepted, in bytes.

@@ -16,6 +16,7 @@ pub mod bytes;
 pub mod cache;
 mod cache_vtable;
 pub mod callback;
+pub mod client_cache;
 mod clock;
 mod fork;
 mod handle;

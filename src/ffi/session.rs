@@ -74,7 +74,8 @@ pub extern "C" fn toto_session_new(
     })
 }
 
-/// Creates a session with a given id (1..128 printable ASCII bytes, no spaces).
+/// Creates a session with a given id (1..TOTO_MAX_SESSION_ID_LEN printable ASCII bytes,
+/// no spaces).
 ///
 /// Ownership: as toto_session_new.
 /// Thread safety: any thread.

@@ -4,7 +4,9 @@
  *   c_side create        creates a keyed session for "cross", sets from_c = 1, saves it,
  *                        signs POST /cross {"n":1} and prints "ID KEY MAC"
  *   c_side check ID      retrieves ID and checks the values Go and Ruby wrote
- * TOTO_REDIS_URL names the Redis server.
+ * TOTO_REDIS_URL names the Redis server. With TOTO_CLIENT_KEY set ("ID:64 hex digits"),
+ * the cache is client-side instead (toto_cache_new_client_side with that one key): the
+ * session travels in its id, and "check" is given the id the last side saved.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,18 +34,44 @@ static int text_equals(const toto_session *s, const char *key, const char *want)
     return 1;
 }
 
+/* TOTO_CLIENT_KEY "ID:HEX" into a key; false when malformed. */
+static int parse_client_key(const char *text, toto_client_key *out) {
+    unsigned long id = 0;
+    int used = 0;
+    if (sscanf(text, "%lu:%n", &id, &used) != 1 || strlen(text + used) != 2 * TOTO_CLIENT_KEY_LEN) return 0;
+    out->id = (uint32_t)id;
+    for (size_t i = 0; i < TOTO_CLIENT_KEY_LEN; i++) {
+        unsigned byte = 0;
+        if (sscanf(text + used + 2 * i, "%2x", &byte) != 1) return 0;
+        out->key[i] = (uint8_t)byte;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv) {
     const char *url = getenv("TOTO_REDIS_URL");
-    if (argc < 2 || !url) {
-        fprintf(stderr, "usage: TOTO_REDIS_URL=... c_side create | check ID\n");
+    const char *client_key = getenv("TOTO_CLIENT_KEY");
+    if (argc < 2 || (!url && !client_key)) {
+        fprintf(stderr, "usage: TOTO_REDIS_URL=... (or TOTO_CLIENT_KEY=ID:HEX) c_side create | check ID\n");
         return 2;
     }
     toto_error err = {0};
     toto_cache *cache = NULL;
     toto_account_store *store = NULL;
     toto_manager *m = NULL;
-    toto_result rc = toto_cache_new_redis(STR(url), NULL, &cache, &err);
-    if (rc != TOTO_RESULT_OK) return fail("toto_cache_new_redis", rc, &err);
+    toto_result rc;
+    if (client_key) {
+        toto_client_key key;
+        if (!parse_client_key(client_key, &key)) {
+            fprintf(stderr, "c_side: TOTO_CLIENT_KEY must be ID:64 hex digits\n");
+            return 2;
+        }
+        rc = toto_cache_new_client_side(&key, 1, NULL, NULL, &cache, &err);
+        if (rc != TOTO_RESULT_OK) return fail("toto_cache_new_client_side", rc, &err);
+    } else {
+        rc = toto_cache_new_redis(STR(url), NULL, &cache, &err);
+        if (rc != TOTO_RESULT_OK) return fail("toto_cache_new_redis", rc, &err);
+    }
     rc = toto_account_store_new_memory(&store);
     if (rc != TOTO_RESULT_OK) return fail("toto_account_store_new_memory", rc, NULL);
     rc = toto_manager_new(cache, store, NULL, &m, &err);

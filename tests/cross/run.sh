@@ -3,7 +3,10 @@
 #   tests/cross/run.sh STAGE
 # C creates and signs it; Go, then Ruby, verify the signed request, check what C wrote
 # and add their own value; C then sees all three. A private redis-server is started
-# (scripts/with-redis.sh). Prints "cross-language: 3 passed, 0 failed" on success.
+# (scripts/with-redis.sh). Then the same with client-side sessions (no server store; one
+# key shared through TOTO_CLIENT_KEY): C seals the session into its id, Go opens it and
+# saves (a new token), Ruby opens C's and Go's tokens and saves, C checks Ruby's token.
+# Prints "cross-language: 6 passed, 0 failed" on success.
 set -euo pipefail
 stage=$(cd "${1:?usage: tests/cross/run.sh STAGE}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,4 +29,15 @@ export TOTO_SESSION_LIB="$stage/lib/libtoto_session.so"
   ruby -I"$1/bindings/ruby/lib" "$1/tests/cross/ruby_side.rb" "$id" "$mac"
   "$0/c_side" check "$id"
 ' "$out" "$root"
-echo "cross-language: 3 passed, 0 failed"
+
+TOTO_CLIENT_KEY="7:$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" bash -euo pipefail -c '
+  export TOTO_CLIENT_KEY
+  read -r c_id key mac < <("$0/c_side" create)
+  [ -n "$mac" ] || { echo "cross: C did not create a client-side session" >&2; exit 1; }
+  go_id=$("$0/go_side" "$c_id" "$mac")
+  ruby_id=$(ruby -I"$1/bindings/ruby/lib" "$1/tests/cross/ruby_side.rb" "$go_id" "$mac" "$c_id")
+  [ "$c_id" != "$go_id" ] && [ "$go_id" != "$ruby_id" ] || { echo "cross: a save kept the token" >&2; exit 1; }
+  echo "cross: client-side token, ${#c_id} characters from C"
+  "$0/c_side" check "$ruby_id"
+' "$out" "$root"
+echo "cross-language: 6 passed, 0 failed"

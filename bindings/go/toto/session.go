@@ -69,7 +69,7 @@ func NewSession(userID string, expires time.Time) (*Session, error) {
 	return newSession(out), nil
 }
 
-// NewSessionWithID makes a session with a given id (1..128 printable ASCII bytes).
+// NewSessionWithID makes a session with a given id (1..4000 printable ASCII bytes).
 func NewSessionWithID(id, userID string, expires time.Time) (*Session, error) {
 	var out *C.toto_session
 	rc := C.toto_session_new_with_id(cstr(id), clen(id), cstr(userID), clen(userID),

@@ -21,6 +21,7 @@ require_relative "toto_session/signing"
 require_relative "toto_session/session"
 require_relative "toto_session/account"
 require_relative "toto_session/cache"
+require_relative "toto_session/client_cache"
 require_relative "toto_session/account_store"
 require_relative "toto_session/manager"
 

@@ -37,7 +37,7 @@ class SessionTest < Minitest::Test
       assert_equal "fixed_id", s.id
       assert_equal "bob", s.user_id
     end
-    assert_raises(TotoSession::InvalidSessionId) { TotoSession::Session.new(expires: 5, id: "x" * 129) }
+    assert_raises(TotoSession::InvalidSessionId) { TotoSession::Session.new(expires: 5, id: "x" * (TotoSession::Native::MAX_SESSION_ID_LEN + 1)) }
     assert_raises(TotoSession::TooLarge) { TotoSession::Session.new("u" * 257, expires: 5) }
     assert_raises(TotoSession::InvalidUtf8) { TotoSession::Session.new("\xff".b, expires: 5) }
   end

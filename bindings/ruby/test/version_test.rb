@@ -50,7 +50,11 @@ class VersionTest < Minitest::Test
       "TOTO_MAX_LOAD_NAMES" => TotoSession::Native::MAX_LOAD_NAMES,
       "TOTO_MAX_NAME_LEN" => TotoSession::Native::MAX_NAME_LEN,
       "TOTO_MAX_RECORD_LEN" => TotoSession::Native::MAX_RECORD_LEN,
-      "TOTO_MAX_DEPTH" => TotoSession::Native::MAX_DEPTH
+      "TOTO_MAX_DEPTH" => TotoSession::Native::MAX_DEPTH,
+      "TOTO_MAX_SESSION_ID_LEN" => TotoSession::Native::MAX_SESSION_ID_LEN,
+      "TOTO_CLIENT_KEY_LEN" => TotoSession::Native::CLIENT_KEY_LEN,
+      "TOTO_MAX_CLIENT_KEYS" => TotoSession::Native::MAX_CLIENT_KEYS,
+      "TOTO_MAX_CLIENT_RECORD_LEN" => TotoSession::Native::MAX_CLIENT_RECORD_LEN
     }.each do |name, value|
       assert_equal value, header[/#define #{name} (\d+)/, 1].to_i, name
     end

@@ -82,7 +82,7 @@ module TotoSession
     REDIS_OPTIONS_VERSION = 3
     REDIS_ACCOUNT_STORE_OPTIONS_VERSION = 1
     MAX_LOAD_NAMES = 4096
-    MAX_SESSION_ID_LEN = 128
+    MAX_SESSION_ID_LEN = 4000
     MAX_USER_ID_LEN = 256
     MAX_KEY_LEN = 256
     MAX_NAME_LEN = 1024
@@ -91,6 +91,9 @@ module TotoSession
     MAX_DEPTH = 64
     MAX_PASSWORD_LEN = 4096
     MAX_REDIS_TEXT_LEN = 4096
+    CLIENT_KEY_LEN = 32
+    MAX_CLIENT_KEYS = 256
+    MAX_CLIENT_RECORD_LEN = 2959
 
     # toto_value_type
     VALUE_TYPES = %i[null bool integer float text bytes array map].freeze
@@ -224,6 +227,12 @@ module TotoSession
              :pool_size, :uint32
     end
 
+    # struct toto_client_key.
+    class ClientKey < FFI::Struct
+      layout :id, :uint32,
+             :key, [:uint8, 32]
+    end
+
     B = { blocking: true }.freeze
 
     # ---- version, results, ids, signing ---------------------------------------------
@@ -297,6 +306,7 @@ module TotoSession
     attach_function :toto_cache_new_vtable, %i[pointer pointer], :uint32
     attach_function :toto_redis_options_default, [:pointer], :uint32
     attach_function :toto_cache_new_redis, %i[buffer_in size_t pointer pointer pointer], :uint32
+    attach_function :toto_cache_new_client_side, %i[pointer size_t pointer pointer pointer pointer], :uint32
     attach_function :toto_cache_free, [:pointer], :void
     attach_function :toto_cache_store,
                     %i[pointer buffer_in size_t buffer_in size_t double buffer_in size_t uint32 pointer pointer],
