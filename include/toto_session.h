@@ -1796,7 +1796,10 @@ toto_result toto_account_store_new_redis(const char *url,
                                          struct toto_error *error);
 
 /**
- * The fixed English message for a result code.
+ * The fixed English message for a result code, or for one of Toto's protocol codes
+ * that no call returns but a server sends: 1000 "Server error", 1001 "Invalid
+ * method", 1002 "Missing method.", 1003 "Missing parameters", 1009 "Invalid response
+ * HMAC" (Toto's own texts; 1001 and 1003 carry details on Toto's wire).
  *
  * Ownership: returns a static NUL-terminated string; never free it.
  * Thread safety: any thread.

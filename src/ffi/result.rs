@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use crate::error::Error;
+use crate::core::error::Error;
 
 /// The outcome of a call. `TOTO_RESULT_OK` (0) is success; codes 1..99 are the library's
 /// own; 1004..1010 keep Toto's numbers so servers can put them on the wire unchanged.
@@ -165,7 +165,23 @@ impl From<&Error> for TotoResult {
     }
 }
 
-/// The fixed English message for a result code.
+/// Toto's texts for the protocol codes its server (1000..1003) and clients (1009)
+/// produce, which no library call returns but a server puts on the wire.
+fn protocol_message(code: u32) -> Option<&'static str> {
+    Some(match code {
+        1000 => "Server error\0",
+        1001 => "Invalid method\0",
+        1002 => "Missing method.\0",
+        1003 => "Missing parameters\0",
+        1009 => "Invalid response HMAC\0",
+        _ => return None,
+    })
+}
+
+/// The fixed English message for a result code, or for one of Toto's protocol codes
+/// that no call returns but a server sends: 1000 "Server error", 1001 "Invalid
+/// method", 1002 "Missing method.", 1003 "Missing parameters", 1009 "Invalid response
+/// HMAC" (Toto's own texts; 1001 and 1003 carry details on Toto's wire).
 ///
 /// Ownership: returns a static NUL-terminated string; never free it.
 /// Thread safety: any thread.
@@ -174,6 +190,7 @@ impl From<&Error> for TotoResult {
 pub extern "C" fn toto_result_message(code: u32) -> *const c_char {
     TotoResult::from_u32(code)
         .map(TotoResult::message)
+        .or_else(|| protocol_message(code))
         .unwrap_or("unknown result code\0")
         .as_ptr()
         .cast()
@@ -191,5 +208,22 @@ mod tests {
         }
         assert_eq!(TotoResult::from_u32(999), None);
         assert_eq!(TotoResult::InvalidHmac as u32, 1008);
+    }
+
+    #[test]
+    fn toto_protocol_codes_have_totos_texts() {
+        let text = |code| {
+            // SAFETY: toto_result_message returns a static NUL-terminated string.
+            unsafe { std::ffi::CStr::from_ptr(toto_result_message(code)) }
+                .to_str()
+                .unwrap()
+        };
+        assert_eq!(text(1000), "Server error");
+        assert_eq!(text(1001), "Invalid method");
+        assert_eq!(text(1002), "Missing method.");
+        assert_eq!(text(1003), "Missing parameters");
+        assert_eq!(text(1009), "Invalid response HMAC");
+        assert_eq!(text(1004), "Not authorized");
+        assert_eq!(text(999), "unknown result code");
     }
 }

@@ -870,7 +870,13 @@ static void test_result_messages(void) {
     CHECK(strcmp(toto_result_message(1010), "Invalid user ID.") == 0);
     CHECK(TOTO_RESULT_BACKEND_UNAVAILABLE == 16);
     CHECK(TOTO_RESULT_SESSION_REVOKED == 17 && TOTO_RESULT_CONFLICT == 18);
-    const uint32_t unknowns[] = {19, 99, 100, 1000, 1003, 1009, 1011, 0x7fffffffu, 0xffffffffu};
+    /* Toto's protocol codes, which no call returns but a server sends. */
+    CHECK(strcmp(toto_result_message(1000), "Server error") == 0);
+    CHECK(strcmp(toto_result_message(1001), "Invalid method") == 0);
+    CHECK(strcmp(toto_result_message(1002), "Missing method.") == 0);
+    CHECK(strcmp(toto_result_message(1003), "Missing parameters") == 0);
+    CHECK(strcmp(toto_result_message(1009), "Invalid response HMAC") == 0);
+    const uint32_t unknowns[] = {19, 99, 100, 999, 1011, 0x7fffffffu, 0xffffffffu};
     for (size_t i = 0; i < sizeof unknowns / sizeof unknowns[0]; i++) {
         const char *m = toto_result_message(unknowns[i]);
         CHECK(m != NULL && strcmp(m, "unknown result code") == 0);

@@ -91,23 +91,9 @@ const (
 	CodeInvalidUserID       Code = 1010
 )
 
-// Texts for the protocol codes the library has none for; 1002 is Toto's own text
-// (1001 and 1003 carry details in Toto: "Cannot call 'a.b'.", "Missing parameters:
-// a, b"; package totohttp produces those).
-var protocolMessages = map[Code]string{
-	CodeServerError:         "Server error",
-	CodeInvalidMethod:       "Invalid method",
-	CodeMissingMethod:       "Missing method.",
-	CodeMissingParams:       "Missing parameters",
-	CodeInvalidResponseHMAC: "Invalid response HMAC",
-}
-
 // String is the library's fixed English message for the code (Toto's text for
-// 1004..1010).
+// 1000..1010, including the protocol codes 1000..1003 and 1009).
 func (c Code) String() string {
-	if m, ok := protocolMessages[c]; ok {
-		return m
-	}
 	return C.GoString(C.toto_result_message(C.uint32_t(c)))
 }
 

@@ -22,9 +22,8 @@ func (e *Error) Error() string {
 	return "toto error " + strconv.Itoa(int(e.Code)) + ": " + e.Value
 }
 
-// Toto 1.0.10's texts for the codes its server produces (1009 is its clients'). The
-// library's toto_result_message has none for 1000..1003 and 1009 and a generic one for
-// 1001..1003, so the protocol layer keeps them here.
+// Toto 1.0.10's texts for the codes its server produces (1009 is its clients'), as
+// the wire shows them; the library's toto_result_message gives the same texts.
 var totoTexts = map[toto.Code]string{
 	toto.CodeServerError:         "Server error",
 	toto.CodeMissingMethod:       "Missing method.",
