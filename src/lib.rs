@@ -56,8 +56,6 @@ pub mod ffi;
 pub use crate::core::{
     account, clock, error, id, manager, password, record, rng, session, sign, store, value,
 };
-// Internals: the record codec, the JSON bridge, the state map, the limits. Not API.
-pub(crate) use crate::core::{codec, limits, state_map, value_json};
 
 /// Not API: internals that the repository's own tests and fuzz targets check directly
 /// (`tests/support/fuzz_checks.rs`). They may change in any release.
@@ -66,6 +64,7 @@ pub mod internals {
     pub use crate::core::{codec, limits, value_json};
 }
 
+pub use crate::core::state_map::StateMap;
 pub use account::Account;
 pub use backend::{AccountStore, MemoryAccountStore, MemoryCache, SessionCache, StoreMode};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -73,7 +72,6 @@ pub use error::{Error, Result};
 pub use manager::{Manager, ManagerConfig, SavePolicy};
 pub use session::Session;
 pub use sign::Signer;
-pub use state_map::StateMap;
 pub use value::{Value, ValueKind};
 
 /// The crate version (also `TOTO_SESSION_VERSION` in the C header).

@@ -296,6 +296,18 @@ fn python2() -> Option<Command> {
         eprintln!("skipped: Python 2.7 with pbkdf2 (PYENV_VERSION=2.7.18 python) is not available");
         return None;
     }
+    // Toto's own source, as tests/toto_fixtures/make_fixtures.py finds it.
+    let source = std::env::var("TOTO_SOURCE").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/reference/toto-1.0.10"
+        )
+        .to_owned()
+    });
+    if !std::path::Path::new(&source).join("session.py").is_file() {
+        eprintln!("skipped: Toto 1.0.10's source is not at {source} (set TOTO_SOURCE)");
+        return None;
+    }
     let mut cmd = Command::new("python");
     cmd.env("PYENV_VERSION", "2.7.18");
     Some(cmd)

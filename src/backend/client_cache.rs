@@ -56,10 +56,10 @@ use rand::rngs::SysRng;
 use rand::TryRng;
 
 use crate::backend::{Renewal, SessionCache, StoreMode};
-use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Result};
-use crate::limits::MAX_SESSION_ID_LEN;
-use crate::session::Session;
+use crate::core::clock::{Clock, SystemClock};
+use crate::core::error::{Error, Result};
+use crate::core::limits::MAX_SESSION_ID_LEN;
+use crate::core::session::Session;
 
 /// Length of a client-side key.
 pub const CLIENT_KEY_LEN: usize = 32;
@@ -331,10 +331,10 @@ impl SessionCache for ClientCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
-    use crate::manager::{Manager, ManagerConfig};
-    use crate::password::PasswordPolicy;
-    use crate::value::Value;
+    use crate::core::clock::ManualClock;
+    use crate::core::manager::{Manager, ManagerConfig};
+    use crate::core::password::PasswordPolicy;
+    use crate::core::value::Value;
     use crate::MemoryAccountStore;
 
     const NOW: f64 = 1_000_000.0;
@@ -380,7 +380,7 @@ mod tests {
         assert!(token
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
-        crate::id::validate_session_id(&token).unwrap();
+        crate::core::id::validate_session_id(&token).unwrap();
         let back = load(&cache, &token).unwrap();
         assert_eq!(back.user_id(), "alice");
         assert_eq!(back.expires(), NOW + 60.0);
@@ -486,7 +486,7 @@ mod tests {
             .seal(NOW + 1.0, &vec![0; MAX_CLIENT_RECORD_LEN])
             .unwrap();
         assert!(t.len() <= MAX_SESSION_ID_LEN);
-        crate::id::validate_session_id(&t).unwrap();
+        crate::core::id::validate_session_id(&t).unwrap();
         assert!(cache.seal(f64::NAN, b"x").is_err());
     }
 

@@ -19,9 +19,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
-use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Result};
-use crate::session::{Session, SharedParts};
+use crate::core::clock::{Clock, SystemClock};
+use crate::core::error::{Error, Result};
+use crate::core::session::{Session, SharedParts};
 
 const SHARDS: usize = 16;
 /// Every this many stores into a shard, its expired entries are swept.
@@ -395,7 +395,7 @@ impl SessionCache for MemoryCache {
             user_id,
             expires,
             Held::Record(record.into()),
-            crate::record::peek_revision(record),
+            crate::core::record::peek_revision(record),
             mode,
         )
     }
@@ -472,7 +472,7 @@ impl SessionCache for MemoryCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::core::clock::ManualClock;
 
     fn cache() -> (Arc<ManualClock>, MemoryCache) {
         let clock = Arc::new(ManualClock::new(1000.0));
@@ -555,7 +555,7 @@ mod tests {
     fn a_session_over_the_record_limit_is_refused_and_not_stored() {
         let (_, c) = cache();
         let mut s = session("big", "bob", 2000.0);
-        let half = crate::Value::Bytes(vec![0; crate::limits::MAX_RECORD_LEN / 2]);
+        let half = crate::Value::Bytes(vec![0; crate::core::limits::MAX_RECORD_LEN / 2]);
         s.set("a", half.clone()).unwrap();
         s.set("b", half).unwrap();
         assert!(matches!(

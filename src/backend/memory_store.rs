@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use crate::backend::{AccountStore, Property};
-use crate::error::{Error, Result};
-use crate::value::Value;
+use crate::core::error::{Error, Result};
+use crate::core::value::Value;
 
 /// A thread-safe in-memory [`AccountStore`].
 #[derive(Default)]

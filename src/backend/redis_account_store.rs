@@ -30,10 +30,10 @@ use std::time::Duration;
 use redis::{Connection, RedisError, Script};
 
 use crate::backend::{AccountStore, Property};
-use crate::codec;
-use crate::error::{Error, Result};
-use crate::limits::MAX_VALUE_LEN;
-use crate::value::Value;
+use crate::core::codec;
+use crate::core::error::{Error, Result};
+use crate::core::limits::MAX_VALUE_LEN;
+use crate::core::value::Value;
 
 /// Settings of a [`RedisAccountStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -42,10 +42,10 @@ use std::time::{Duration, Instant};
 use redis::{Connection, ErrorKind, RedisError, Script, ServerErrorKind};
 use sha2::{Digest, Sha256};
 
-use crate::backend::redis_toto::{self, TotoCompat};
+use crate::backend::redis_toto::{self, TotoCompat, TotoHost};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
-use crate::error::{Error, Result};
-use crate::session::Session;
+use crate::core::error::{Error, Result};
+use crate::core::session::Session;
 
 /// Latest expiry Redis is asked to keep (year 9999), in milliseconds.
 const MAX_EXPIRY_MS: i64 = 253_402_300_799_000;
@@ -342,7 +342,7 @@ impl RedisCache {
     /// Every operation is safe to run twice: loads, renewals and removals are
     /// idempotent, and the store script treats finding its own call's token at its
     /// own revision as done.
-    pub(super) fn with_connection<T>(
+    fn with_connection<T>(
         &self,
         op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
     ) -> Result<T> {
@@ -406,7 +406,7 @@ impl RedisCache {
             StoreMode::IfExists => ("3", 0),
         };
         // Identifies this call's write if the script has to run again (see STORE).
-        let token = u64::from_le_bytes(crate::rng::bytes::<8>()).to_string();
+        let token = u64::from_le_bytes(crate::core::rng::bytes::<8>()).to_string();
         let stored: i64 = self.with_connection(|con| {
             self.store
                 .key(&key)
@@ -446,7 +446,7 @@ impl SessionCache for RedisCache {
         record: &[u8],
         mode: StoreMode,
     ) -> Result<Option<String>> {
-        let revision = crate::record::peek_revision(record);
+        let revision = crate::core::record::peek_revision(record);
         self.store_revision(id, user_id, expires, record, revision, mode)
     }
 
@@ -552,5 +552,19 @@ impl SessionCache for RedisCache {
             redis_toto::remove_user(self, user_id)?;
         }
         Ok(removed)
+    }
+}
+
+impl TotoHost for RedisCache {
+    fn key_prefix(&self) -> &str {
+        &self.options.key_prefix
+    }
+
+    fn compat(&self) -> &TotoCompat {
+        &self.options.toto
+    }
+
+    fn run<T>(&self, op: impl Fn(&mut Connection) -> redis::RedisResult<T>) -> Result<T> {
+        self.with_connection(op)
     }
 }

@@ -22,13 +22,24 @@ use std::sync::OnceLock;
 
 use redis::Script;
 
-use crate::backend::redis_cache::RedisCache;
 use crate::backend::toto_pickle;
 use crate::backend::{Loaded, SessionCache, StoreMode};
-use crate::error::{Error, Result};
-use crate::session::Session;
+use crate::core::error::{Error, Result};
+use crate::core::session::Session;
 
-/// Python Toto's session layout in a [`RedisCache`] (all off by default).
+/// What the Toto layout code needs of the Redis cache it is part of: its connections,
+/// its key prefix and its compatibility options (implemented by `RedisCache`, so this
+/// module does not import the cache it serves).
+pub(super) trait TotoHost: SessionCache {
+    /// The cache's key prefix.
+    fn key_prefix(&self) -> &str;
+    /// The cache's Toto layout options.
+    fn compat(&self) -> &TotoCompat;
+    /// Runs `op` on one of the cache's connections (see `RedisCache::with_connection`).
+    fn run<T>(&self, op: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T>;
+}
+
+/// Python Toto's session layout in a [`crate::backend::RedisCache`] (all off by default).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TotoCompat {
     /// Read Toto's `session:<id>` when a session is not in this library's layout, and
@@ -83,11 +94,11 @@ for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('DEL', k) end
 return redis.call('DEL', KEYS[1])
 ";
 
-fn tracking_key(cache: &RedisCache, user_id: &str) -> String {
+fn tracking_key(cache: &impl TotoHost, user_id: &str) -> String {
     if user_id.is_empty() {
         String::new()
     } else {
-        format!("{}t:{user_id}", cache.options().key_prefix)
+        format!("{}t:{user_id}", cache.key_prefix())
     }
 }
 
@@ -96,16 +107,15 @@ fn expiry_ms(expires: f64) -> i64 {
 }
 
 /// `compat.read`: the Toto session `id`, moved into this library's layout.
-pub(super) fn import(cache: &RedisCache, id: &str) -> Result<Option<Loaded>> {
+pub(super) fn import(cache: &impl TotoHost, id: &str) -> Result<Option<Loaded>> {
     let toto_key = toto_session_key(id);
-    let pickle: Option<Vec<u8>> =
-        cache.with_connection(|con| redis::cmd("GET").arg(&toto_key).query(con))?;
+    let pickle: Option<Vec<u8>> = cache.run(|con| redis::cmd("GET").arg(&toto_key).query(con))?;
     let Some(pickle) = pickle else {
         return Ok(None);
     };
     let session = toto_pickle::decode_session(id, &pickle)?;
     let record = session.export()?;
-    let compat = &cache.options().toto;
+    let compat = cache.compat();
     // With `write` on, this store also rewrites (and tracks) the Toto copy.
     match cache.store(
         id,
@@ -128,7 +138,7 @@ pub(super) fn import(cache: &RedisCache, id: &str) -> Result<Option<Loaded>> {
         // Left for the Python side, and tracked so "log out everywhere" finds it.
         let tracking = tracking_key(cache, session.user_id());
         let exp = expiry_ms(session.expires());
-        let _: i64 = cache.with_connection(|con| {
+        let _: i64 = cache.run(|con| {
             write_script()
                 .key(&toto_key)
                 .key(&tracking)
@@ -137,7 +147,7 @@ pub(super) fn import(cache: &RedisCache, id: &str) -> Result<Option<Loaded>> {
                 .invoke(con)
         })?;
     } else if !compat.keep_toto_key && !compat.write {
-        let _: i64 = cache.with_connection(|con| redis::cmd("DEL").arg(&toto_key).query(con))?;
+        let _: i64 = cache.run(|con| redis::cmd("DEL").arg(&toto_key).query(con))?;
     }
     Ok(Some(Loaded {
         record: record.into(),
@@ -146,13 +156,13 @@ pub(super) fn import(cache: &RedisCache, id: &str) -> Result<Option<Loaded>> {
 }
 
 /// `compat.write`: writes the stored record in Toto's layout too.
-pub(super) fn write(cache: &RedisCache, record: &[u8]) -> Result<()> {
+pub(super) fn write(cache: &impl TotoHost, record: &[u8]) -> Result<()> {
     let session = Session::import(record)?;
     let pickle = toto_pickle::encode_session(&session)?;
     let toto_key = toto_session_key(session.id());
     let tracking = tracking_key(cache, session.user_id());
     let exp = expiry_ms(session.expires());
-    let _: i64 = cache.with_connection(|con| {
+    let _: i64 = cache.run(|con| {
         write_script()
             .key(&toto_key)
             .key(&tracking)
@@ -164,9 +174,9 @@ pub(super) fn write(cache: &RedisCache, record: &[u8]) -> Result<()> {
 }
 
 /// `compat.write`: a renewal in this library's layout extends Toto's copy.
-pub(super) fn extend(cache: &RedisCache, id: &str, expires_ms: i64) -> Result<()> {
+pub(super) fn extend(cache: &impl TotoHost, id: &str, expires_ms: i64) -> Result<()> {
     let key = toto_session_key(id);
-    let _: i64 = cache.with_connection(|con| {
+    let _: i64 = cache.run(|con| {
         redis::cmd("PEXPIREAT")
             .arg(&key)
             .arg(expires_ms)
@@ -177,18 +187,18 @@ pub(super) fn extend(cache: &RedisCache, id: &str, expires_ms: i64) -> Result<()
 }
 
 /// Either mode: logout removes the Toto copy too.
-pub(super) fn remove(cache: &RedisCache, id: &str) -> Result<()> {
+pub(super) fn remove(cache: &impl TotoHost, id: &str) -> Result<()> {
     let key = toto_session_key(id);
-    let _: i64 = cache.with_connection(|con| redis::cmd("DEL").arg(&key).query(con))?;
+    let _: i64 = cache.run(|con| redis::cmd("DEL").arg(&key).query(con))?;
     Ok(())
 }
 
 /// Either mode: "log out everywhere" removes the Toto copies this cache knows of.
-pub(super) fn remove_user(cache: &RedisCache, user_id: &str) -> Result<()> {
+pub(super) fn remove_user(cache: &impl TotoHost, user_id: &str) -> Result<()> {
     let tracking = tracking_key(cache, user_id);
     if tracking.is_empty() {
         return Ok(());
     }
-    let _: i64 = cache.with_connection(|con| remove_tracked_script().key(&tracking).invoke(con))?;
+    let _: i64 = cache.run(|con| remove_tracked_script().key(&tracking).invoke(con))?;
     Ok(())
 }

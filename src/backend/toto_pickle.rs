@@ -27,10 +27,10 @@
 
 use serde_pickle::{DeOptions, HashableValue, Value as PValue};
 
-use crate::error::{Error, Result};
-use crate::limits::{MAX_DEPTH, MAX_RECORD_LEN};
-use crate::session::Session;
-use crate::value::{Value, CBOR_INT_MAX, CBOR_INT_MIN};
+use crate::core::error::{Error, Result};
+use crate::core::limits::{MAX_DEPTH, MAX_RECORD_LEN};
+use crate::core::session::Session;
+use crate::core::value::{Value, CBOR_INT_MAX, CBOR_INT_MIN};
 
 /// Largest pickle accepted, and largest value (in payload bytes plus one per item) its
 /// memo references may expand into.

@@ -7,12 +7,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use crate::core::error::{Error, Result};
+use crate::core::limits::MAX_NAME_LEN;
+use crate::core::password::check_hash;
+use crate::core::session::normalize_user_id;
 use crate::core::store::AccountStore;
-use crate::error::{Error, Result};
-use crate::limits::MAX_NAME_LEN;
-use crate::password::check_hash;
-use crate::session::normalize_user_id;
-use crate::value::Value;
+use crate::core::value::Value;
 
 /// The account property that holds the password hash. The generic setters refuse it:
 /// it is written by the manager's password calls, or by
@@ -142,7 +142,7 @@ impl Account {
     /// Sets the account's password hash as it is, for migrating accounts from
     /// another system (not written until [`Account::save`]). The hash must be one the
     /// library can verify: an Argon2 PHC string or a Toto `$p5k2$` hash (see
-    /// [`crate::password::check_hash`]); anything else is [`Error::InvalidArgument`]
+    /// [`crate::core::password::check_hash`]); anything else is [`Error::InvalidArgument`]
     /// (over 512 bytes: [`Error::TooLarge`]). A legacy hash is upgraded to Argon2id at
     /// the next successful login.
     pub fn set_password_hash(&mut self, hash: &str) -> Result<()> {
@@ -312,7 +312,7 @@ mod tests {
             a.set_password_hash("plaintext"),
             Err(Error::InvalidArgument(_))
         ));
-        let legacy = crate::password::hash_legacy("pw", "abcdEFGH", 400).unwrap();
+        let legacy = crate::core::password::hash_legacy("pw", "abcdEFGH", 400).unwrap();
         a.set_password_hash(&legacy).unwrap();
         assert!(a.is_modified(PASSWORD_PROPERTY));
         a.save().unwrap();

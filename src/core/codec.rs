@@ -5,8 +5,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::limits::MAX_DEPTH;
+use crate::core::error::{Error, Result};
+use crate::core::limits::MAX_DEPTH;
 
 /// Encodes a value as CBOR (definite lengths, shortest integer forms, f64 floats).
 pub fn to_vec<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -154,7 +154,7 @@ fn describe(e: serde_cbor::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::Value;
+    use crate::core::value::Value;
 
     fn nested_arrays(levels: usize) -> Vec<u8> {
         let mut bytes = vec![0x81; levels - 1];

@@ -1,14 +1,14 @@
 //! Session ids and keys as Toto makes them: the 16 bytes of a UUIDv4, base64 with
 //! `-` and `_`, padding dropped: 22 characters.
 //!
-//! Randomness: [`crate::rng`], a thread-local CSPRNG seeded from the OS and reseeded
+//! Randomness: [`crate::core::rng`], a thread-local CSPRNG seeded from the OS and reseeded
 //! after `fork()` (no system call per id; a forked child never repeats its parent).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use crate::error::{Error, Result};
-use crate::limits::MAX_SESSION_ID_LEN;
+use crate::core::error::{Error, Result};
+use crate::core::limits::MAX_SESSION_ID_LEN;
 
 /// Length of a generated id.
 pub const ID_LEN: usize = 22;
@@ -20,7 +20,7 @@ pub fn id_from_bytes(bytes: &[u8; 16]) -> String {
 
 /// A fresh random session id (also used as a per-session HMAC key).
 pub fn generate_id() -> String {
-    let mut bytes = crate::rng::bytes::<16>();
+    let mut bytes = crate::core::rng::bytes::<16>();
     // The UUIDv4 layout Toto's `uuid.uuid4()` has: version 4, RFC 4122 variant.
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;

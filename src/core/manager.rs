@@ -25,17 +25,17 @@
 
 use std::sync::Arc;
 
-use crate::account::Account;
-use crate::clock::{Clock, SystemClock};
+use crate::core::account::Account;
+use crate::core::clock::{Clock, SystemClock};
+use crate::core::error::{Error, Result};
+use crate::core::id::{generate_id, validate_session_id};
+use crate::core::password::{generate_password, PasswordPolicy, Passwords, Verdict};
+use crate::core::session::{normalize_user_id, Session};
 use crate::core::session_io::{load_session, store_session, store_session_as, LoadedSession};
 use crate::core::store::{AccountStore, Renewal, SessionCache, StoreMode};
-use crate::error::{Error, Result};
-use crate::id::{generate_id, validate_session_id};
-use crate::password::{generate_password, PasswordPolicy, Passwords, Verdict};
-use crate::session::{normalize_user_id, Session};
-use crate::value::Value;
+use crate::core::value::Value;
 
-pub use crate::account::PASSWORD_PROPERTY;
+pub use crate::core::account::PASSWORD_PROPERTY;
 /// How many fresh ids are tried when a create-only store collides.
 const MAX_ID_ATTEMPTS: usize = 4;
 const DAY: f64 = 24.0 * 60.0 * 60.0;

@@ -19,7 +19,7 @@ use base64::Engine;
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Longest password accepted (Argon2 and PBKDF2 both hash any length; this bounds work).
 pub const MAX_PASSWORD_LEN: usize = 4096;
@@ -163,7 +163,7 @@ impl Passwords {
     pub fn hash(&self, password: &str) -> Result<String> {
         check_password(password)?;
         // 16 random bytes, as `SaltString::generate` draws (the PHC recommendation).
-        let salt = SaltString::encode_b64(&crate::rng::bytes::<16>())
+        let salt = SaltString::encode_b64(&crate::core::rng::bytes::<16>())
             .map_err(|_| Error::InvalidArgument("salt could not be encoded"))?;
         self.argon
             .hash_password(password.as_bytes(), &salt)
@@ -258,13 +258,13 @@ pub fn check_hash(stored: &str) -> Result<()> {
 }
 
 /// A random password of [`GENERATED_PASSWORD_LEN`] letters and digits from the
-/// library's fork-safe CSPRNG ([`crate::rng`]; rejection sampling: no modulo bias).
+/// library's fork-safe CSPRNG ([`crate::core::rng`]; rejection sampling: no modulo bias).
 pub fn generate_password() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut out = String::with_capacity(GENERATED_PASSWORD_LEN);
     let mut buf = [0u8; 32];
     while out.len() < GENERATED_PASSWORD_LEN {
-        crate::rng::fill(&mut buf);
+        crate::core::rng::fill(&mut buf);
         for b in buf {
             // 248 = 4 * 62: bytes at or above it would bias the first characters.
             if b < 248 && out.len() < GENERATED_PASSWORD_LEN {

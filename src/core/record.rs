@@ -16,10 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec;
-use crate::error::{Error, Result};
-use crate::limits::MAX_RECORD_LEN;
-use crate::state_map::StateMap;
+use crate::core::codec;
+use crate::core::error::{Error, Result};
+use crate::core::limits::MAX_RECORD_LEN;
+use crate::core::state_map::StateMap;
 
 /// The envelope version this library writes.
 pub const RECORD_VERSION: u64 = 1;
@@ -135,7 +135,7 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::Value;
+    use crate::core::value::Value;
 
     fn sample() -> Record {
         let mut state = StateMap::new();

@@ -12,13 +12,13 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::error::{Error, Result};
-use crate::id::{generate_id, validate_session_id};
-use crate::limits::{MAX_DEPTH, MAX_KEY_LEN, MAX_NAME_LEN, MAX_USER_ID_LEN};
-use crate::record::{Record, RecordRef, RECORD_VERSION};
-use crate::sign::Signer;
-use crate::state_map::StateMap;
-use crate::value::Value;
+use crate::core::error::{Error, Result};
+use crate::core::id::{generate_id, validate_session_id};
+use crate::core::limits::{MAX_DEPTH, MAX_KEY_LEN, MAX_NAME_LEN, MAX_USER_ID_LEN};
+use crate::core::record::{Record, RecordRef, RECORD_VERSION};
+use crate::core::sign::Signer;
+use crate::core::state_map::StateMap;
+use crate::core::value::Value;
 
 /// A session and its state.
 #[derive(Clone)]
@@ -52,9 +52,12 @@ impl SessionKey {
 }
 
 /// What a cache that keeps sessions decoded holds besides the id and user id (which it
-/// keeps anyway).
+/// keeps anyway): the key and the state, shared copy-on-write with the sessions handed
+/// out, so a retrieve neither decodes nor copies. Part of the core's API for caches
+/// (the built-in memory cache uses it; a Rust cache of yours may too): get it from
+/// [`Session::shared_parts`], rebuild a session with [`Session::from_shared_parts`].
 #[derive(Clone)]
-pub(crate) struct SharedParts {
+pub struct SharedParts {
     key: Option<Arc<SessionKey>>,
     state: Arc<StateMap>,
 }
@@ -159,12 +162,12 @@ impl Session {
     }
 
     /// The id, shared (a cache keeps it as its map key).
-    pub(crate) fn shared_id(&self) -> &Arc<str> {
+    pub fn shared_id(&self) -> &Arc<str> {
         &self.id
     }
 
-    /// The parts a cache that keeps sessions decoded holds.
-    pub(crate) fn shared_parts(&self) -> SharedParts {
+    /// The parts a cache that keeps sessions decoded holds (see [`SharedParts`]).
+    pub fn shared_parts(&self) -> SharedParts {
         SharedParts {
             key: self.key.clone(),
             state: self.state.clone(),
@@ -178,7 +181,7 @@ impl Session {
     }
 
     /// A clean session from shared parts (from a cache that keeps sessions decoded).
-    pub(crate) fn from_shared_parts(
+    pub fn from_shared_parts(
         id: Arc<str>,
         user_id: Arc<str>,
         parts: SharedParts,
@@ -350,7 +353,7 @@ impl Session {
         }
     }
 
-    /// Encodes the session as a record blob (see [`crate::record`]).
+    /// Encodes the session as a record blob (see [`crate::core::record`]).
     pub fn export(&self) -> Result<Vec<u8>> {
         self.record_ref().encode()
     }

@@ -1,9 +1,9 @@
 //! Sessions in and out of any [`SessionCache`]: the one place that turns a session into
 //! a stored record and back, shared by the manager and the C entry points.
 
+use crate::core::error::Result;
+use crate::core::session::Session;
 use crate::core::store::{Renewal, SessionCache, StoreMode};
-use crate::error::Result;
-use crate::session::Session;
 
 /// A session read from a cache.
 #[derive(Debug)]

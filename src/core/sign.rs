@@ -13,8 +13,8 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use crate::error::{Error, Result};
-use crate::limits::{MAX_KEY_LEN, MAX_MESSAGE_LEN};
+use crate::core::error::{Error, Result};
+use crate::core::limits::{MAX_KEY_LEN, MAX_MESSAGE_LEN};
 
 type HmacSha1 = Hmac<Sha1>;
 

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::value::Value;
+use crate::core::value::Value;
 
 /// State entries sorted by key, each key once.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -164,7 +164,7 @@ impl<'de> Deserialize<'de> for StateMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec;
+    use crate::core::codec;
     use std::collections::BTreeMap;
 
     #[test]

@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
-use crate::session::Session;
-use crate::value::Value;
+use crate::core::error::{Error, Result};
+use crate::core::session::Session;
+use crate::core::value::Value;
 
 /// How [`SessionCache::store`] treats an id that is already present (or absent).
 ///
-/// Every store writes the record's revision (see [`crate::record`]) along with it; a
+/// Every store writes the record's revision (see [`crate::core::record`]) along with it; a
 /// cache keeps it next to the entry to compare in the conditional modes. Each mode is
 /// one atomic step: the check and the write cannot be separated by another store,
 /// remove or remove_user of the same entry. An expired entry counts as absent.
@@ -76,7 +76,7 @@ pub struct Loaded {
 /// Revocation and lost-update detection rest on [`StoreMode`]: a cache must implement
 /// every mode, each check-and-write atomically (under its lock, in one server-side
 /// script or transaction). The revision to keep is the one inside the record
-/// ([`crate::record::peek_revision`]; [`SessionCache::store_session`] gives
+/// ([`crate::core::record::peek_revision`]; [`SessionCache::store_session`] gives
 /// [`Session::revision`] without decoding).
 pub trait SessionCache: Send + Sync {
     /// Stores `record` under `id` until `expires` (Unix seconds) for `user_id` (empty =

@@ -1,7 +1,7 @@
 //! State values: anything CBOR carries.
 //!
 //! `Serialize`/`Deserialize` are written against serde's data model, not against a
-//! particular CBOR crate, so the codec ([`crate::codec`]) can be swapped.
+//! particular CBOR crate, so the codec ([`crate::core::codec`]) can be swapped.
 
 use std::fmt;
 

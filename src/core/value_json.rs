@@ -35,9 +35,9 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value as Json;
 
-use crate::error::{Error, Result};
-use crate::limits::{MAX_DEPTH, MAX_VALUE_LEN};
-use crate::value::{Value, CBOR_INT_MAX, CBOR_INT_MIN};
+use crate::core::error::{Error, Result};
+use crate::core::limits::{MAX_DEPTH, MAX_VALUE_LEN};
+use crate::core::value::{Value, CBOR_INT_MAX, CBOR_INT_MIN};
 
 /// Parses JSON text into a value.
 pub fn from_json(text: &[u8]) -> Result<Value> {
@@ -428,8 +428,8 @@ mod tests {
         let back = from_tagged_json(text.as_bytes()).unwrap();
         // Compared through CBOR: a NaN is not equal to itself.
         assert_eq!(
-            crate::codec::to_vec(&back).unwrap(),
-            crate::codec::to_vec(value).unwrap(),
+            crate::core::codec::to_vec(&back).unwrap(),
+            crate::core::codec::to_vec(value).unwrap(),
             "{text}"
         );
         text

@@ -11,7 +11,8 @@
 
 use std::ffi::c_char;
 
-use crate::account::Account;
+use crate::core::account::Account;
+use crate::core::value::Value;
 use crate::ffi::account_store::{account_user_id, store_ref, TotoAccountStore};
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, FfiResult, TotoError};
@@ -19,7 +20,6 @@ use crate::ffi::bytes::{TotoBytes, TotoStr};
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::value_io::{self, name, TotoValueType, ValueRead, ValueWrite};
-use crate::value::Value;
 
 /// Most names one toto_account_load call accepts.
 pub const TOTO_MAX_LOAD_NAMES: usize = 4096;
@@ -449,7 +449,7 @@ pub extern "C" fn toto_account_set_password_hash(
 ) -> TotoResult {
     run_plain(|| {
         let acc = account(account_)?;
-        let hash = args::text(hash, hash_len, "hash", crate::password::MAX_HASH_LEN)?;
+        let hash = args::text(hash, hash_len, "hash", crate::core::password::MAX_HASH_LEN)?;
         Ok(acc.set_password_hash(hash)?)
     })
 }

@@ -7,13 +7,13 @@ use std::ffi::c_char;
 use std::sync::Arc;
 
 use crate::backend::{AccountStore, MemoryAccountStore};
+use crate::core::limits::MAX_USER_ID_LEN;
+use crate::core::session::normalize_user_id;
 use crate::ffi::account_store_vtable::{TotoAccountStoreVtable, VtableAccountStore};
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, Failure, FfiResult, TotoError};
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
-use crate::limits::MAX_USER_ID_LEN;
-use crate::session::normalize_user_id;
 
 /// An account store. Opaque. Thread safety: shareable by any number of threads.
 // The tag must be the first field at offset 0 so a handle of the wrong type is told

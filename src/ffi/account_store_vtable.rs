@@ -3,12 +3,12 @@
 use std::ffi::{c_char, c_void};
 
 use crate::backend::{AccountStore, Property};
-use crate::codec;
-use crate::error::{Error, Result};
+use crate::core::codec;
+use crate::core::error::{Error, Result};
+use crate::core::value::Value;
 use crate::ffi::bytes::TotoStr;
 use crate::ffi::callback::{Expect, TotoCallbackCtx};
 use crate::ffi::result::TotoResult;
-use crate::value::Value;
 
 /// The vtable version this header describes.
 pub const TOTO_ACCOUNT_STORE_VTABLE_VERSION: u32 = 1;

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::ffi::c_char;
 
-use crate::error::Error;
+use crate::core::error::Error;
 use crate::ffi::boundary::{Failure, FfiResult};
 use crate::ffi::result::TotoResult;
 
@@ -102,12 +102,16 @@ pub(crate) fn write_c_string(buf: *mut c_char, capacity: usize, text: &str) -> F
 /// else that is not a well-formed id (too long, not UTF-8, bad characters) is Toto's
 /// 1007.
 pub(crate) fn session_id_arg<'a>(id: *const c_char, len: usize) -> FfiResult<&'a str> {
-    let id = text(id, len, "session id", crate::limits::MAX_SESSION_ID_LEN).map_err(|f| match f
-        .code()
-    {
+    let id = text(
+        id,
+        len,
+        "session id",
+        crate::core::limits::MAX_SESSION_ID_LEN,
+    )
+    .map_err(|f| match f.code() {
         TotoResult::NullArgument => f,
         _ => Error::InvalidSessionId.into(),
     })?;
-    crate::id::validate_session_id(id)?;
+    crate::core::id::validate_session_id(id)?;
     Ok(id)
 }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::Error;
+use crate::core::error::Error;
 use crate::ffi::result::TotoResult;
 
 /// Capacity of `toto_error.message`, NUL included.

@@ -8,7 +8,8 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use crate::backend::{load_session, store_session, MemoryCache, SessionCache, StoreMode};
-use crate::error::Error;
+use crate::core::error::Error;
+use crate::core::limits::{MAX_RECORD_LEN, MAX_USER_ID_LEN};
 use crate::ffi::args::{self, session_id_arg};
 use crate::ffi::boundary::{run, run_plain, Failure, FfiResult, TotoError};
 use crate::ffi::bytes::TotoBytes;
@@ -17,7 +18,6 @@ use crate::ffi::clock::CClock;
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, TotoSession};
-use crate::limits::{MAX_RECORD_LEN, MAX_USER_ID_LEN};
 
 /// A session cache. Opaque. Thread safety: shareable by any number of threads.
 // The tag must be the first field at offset 0 so a handle of the wrong type is told
@@ -168,8 +168,8 @@ pub extern "C" fn toto_cache_store(
         let cache = cache_ref(cache)?;
         let id = session_id_arg(id, id_len)?;
         let user_id = args::text(user_id, user_id_len, "user id", MAX_USER_ID_LEN)?;
-        let user_id = crate::session::normalize_user_id(user_id)?;
-        crate::session::check_expires(expires)?;
+        let user_id = crate::core::session::normalize_user_id(user_id)?;
+        crate::core::session::check_expires(expires)?;
         let record = args::bytes(record, record_len, "record", MAX_RECORD_LEN)?;
         let mode = match flags {
             0 => StoreMode::Upsert,
@@ -252,7 +252,7 @@ pub extern "C" fn toto_cache_remove_user(
     run(error, || {
         let cache = cache_ref(cache)?;
         let user_id = args::text(user_id, user_id_len, "user id", MAX_USER_ID_LEN)?;
-        let user_id = crate::session::normalize_user_id(user_id)?;
+        let user_id = crate::core::session::normalize_user_id(user_id)?;
         let removed = cache.remove_user(&user_id)?;
         if !out_removed.is_null() {
             args::write(args::out(out_removed, "out_removed")?, removed);

@@ -4,12 +4,12 @@ use std::ffi::{c_char, c_void};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
+use crate::core::id::validate_session_id;
+use crate::core::record::peek_revision;
+use crate::core::session::Session;
 use crate::ffi::callback::{CallbackOutput, Expect, TotoCallbackCtx};
 use crate::ffi::result::TotoResult;
-use crate::id::validate_session_id;
-use crate::record::peek_revision;
-use crate::session::Session;
 
 /// `flags` bit for a cache `store`: insert only; if the id is already live, return
 /// TOTO_RESULT_ID_COLLISION and change nothing.

@@ -10,14 +10,16 @@
 use std::borrow::Cow;
 use std::ffi::c_char;
 
-use crate::codec;
-use crate::error::Error;
+use crate::core::codec;
+use crate::core::error::Error;
+use crate::core::limits::{
+    MAX_DEPTH, MAX_NAME_LEN, MAX_RECORD_LEN, MAX_SESSION_ID_LEN, MAX_VALUE_LEN,
+};
+use crate::core::value::Value;
 use crate::ffi::args;
 use crate::ffi::boundary::{run_plain, Failure};
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
-use crate::limits::{MAX_DEPTH, MAX_NAME_LEN, MAX_RECORD_LEN, MAX_SESSION_ID_LEN, MAX_VALUE_LEN};
-use crate::value::Value;
 
 /// Longest error message kept from a callback.
 const MAX_CALLBACK_MESSAGE: usize = 1024;

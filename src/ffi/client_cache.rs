@@ -4,8 +4,8 @@ use std::ffi::c_void;
 use std::sync::Arc;
 
 use crate::backend::{ClientCache, ClientKey, CLIENT_KEY_LEN, MAX_CLIENT_KEYS};
-use crate::clock::Clock;
-use crate::error::Error;
+use crate::core::clock::Clock;
+use crate::core::error::Error;
 use crate::ffi::boundary::{run, Failure, TotoError};
 use crate::ffi::cache::{new_cache, TotoCache};
 use crate::ffi::clock::CClock;
@@ -93,7 +93,7 @@ pub extern "C" fn toto_cache_new_client_side(
             .collect();
         let clock: Arc<dyn Clock> = match clock {
             Some(f) => Arc::new(CClock::new(f, clock_data)),
-            None => Arc::new(crate::clock::SystemClock),
+            None => Arc::new(crate::core::clock::SystemClock),
         };
         new_cache(out, || Ok(Arc::new(ClientCache::with_clock(&keys, clock)?)))
     })

@@ -2,7 +2,7 @@
 
 use std::ffi::c_void;
 
-use crate::clock::Clock;
+use crate::core::clock::Clock;
 
 /// A host clock: returns the current time in Unix seconds; `clock_data` is the pointer
 /// given with it. Called from any thread, possibly at the same time: it must be

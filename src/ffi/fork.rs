@@ -1,4 +1,4 @@
-//! Fork detection for the core's random generator ([`crate::rng`]): a
+//! Fork detection for the core's random generator ([`crate::core::rng`]): a
 //! `pthread_atfork` child handler that bumps the core's fork counter, installed once
 //! per process, when the library is loaded (an `.init_array` constructor) and, in case
 //! a static link dropped the constructor, at the first call through the C boundary.
@@ -9,7 +9,7 @@ use std::sync::Once;
 static INSTALL: Once = Once::new();
 
 extern "C" fn child_after_fork() {
-    crate::rng::note_fork();
+    crate::core::rng::note_fork();
 }
 
 /// Installs the atfork handler (once per process; later calls are one atomic load).
@@ -20,7 +20,7 @@ pub(crate) fn install() {
         // increment (async-signal-safe, as code running right after fork must be).
         let rc = unsafe { libc::pthread_atfork(None, None, Some(child_after_fork)) };
         if rc == 0 {
-            crate::rng::set_fork_hook_installed();
+            crate::core::rng::set_fork_hook_installed();
         }
     });
 }
@@ -46,6 +46,6 @@ static INSTALL_AT_LOAD: extern "C" fn() = install_at_load;
 mod tests {
     #[test]
     fn the_handler_is_installed_at_load() {
-        assert!(crate::rng::fork_hook_installed());
+        assert!(crate::core::rng::fork_hook_installed());
     }
 }

@@ -1,7 +1,7 @@
 //! The library's size limits under their C names. Each equals the core constant it
 //! mirrors (checked at compile time below); they are literals so cbindgen can print them.
 
-use crate::limits;
+use crate::core::limits;
 
 /// Longest session id accepted, in bytes (generated ids are 22; client-side tokens,
 /// see toto_cache_new_client_side, are longer).

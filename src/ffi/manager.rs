@@ -7,8 +7,12 @@
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use crate::clock::{Clock, SystemClock};
-use crate::error::Error;
+use crate::core::clock::{Clock, SystemClock};
+use crate::core::error::Error;
+use crate::core::limits::{MAX_MESSAGE_LEN, MAX_USER_ID_LEN, MAX_VALUE_LEN};
+use crate::core::manager::{Manager, ManagerConfig, SavePolicy};
+use crate::core::password::{PasswordPolicy, GENERATED_PASSWORD_LEN, MAX_PASSWORD_LEN};
+use crate::core::value::Value;
 use crate::ffi::account::TotoAccount;
 use crate::ffi::account_store::{store_ref, TotoAccountStore};
 use crate::ffi::args;
@@ -19,10 +23,6 @@ use crate::ffi::clock::CClock;
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, session_ref, TotoSession};
-use crate::limits::{MAX_MESSAGE_LEN, MAX_USER_ID_LEN, MAX_VALUE_LEN};
-use crate::manager::{Manager, ManagerConfig, SavePolicy};
-use crate::password::{PasswordPolicy, GENERATED_PASSWORD_LEN, MAX_PASSWORD_LEN};
-use crate::value::Value;
 
 /// The options version this header describes: 2 (version 1 ends before
 /// `save_policy`; the library reads only the fields of the version a caller declares,
@@ -456,7 +456,7 @@ pub extern "C" fn toto_manager_create_account(
                 "values JSON",
                 MAX_VALUE_LEN,
             )?;
-            match crate::value_json::from_json(raw)? {
+            match crate::core::value_json::from_json(raw)? {
                 Value::Map(entries) => entries,
                 _ => return Err(Error::Json("account values must be a JSON object".into()).into()),
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{RedisCache, RedisOptions, TotoCompat};
-use crate::error::Error;
+use crate::core::error::Error;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, TotoError};
 use crate::ffi::cache::{new_cache, TotoCache};

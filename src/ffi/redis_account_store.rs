@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{RedisAccountStore, RedisAccountStoreOptions};
-use crate::error::Error;
+use crate::core::error::Error;
 use crate::ffi::account_store::{new_store, TotoAccountStore};
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, TotoError};

@@ -5,13 +5,13 @@
 
 use std::ffi::c_char;
 
+use crate::core::limits::{MAX_KEY_LEN, MAX_MESSAGE_LEN, MAX_RECORD_LEN, MAX_USER_ID_LEN};
+use crate::core::session::Session;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, TotoError};
 use crate::ffi::bytes::TotoBytes;
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
-use crate::limits::{MAX_KEY_LEN, MAX_MESSAGE_LEN, MAX_RECORD_LEN, MAX_USER_ID_LEN};
-use crate::session::Session;
 
 /// A session: id, user id, expiry, optional HMAC key and typed state. Opaque.
 /// Thread safety: one thread at a time; may be moved between threads.

@@ -9,13 +9,13 @@
 
 use std::ffi::c_char;
 
+use crate::core::value::Value;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, FfiResult, TotoError};
 use crate::ffi::bytes::TotoBytes;
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, session_ref, TotoSession};
 use crate::ffi::value_io::{self, name, TotoScalar, TotoValueType, ValueRead, ValueWrite};
-use crate::value::Value;
 
 impl ValueRead for *const TotoSession {
     fn lookup<'a>(self, key: *const c_char, key_len: usize) -> FfiResult<Option<&'a Value>> {

@@ -2,11 +2,11 @@
 
 use std::ffi::c_char;
 
+use crate::core::limits::{MAX_KEY_LEN, MAX_MESSAGE_LEN};
+use crate::core::sign::{self, MAC_LEN};
 use crate::ffi::args;
 use crate::ffi::boundary::run_plain;
 use crate::ffi::result::TotoResult;
-use crate::limits::{MAX_KEY_LEN, MAX_MESSAGE_LEN};
-use crate::sign::{self, MAC_LEN};
 
 /// Bytes needed for a base64 HMAC-SHA1 plus its NUL (28 + 1).
 pub const TOTO_MAC_BUFFER_LEN: usize = 29;

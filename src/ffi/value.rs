@@ -4,13 +4,13 @@
 
 use std::ffi::c_char;
 
+use crate::core::limits::MAX_VALUE_LEN;
+use crate::core::value_json;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, TotoError};
 use crate::ffi::bytes::TotoBytes;
 use crate::ffi::result::TotoResult;
 use crate::ffi::value_io;
-use crate::limits::MAX_VALUE_LEN;
-use crate::value_json;
 
 /// Converts one CBOR item (a value as `_get_cbor` returns it or an account store
 /// receives it) into its tagged JSON form: lossless JSON text for any value.
@@ -70,7 +70,10 @@ pub extern "C" fn toto_value_tagged_json_to_cbor(
         let out = args::out(out, "out")?;
         let raw = args::bytes(json.cast(), json_len, "JSON text", MAX_VALUE_LEN)?;
         let value = value_json::from_tagged_json(raw)?;
-        args::write(out, TotoBytes::from_vec(crate::codec::to_vec(&value)?));
+        args::write(
+            out,
+            TotoBytes::from_vec(crate::core::codec::to_vec(&value)?),
+        );
         Ok(())
     })
 }

@@ -5,14 +5,14 @@
 
 use std::ffi::c_char;
 
-use crate::codec;
-use crate::error::Error;
+use crate::core::codec;
+use crate::core::error::Error;
+use crate::core::limits::{MAX_DEPTH, MAX_NAME_LEN, MAX_VALUE_LEN};
+use crate::core::value::{Value, ValueKind};
+use crate::core::value_json;
 use crate::ffi::args;
 use crate::ffi::boundary::FfiResult;
 use crate::ffi::bytes::TotoBytes;
-use crate::limits::{MAX_DEPTH, MAX_NAME_LEN, MAX_VALUE_LEN};
-use crate::value::{Value, ValueKind};
-use crate::value_json;
 
 /// The type of a stored value.
 #[repr(u32)]

@@ -2,10 +2,10 @@
 
 use std::ffi::c_char;
 
+use crate::core::id;
 use crate::ffi::args;
 use crate::ffi::boundary::run_plain;
 use crate::ffi::result::TotoResult;
-use crate::id;
 
 /// Bytes needed for a generated id plus its NUL (22 + 1).
 pub const TOTO_ID_BUFFER_LEN: usize = 23;
