@@ -7,6 +7,7 @@ mod memory_cache;
 mod memory_store;
 mod redis_account_store;
 mod redis_cache;
+mod redis_pool;
 mod redis_toto;
 pub mod toto_pickle;
 

@@ -24,11 +24,11 @@
 //! recorded with the process id that opened it: after a `fork()` the child never uses
 //! its parent's sockets.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::{Connection, RedisError, Script};
+use redis::Script;
 
+use crate::backend::redis_pool::{PoolOptions, RedisPool};
 use crate::backend::{AccountStore, Property};
 use crate::core::codec;
 use crate::core::error::{Error, Result};
@@ -79,10 +79,8 @@ return 1
 
 /// An [`AccountStore`] in Redis. Thread-safe; share one per process.
 pub struct RedisAccountStore {
-    client: redis::Client,
+    pool: RedisPool,
     options: RedisAccountStoreOptions,
-    /// Idle connections, each with the id of the process that opened it.
-    idle: Mutex<Vec<(u32, Connection)>>,
     create: Script,
     save: Script,
 }
@@ -93,14 +91,6 @@ impl std::fmt::Debug for RedisAccountStore {
         f.debug_struct("RedisAccountStore")
             .field("options", &self.options)
             .finish_non_exhaustive()
-    }
-}
-
-fn classify(e: RedisError) -> Error {
-    if e.is_io_error() || e.is_timeout() || e.is_connection_refusal() || e.is_connection_dropped() {
-        Error::Unavailable(format!("redis: {e}"))
-    } else {
-        Error::Backend(format!("redis: {e}"))
     }
 }
 
@@ -138,17 +128,18 @@ impl RedisAccountStore {
     /// A store on `url` (`redis://[:password@]host:port[/db]`). Nothing is connected
     /// until the first operation; a malformed URL or zero timeout is refused here.
     pub fn new(url: &str, options: RedisAccountStoreOptions) -> Result<RedisAccountStore> {
-        if options.connect_timeout.is_zero() || options.io_timeout.is_zero() {
-            return Err(Error::InvalidArgument(
-                "redis timeouts must be greater than zero",
-            ));
-        }
-        let client = redis::Client::open(url)
-            .map_err(|_| Error::InvalidArgument("not a valid redis:// URL"))?;
+        let pool = RedisPool::new(
+            url,
+            PoolOptions {
+                connect_timeout: options.connect_timeout,
+                io_timeout: options.io_timeout,
+                pool_size: options.pool_size,
+                down_backoff: Duration::from_secs(1),
+            },
+        )?;
         Ok(RedisAccountStore {
-            client,
+            pool,
             options,
-            idle: Mutex::new(Vec::new()),
             create: Script::new(CREATE),
             save: Script::new(SAVE),
         })
@@ -164,61 +155,6 @@ impl RedisAccountStore {
         format!("{}{user_id}", self.options.key_prefix)
     }
 
-    fn connect(&self) -> Result<Connection> {
-        let con = self
-            .client
-            .get_connection_with_timeout(self.options.connect_timeout)
-            .map_err(classify)?;
-        con.set_read_timeout(Some(self.options.io_timeout))
-            .map_err(classify)?;
-        con.set_write_timeout(Some(self.options.io_timeout))
-            .map_err(classify)?;
-        Ok(con)
-    }
-
-    fn checkin(&self, pid: u32, con: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < self.options.pool_size {
-            idle.push((pid, con));
-        }
-    }
-
-    /// Runs `op` on a pooled connection opened by this process. The connection goes
-    /// back to the pool unless the operation failed at the connection level.
-    fn with_connection<T>(
-        &self,
-        op: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
-    ) -> Result<T> {
-        let pid = std::process::id();
-        let pooled = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            // Connections of another process (we are a fork's child) are dropped
-            // unused: their sockets are the parent's.
-            idle.retain(|(owner, _)| *owner == pid);
-            idle.pop()
-        };
-        let mut con = match pooled {
-            Some((_, con)) => con,
-            None => self.connect()?,
-        };
-        match op(&mut con) {
-            Ok(value) => {
-                self.checkin(pid, con);
-                Ok(value)
-            }
-            Err(e) => {
-                let broken = e.is_io_error()
-                    || e.is_timeout()
-                    || e.is_connection_dropped()
-                    || e.is_unrecoverable_error();
-                if !broken {
-                    self.checkin(pid, con);
-                }
-                Err(classify(e))
-            }
-        }
-    }
-
     fn script_args(properties: &[(String, Vec<u8>)]) -> Vec<&[u8]> {
         properties
             .iter()
@@ -232,30 +168,31 @@ impl AccountStore for RedisAccountStore {
         let key = self.account_key(user_id);
         let raw: Vec<(String, Vec<u8>)> = match names {
             None => {
-                let all: Vec<(String, Vec<u8>)> =
-                    self.with_connection(|con| redis::cmd("HGETALL").arg(&key).query(con))?;
+                let all: Vec<(String, Vec<u8>)> = self
+                    .pool
+                    .run(|con| redis::cmd("HGETALL").arg(&key).query(con))?;
                 if all.is_empty() {
                     return Ok(None);
                 }
                 all
             }
             Some([]) => {
-                let exists: bool =
-                    self.with_connection(|con| redis::cmd("EXISTS").arg(&key).query(con))?;
+                let exists: bool = self
+                    .pool
+                    .run(|con| redis::cmd("EXISTS").arg(&key).query(con))?;
                 return Ok(exists.then(Vec::new));
             }
             Some(names) => {
-                let (exists, values): (bool, Vec<Option<Vec<u8>>>) =
-                    self.with_connection(|con| {
-                        redis::pipe()
-                            .atomic()
-                            .cmd("EXISTS")
-                            .arg(&key)
-                            .cmd("HMGET")
-                            .arg(&key)
-                            .arg(names)
-                            .query(con)
-                    })?;
+                let (exists, values): (bool, Vec<Option<Vec<u8>>>) = self.pool.run(|con| {
+                    redis::pipe()
+                        .atomic()
+                        .cmd("EXISTS")
+                        .arg(&key)
+                        .cmd("HMGET")
+                        .arg(&key)
+                        .arg(names)
+                        .query(con)
+                })?;
                 if !exists {
                     return Ok(None);
                 }
@@ -276,7 +213,7 @@ impl AccountStore for RedisAccountStore {
         let key = self.account_key(user_id);
         let encoded = encode_all(properties)?;
         let args = Self::script_args(&encoded);
-        let saved: i64 = self.with_connection(|con| {
+        let saved: i64 = self.pool.run(|con| {
             let mut call = self.save.key(&key);
             for a in &args {
                 call.arg(*a);
@@ -296,7 +233,9 @@ impl AccountStore for RedisAccountStore {
             encoded.push((USER_ID_FIELD.to_owned(), user_id.as_bytes().to_vec()));
         }
         let args = Self::script_args(&encoded);
-        let created: i64 = self.with_connection(|con| {
+        // Not run twice after an interruption: a second run would find the account the
+        // first one created and answer "exists".
+        let created: i64 = self.pool.run_once(|con| {
             let mut call = self.create.key(&key);
             for a in &args {
                 call.arg(*a);
@@ -311,7 +250,9 @@ impl AccountStore for RedisAccountStore {
 
     fn remove(&self, user_id: &str) -> Result<()> {
         let key = self.account_key(user_id);
-        let removed: i64 = self.with_connection(|con| redis::cmd("DEL").arg(&key).query(con))?;
+        let removed: i64 = self
+            .pool
+            .run(|con| redis::cmd("DEL").arg(&key).query(con))?;
         if removed == 0 {
             return Err(Error::InvalidCredentials);
         }

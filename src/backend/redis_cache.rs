@@ -15,33 +15,25 @@
 //! clock. Scripts touch user-index keys they compute themselves, so this cache targets a
 //! standalone Redis (or a proxy that allows that), not Redis Cluster.
 //!
-//! Connections come from a small pool: opened on demand with a connect timeout, given
-//! read/write timeouts, returned after success and dropped after an I/O error, so a
-//! restarted Redis is picked up by the same cache without recreating it. Redis down or
-//! slow is [`Error::Unavailable`] within the configured timeouts, and so is a Redis
-//! still loading its dataset after a restart (`LOADING`).
-//!
-//! **Fail fast while Redis is down**: after a connection-level failure (connect
-//! refused or timed out, a reply timed out, the connection dropped) every call fails
-//! at once with [`Error::Unavailable`] for [`RedisOptions::down_backoff`] (default 1 s)
-//! instead of each waiting the full timeouts; the first call after the back-off tries
-//! Redis again.
-//!
-//! **Fork safety**: each pooled connection remembers the process that opened it. A
-//! connection opened in another process (a pre-forking master's, inherited by a
-//! worker through `fork()`) is never used: the child drops it (closing only its own
-//! copy of the socket) and opens its own. As a second line, a record is accepted only
-//! if the session id inside it is the id that was asked for.
+//! Connections come from the Redis backends' shared pool (`redis_pool`): opened on
+//! demand with timeouts, dropped after an I/O error (a restarted Redis is picked up by
+//! the same cache), [`Error::Unavailable`] when Redis is down, slow or `LOADING`, a
+//! fail-fast back-off of [`RedisOptions::down_backoff`] (default 1 s) after a
+//! connection-level failure, connections never shared across `fork()`, and calls that
+//! a signal interrupted (EINTR) run again: every operation here is safe to repeat (the
+//! store script recognises its own earlier run by a per-call token). As a second line
+//! against a shared connection, a record is accepted only if the session id inside it
+//! is the id that was asked for.
 //!
 //! `remove_user` works in batches of [`REMOVE_USER_BATCH`] sessions, one script each,
 //! so a user with very many sessions does not block Redis in one long script.
 
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use redis::{Connection, ErrorKind, RedisError, Script, ServerErrorKind};
+use redis::{Connection, Script};
 use sha2::{Digest, Sha256};
 
+use crate::backend::redis_pool::{PoolOptions, RedisPool};
 use crate::backend::redis_toto::{self, TotoCompat, TotoHost};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::error::{Error, Result};
@@ -165,25 +157,10 @@ end
 return {n, #ks}
 ";
 
-/// A pooled connection and the process that opened it.
-struct Pooled {
-    pid: u32,
-    con: Connection,
-}
-
-/// Idle connections and the fail-fast state, under one lock.
-#[derive(Default)]
-struct Pool {
-    idle: Vec<Pooled>,
-    /// Until when calls fail fast after a connection-level failure.
-    down_until: Option<Instant>,
-}
-
 /// A [`SessionCache`] in Redis. Thread-safe; share one per process.
 pub struct RedisCache {
-    client: redis::Client,
+    pool: RedisPool,
     options: RedisOptions,
-    pool: Mutex<Pool>,
     store: Script,
     load_renew: Script,
     remove: Script,
@@ -203,58 +180,22 @@ fn to_ms(seconds: f64) -> i64 {
     ((seconds * 1000.0).round() as i64).clamp(0, MAX_EXPIRY_MS)
 }
 
-/// How many times an operation interrupted by a signal is run again (see
-/// `RedisCache::with_connection`).
-const INTERRUPTED_RETRIES: u32 = 3;
-
-/// True for a socket call interrupted by a signal (EINTR). The crate keeps the
-/// `io::Error` private, so it is told by the OS error number in its text.
-fn is_interrupted(e: &RedisError) -> bool {
-    e.is_io_error()
-        && e.to_string()
-            .contains(&format!("(os error {})", libc::EINTR))
-}
-
-/// True for failures of the connection itself (as opposed to an error reply): the
-/// connection is dropped and the back-off starts.
-fn is_connection_failure(e: &RedisError) -> bool {
-    e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-        || e.is_unrecoverable_error()
-}
-
-fn classify(e: RedisError) -> Error {
-    // LOADING: a restarted Redis is reading its dataset; retrying later succeeds.
-    let loading = e.kind() == ErrorKind::Server(ServerErrorKind::BusyLoading);
-    if loading
-        || e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-    {
-        Error::Unavailable(format!("redis: {e}"))
-    } else {
-        Error::Backend(format!("redis: {e}"))
-    }
-}
-
 impl RedisCache {
     /// A cache on `url` (`redis://[:password@]host:port[/db]`). Nothing is connected
     /// until the first operation; a malformed URL or zero timeout is refused here.
     pub fn new(url: &str, options: RedisOptions) -> Result<RedisCache> {
-        if options.connect_timeout.is_zero() || options.io_timeout.is_zero() {
-            return Err(Error::InvalidArgument(
-                "redis timeouts must be greater than zero",
-            ));
-        }
-        let client = redis::Client::open(url)
-            .map_err(|_| Error::InvalidArgument("not a valid redis:// URL"))?;
+        let pool = RedisPool::new(
+            url,
+            PoolOptions {
+                connect_timeout: options.connect_timeout,
+                io_timeout: options.io_timeout,
+                pool_size: options.pool_size,
+                down_backoff: options.down_backoff,
+            },
+        )?;
         Ok(RedisCache {
-            client,
+            pool,
             options,
-            pool: Mutex::new(Pool::default()),
             store: Script::new(STORE),
             load_renew: Script::new(LOAD_RENEW),
             remove: Script::new(REMOVE),
@@ -280,111 +221,6 @@ impl RedisCache {
     fn user_prefix(&self) -> String {
         format!("{}u:", self.options.key_prefix)
     }
-
-    fn connect(&self) -> Result<Connection> {
-        let con = self
-            .client
-            .get_connection_with_timeout(self.options.connect_timeout)
-            .map_err(classify)?;
-        con.set_read_timeout(Some(self.options.io_timeout))
-            .map_err(classify)?;
-        con.set_write_timeout(Some(self.options.io_timeout))
-            .map_err(classify)?;
-        Ok(con)
-    }
-
-    fn pool(&self) -> MutexGuard<'_, Pool> {
-        self.pool.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Starts the fail-fast back-off (see [`RedisOptions::down_backoff`]).
-    fn mark_down(&self) {
-        if !self.options.down_backoff.is_zero() {
-            self.pool().down_until = Some(Instant::now() + self.options.down_backoff);
-        }
-    }
-
-    /// An idle connection opened by this process, if any; fails fast while backing
-    /// off. Connections opened by another process (inherited through `fork()`) are
-    /// dropped here, never used.
-    fn checkout(&self, pid: u32) -> Result<Option<Connection>> {
-        let mut pool = self.pool();
-        if let Some(until) = pool.down_until {
-            if Instant::now() < until {
-                return Err(Error::Unavailable(
-                    "redis: unreachable at the last attempt; failing fast until the back-off ends"
-                        .into(),
-                ));
-            }
-            pool.down_until = None;
-        }
-        // Dropping an inherited connection closes this process's copy of the socket
-        // only; the process that opened it keeps using its own.
-        pool.idle.retain(|p| p.pid == pid);
-        Ok(pool.idle.pop().map(|p| p.con))
-    }
-
-    fn checkin(&self, pid: u32, con: Connection) {
-        let mut pool = self.pool();
-        if pool.idle.len() < self.options.pool_size {
-            pool.idle.push(Pooled { pid, con });
-        }
-    }
-
-    /// Runs `op` on a pooled connection of this process. The connection goes back to
-    /// the pool unless the operation failed at the connection level, which also starts
-    /// the back-off.
-    ///
-    /// A read or write interrupted by a signal (EINTR: sockets with a timeout are not
-    /// restarted, and a Go or Ruby host, or a child's SIGCHLD, delivers signals to any
-    /// thread) is not an outage: the connection, whose state is then unknown, is
-    /// dropped and `op` runs again on a fresh one, up to [`INTERRUPTED_RETRIES`] times.
-    /// Every operation is safe to run twice: loads, renewals and removals are
-    /// idempotent, and the store script treats finding its own call's token at its
-    /// own revision as done.
-    fn with_connection<T>(
-        &self,
-        op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
-    ) -> Result<T> {
-        let pid = std::process::id();
-        let mut attempt = 0;
-        loop {
-            let mut con = match self.checkout(pid)? {
-                Some(con) => con,
-                None => match self.connect() {
-                    Ok(con) => con,
-                    Err(e) => {
-                        if matches!(e, Error::Unavailable(_)) {
-                            self.mark_down();
-                        }
-                        return Err(e);
-                    }
-                },
-            };
-            match op(&mut con) {
-                Ok(value) => {
-                    self.checkin(pid, con);
-                    return Ok(value);
-                }
-                Err(e) if is_interrupted(&e) => {
-                    drop(con);
-                    attempt += 1;
-                    if attempt > INTERRUPTED_RETRIES {
-                        return Err(classify(e));
-                    }
-                }
-                Err(e) => {
-                    if is_connection_failure(&e) {
-                        drop(con);
-                        self.mark_down();
-                    } else {
-                        self.checkin(pid, con);
-                    }
-                    return Err(classify(e));
-                }
-            }
-        }
-    }
 }
 
 impl RedisCache {
@@ -407,7 +243,7 @@ impl RedisCache {
         };
         // Identifies this call's write if the script has to run again (see STORE).
         let token = u64::from_le_bytes(crate::core::rng::bytes::<8>()).to_string();
-        let stored: i64 = self.with_connection(|con| {
+        let stored: i64 = self.pool.run(|con| {
             self.store
                 .key(&key)
                 .arg(record)
@@ -464,8 +300,9 @@ impl SessionCache for RedisCache {
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let key = self.session_key(id);
-        let found: Option<Vec<u8>> =
-            self.with_connection(|con| redis::cmd("HGET").arg(&key).arg("r").query(con))?;
+        let found: Option<Vec<u8>> = self
+            .pool
+            .run(|con| redis::cmd("HGET").arg(&key).arg("r").query(con))?;
         if found.is_none() && self.options.toto.read {
             return Ok(redis_toto::import(self, id)?.map(|l| l.record.to_vec()));
         }
@@ -475,7 +312,7 @@ impl SessionCache for RedisCache {
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
         let key = self.session_key(id);
         let (user, anonymous) = renew.map_or((0, 0), |r| (to_ms(r.user), to_ms(r.anonymous)));
-        let found: Option<(Vec<u8>, i64)> = self.with_connection(|con| {
+        let found: Option<(Vec<u8>, i64)> = self.pool.run(|con| {
             self.load_renew
                 .key(&key)
                 .arg(user)
@@ -520,8 +357,9 @@ impl SessionCache for RedisCache {
 
     fn remove(&self, id: &str) -> Result<()> {
         let key = self.session_key(id);
-        let _: i64 =
-            self.with_connection(|con| self.remove.key(&key).arg(self.user_prefix()).invoke(con))?;
+        let _: i64 = self
+            .pool
+            .run(|con| self.remove.key(&key).arg(self.user_prefix()).invoke(con))?;
         if self.options.toto.enabled() {
             redis_toto::remove(self, id)?;
         }
@@ -536,7 +374,7 @@ impl SessionCache for RedisCache {
         let index = format!("{}{user_id}", self.user_prefix());
         let mut removed = 0u64;
         loop {
-            let (n, seen): (u64, usize) = self.with_connection(|con| {
+            let (n, seen): (u64, usize) = self.pool.run(|con| {
                 self.remove_user
                     .key(&index)
                     .arg(user_id)
@@ -565,6 +403,6 @@ impl TotoHost for RedisCache {
     }
 
     fn run<T>(&self, op: impl Fn(&mut Connection) -> redis::RedisResult<T>) -> Result<T> {
-        self.with_connection(op)
+        self.pool.run(op)
     }
 }
