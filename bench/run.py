@@ -262,11 +262,48 @@ def go_benchmarks(stage, quick):
             if a:
                 # go test rounds allocs/op down: B/op shows an allocation on most ops.
                 allocs[m.group(1)] = f"{a.group(2)} allocs, {a.group(1)} B/op"
+    # The HTTP layer (bindings/go/totohttp): a signed state.get through the middleware
+    # and the method protocol vs a bare net/http handler doing the same JSON work, over
+    # loopback HTTP and in process; cpu-ns/op is the process's CPU time per request.
+    http_out = run(
+        ["go", "test", "-tags", "toto_static", "-run", "^$", "-bench", "SignedStateGet",
+         "-benchtime", "100ms" if quick else "1s", "-count", "3"],
+        env={"PKG_CONFIG_PATH": str(Path(stage) / "lib" / "pkgconfig")},
+        cwd=go_dir.parent / "totohttp",
+    )
+    http = {}
+    for line in http_out.splitlines():
+        m = re.match(r"^Benchmark(SignedStateGet\S*?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op", line)
+        if m:
+            cpu = re.search(r"([\d.]+) cpu-ns/op", line)
+            http.setdefault(m.group(1), []).append(float(cpu.group(1)) if cpu else float(m.group(2)))
     return {
         "version": first_line(["go", "version"]),
         "results": {k: statistics.median(v) for k, v in found.items()},
         "allocs_per_op": allocs,
+        "http": {k: statistics.median(v) for k, v in http.items()},
     }
+
+
+def gohttp_rows(t, go):
+    sec = "Go HTTP layer (bindings/go/totohttp: signed state.get, CPU per request, median)"
+    http = (go or {}).get("http") or {}
+    pairs = (("over HTTP", "SignedStateGet"), ("in process", "SignedStateGetInProcess"))
+    shown = False
+    for label, name in pairs:
+        bare, mw = http.get(f"{name}/bare"), http.get(f"{name}/middleware")
+        if bare is None or mw is None:
+            continue
+        shown = True
+        t.add(sec, f"{label}: middleware", mw, key=f"gohttp.{name}.middleware")
+        t.add(sec, f"{label}: bare net/http", bare, key=f"gohttp.{name}.bare")
+        t.add(sec, f"{label}: added by the layer", vs="added us (<= 10)",
+              ratio=(mw - bare) / 1000.0,
+              target=("<=", 10.0) if name == "SignedStateGetInProcess" else None,
+              key=f"gohttp.{name}.layer")
+    if not shown:
+        t.add(sec, "middleware adds <= 10 us: no figures", vs="not yet", target=("<=", 10.0),
+              key="gohttp.layer")
 
 
 def ruby_benchmarks(stage, quick):
@@ -631,6 +668,7 @@ def build_table(rust, c, py, scale, threads, redis, go, ruby, rack=None):
             if k is None or rfloor is None:
                 t.add(sec, f"{want} <= 2x bare ffi: no such figure", vs="not yet",
                       target=("<=", 2.0), key=f"ruby.{want.lower()}")
+    gohttp_rows(t, go)
     rack_rows(t, rack)
     return t
 
