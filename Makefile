@@ -189,8 +189,8 @@ test-cross: stage
 # tests/conformance/client.py, a Toto client in Python's standard library.
 test-conformance: stage
 	@scripts/install-deps.sh core go ruby
-	tests/conformance/run.sh "$(STAGE)"
-	tests/conformance/run-ruby.sh "$(STAGE)"
+	tests/conformance/run.sh "$(STAGE)" go
+	tests/conformance/run.sh "$(STAGE)" ruby
 
 # The Go example Toto service (bindings/go/examples/go-server) on PORT (default 8080),
 # mounted at /: HMAC on unless TOTO_HMAC=off, memory backends or a Redis session cache
