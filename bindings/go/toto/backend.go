@@ -51,6 +51,36 @@ type CacheRenewer interface {
 	LoadRenew(id string, renewUserTo, renewAnonymousTo time.Time) (record []byte, expires time.Time, found bool, err error)
 }
 
+// StoreMode says what a conditional store (CacheConditionalStorer) may replace.
+type StoreMode uint32
+
+const (
+	// StoreUpsert inserts or overwrites.
+	StoreUpsert StoreMode = 0
+	// StoreCreateNew inserts only: a live entry is ErrIDCollision.
+	StoreCreateNew StoreMode = C.TOTO_STORE_CREATE_NEW
+	// StoreIfRevision replaces a live entry only if it holds the expected revision:
+	// none is ErrSessionRevoked, another revision ErrConflict.
+	StoreIfRevision StoreMode = C.TOTO_STORE_IF_REVISION
+	// StoreIfExists replaces a live entry whatever its revision: none is
+	// ErrSessionRevoked.
+	StoreIfExists StoreMode = C.TOTO_STORE_IF_EXISTS
+)
+
+// CacheConditionalStorer is implemented by a Cache that checks and writes in one
+// atomic step (the vtable's store_if). The library then calls StoreIf for every store
+// instead of Store, and a save can never bring back a session removed by another
+// process sharing the cache's storage, nor overwrite its newer save. Without it the
+// library checks by itself (load, compare, Store) under a lock per id, which is
+// atomic only among the goroutines of this process. StoreIf keeps revision with the
+// entry (0 for entries written without one), applies mode (see StoreMode) against
+// expectedRevision, refuses with ErrIDCollision, ErrSessionRevoked or ErrConflict
+// while changing nothing, and may rename like Store. An expired entry counts as none.
+type CacheConditionalStorer interface {
+	StoreIf(id, userID string, expires time.Time, record []byte, mode StoreMode,
+		expectedRevision, revision uint64) (newID string, err error)
+}
+
 // AccountStore is an account store implemented in Go, handed to the library with
 // NewAccountStore. Property values are CBOR items, opaque to the store. Methods may be
 // called concurrently.
@@ -76,6 +106,7 @@ type goCache struct {
 	impl        Cache
 	userRemover CacheUserRemover
 	renewer     CacheRenewer
+	storer      CacheConditionalStorer
 }
 
 type goStore struct {
@@ -92,9 +123,11 @@ func NewCache(impl Cache) (*CacheHandle, error) {
 	c := &goCache{impl: impl}
 	c.userRemover, _ = impl.(CacheUserRemover)
 	c.renewer, _ = impl.(CacheRenewer)
+	c.storer, _ = impl.(CacheConditionalStorer)
 	h := cgo.NewHandle(c)
 	var out *C.toto_cache
-	rc := C.toto_go_cache_new(C.uintptr_t(h), cbool(c.userRemover != nil), cbool(c.renewer != nil), &out)
+	rc := C.toto_go_cache_new(C.uintptr_t(h), cbool(c.userRemover != nil), cbool(c.renewer != nil),
+		cbool(c.storer != nil), &out)
 	if err := check(rc, nil); err != nil {
 		h.Delete() // not taken on failure
 		return nil, err

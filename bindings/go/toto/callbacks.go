@@ -55,6 +55,24 @@ func totoGoCacheStore(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.char,
 	return C.TOTO_RESULT_OK
 }
 
+//export totoGoCacheStoreIf
+func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.char, userIDLen C.size_t,
+	expires C.double, record *C.uint8_t, recordLen C.size_t, flags C.uint32_t,
+	expected, revision C.uint64_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	defer recoverCallback(ctx, "cache StoreIf", &rc)
+	c := cgo.Handle(h).Value().(*goCache)
+	sid := goStringN(id, idLen)
+	newID, err := c.storer.StoreIf(sid, goStringN(userID, userIDLen), fromUnixSeconds(float64(expires)),
+		goBytesN(unsafe.Pointer(record), recordLen), StoreMode(flags), uint64(expected), uint64(revision))
+	if err != nil {
+		return callbackError(ctx, err)
+	}
+	if newID != "" && newID != sid {
+		return C.uint32_t(C.toto_callback_set_result(ctx, cstrU8(newID), clen(newID)))
+	}
+	return C.TOTO_RESULT_OK
+}
+
 //export totoGoCacheLoad
 func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Load", &rc)

@@ -6,10 +6,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
-// revocationManagers: the built-in memory cache, a Go cache (a vtable without
-// store_if: the library's emulated check) and Redis.
+// revocationManagers: the built-in memory cache, a Go cache without StoreIf (the
+// library's emulated check), one with StoreIf (the vtable's store_if) and Redis.
 func revocationManagers(t *testing.T, opts ...Option) map[string]*Manager {
 	redis := must(NewRedisCache(startRedis(t), nil))
 	store := must(NewMemoryAccountStore())
@@ -20,6 +21,7 @@ func revocationManagers(t *testing.T, opts ...Option) map[string]*Manager {
 	return map[string]*Manager{
 		"memory": memManager(t, opts...),
 		"go":     goManager(t, newMemCache(nil), newMemStore(), opts...),
+		"go-if":  goManager(t, newCondCache(), newMemStore(), opts...),
 		"redis":  rm,
 	}
 }
@@ -177,5 +179,72 @@ func TestUpdateSessionStopsOnTheChangesError(t *testing.T) {
 	wantErr(t, err, ErrConflict)
 	if attempts != DefaultUpdateAttempts {
 		t.Fatalf("%d attempts, want %d", attempts, DefaultUpdateAttempts)
+	}
+}
+
+// condCache is a Go cache with StoreIf: the check and the write under one lock, the
+// revision kept beside each entry (the vtable's store_if path, version 3).
+type condCache struct {
+	*memCache
+	revs    map[string]uint64
+	storeIf atomic.Int64
+}
+
+func newCondCache() *condCache {
+	return &condCache{memCache: newMemCache(nil), revs: map[string]uint64{}}
+}
+
+func (c *condCache) StoreIf(id, userID string, expires time.Time, record []byte, mode StoreMode,
+	expected, revision uint64) (string, error) {
+	c.storeIf.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, live := c.entries[id]
+	live = live && e.expires.After(c.now())
+	switch mode {
+	case StoreCreateNew:
+		if live {
+			return "", ErrIDCollision
+		}
+	case StoreIfRevision:
+		if !live {
+			return "", ErrSessionRevoked
+		}
+		if c.revs[id] != expected {
+			return "", ErrConflict
+		}
+	case StoreIfExists:
+		if !live {
+			return "", ErrSessionRevoked
+		}
+	}
+	c.entries[id] = memEntry{userID, expires, record}
+	c.revs[id] = revision
+	return "", nil
+}
+
+// A Go cache with StoreIf gets every store through it: a stale save after a logout is
+// revoked, a save over a newer revision is a conflict, and the plain Store is never
+// called.
+func TestGoCacheStoreIf(t *testing.T) {
+	cache := newCondCache()
+	m := goManager(t, cache, newMemStore())
+	ok(t, m.CreateAccount(bg, "dora", "pw", nil))
+	s := must(m.Login(bg, "dora", "pw"))
+	a := must(m.RetrieveSession(bg, s.ID()))
+	b := must(m.RetrieveSession(bg, s.ID()))
+	ok(t, a.Set("n", 1))
+	ok(t, m.SaveSession(bg, a))
+	ok(t, b.Set("n", 2))
+	wantErr(t, m.SaveSession(bg, b), ErrConflict)
+	ok(t, m.UpdateSession(bg, s.ID(), func(x *Session) error { return x.Set("n", 3) }))
+	ok(t, m.RemoveSession(bg, s.ID()))
+	ok(t, a.Set("n", 4))
+	wantErr(t, m.SaveSession(bg, a), ErrSessionRevoked)
+	if cache.storeIf.Load() < 4 {
+		t.Fatalf("StoreIf was called %d times", cache.storeIf.Load())
+	}
+	if n := cache.count("store"); n != 0 {
+		t.Fatalf("Store was called %d times with StoreIf present", n)
 	}
 }

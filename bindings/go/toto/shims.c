@@ -19,6 +19,16 @@ static uint32_t shim_cache_store(void *user_data, const char *id, size_t id_len,
                             user_id_len, expires, (uint8_t *)record, record_len, flags, ctx);
 }
 
+static uint32_t shim_cache_store_if(void *user_data, const char *id, size_t id_len,
+                                    const char *user_id, size_t user_id_len, double expires,
+                                    const uint8_t *record, size_t record_len, uint32_t flags,
+                                    uint64_t expected_revision, uint64_t revision,
+                                    toto_callback_ctx *ctx) {
+    return totoGoCacheStoreIf((uintptr_t)user_data, (char *)id, id_len, (char *)user_id,
+                              user_id_len, expires, (uint8_t *)record, record_len, flags,
+                              expected_revision, revision, ctx);
+}
+
 static uint32_t shim_cache_load(void *user_data, const char *id, size_t id_len,
                                 toto_callback_ctx *ctx) {
     return totoGoCacheLoad((uintptr_t)user_data, (char *)id, id_len, ctx);
@@ -70,7 +80,7 @@ static uint32_t shim_store_remove(void *user_data, const char *user_id, size_t u
 }
 
 toto_result toto_go_cache_new(uintptr_t handle, int with_remove_user, int with_load_renew,
-                              toto_cache **out) {
+                              int with_store_if, toto_cache **out) {
     toto_cache_vtable vt;
     memset(&vt, 0, sizeof vt);
     vt.version = TOTO_CACHE_VTABLE_VERSION;
@@ -81,6 +91,7 @@ toto_result toto_go_cache_new(uintptr_t handle, int with_remove_user, int with_l
     vt.remove_user = with_remove_user ? shim_cache_remove_user : NULL;
     vt.free_user_data = shim_free_handle;
     vt.load_renew = with_load_renew ? shim_cache_load_renew : NULL;
+    vt.store_if = with_store_if ? shim_cache_store_if : NULL;
     return toto_cache_new_vtable(&vt, out);
 }
 

@@ -8,7 +8,7 @@
 /* A cache whose callbacks call the Go Cache behind cgo.Handle `handle`. On success the
    cache owns the handle (deleted through free_user_data); on failure the caller does. */
 toto_result toto_go_cache_new(uintptr_t handle, int with_remove_user, int with_load_renew,
-                              toto_cache **out);
+                              int with_store_if, toto_cache **out);
 
 /* An account store whose callbacks call the Go AccountStore behind `handle`. */
 toto_result toto_go_account_store_new(uintptr_t handle, int with_remove,
