@@ -8,6 +8,41 @@ require_relative "test_helper"
 # two saves over one revision conflict; update_session retries; processes forked
 # from one parent add to one counter in Redis and lose nothing.
 class RevocationTest < Minitest::Test
+  # A Ruby cache with store_if: the check and the write under the backend's lock, the
+  # revision kept beside each entry (the vtable's store_if path).
+  class ConditionalBackend < TotoSession::Cache::HashBackend
+    attr_reader :store_if_calls, :store_calls
+
+    def initialize(...)
+      super
+      @revisions = {}
+      @store_if_calls = 0
+      @store_calls = 0
+    end
+
+    def store(...)
+      @store_calls += 1
+      super
+    end
+
+    def store_if(id, record, expires:, user_id:, mode:, expected_revision:, revision:)
+      @mutex.synchronize do
+        @store_if_calls += 1
+        entry = live(id)
+        case mode
+        when :create_new then return false if entry
+        when :if_revision
+          raise TotoSession::SessionRevoked unless entry
+          raise TotoSession::Conflict unless @revisions.fetch(id, 0) == expected_revision
+        when :if_exists then raise TotoSession::SessionRevoked unless entry
+        end
+        @entries[id] = Entry.new(record, expires, user_id)
+        @revisions[id] = revision
+      end
+      nil
+    end
+  end
+
   def redis_url
     ENV.fetch("TOTO_REDIS_URL") { flunk "TOTO_REDIS_URL is not set: run the suite through bindings/ruby/test.sh" }
   end
@@ -20,6 +55,7 @@ class RevocationTest < Minitest::Test
     {
       "memory" => fast_manager(**opts),
       "ruby" => fast_manager(cache: TotoSession::Cache::HashBackend.new, **opts),
+      "ruby store_if" => fast_manager(cache: ConditionalBackend.new, **opts),
       "redis" => fast_manager(cache: redis_cache, **opts)
     }
   end
@@ -141,5 +177,23 @@ class RevocationTest < Minitest::Test
     statuses = pids.map { |pid| Process.wait2(pid).last }
     assert statuses.all?(&:success?), statuses.inspect
     assert_equal workers * each, parent.retrieve_session(id)[:n]
+  end
+
+  def test_a_ruby_cache_with_store_if_gets_every_store
+    backend = ConditionalBackend.new
+    manager = fast_manager(cache: backend)
+    manager.create_account("dora", "pw")
+    id = manager.login("dora", "pw").id
+    a = manager.retrieve_session(id)
+    b = manager.retrieve_session(id)
+    a[:n] = 1
+    manager.save_session(a)
+    b[:n] = 2
+    assert_raises(TotoSession::Conflict) { manager.save_session(b) }
+    manager.remove_session(id)
+    a[:n] = 3
+    assert_raises(TotoSession::SessionRevoked) { manager.save_session(a) }
+    assert_operator backend.store_if_calls, :>=, 3
+    assert_equal 0, backend.store_calls
   end
 end

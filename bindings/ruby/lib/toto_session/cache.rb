@@ -11,6 +11,16 @@ module TotoSession
   #   remove(id)                                         (a missing id is fine)
   #   remove_user(user_id)        optional               -> how many were removed
   #   load_renew(id, renew_user_to:, renew_anonymous_to:) optional -> [record, expires] or nil
+  #   store_if(id, record, expires:, user_id:, mode:, expected_revision:, revision:) optional
+  #        the atomic conditional store (the vtable's store_if): when present, every
+  #        store comes here instead of #store. Keep `revision` with the entry (0 for
+  #        entries written without one); mode :upsert, :create_new (a live id: return
+  #        false), :if_revision (replace only a live entry holding expected_revision:
+  #        none -> raise TotoSession::SessionRevoked, another -> raise
+  #        TotoSession::Conflict) or :if_exists (only a live entry, else SessionRevoked);
+  #        check and write under one lock or transaction, change nothing when refusing.
+  #        Without it the library checks by itself (load, compare, store), atomically
+  #        only among the threads of this process.
   #
   # Methods run on whichever Ruby thread uses the cache, possibly several at once:
   # guard shared state with a Mutex. Raising in a method fails the library call with
@@ -102,6 +112,7 @@ module TotoSession
         vt[:remove] = Callbacks::CACHE_REMOVE
         vt[:remove_user] = backend.respond_to?(:remove_user) ? Callbacks::CACHE_REMOVE_USER : FFI::Pointer::NULL
         vt[:load_renew] = backend.respond_to?(:load_renew) ? Callbacks::CACHE_LOAD_RENEW : FFI::Pointer::NULL
+        vt[:store_if] = backend.respond_to?(:store_if) ? Callbacks::CACHE_STORE_IF : FFI::Pointer::NULL
         vt[:free_user_data] = Callbacks::FREE_USER_DATA
         s = Scratch.current
         code = Native.toto_cache_new_vtable(vt, s.ptr)

@@ -178,6 +178,35 @@ module TotoSession
       }
     )
 
+    # store_if modes, by the vtable's flags.
+    STORE_IF_MODES = {
+      0 => :upsert,
+      Native::STORE_CREATE_NEW => :create_new,
+      Native::STORE_IF_REVISION => :if_revision,
+      Native::STORE_IF_EXISTS => :if_exists
+    }.freeze
+
+    CACHE_STORE_IF = FFI::Function.new(
+      :uint32, %i[pointer pointer size_t pointer size_t double pointer size_t uint32 uint64 uint64 pointer],
+      lambda { |ud, id, id_len, uid, uid_len, expires, rec, rec_len, flags, expected, revision, ctx|
+        Callbacks.guard(ctx) do
+          sid = Callbacks.text(id, id_len)
+          answer = Callbacks.backend(ud).store_if(
+            sid, Callbacks.binary(rec, rec_len),
+            expires: expires, user_id: Callbacks.text(uid, uid_len),
+            mode: STORE_IF_MODES.fetch(flags), expected_revision: expected, revision: revision
+          )
+          if answer == false
+            ID_COLLISION
+          elsif answer.is_a?(String) && answer != sid
+            Callbacks.set_result(ctx, answer)
+          else
+            OK
+          end
+        end
+      }
+    )
+
     CACHE_LOAD = FFI::Function.new(
       :uint32, %i[pointer pointer size_t pointer],
       lambda { |ud, id, id_len, ctx|

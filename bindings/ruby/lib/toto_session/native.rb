@@ -156,6 +156,7 @@ module TotoSession
     callback :cache_remove_fn, %i[pointer pointer size_t pointer], :uint32
     callback :cache_remove_user_fn, %i[pointer pointer size_t pointer pointer], :uint32
     callback :cache_load_renew_fn, %i[pointer pointer size_t double double pointer], :uint32
+    callback :cache_store_if_fn, %i[pointer pointer size_t pointer size_t double pointer size_t uint32 uint64 uint64 pointer], :uint32
     callback :store_load_fn, %i[pointer pointer size_t pointer size_t pointer], :uint32
     callback :store_write_fn, %i[pointer pointer size_t pointer size_t pointer], :uint32
     callback :store_remove_fn, %i[pointer pointer size_t pointer], :uint32
