@@ -128,11 +128,11 @@
 #define TOTO_MAX_DEPTH 64
 
 /**
- * The options version this header describes: 2 (version 1 ends before
- * `save_policy`; the library reads only the fields of the version a caller declares,
- * and a version-1 struct gets the default save policy).
+ * The options version this header describes: 3 (version 1 ends before
+ * `save_policy`, version 2 before `max_sessions_per_user`; the library reads only the
+ * fields of the version a caller declares, the later ones keep their defaults).
  */
-#define TOTO_MANAGER_OPTIONS_VERSION 2
+#define TOTO_MANAGER_OPTIONS_VERSION 3
 
 /**
  * `save_policy`: a save over a revision newer than the one the session was loaded at
@@ -724,6 +724,14 @@ typedef struct toto_manager_options {
    * see toto_manager_save_session.
    */
   uint32_t save_policy;
+  /**
+   * Version 3. Most live sessions one user may have (default 0: no cap, as Toto).
+   * Creating one more (a login) first removes that user's sessions that expire
+   * soonest. Needs a cache that can trim a user's sessions (the memory and Redis
+   * caches); with any other, creating a user's session fails with
+   * TOTO_RESULT_UNSUPPORTED.
+   */
+  uint32_t max_sessions_per_user;
 } toto_manager_options;
 
 /**

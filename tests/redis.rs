@@ -504,3 +504,44 @@ fn equal_records_from_one_revision_still_conflict() {
     let back = m.retrieve_session(s.id()).unwrap().unwrap();
     assert_eq!(back.get("n"), Some(&Value::from(1i64)));
 }
+
+/// The cap on sessions per user: creating one more removes the user's sessions that
+/// expire soonest, on the memory cache and on Redis; other users are untouched.
+#[test]
+fn sessions_per_user_are_capped() {
+    let server = RedisServer::start();
+    let caches: Vec<(&str, Arc<dyn SessionCache>)> = vec![
+        ("memory", Arc::new(toto_session::MemoryCache::new())),
+        ("redis", cache(&server)),
+    ];
+    for (name, c) in caches {
+        let config = ManagerConfig {
+            max_sessions_per_user: 3,
+            passwords: PasswordPolicy {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 1,
+            },
+            ..ManagerConfig::default()
+        };
+        let m = Manager::new(c, Arc::new(MemoryAccountStore::new()), config).unwrap();
+        m.create_account("ivy", "pw", &[]).unwrap();
+        let other = m.login("ivy", "pw").unwrap().id().to_owned();
+        m.create_account("jo", "pw", &[]).unwrap();
+        let jo = m.login("jo", "pw").unwrap().id().to_owned();
+        let mut ids = vec![other];
+        for _ in 0..4 {
+            // Redis scores expiry in milliseconds: keep the logins apart.
+            std::thread::sleep(Duration::from_millis(3));
+            ids.push(m.login("ivy", "pw").unwrap().id().to_owned());
+        }
+        for (i, id) in ids.iter().enumerate() {
+            let live = m.retrieve_session(id).unwrap().is_some();
+            assert_eq!(live, i >= 2, "{name}: session {i} of 5 (the newest 3 stay)");
+        }
+        assert!(
+            m.retrieve_session(&jo).unwrap().is_some(),
+            "{name}: another user's"
+        );
+    }
+}

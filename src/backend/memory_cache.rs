@@ -112,6 +112,13 @@ impl UserIds {
         }
     }
 
+    fn to_vec(&self) -> Vec<Arc<str>> {
+        match self {
+            UserIds::One(id) => vec![id.clone()],
+            UserIds::Many(ids) => ids.iter().cloned().collect(),
+        }
+    }
+
     fn into_vec(self) -> Vec<Arc<str>> {
         match self {
             UserIds::One(id) => vec![id],
@@ -451,6 +458,43 @@ impl SessionCache for MemoryCache {
     fn remove(&self, id: &str) -> Result<()> {
         self.shard(id).take(id);
         Ok(())
+    }
+
+    /// The user's live sessions are gathered from every shard, the `keep` that expire
+    /// last are left and the others removed (one shard lock at a time: a session the
+    /// user creates meanwhile is not counted).
+    fn trim_user(&self, user_id: &str, keep: usize) -> Result<u64> {
+        if user_id.is_empty() {
+            return Ok(0);
+        }
+        let now = self.clock.now();
+        let mut live: Vec<(f64, usize, Arc<str>)> = Vec::new();
+        for (i, shard) in self.shards.iter().enumerate() {
+            let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(ids) = shard.by_user.get(user_id) {
+                for id in ids.to_vec() {
+                    if let Some(stored) = shard.sessions.get(&id) {
+                        let expires = stored.expires.get();
+                        if expires > now {
+                            live.push((expires, i, id));
+                        }
+                    }
+                }
+            }
+        }
+        if live.len() <= keep {
+            return Ok(0);
+        }
+        live.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let excess = live.len() - keep;
+        let mut removed = 0;
+        for (_, i, id) in live.into_iter().take(excess) {
+            let mut shard = self.shards[i].lock().unwrap_or_else(|p| p.into_inner());
+            if shard.take(&id).is_some() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     fn remove_user(&self, user_id: &str) -> Result<u64> {

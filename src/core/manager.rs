@@ -66,6 +66,11 @@ pub struct ManagerConfig {
     pub passwords: PasswordPolicy,
     /// Conflict detection on save (default [`SavePolicy::DetectConflicts`]).
     pub save_policy: SavePolicy,
+    /// Most live sessions one user may have (default 0: no cap, as Toto). Creating one
+    /// more (a login) first removes that user's sessions that expire soonest. Needs a
+    /// cache that implements [`SessionCache::trim_user`] (memory, Redis); with any
+    /// other, creating a user's session fails with [`Error::Unsupported`].
+    pub max_sessions_per_user: usize,
 }
 
 impl Default for ManagerConfig {
@@ -77,6 +82,7 @@ impl Default for ManagerConfig {
             anon_session_renew: 0.0,
             passwords: PasswordPolicy::default(),
             save_policy: SavePolicy::default(),
+            max_sessions_per_user: 0,
         }
     }
 }
@@ -201,6 +207,11 @@ impl Manager {
         let mut session = Session::new(&user_id, expires)?;
         if with_key {
             session.generate_key();
+        }
+        let cap = self.config.max_sessions_per_user;
+        if cap > 0 && !user_id.is_empty() {
+            // Room for the new one: the user keeps the cap - 1 that expire last.
+            self.cache.trim_user(&user_id, cap - 1)?;
         }
         self.store_new(&mut session)?;
         Ok(session)

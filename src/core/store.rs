@@ -138,6 +138,14 @@ pub trait SessionCache: Send + Sync {
     /// Removes `id` (logout). Removing a missing id succeeds.
     fn remove(&self, id: &str) -> Result<()>;
 
+    /// Removes the sessions of `user_id` beyond the `keep` that expire last (the most
+    /// recently created or renewed), and returns how many went: the manager's cap on
+    /// sessions per user. Optional.
+    fn trim_user(&self, user_id: &str, keep: usize) -> Result<u64> {
+        let _ = (user_id, keep);
+        Err(Error::Unsupported("trim_user"))
+    }
+
     /// Removes every session of `user_id` and returns how many went ("log out
     /// everywhere"). Optional.
     fn remove_user(&self, user_id: &str) -> Result<u64> {

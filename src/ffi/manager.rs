@@ -24,10 +24,10 @@ use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, session_ref, TotoSession};
 
-/// The options version this header describes: 2 (version 1 ends before
-/// `save_policy`; the library reads only the fields of the version a caller declares,
-/// and a version-1 struct gets the default save policy).
-pub const TOTO_MANAGER_OPTIONS_VERSION: u32 = 2;
+/// The options version this header describes: 3 (version 1 ends before
+/// `save_policy`, version 2 before `max_sessions_per_user`; the library reads only the
+/// fields of the version a caller declares, the later ones keep their defaults).
+pub const TOTO_MANAGER_OPTIONS_VERSION: u32 = 3;
 /// `save_policy`: a save over a revision newer than the one the session was loaded at
 /// is refused with TOTO_RESULT_CONFLICT (the default).
 pub const TOTO_SAVE_DETECT_CONFLICTS: u32 = 0;
@@ -71,10 +71,18 @@ pub struct TotoManagerOptions {
     /// Version 2. TOTO_SAVE_DETECT_CONFLICTS (default) or TOTO_SAVE_LAST_WRITER_WINS;
     /// see toto_manager_save_session.
     pub save_policy: u32,
+    /// Version 3. Most live sessions one user may have (default 0: no cap, as Toto).
+    /// Creating one more (a login) first removes that user's sessions that expire
+    /// soonest. Needs a cache that can trim a user's sessions (the memory and Redis
+    /// caches); with any other, creating a user's session fails with
+    /// TOTO_RESULT_UNSUPPORTED.
+    pub max_sessions_per_user: u32,
 }
 
 /// Bytes of a version-1 options struct (everything before `save_policy`).
 const OPTIONS_V1_LEN: usize = std::mem::offset_of!(TotoManagerOptions, save_policy);
+/// Bytes of a version-2 options struct (everything before `max_sessions_per_user`).
+const OPTIONS_V2_LEN: usize = std::mem::offset_of!(TotoManagerOptions, max_sessions_per_user);
 
 /// Copies the fields of the version the caller declares; later ones keep their
 /// defaults.
@@ -86,7 +94,8 @@ unsafe fn copy_options(src: *const TotoManagerOptions) -> FfiResult<TotoManagerO
     let version = unsafe { std::ptr::addr_of!((*src).version).read_unaligned() };
     let len = match version {
         1 => OPTIONS_V1_LEN,
-        2 => std::mem::size_of::<TotoManagerOptions>(),
+        2 => OPTIONS_V2_LEN,
+        3 => std::mem::size_of::<TotoManagerOptions>(),
         _ => return Err(Error::InvalidArgument("manager options: unknown version").into()),
     };
     let mut o = default_options();
@@ -117,6 +126,7 @@ fn default_options() -> TotoManagerOptions {
         clock: None,
         clock_data: std::ptr::null_mut(),
         save_policy: TOTO_SAVE_DETECT_CONFLICTS,
+        max_sessions_per_user: 0,
     }
 }
 
@@ -217,6 +227,7 @@ pub extern "C" fn toto_manager_new(
                     parallelism: o.password_parallelism,
                 },
                 save_policy,
+                max_sessions_per_user: o.max_sessions_per_user as usize,
             };
             if let Some(now) = o.clock {
                 clock = Arc::new(CClock::new(now, o.clock_data));

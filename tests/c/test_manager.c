@@ -118,6 +118,67 @@ static void test_options_default(void) {
     CHECK(opt.password_memory_kib == 19456); /* OWASP's Argon2id */
     CHECK(opt.password_iterations == 2 && opt.password_parallelism == 1);
     CHECK(opt.clock == NULL && opt.clock_data == NULL);
+    CHECK(opt.max_sessions_per_user == 0); /* no cap, as Toto */
+}
+
+/* max_sessions_per_user: a login beyond the cap removes the user's sessions that
+ * expire soonest; a cache that cannot trim makes a user's login UNSUPPORTED. */
+static void test_sessions_per_user_cap(void) {
+    toto_manager_options opt;
+    toto_error err = {0};
+    toto_cache *cache = NULL;
+    toto_account_store *store = NULL;
+    toto_manager *m = NULL;
+    g_now = 1700000000.0;
+    CHECK_RC(toto_manager_options_default(&opt), TOTO_RESULT_OK);
+    opt.password_memory_kib = 64;
+    opt.password_iterations = 1;
+    opt.password_parallelism = 1;
+    opt.clock = host_clock;
+    opt.clock_data = &g_now;
+    opt.max_sessions_per_user = 2;
+    if (!CHECK_RC(toto_cache_new_memory_with_clock(host_clock, &g_now, &cache), TOTO_RESULT_OK) ||
+        !CHECK_RC(toto_account_store_new_memory(&store), TOTO_RESULT_OK) ||
+        !CHECK_RC(toto_manager_new(cache, store, &opt, &m, &err), TOTO_RESULT_OK)) {
+        goto done;
+    }
+    CHECK_RC(toto_manager_create_account(m, STR("kim"), STR("pw"), NULL, 0, &err), TOTO_RESULT_OK);
+    char ids[3][64];
+    for (int i = 0; i < 3; i++) {
+        toto_session *s = NULL;
+        g_now += 1; /* each login expires a second after the one before */
+        if (!CHECK_RC(toto_manager_login(m, STR("kim"), STR("pw"), &s, &err), TOTO_RESULT_OK)) goto done;
+        session_id_copy(s, ids[i], sizeof ids[i]);
+        toto_session_free(s);
+    }
+    toto_session *r = NULL;
+    CHECK_RC(retrieve(m, ids[0], &r), TOTO_RESULT_INVALID_SESSION_ID); /* the oldest went */
+    for (int i = 1; i < 3; i++) {
+        r = NULL;
+        if (CHECK_RC(retrieve(m, ids[i], &r), TOTO_RESULT_OK)) toto_session_free(r);
+    }
+    toto_manager_free(m);
+    m = NULL;
+    toto_cache_free(cache);
+    cache = NULL;
+
+    /* A host cache without trimming: the cap cannot be kept, so a user's login fails
+     * clearly (and an anonymous session, which is never capped, still works). */
+    int frees = 0;
+    test_cache *tc = test_cache_new(&frees);
+    cache = test_cache_make(tc);
+    if (!CHECK(cache != NULL) ||
+        !CHECK_RC(toto_manager_new(cache, store, &opt, &m, &err), TOTO_RESULT_OK)) {
+        goto done;
+    }
+    toto_session *s = NULL;
+    CHECK_RC(toto_manager_login(m, STR("kim"), STR("pw"), &s, &err), TOTO_RESULT_UNSUPPORTED);
+    CHECK_RC(toto_manager_create_session(m, STR(""), false, &s, &err), TOTO_RESULT_OK);
+    toto_session_free(s);
+done:
+    toto_manager_free(m);
+    toto_cache_free(cache);
+    toto_account_store_free(store);
 }
 
 static void test_new_validates_options(void) {
@@ -1160,6 +1221,7 @@ static void test_concurrent_use(void) {
 
 int main(void) {
     RUN(test_options_default);
+    RUN(test_sessions_per_user_cap);
     RUN(test_new_validates_options);
     RUN(test_create_session);
     RUN(test_retrieve_applies_the_renewal_rule);

@@ -466,13 +466,34 @@ static void options_versions(void) {
     CHECK_RC(toto_cache_new_memory(&c), TOTO_RESULT_OK);
     CHECK_RC(toto_account_store_new_memory(&st), TOTO_RESULT_OK);
     CHECK_RC(toto_manager_options_default(&opt), TOTO_RESULT_OK);
-    CHECK(opt.version == 2 && opt.save_policy == TOTO_SAVE_DETECT_CONFLICTS);
+    CHECK(opt.version == TOTO_MANAGER_OPTIONS_VERSION && opt.save_policy == TOTO_SAVE_DETECT_CONFLICTS);
     opt.password_memory_kib = 64;
     opt.password_iterations = 1;
     opt.save_policy = 7;
     CHECK_RC(toto_manager_new(c, st, &opt, &m, NULL), TOTO_RESULT_INVALID_ARGUMENT);
     CHECK(m == NULL);
+    /* A version-2 struct ends before max_sessions_per_user: a value there is not read
+     * (a cap over this cache would work, so check the field is ignored by a user login
+     * count below staying unlimited). */
+    opt.save_policy = TOTO_SAVE_DETECT_CONFLICTS;
+    opt.max_sessions_per_user = 1;
+    opt.version = 2;
+    CHECK_RC(toto_manager_new(c, st, &opt, &m, NULL), TOTO_RESULT_OK);
+    {
+        toto_session *u1 = NULL, *u2 = NULL, *r = NULL;
+        char first[TOTO_MAX_SESSION_ID_LEN + 1];
+        CHECK_RC(toto_manager_create_session(m, STR("vic"), false, &u1, NULL), TOTO_RESULT_OK);
+        session_id_copy(u1, first, sizeof first);
+        CHECK_RC(toto_manager_create_session(m, STR("vic"), false, &u2, NULL), TOTO_RESULT_OK);
+        if (CHECK_RC(toto_manager_retrieve_session(m, STR(first), &r, NULL), TOTO_RESULT_OK))
+            toto_session_free(r);
+        toto_session_free(u1);
+        toto_session_free(u2);
+    }
+    toto_manager_free(m);
+    m = NULL;
     /* A version-1 struct ends before save_policy: whatever lies there is not read. */
+    opt.save_policy = 7;
     opt.version = 1;
     CHECK_RC(toto_manager_new(c, st, &opt, &m, NULL), TOTO_RESULT_OK);
     /* ... and it detects conflicts, the default. */

@@ -80,6 +80,14 @@ func WithLastWriterWins() Option {
 	return func(c *managerConfig) { c.opts.save_policy = C.TOTO_SAVE_LAST_WRITER_WINS }
 }
 
+// WithMaxSessionsPerUser caps the live sessions one user may have: a login beyond the
+// cap first removes that user's sessions that expire soonest. 0 (the default) is no
+// cap, as Toto. It needs a cache that can trim a user's sessions (the memory and Redis
+// caches); with any other, a user's login fails with ErrUnsupported.
+func WithMaxSessionsPerUser(n uint32) Option {
+	return func(c *managerConfig) { c.opts.max_sessions_per_user = C.uint32_t(n) }
+}
+
 // WithClock makes the manager read the time from clock instead of the wall clock (for
 // tests; give the same clock to NewMemoryCacheWithClock). It is called from any
 // goroutine and must be safe for concurrent use; if it panics the wall clock is used.

@@ -248,3 +248,26 @@ func TestGoCacheStoreIf(t *testing.T) {
 		t.Fatalf("Store was called %d times with StoreIf present", n)
 	}
 }
+
+// WithMaxSessionsPerUser: a login beyond the cap removes the user's oldest session; a
+// Go cache cannot trim, so a capped manager over it refuses a user's login.
+func TestMaxSessionsPerUser(t *testing.T) {
+	m := memManager(t, WithMaxSessionsPerUser(2))
+	ok(t, m.CreateAccount(bg, "lou", "pw", nil))
+	var ids []string
+	for i := 0; i < 3; i++ {
+		time.Sleep(2 * time.Millisecond)
+		s := must(m.Login(bg, "lou", "pw"))
+		ids = append(ids, s.ID())
+		s.Close()
+	}
+	_, err := m.RetrieveSession(bg, ids[0])
+	wantErr(t, err, ErrInvalidSessionID)
+	for _, id := range ids[1:] {
+		must(m.RetrieveSession(bg, id)).Close()
+	}
+	g := goManager(t, newMemCache(nil), newMemStore(), WithMaxSessionsPerUser(2))
+	ok(t, g.CreateAccount(bg, "lou", "pw", nil))
+	_, err = g.Login(bg, "lou", "pw")
+	wantErr(t, err, ErrUnsupported)
+}

@@ -196,4 +196,15 @@ class RevocationTest < Minitest::Test
     assert_operator backend.store_if_calls, :>=, 3
     assert_equal 0, backend.store_calls
   end
+
+  def test_max_sessions_per_user
+    manager = fast_manager(max_sessions_per_user: 2)
+    manager.create_account("lou", "pw")
+    ids = Array.new(3) { sleep 0.002; manager.login("lou", "pw").id }
+    assert_nil manager.retrieve_session(ids[0]), "the oldest session went"
+    ids[1..].each { |id| refute_nil manager.retrieve_session(id) }
+    capped = fast_manager(cache: TotoSession::Cache::HashBackend.new, max_sessions_per_user: 2)
+    capped.create_account("lou", "pw")
+    assert_raises(TotoSession::Unsupported) { capped.login("lou", "pw") }
+  end
 end

@@ -37,9 +37,12 @@ module TotoSession
     # returning Unix seconds (default: the wall clock). save_policy: :detect_conflicts
     # (the default: a save over another request's newer save raises Conflict; see
     # #update_session) or :last_writer_wins (Toto's behaviour). Either way a removed
-    # session is never saved back (SessionRevoked).
+    # session is never saved back (SessionRevoked). max_sessions_per_user: a login
+    # beyond it first removes that user's sessions that expire soonest (default nil: no
+    # cap, as Toto; needs the memory or Redis cache, else a user's login raises
+    # Unsupported).
     def initialize(cache: nil, account_store: nil, ttl: nil, anon_ttl: nil, renew: nil, anon_renew: nil,
-                   password_cost: nil, clock: nil, save_policy: :detect_conflicts)
+                   password_cost: nil, clock: nil, save_policy: :detect_conflicts, max_sessions_per_user: nil)
       @cache = cache.nil? ? Cache.memory : Cache.from(cache)
       @account_store = account_store.nil? ? AccountStore.memory : AccountStore.from(account_store)
       opts = Native::ManagerOptions.new
@@ -52,6 +55,7 @@ module TotoSession
       opts[:save_policy] = SAVE_POLICIES.fetch(save_policy) do
         raise ArgumentError, "save_policy must be one of #{SAVE_POLICIES.keys.inspect}"
       end
+      opts[:max_sessions_per_user] = Integer(max_sessions_per_user) unless max_sessions_per_user.nil?
       if password_cost
         unknown = password_cost.keys - PASSWORD_COST_KEYS
         raise ArgumentError, "unknown password_cost keys: #{unknown.inspect}" unless unknown.empty?
