@@ -115,3 +115,35 @@ pub(crate) fn session_id_arg<'a>(id: *const c_char, len: usize) -> FfiResult<&'a
     crate::core::id::validate_session_id(id)?;
     Ok(id)
 }
+
+/// Copies a caller's versioned options struct over `defaults`: `lens[v - 1]` is how
+/// many leading bytes version `v` has (the last entry, the current version, is the
+/// whole struct), so an older caller's shorter struct is read as itself and the fields
+/// it lacks keep their defaults. An unknown version is INVALID_ARGUMENT (`what`).
+///
+/// # Safety
+/// `src` is non-NULL and points to readable options whose first field is a `u32`
+/// version, at least as long as that version implies; `T` is plain data.
+pub(crate) unsafe fn copy_versioned<T: Copy>(
+    src: *const T,
+    mut defaults: T,
+    lens: &[usize],
+    what: &'static str,
+) -> FfiResult<T> {
+    // SAFETY: every version of the struct starts with its u32 version field.
+    let version = unsafe { src.cast::<u32>().read_unaligned() } as usize;
+    let Some(&len) = version.checked_sub(1).and_then(|i| lens.get(i)) else {
+        return Err(Error::InvalidArgument(what).into());
+    };
+    debug_assert!(len <= std::mem::size_of::<T>());
+    // SAFETY: the caller guarantees `len` readable bytes at `src`; they are the leading
+    // fields of a valid options struct, copied over a valid one (plain data).
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            src.cast::<u8>(),
+            std::ptr::addr_of_mut!(defaults).cast::<u8>(),
+            len,
+        );
+    }
+    Ok(defaults)
+}

@@ -84,34 +84,6 @@ const OPTIONS_V1_LEN: usize = std::mem::offset_of!(TotoManagerOptions, save_poli
 /// Bytes of a version-2 options struct (everything before `max_sessions_per_user`).
 const OPTIONS_V2_LEN: usize = std::mem::offset_of!(TotoManagerOptions, max_sessions_per_user);
 
-/// Copies the fields of the version the caller declares; later ones keep their
-/// defaults.
-///
-/// # Safety
-/// `src` must point to readable options of at least the size their `version` implies.
-unsafe fn copy_options(src: *const TotoManagerOptions) -> FfiResult<TotoManagerOptions> {
-    // SAFETY: `version` is the first field, present in every version.
-    let version = unsafe { std::ptr::addr_of!((*src).version).read_unaligned() };
-    let len = match version {
-        1 => OPTIONS_V1_LEN,
-        2 => OPTIONS_V2_LEN,
-        3 => std::mem::size_of::<TotoManagerOptions>(),
-        _ => return Err(Error::InvalidArgument("manager options: unknown version").into()),
-    };
-    let mut o = default_options();
-    // SAFETY: the caller guarantees `len` readable bytes at `src`; they are the leading
-    // fields of a valid options struct, copied over a valid one (any bytes are valid
-    // for the plain-data fields, and the clock field comes from a valid struct).
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            src.cast::<u8>(),
-            std::ptr::addr_of_mut!(o).cast::<u8>(),
-            len,
-        );
-    }
-    Ok(o)
-}
-
 fn default_options() -> TotoManagerOptions {
     let c = ManagerConfig::default();
     TotoManagerOptions {
@@ -204,9 +176,21 @@ pub extern "C" fn toto_manager_new(
         let mut config = ManagerConfig::default();
         let mut clock: Arc<dyn Clock> = Arc::new(SystemClock);
         if !options.is_null() {
+            let lens = [
+                OPTIONS_V1_LEN,
+                OPTIONS_V2_LEN,
+                std::mem::size_of::<TotoManagerOptions>(),
+            ];
             // SAFETY: non-NULL; the contract is an initialised toto_manager_options of
             // the version it declares (plain data), copied here.
-            let o = unsafe { copy_options(options) }?;
+            let o = unsafe {
+                args::copy_versioned(
+                    options,
+                    default_options(),
+                    &lens,
+                    "manager options: unknown version",
+                )
+            }?;
             let save_policy = match o.save_policy {
                 TOTO_SAVE_DETECT_CONFLICTS => SavePolicy::DetectConflicts,
                 TOTO_SAVE_LAST_WRITER_WINS => SavePolicy::LastWriterWins,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{RedisCache, RedisOptions, TotoCompat};
-use crate::core::error::Error;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, TotoError};
 use crate::ffi::cache::{new_cache, TotoCache};
@@ -56,26 +55,26 @@ pub struct TotoRedisOptions {
     pub toto_write: bool,
 }
 
-/// The layout of version 1 of `toto_redis_options`, a prefix of the current one: a
-/// caller built against the old header passes this much memory and no more.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct RedisOptionsV1 {
-    version: u32,
-    key_prefix: *const c_char,
-    key_prefix_len: usize,
-    connect_timeout_ms: u32,
-    io_timeout_ms: u32,
-    pool_size: u32,
-    hash_ids: bool,
-}
+/// Bytes of a version-1 options struct (everything before `down_backoff_ms`).
+const OPTIONS_V1_LEN: usize = std::mem::offset_of!(TotoRedisOptions, down_backoff_ms);
+/// Bytes of a version-2 options struct (everything before the `toto_*` fields).
+const OPTIONS_V2_LEN: usize = std::mem::offset_of!(TotoRedisOptions, toto_read);
 
-/// The layout of version 2 of `toto_redis_options`: version 1 plus `down_backoff_ms`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct RedisOptionsV2 {
-    v1: RedisOptionsV1,
-    down_backoff_ms: u32,
+fn default_options() -> TotoRedisOptions {
+    let d = RedisOptions::default();
+    TotoRedisOptions {
+        version: TOTO_REDIS_OPTIONS_VERSION,
+        key_prefix: std::ptr::null(),
+        key_prefix_len: 0,
+        connect_timeout_ms: d.connect_timeout.as_millis() as u32,
+        io_timeout_ms: d.io_timeout.as_millis() as u32,
+        pool_size: d.pool_size as u32,
+        hash_ids: d.hash_ids,
+        down_backoff_ms: d.down_backoff.as_millis() as u32,
+        toto_read: d.toto.read,
+        toto_keep_key: d.toto.keep_toto_key,
+        toto_write: d.toto.write,
+    }
 }
 
 /// Fills `out` with the defaults.
@@ -85,23 +84,7 @@ struct RedisOptionsV2 {
 pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> TotoResult {
     run_plain(|| {
         let out = args::out(out, "out")?;
-        let d = RedisOptions::default();
-        args::write(
-            out,
-            TotoRedisOptions {
-                version: TOTO_REDIS_OPTIONS_VERSION,
-                key_prefix: std::ptr::null(),
-                key_prefix_len: 0,
-                connect_timeout_ms: d.connect_timeout.as_millis() as u32,
-                io_timeout_ms: d.io_timeout.as_millis() as u32,
-                pool_size: d.pool_size as u32,
-                hash_ids: d.hash_ids,
-                down_backoff_ms: d.down_backoff.as_millis() as u32,
-                toto_read: d.toto.read,
-                toto_keep_key: d.toto.keep_toto_key,
-                toto_write: d.toto.write,
-            },
-        );
+        args::write(out, default_options());
         Ok(())
     })
 }
@@ -141,40 +124,21 @@ pub extern "C" fn toto_cache_new_redis(
         let url = args::text(url, url_len, "url", TOTO_MAX_REDIS_TEXT_LEN)?;
         let mut opts = RedisOptions::default();
         if !options.is_null() {
-            // SAFETY: non-NULL; every version of the struct starts with its u32 version
-            // field, which says how much more may be read.
-            let version = unsafe { options.cast::<u32>().read_unaligned() };
-            let current = |v1: RedisOptionsV1, down_backoff_ms: u32| TotoRedisOptions {
-                version: v1.version,
-                key_prefix: v1.key_prefix,
-                key_prefix_len: v1.key_prefix_len,
-                connect_timeout_ms: v1.connect_timeout_ms,
-                io_timeout_ms: v1.io_timeout_ms,
-                pool_size: v1.pool_size,
-                hash_ids: v1.hash_ids,
-                down_backoff_ms,
-                toto_read: false,
-                toto_keep_key: false,
-                toto_write: false,
-            };
-            let default_backoff = opts.down_backoff.as_millis() as u32;
-            let o = match version {
-                1 => {
-                    // SAFETY: a version-1 caller provides at least the version-1 layout,
-                    // a prefix of the current struct (plain data), copied here.
-                    let v1 = unsafe { options.cast::<RedisOptionsV1>().read_unaligned() };
-                    current(v1, default_backoff)
-                }
-                2 => {
-                    // SAFETY: a version-2 caller provides the version-2 layout, a prefix
-                    // of the current struct (plain data), copied here.
-                    let v2 = unsafe { options.cast::<RedisOptionsV2>().read_unaligned() };
-                    current(v2.v1, v2.down_backoff_ms)
-                }
-                // SAFETY: the current version: the whole struct (plain data), copied.
-                TOTO_REDIS_OPTIONS_VERSION => unsafe { options.read_unaligned() },
-                _ => return Err(Error::InvalidArgument("redis options: unknown version").into()),
-            };
+            let lens = [
+                OPTIONS_V1_LEN,
+                OPTIONS_V2_LEN,
+                std::mem::size_of::<TotoRedisOptions>(),
+            ];
+            // SAFETY: non-NULL; the contract is an initialised toto_redis_options of the
+            // version it declares (plain data).
+            let o = unsafe {
+                args::copy_versioned(
+                    options,
+                    default_options(),
+                    &lens,
+                    "redis options: unknown version",
+                )
+            }?;
             let prefix = args::text(
                 o.key_prefix,
                 o.key_prefix_len,
