@@ -10,7 +10,17 @@ use crate::core::limits::MAX_DEPTH;
 
 /// Encodes a value as CBOR (definite lengths, shortest integer forms, f64 floats).
 pub fn to_vec<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_cbor::to_vec(value).map_err(|e| Error::Decode(format!("cannot encode: {e}")))
+    to_vec_with_capacity(value, 0)
+}
+
+/// [`to_vec`] into a buffer allocated for `capacity` bytes up front (a good guess
+/// saves the buffer's regrowth, a fair part of encoding a small record).
+pub fn to_vec_with_capacity<T: Serialize>(value: &T, capacity: usize) -> Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(capacity);
+    value
+        .serialize(&mut serde_cbor::Serializer::new(&mut bytes))
+        .map_err(|e| Error::Decode(format!("cannot encode: {e}")))?;
+    Ok(bytes)
 }
 
 /// The length [`to_vec`] would produce, without building the bytes.
@@ -52,15 +62,34 @@ pub fn from_slice<T: DeserializeOwned>(
     serde_cbor::from_slice(bytes).map_err(describe)
 }
 
-/// Refuses CBOR whose first item nests arrays, maps and tags deeper than `max`,
+/// [`from_slice`] for a type that borrows text or bytes from the input.
+pub fn from_slice_borrowed<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    limit: usize,
+    what: &'static str,
+) -> Result<T> {
+    if bytes.len() > limit {
+        return Err(Error::TooLarge { what, limit });
+    }
+    check_nesting(bytes, MAX_NESTING)?;
+    serde_cbor::from_slice(bytes).map_err(describe)
+}
+
+/// Refuses CBOR whose first item nests arrays, maps and tags deeper than `max` (at most
+/// [`MAX_NESTING`]: a larger `max` counts as that),
 /// without recursion (an explicit stack of open containers) and without allocating
 /// for lengths found in the input. Only nesting is judged here: anything malformed is
 /// left to the decoder, which then meets it within the depth already checked.
 pub fn check_nesting(bytes: &[u8], max: usize) -> Result<()> {
     const INDEFINITE: u64 = u64::MAX;
     let too_deep = || Error::Decode(format!("nested deeper than {max}"));
-    // Items still expected by each open container (INDEFINITE: until a break).
-    let mut open: Vec<u64> = Vec::new();
+    // Items still expected by each open container (INDEFINITE: until a break), on
+    // the stack: no allocation per record.
+    let max = max.min(MAX_NESTING);
+    let mut open = Open {
+        items: [0; MAX_NESTING],
+        len: 0,
+    };
     let mut pos = 0usize;
     loop {
         let Some(&initial) = bytes.get(pos) else {
@@ -71,8 +100,8 @@ pub fn check_nesting(bytes: &[u8], max: usize) -> Result<()> {
         let info = initial & 0x1f;
         if initial == 0xff {
             // A break closes the innermost indefinite container.
-            match open.last() {
-                Some(&INDEFINITE) => {
+            match open.last_mut() {
+                Some(&mut INDEFINITE) => {
                     open.pop();
                 }
                 _ => return Ok(()), // misplaced: the decoder reports it
@@ -135,6 +164,31 @@ pub fn check_nesting(bytes: &[u8], max: usize) -> Result<()> {
                 }
             }
         }
+    }
+}
+
+/// The open containers of [`check_nesting`]: a stack of counts, at most
+/// [`MAX_NESTING`] deep.
+struct Open {
+    items: [u64; MAX_NESTING],
+    len: usize,
+}
+
+impl Open {
+    fn len(&self) -> usize {
+        self.len
+    }
+    /// Only called below the limit (`len() < max <= MAX_NESTING`).
+    fn push(&mut self, n: u64) {
+        self.items[self.len] = n;
+        self.len += 1;
+    }
+    fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+    fn last_mut(&mut self) -> Option<&mut u64> {
+        let i = self.len.checked_sub(1)?;
+        Some(&mut self.items[i])
     }
 }
 

@@ -14,12 +14,15 @@
 //! the saver loaded; renewal (an expiry change only) keeps it. Records without it
 //! decode as revision 0, so envelope version 1 is unchanged.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::core::codec;
 use crate::core::error::{Error, Result};
 use crate::core::limits::MAX_RECORD_LEN;
 use crate::core::state_map::StateMap;
+use crate::core::value::Value;
 
 /// The envelope version this library writes.
 pub const RECORD_VERSION: u64 = 1;
@@ -41,6 +44,46 @@ pub struct Record {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// A record as decoded for a session: its text fields borrowed from the input where
+/// they can be (definite-length text, what this library writes), so a session is built
+/// from them with one copy each instead of two.
+#[derive(Deserialize)]
+pub(crate) struct RecordIn<'a> {
+    pub v: u64,
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub user: Cow<'a, str>,
+    pub exp: f64,
+    #[serde(default, borrow)]
+    pub key: Option<Cow<'a, str>>,
+    pub state: StateMap,
+    #[serde(default)]
+    pub rev: u64,
+}
+
+impl<'a> RecordIn<'a> {
+    /// Decodes a record blob (the same checks as [`Record::decode`]).
+    pub(crate) fn decode(bytes: &'a [u8]) -> Result<RecordIn<'a>> {
+        match codec::from_slice_borrowed::<RecordIn>(bytes, MAX_RECORD_LEN, "session record") {
+            Ok(record) if record.v == RECORD_VERSION => Ok(record),
+            Ok(record) => Err(Error::UnsupportedVersion(record.v)),
+            Err(err) => Err(version_or(bytes, err)),
+        }
+    }
+}
+
+/// A decode error, or the unsupported version the record says it has.
+fn version_or(bytes: &[u8], err: Error) -> Error {
+    if matches!(err, Error::TooLarge { .. }) {
+        return err;
+    }
+    match codec::from_slice::<VersionProbe>(bytes, MAX_RECORD_LEN, "session record") {
+        Ok(probe) if probe.v != RECORD_VERSION => Error::UnsupportedVersion(probe.v),
+        _ => err,
+    }
 }
 
 #[derive(Deserialize)]
@@ -78,6 +121,11 @@ pub(crate) struct RecordRef<'a> {
 impl RecordRef<'_> {
     /// Checks that the record fits [`MAX_RECORD_LEN`] without encoding it into memory.
     pub(crate) fn check_len(&self) -> Result<()> {
+        // Most records are far below the limit: a bound from the lengths settles it
+        // without an encoding pass.
+        if self.max_len() <= MAX_RECORD_LEN {
+            return Ok(());
+        }
         if codec::encoded_len(self)? > MAX_RECORD_LEN {
             return Err(Error::TooLarge {
                 what: "session record",
@@ -87,8 +135,32 @@ impl RecordRef<'_> {
         Ok(())
     }
 
+    /// At least the encoded length (every head counted at its longest, 9 bytes).
+    fn max_len(&self) -> usize {
+        const HEAD: usize = 9;
+        let text = |name: &str, len: usize| 1 + name.len() + HEAD + len;
+        let state: usize = self
+            .state
+            .iter()
+            .map(|(k, v)| HEAD + k.len() + max_value_len(v))
+            .sum();
+        HEAD + text("v", 0)
+            + text("id", self.id.len())
+            + text("user", self.user.len())
+            + text("exp", 0)
+            + self.key.map_or(0, |k| text("key", k.len()))
+            + text("state", state)
+            + text("rev", 0)
+    }
+
     pub(crate) fn encode(&self) -> Result<Vec<u8>> {
-        let bytes = codec::to_vec(self)?;
+        // A guess that holds a typical record (the buffer grows past it if need be).
+        let guess = 96
+            + self.id.len()
+            + self.user.len()
+            + self.key.map_or(0, str::len)
+            + 40 * self.state.len();
+        let bytes = codec::to_vec_with_capacity(self, guess.min(MAX_RECORD_LEN + 1))?;
         if bytes.len() > MAX_RECORD_LEN {
             return Err(Error::TooLarge {
                 what: "session record",
@@ -99,21 +171,31 @@ impl RecordRef<'_> {
     }
 }
 
+/// At least a value's encoded length (every head counted at its longest).
+fn max_value_len(value: &Value) -> usize {
+    const HEAD: usize = 9;
+    match value {
+        Value::Null | Value::Bool(_) => 1,
+        Value::Integer(_) | Value::Float(_) => HEAD,
+        Value::Text(t) => HEAD + t.len(),
+        Value::Bytes(b) => HEAD + b.len(),
+        Value::Array(items) => HEAD + items.iter().map(max_value_len).sum::<usize>(),
+        Value::Map(entries) => {
+            HEAD + entries
+                .iter()
+                .map(|(k, v)| max_value_len(k) + max_value_len(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 impl Record {
     /// Decodes a record blob.
     pub fn decode(bytes: &[u8]) -> Result<Record> {
         match codec::from_slice::<Record>(bytes, MAX_RECORD_LEN, "session record") {
             Ok(record) if record.v == RECORD_VERSION => Ok(record),
             Ok(record) => Err(Error::UnsupportedVersion(record.v)),
-            Err(err @ Error::TooLarge { .. }) => Err(err),
-            Err(err) => {
-                match codec::from_slice::<VersionProbe>(bytes, MAX_RECORD_LEN, "session record") {
-                    Ok(probe) if probe.v != RECORD_VERSION => {
-                        Err(Error::UnsupportedVersion(probe.v))
-                    }
-                    _ => Err(err),
-                }
-            }
+            Err(err) => Err(version_or(bytes, err)),
         }
     }
 
@@ -135,7 +217,6 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::value::Value;
 
     fn sample() -> Record {
         let mut state = StateMap::new();
@@ -180,6 +261,63 @@ mod tests {
         expected.extend_from_slice(&[0x63, b'r', b'e', b'v', 0x19, 0x01, 0x2c]);
         assert_eq!(bytes, expected);
         assert_eq!(peek_revision(b"garbage"), 0);
+    }
+
+    #[test]
+    fn chunked_text_decodes_like_plain_text() {
+        // The id as an indefinite-length text of two chunks: not borrowable from the
+        // input, decoded into an owned copy instead.
+        let plain = sample().encode().unwrap();
+        let id_at = plain
+            .windows(22)
+            .position(|w| w == b"IpHYzcMQQR5-wnN4pmHJNQ")
+            .unwrap();
+        let mut chunked = plain[..id_at - 1].to_vec();
+        chunked.extend_from_slice(&[0x7f, 0x6b]);
+        chunked.extend_from_slice(b"IpHYzcMQQR5");
+        chunked.push(0x6b);
+        chunked.extend_from_slice(b"-wnN4pmHJNQ");
+        chunked.push(0xff);
+        chunked.extend_from_slice(&plain[id_at + 22..]);
+        let record = RecordIn::decode(&chunked).unwrap();
+        assert!(matches!(record.id, Cow::Owned(_)));
+        assert_eq!(record.id, "IpHYzcMQQR5-wnN4pmHJNQ");
+        assert!(matches!(
+            RecordIn::decode(&plain).unwrap().id,
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(Record::decode(&chunked).unwrap(), sample());
+    }
+
+    #[test]
+    fn the_length_bound_is_never_below_the_encoded_length() {
+        let mut r = sample();
+        r.key = Some("k3y".into());
+        r.rev = u64::MAX;
+        r.exp = 0.1;
+        let values = [
+            Value::Null,
+            Value::Integer(-(1i128 << 64)),
+            Value::Integer(u64::MAX.into()),
+            Value::Float(f64::MAX),
+            Value::Text("t".repeat(300)),
+            Value::Bytes(vec![1; 70_000]),
+            Value::Array(vec![Value::Integer(1 << 40); 30]),
+            Value::Map(vec![(Value::Text("k".into()), Value::Array(vec![]))]),
+        ];
+        for (i, v) in values.into_iter().enumerate() {
+            r.state.insert(&format!("key{i}"), v);
+            let as_ref = RecordRef {
+                v: r.v,
+                id: &r.id,
+                user: &r.user,
+                exp: r.exp,
+                key: r.key.as_deref(),
+                state: &r.state,
+                rev: r.rev,
+            };
+            assert!(as_ref.max_len() >= r.encode().unwrap().len(), "{i}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use crate::core::error::{Error, Result};
 use crate::core::id::{generate_id, validate_session_id};
 use crate::core::limits::{MAX_DEPTH, MAX_KEY_LEN, MAX_NAME_LEN, MAX_USER_ID_LEN};
-use crate::core::record::{Record, RecordRef, RECORD_VERSION};
+use crate::core::record::{Record, RecordIn, RecordRef, RECORD_VERSION};
 use crate::core::sign::Signer;
 use crate::core::state_map::StateMap;
 use crate::core::value::Value;
@@ -121,6 +121,21 @@ fn check_key(key: &str) -> Result<()> {
 pub(crate) fn check_expires(expires: f64) -> Result<()> {
     if !expires.is_finite() {
         return Err(Error::InvalidArgument("expires must be a finite number"));
+    }
+    Ok(())
+}
+
+/// A decoded record's id, expiry, user id and key, checked like arguments (a bad one is
+/// a decode error).
+fn check_record_fields(id: &str, exp: f64, user: &str, key: Option<&str>) -> Result<()> {
+    let bad = |what: &str| Error::Decode(format!("record has an invalid {what}"));
+    validate_session_id(id).map_err(|_| bad("session id"))?;
+    check_expires(exp).map_err(|_| bad("expiry"))?;
+    if user.len() > MAX_USER_ID_LEN {
+        return Err(bad("user id"));
+    }
+    if let Some(k) = key {
+        check_key(k).map_err(|_| bad("key"))?;
     }
     Ok(())
 }
@@ -367,20 +382,29 @@ impl Session {
     /// Decodes a record blob into a clean session. The record's fields are checked
     /// like arguments (id, user id, key); a bad one is a decode error.
     pub fn import(bytes: &[u8]) -> Result<Session> {
-        Session::from_record(Record::decode(bytes)?)
+        let record = RecordIn::decode(bytes)?;
+        let bad = |what: &str| Error::Decode(format!("record has an invalid {what}"));
+        check_record_fields(&record.id, record.exp, &record.user, record.key.as_deref())?;
+        if record.state.keys().any(|k| k.len() > MAX_NAME_LEN) {
+            return Err(bad("state key"));
+        }
+        // No depth check of the values: the decoder refused input nested deeper than
+        // the record's two levels plus MAX_DEPTH (codec::MAX_NESTING).
+        Ok(Session {
+            id: Arc::from(&*record.id),
+            user_id: Arc::from(&*record.user),
+            key: record.key.as_deref().map(SessionKey::new),
+            state: Arc::new(record.state),
+            expires: record.exp,
+            dirty: false,
+            revision: Some(record.rev),
+        })
     }
 
     /// Builds a clean session from a decoded record.
     pub fn from_record(record: Record) -> Result<Session> {
         let bad = |what: &str| Error::Decode(format!("record has an invalid {what}"));
-        validate_session_id(&record.id).map_err(|_| bad("session id"))?;
-        check_expires(record.exp).map_err(|_| bad("expiry"))?;
-        if record.user.len() > MAX_USER_ID_LEN {
-            return Err(bad("user id"));
-        }
-        if let Some(k) = &record.key {
-            check_key(k).map_err(|_| bad("key"))?;
-        }
+        check_record_fields(&record.id, record.exp, &record.user, record.key.as_deref())?;
         if record.state.keys().any(|k| k.len() > MAX_NAME_LEN) {
             return Err(bad("state key"));
         }

@@ -3,18 +3,51 @@
 //! A session holds a handful of entries; a sorted `Vec` finds a key with a short scan
 //! (a binary search past 16 keys), decodes without per-entry tree nodes and gives the
 //! `index`-th key in constant time (the C ABI iterates keys by index). Encodes exactly as a `BTreeMap<String, Value>` would: keys in byte order.
+//!
+//! The keys' text lives in one buffer (each entry holds its key's span in it): one
+//! allocation for all keys instead of one per key, which is most of a small state's
+//! allocations when it is decoded or copied, and of its memory in a cache.
 
 use std::fmt;
+use std::ops::Range;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::core::value::Value;
 
+/// Where an entry's key is in [`StateMap::keys`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
+impl Span {
+    fn range(self) -> Range<usize> {
+        self.start..self.start + self.len
+    }
+}
+
 /// State entries sorted by key, each key once.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, Default)]
 pub struct StateMap {
-    entries: Vec<(String, Value)>,
+    /// Every key's text, in insertion order (no gaps: a removal closes its gap).
+    keys: String,
+    /// Sorted by key.
+    entries: Vec<(Span, Value)>,
+}
+
+impl PartialEq for StateMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl fmt::Debug for StateMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 impl StateMap {
@@ -23,17 +56,22 @@ impl StateMap {
         StateMap::default()
     }
 
+    fn key(&self, span: Span) -> &str {
+        &self.keys[span.range()]
+    }
+
     /// `Ok(index)` of `key`, or `Err(index)` where it would go.
     fn find(&self, key: &str) -> Result<usize, usize> {
         if self.entries.len() <= 16 {
             // A handful of keys: an equality scan (lengths first, bytes only for keys of
             // the same length) beats a binary search's full comparisons.
-            return match self.entries.iter().position(|(k, _)| k == key) {
+            return match self.entries.iter().position(|(s, _)| self.key(*s) == key) {
                 Some(i) => Ok(i),
-                None => Err(self.entries.partition_point(|(k, _)| k.as_str() < key)),
+                None => Err(self.entries.partition_point(|(s, _)| self.key(*s) < key)),
             };
         }
-        self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.entries
+            .binary_search_by(|(s, _)| self.key(*s).cmp(key))
     }
 
     /// The value under `key`.
@@ -57,7 +95,12 @@ impl StateMap {
                 if self.entries.len() == self.entries.capacity() && self.entries.len() < 8 {
                     self.entries.reserve_exact(1);
                 }
-                self.entries.insert(i, (key.to_owned(), value));
+                let span = Span {
+                    start: self.keys.len(),
+                    len: key.len(),
+                };
+                self.keys.push_str(key);
+                self.entries.insert(i, (span, value));
                 None
             }
         }
@@ -65,7 +108,16 @@ impl StateMap {
 
     /// Removes `key`; returns its value.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        self.find(key).ok().map(|i| self.entries.remove(i).1)
+        let i = self.find(key).ok()?;
+        let (span, value) = self.entries.remove(i);
+        // Close the key's gap in the buffer.
+        self.keys.replace_range(span.range(), "");
+        for (s, _) in &mut self.entries {
+            if s.start > span.start {
+                s.start -= span.len;
+            }
+        }
+        Some(value)
     }
 
     /// True when `key` is present.
@@ -86,21 +138,22 @@ impl StateMap {
     /// Removes every entry.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.keys.clear();
     }
 
     /// The `index`-th entry in key order.
     pub fn entry_at(&self, index: usize) -> Option<(&str, &Value)> {
-        self.entries.get(index).map(|(k, v)| (k.as_str(), v))
+        self.entries.get(index).map(|(s, v)| (self.key(*s), v))
     }
 
     /// Entries in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+        self.entries.iter().map(|(s, v)| (self.key(*s), v))
     }
 
     /// Keys in order.
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.entries.iter().map(|(k, _)| k.as_str())
+        self.entries.iter().map(|(s, _)| self.key(*s))
     }
 
     /// Values in key order.
@@ -108,31 +161,73 @@ impl StateMap {
         self.entries.iter().map(|(_, v)| v)
     }
 
-    /// Builds a map from entries in any order; a repeated key keeps its last value
-    /// (as inserting them one by one would).
-    fn from_entries(mut entries: Vec<(String, Value)>) -> StateMap {
-        if entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            return StateMap { entries };
+    /// Sorts entries decoded in any order; a repeated key keeps its last value (as
+    /// inserting them one by one would).
+    fn sort_decoded(&mut self) {
+        let keys = &self.keys;
+        let key = |s: &Span| &keys[s.range()];
+        if self.entries.windows(2).all(|w| key(&w[0].0) < key(&w[1].0)) {
+            return;
         }
-        entries.sort_by(|a, b| a.0.cmp(&b.0)); // stable: equal keys keep their order
-        let mut unique: Vec<(String, Value)> = Vec::with_capacity(entries.len());
-        for (key, value) in entries {
-            match unique.last_mut() {
-                Some(last) if last.0 == key => last.1 = value,
-                _ => unique.push((key, value)),
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.sort_by(|a, b| key(&a.0).cmp(key(&b.0))); // stable: equal keys keep their order
+        let mut unique = StateMap {
+            keys: String::with_capacity(self.keys.len()),
+            entries: Vec::with_capacity(entries.len()),
+        };
+        for (span, value) in entries {
+            let k = key(&span);
+            match unique.entries.last_mut() {
+                Some(last) if unique.keys[last.0.range()] == *k => last.1 = value,
+                _ => {
+                    let span = Span {
+                        start: unique.keys.len(),
+                        len: k.len(),
+                    };
+                    unique.keys.push_str(k);
+                    unique.entries.push((span, value));
+                }
             }
         }
-        StateMap { entries: unique }
+        *self = unique;
     }
 }
 
 impl Serialize for StateMap {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.entries.len()))?;
-        for (k, v) in &self.entries {
+        for (k, v) in self.iter() {
             map.serialize_entry(k, v)?;
         }
         map.end()
+    }
+}
+
+/// Decodes one key (text only) straight into the key buffer.
+struct KeySeed<'m>(&'m mut String);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Span;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Span, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Span;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a text key")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Span, E> {
+        let span = Span {
+            start: self.0.len(),
+            len: v.len(),
+        };
+        self.0.push_str(v);
+        Ok(span)
     }
 }
 
@@ -147,11 +242,20 @@ impl<'de> Visitor<'de> for StateMapVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StateMap, A::Error> {
         // Never trust a length prefix for preallocation: it comes from the input.
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some(entry) = map.next_entry::<String, Value>()? {
-            entries.push(entry);
+        let hint = map.size_hint().unwrap_or(0).min(64);
+        let mut state = StateMap {
+            keys: String::with_capacity(hint * 12),
+            entries: Vec::with_capacity(hint),
+        };
+        while let Some(span) = map.next_key_seed(KeySeed(&mut state.keys))? {
+            let value = map.next_value::<Value>()?;
+            state.entries.push((span, value));
         }
-        Ok(StateMap::from_entries(entries))
+        state.sort_decoded();
+        if state.keys.capacity() > state.keys.len() + 16 {
+            state.keys.shrink_to_fit();
+        }
+        Ok(state)
     }
 }
 
@@ -191,6 +295,28 @@ mod tests {
         assert_eq!(codec::to_vec(&map).unwrap(), codec::to_vec(&model).unwrap());
         map.clear();
         assert!(map.is_empty());
+    }
+
+    #[test]
+    fn removing_keys_closes_their_gaps() {
+        let mut map = StateMap::new();
+        for k in ["middle", "a", "zz", "bb"] {
+            map.insert(k, Value::from(k));
+        }
+        map.remove("middle");
+        map.remove("zz");
+        assert_eq!(map.keys, "abb", "no text of removed keys left");
+        map.insert("c", Value::Null);
+        assert!(map.keys().eq(["a", "bb", "c"]));
+        assert!(map.iter().take(2).all(|(k, v)| v == &Value::from(k)));
+        // Equal maps compare equal whatever order their keys were inserted in.
+        let mut other = StateMap::new();
+        for k in ["c", "bb", "a"] {
+            other.insert(k, map.get(k).unwrap().clone());
+        }
+        assert_eq!(map, other);
+        other.insert("c", Value::from(1i64));
+        assert_ne!(map, other);
     }
 
     #[test]
