@@ -65,7 +65,9 @@ pub fn load_session(
     let Some((mut session, expires)) = cache.load_session_renew(id, renew)? else {
         return Ok(None);
     };
-    session.set_id(id)?;
+    if session.id() != id {
+        session.set_id(id)?;
+    }
     if let Some(expires) = expires {
         session.set_expires(expires)?;
     }
