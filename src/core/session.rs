@@ -23,15 +23,24 @@ use crate::core::value::Value;
 /// A session and its state.
 #[derive(Clone)]
 pub struct Session {
-    id: Arc<str>,
-    user_id: Arc<str>,
-    key: Option<Arc<SessionKey>>,
-    state: Arc<StateMap>,
+    /// Id, user id, key and state in one shared allocation: handing a session out of
+    /// a cache (and dropping it) is one reference count, not four (atomic counts were
+    /// most of an in-memory retrieve's time).
+    shared: Arc<Parts>,
     expires: f64,
     dirty: bool,
     /// The revision of the record this session was loaded from or last stored as;
     /// `None` for a session never stored (see [`Session::revision`]).
     revision: Option<u64>,
+}
+
+/// The shared, copy-on-write part of a session.
+#[derive(Clone)]
+struct Parts {
+    id: Arc<str>,
+    user_id: Arc<str>,
+    key: Option<Arc<SessionKey>>,
+    state: StateMap,
 }
 
 /// A session's HMAC key and the HMAC state keyed with it, set up on first use.
@@ -51,25 +60,31 @@ impl SessionKey {
     }
 }
 
-/// What a cache that keeps sessions decoded holds besides the id and user id (which it
-/// keeps anyway): the key and the state, shared copy-on-write with the sessions handed
-/// out, so a retrieve neither decodes nor copies. Part of the core's API for caches
-/// (the built-in memory cache uses it; a Rust cache of yours may too): get it from
-/// [`Session::shared_parts`], rebuild a session with [`Session::from_shared_parts`].
+/// What a cache that keeps sessions decoded holds: the id, user id, key and state,
+/// shared copy-on-write with the sessions handed out, so a retrieve neither decodes
+/// nor copies. Part of the core's API for caches (the built-in memory cache uses it; a
+/// Rust cache of yours may too): get it from [`Session::shared_parts`], rebuild a
+/// session with [`Session::from_parts`] or [`Session::from_shared_parts`].
 #[derive(Clone)]
 pub struct SharedParts {
-    key: Option<Arc<SessionKey>>,
-    state: Arc<StateMap>,
+    shared: Arc<Parts>,
+}
+
+impl SharedParts {
+    /// The user id of the session these parts are from.
+    pub fn user_id(&self) -> &str {
+        &self.shared.user_id
+    }
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("id", &self.id)
-            .field("user_id", &self.user_id)
+            .field("id", &self.shared.id)
+            .field("user_id", &self.shared.user_id)
             .field("expires", &self.expires)
-            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
-            .field("state_keys", &self.state.keys().collect::<Vec<_>>())
+            .field("key", &self.shared.key.as_ref().map(|_| "<redacted>"))
+            .field("state_keys", &self.shared.state.keys().collect::<Vec<_>>())
             .field("dirty", &self.dirty)
             .finish()
     }
@@ -78,10 +93,11 @@ impl std::fmt::Debug for Session {
 impl PartialEq for Session {
     fn eq(&self, other: &Self) -> bool {
         self.expires == other.expires
-            && self.id == other.id
-            && self.user_id == other.user_id
-            && self.key() == other.key()
-            && (Arc::ptr_eq(&self.state, &other.state) || self.state == other.state)
+            && (Arc::ptr_eq(&self.shared, &other.shared)
+                || (self.shared.id == other.shared.id
+                    && self.shared.user_id == other.shared.user_id
+                    && self.key() == other.key()
+                    && self.shared.state == other.shared.state))
     }
 }
 
@@ -161,10 +177,12 @@ impl Session {
         validate_session_id(id)?;
         check_expires(expires)?;
         Ok(Session {
-            id: id.into(),
-            user_id: normalize_user_id(user_id)?.into(),
-            key: None,
-            state: Arc::default(),
+            shared: Arc::new(Parts {
+                id: id.into(),
+                user_id: normalize_user_id(user_id)?.into(),
+                key: None,
+                state: StateMap::new(),
+            }),
             expires,
             dirty: true,
             revision: None,
@@ -173,29 +191,45 @@ impl Session {
 
     /// The state, copied first if another session shares it.
     fn state_mut(&mut self) -> &mut StateMap {
-        Arc::make_mut(&mut self.state)
+        &mut self.parts_mut().state
+    }
+
+    /// The shared parts, copied first if another session (or a cache) shares them.
+    fn parts_mut(&mut self) -> &mut Parts {
+        Arc::make_mut(&mut self.shared)
     }
 
     /// The id, shared (a cache keeps it as its map key).
     pub fn shared_id(&self) -> &Arc<str> {
-        &self.id
+        &self.shared.id
     }
 
     /// The parts a cache that keeps sessions decoded holds (see [`SharedParts`]).
     pub fn shared_parts(&self) -> SharedParts {
         SharedParts {
-            key: self.key.clone(),
-            state: self.state.clone(),
+            shared: self.shared.clone(),
         }
     }
 
     /// True when both sessions hold the same state (not a copy).
     #[cfg(test)]
     pub(crate) fn shares_state_with(&self, other: &Session) -> bool {
-        Arc::ptr_eq(&self.state, &other.state)
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
-    /// A clean session from shared parts (from a cache that keeps sessions decoded).
+    /// A clean session from shared parts (from a cache that keeps sessions decoded),
+    /// with the id and user id they hold.
+    pub fn from_parts(parts: SharedParts, expires: f64, revision: u64) -> Session {
+        Session {
+            shared: parts.shared,
+            expires,
+            dirty: false,
+            revision: Some(revision),
+        }
+    }
+
+    /// [`Session::from_parts`] under a given id and user id (the parts are copied when
+    /// these differ from the ones they hold).
     pub fn from_shared_parts(
         id: Arc<str>,
         user_id: Arc<str>,
@@ -203,15 +237,13 @@ impl Session {
         expires: f64,
         revision: u64,
     ) -> Session {
-        Session {
-            id,
-            user_id,
-            key: parts.key,
-            state: parts.state,
-            expires,
-            dirty: false,
-            revision: Some(revision),
+        let mut session = Session::from_parts(parts, expires, revision);
+        if *session.shared.id != *id || *session.shared.user_id != *user_id {
+            let p = session.parts_mut();
+            p.id = id;
+            p.user_id = user_id;
         }
+        session
     }
 
     /// The revision of the record this session was loaded from, or last stored as (0
@@ -236,24 +268,24 @@ impl Session {
 
     /// The session id.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.shared.id
     }
     /// Replaces the id (rotation, or a cache that renamed it). Marks the session dirty.
     pub fn set_id(&mut self, id: &str) -> Result<()> {
         validate_session_id(id)?;
-        if *self.id != *id {
-            self.id = id.into();
+        if *self.shared.id != *id {
+            self.parts_mut().id = id.into();
             self.dirty = true;
         }
         Ok(())
     }
     /// The (lowercased) user id; empty for an anonymous session.
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        &self.shared.user_id
     }
     /// True when no user is bound.
     pub fn is_anonymous(&self) -> bool {
-        self.user_id.is_empty()
+        self.shared.user_id.is_empty()
     }
     /// Expiry in Unix seconds.
     pub fn expires(&self) -> f64 {
@@ -275,27 +307,27 @@ impl Session {
     }
     /// The per-session HMAC key, if any.
     pub fn key(&self) -> Option<&str> {
-        self.key.as_ref().map(|k| &*k.key)
+        self.shared.key.as_ref().map(|k| &*k.key)
     }
     /// Sets or clears the per-session HMAC key.
     pub fn set_key(&mut self, key: Option<&str>) -> Result<()> {
         if let Some(k) = key {
             check_key(k)?;
         }
-        self.key = key.map(SessionKey::new);
+        self.parts_mut().key = key.map(SessionKey::new);
         self.dirty = true;
         Ok(())
     }
     /// Generates and sets a random key the way Toto does at login; returns it.
     pub fn generate_key(&mut self) -> &str {
         self.dirty = true;
-        let key = self.key.insert(SessionKey::new(&generate_id()));
+        let key = self.parts_mut().key.insert(SessionKey::new(&generate_id()));
         &key.key
     }
 
     /// The value under `name`; `None` when missing (a stored null is `Some(Null)`).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.state.get(name)
+        self.shared.state.get(name)
     }
     /// Stores a value.
     pub fn set(&mut self, name: &str, value: Value) -> Result<()> {
@@ -309,7 +341,7 @@ impl Session {
     }
     /// Removes a value; a missing key is fine (returns `None`).
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        if !self.state.contains_key(name) {
+        if !self.shared.state.contains_key(name) {
             return None;
         }
         self.dirty = true;
@@ -317,34 +349,34 @@ impl Session {
     }
     /// True when `name` is present (even as null).
     pub fn contains(&self, name: &str) -> bool {
-        self.state.contains_key(name)
+        self.shared.state.contains_key(name)
     }
     /// Number of state entries.
     pub fn len(&self) -> usize {
-        self.state.len()
+        self.shared.state.len()
     }
     /// True when the state is empty.
     pub fn is_empty(&self) -> bool {
-        self.state.is_empty()
+        self.shared.state.is_empty()
     }
     /// State keys in sorted order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.state.keys()
+        self.shared.state.keys()
     }
     /// The `index`-th key in sorted order.
     pub fn key_at(&self, index: usize) -> Option<&str> {
-        self.state.entry_at(index).map(|(k, _)| k)
+        self.shared.state.entry_at(index).map(|(k, _)| k)
     }
     /// Removes every state entry.
     pub fn clear(&mut self) {
-        if !self.state.is_empty() {
+        if !self.shared.state.is_empty() {
             self.state_mut().clear();
             self.dirty = true;
         }
     }
     /// The whole state map.
     pub fn state(&self) -> &StateMap {
-        &self.state
+        &self.shared.state
     }
 
     /// True when the session changed since it was created, loaded or marked clean.
@@ -359,11 +391,11 @@ impl Session {
     fn record_ref(&self) -> RecordRef<'_> {
         RecordRef {
             v: RECORD_VERSION,
-            id: &self.id,
-            user: &self.user_id,
+            id: &self.shared.id,
+            user: &self.shared.user_id,
             exp: self.expires,
             key: self.key(),
-            state: &self.state,
+            state: &self.shared.state,
             rev: self.revision(),
         }
     }
@@ -391,10 +423,12 @@ impl Session {
         // No depth check of the values: the decoder refused input nested deeper than
         // the record's two levels plus MAX_DEPTH (codec::MAX_NESTING).
         Ok(Session {
-            id: Arc::from(&*record.id),
-            user_id: Arc::from(&*record.user),
-            key: record.key.as_deref().map(SessionKey::new),
-            state: Arc::new(record.state),
+            shared: Arc::new(Parts {
+                id: Arc::from(&*record.id),
+                user_id: Arc::from(&*record.user),
+                key: record.key.as_deref().map(SessionKey::new),
+                state: record.state,
+            }),
             expires: record.exp,
             dirty: false,
             revision: Some(record.rev),
@@ -412,10 +446,12 @@ impl Session {
             return Err(bad("state value (nested too deeply)"));
         }
         Ok(Session {
-            id: record.id.into(),
-            user_id: record.user.into(),
-            key: record.key.as_deref().map(SessionKey::new),
-            state: Arc::new(record.state),
+            shared: Arc::new(Parts {
+                id: record.id.into(),
+                user_id: record.user.into(),
+                key: record.key.as_deref().map(SessionKey::new),
+                state: record.state,
+            }),
             expires: record.exp,
             dirty: false,
             revision: Some(record.rev),
@@ -424,7 +460,7 @@ impl Session {
 
     /// The session's signer, keyed once and cached. Without a key: Toto's 1008.
     pub fn signer(&self) -> Result<&Signer> {
-        let key = self.key.as_deref().ok_or(Error::InvalidHmac)?;
+        let key = self.shared.key.as_deref().ok_or(Error::InvalidHmac)?;
         if let Some(s) = key.signer.get() {
             return Ok(s);
         }
@@ -449,12 +485,13 @@ impl Session {
     }
     /// The response `x-toto-hmac` for `body`: HMAC of this session's id + body.
     pub fn sign_response(&self, body: &[u8]) -> Result<String> {
-        self.signer()?.sign_response(self.id.as_bytes(), body)
+        self.signer()?
+            .sign_response(self.shared.id.as_bytes(), body)
     }
     /// Checks a response's `x-toto-hmac` (client side).
     pub fn verify_response(&self, mac: &[u8], body: &[u8]) -> Result<()> {
         self.signer()?
-            .verify_response(mac, self.id.as_bytes(), body)
+            .verify_response(mac, self.shared.id.as_bytes(), body)
     }
 }
 
