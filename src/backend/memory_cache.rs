@@ -47,8 +47,6 @@ struct Stored {
 
 /// A live entry, taken out of the map (all shared, nothing copied).
 struct Found {
-    id: Arc<str>,
-    user_id: Arc<str>,
     held: Held,
     expires: f64,
     revision: u64,
@@ -58,13 +56,7 @@ impl Found {
     /// The entry as a clean session (decoded when it holds bytes).
     fn session(self) -> Result<Session> {
         match self.held {
-            Held::Session(parts) => Ok(Session::from_shared_parts(
-                self.id,
-                self.user_id,
-                parts,
-                self.expires,
-                self.revision,
-            )),
+            Held::Session(parts) => Ok(Session::from_parts(parts, self.expires, self.revision)),
             Held::Record(record) => Session::import(&record),
         }
     }
@@ -377,7 +369,7 @@ impl MemoryCache {
             _ => self.clock.now(),
         };
         let mut shard = self.shard(id);
-        let (key, stored) = shard.sessions.get_key_value(id)?;
+        let stored = shard.sessions.get(id)?;
         if stored.expires.get() <= now {
             shard.take(id);
             return None;
@@ -388,8 +380,6 @@ impl MemoryCache {
             stored.expires.set(target);
         }
         Some(Found {
-            id: key.clone(),
-            user_id: stored.user_id.clone(),
             held: stored.held.clone(),
             expires: stored.expires.get(),
             revision: stored.revision,
