@@ -30,10 +30,10 @@
 
 use std::time::Duration;
 
-use redis::{Connection, Script};
+use redis::Script;
 use sha2::{Digest, Sha256};
 
-use crate::backend::redis_pool::{PoolOptions, RedisPool};
+use crate::backend::redis_pool::{PoolOptions, RedisConnection, RedisPool};
 use crate::backend::redis_toto::{self, TotoCompat, TotoHost};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::error::{Error, Result};
@@ -83,7 +83,11 @@ impl Default for RedisOptions {
 // token at its own revision means the write already happened (a run repeated after an
 // interrupted reply). Equal records are not enough: two concurrent increments of one
 // counter write the same bytes, and one of them must be a conflict.
-const STORE: &str = r"
+// The parts of the store scripts (STORE on a standalone Redis, STORE_ONE on a cluster).
+// The mode checks:
+macro_rules! store_checks {
+    () => {
+        r"
 local key, user, exp = KEYS[1], ARGV[2], tonumber(ARGV[3])
 local mode = ARGV[4]
 if mode ~= '0' then
@@ -103,13 +107,30 @@ if mode ~= '0' then
     end
   end
 end
+"
+    };
+}
+// The write itself:
+macro_rules! store_write {
+    () => {
+        r"
+redis.call('DEL', key)
+redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8])
+redis.call('PEXPIREAT', key, exp)
+"
+    };
+}
+
+const STORE: &str = concat!(
+    store_checks!(),
+    r"
 local old = redis.pcall('HGET', key, 'u')
 if type(old) == 'string' and old ~= user and old ~= '' then
   redis.call('ZREM', ARGV[5] .. old, key)
 end
-redis.call('DEL', key)
-redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8])
-redis.call('PEXPIREAT', key, exp)
+",
+    store_write!(),
+    r"
 if user ~= '' then
   local idx = ARGV[5] .. user
   local t = redis.call('TIME')
@@ -118,6 +139,65 @@ if user ~= '' then
   if redis.call('PEXPIRETIME', idx) < exp then redis.call('PEXPIREAT', idx, exp) end
 end
 return 1
+"
+);
+
+// Cluster mode: STORE on the session key alone (the same checks, revision and token);
+// the user index was updated before it by INDEX_ADD.
+const STORE_ONE: &str = concat!(store_checks!(), store_write!(), "return 1\n");
+
+// Cluster mode, KEYS[1]: a user's index. Adds (or raises the score of) session key
+// ARGV[2] at expiry ARGV[1], never lowering a score, drops expired members, and keeps
+// the index alive as long as its longest session.
+const INDEX_ADD: &str = r"
+local idx, exp = KEYS[1], tonumber(ARGV[1])
+local t = redis.call('TIME')
+redis.call('ZADD', idx, 'GT', exp, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. (t[1] * 1000 + math.floor(t[2] / 1000)))
+if redis.call('PEXPIRETIME', idx) < exp then redis.call('PEXPIREAT', idx, exp) end
+return 1
+";
+
+// Cluster mode: the session's record, expiry (ms) and user. An anonymous session is
+// renewed here (ARGV[2]); a user's session is renewed by the caller, index first.
+const LOAD_ONE: &str = r"
+local key = KEYS[1]
+local h = redis.call('HMGET', key, 'r', 'u')
+if not h[1] then return false end
+local user = h[2] or ''
+if user == '' then
+  local target = tonumber(ARGV[2])
+  if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
+    return {h[1], target, ''}
+  end
+end
+return {h[1], redis.call('PEXPIRETIME', key), user}
+";
+
+// Cluster mode: deletes a session, answering its user ('' if none) for the index.
+const REMOVE_ONE: &str = r"
+local u = redis.pcall('HGET', KEYS[1], 'u')
+redis.call('DEL', KEYS[1])
+if type(u) == 'string' then return u end
+return ''
+";
+
+// Cluster mode: deletes session KEYS[1] only if it belongs to user ARGV[1] (an index
+// entry can outlive its session or its owner). Sent as EVAL in a cluster pipeline.
+const DELETE_IF_OWNER: &str = r"
+if redis.pcall('HGET', KEYS[1], 'u') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+// Cluster mode, KEYS[1]: a user's index. Drops expired members and answers the members
+// beyond the ARGV[1] that expire last (lowest scores first), for the caller to delete.
+const TRIM_ONE: &str = r"
+local idx, keep = KEYS[1], tonumber(ARGV[1])
+local t = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. (t[1] * 1000 + math.floor(t[2] / 1000)))
+local n = redis.call('ZCARD', idx)
+if n <= keep then return {} end
+return redis.call('ZRANGE', idx, 0, n - keep - 1)
 ";
 
 const LOAD_RENEW: &str = r"
@@ -182,6 +262,17 @@ pub struct RedisCache {
     remove: Script,
     remove_user: Script,
     trim_user: Script,
+    /// Cluster mode (`redis+cluster://`): single-key scripts, see the module doc.
+    cluster: Option<ClusterScripts>,
+}
+
+/// The single-key scripts of cluster mode.
+struct ClusterScripts {
+    store: Script,
+    index_add: Script,
+    load: Script,
+    remove: Script,
+    trim: Script,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -198,8 +289,11 @@ fn to_ms(seconds: f64) -> i64 {
 }
 
 impl RedisCache {
-    /// A cache on `url` (`redis://[:password@]host:port[/db]`). Nothing is connected
-    /// until the first operation; a malformed URL or zero timeout is refused here.
+    /// A cache on `url`: `redis://[:password@]host:port[/db]` for a standalone Redis,
+    /// `redis+cluster://[:password@]host:port[,host:port...]` for a Redis Cluster
+    /// (seed nodes). Nothing is connected until the first operation; a malformed URL,
+    /// a zero timeout, or Python Toto's layout options on a cluster are refused here
+    /// ([`Error::InvalidArgument`]).
     pub fn new(url: &str, options: RedisOptions) -> Result<RedisCache> {
         let pool = RedisPool::new(
             url,
@@ -210,9 +304,25 @@ impl RedisCache {
                 down_backoff: options.down_backoff,
             },
         )?;
+        let toto = &options.toto;
+        if pool.is_cluster() && (toto.read || toto.write || toto.keep_toto_key) {
+            // Toto's keys and their per-user tracking are written together by
+            // multi-key scripts.
+            return Err(Error::InvalidArgument(
+                "redis: Python Toto's session layout (toto_read, toto_keep_key, toto_write) is not supported on a Redis Cluster",
+            ));
+        }
+        let cluster = pool.is_cluster().then(|| ClusterScripts {
+            store: Script::new(STORE_ONE),
+            index_add: Script::new(INDEX_ADD),
+            load: Script::new(LOAD_ONE),
+            remove: Script::new(REMOVE_ONE),
+            trim: Script::new(TRIM_ONE),
+        });
         Ok(RedisCache {
             pool,
             options,
+            cluster,
             store: Script::new(STORE),
             load_renew: Script::new(LOAD_RENEW),
             remove: Script::new(REMOVE),
@@ -239,6 +349,152 @@ impl RedisCache {
     fn user_prefix(&self) -> String {
         format!("{}u:", self.options.key_prefix)
     }
+
+    fn user_index(&self, user_id: &str) -> String {
+        format!("{}u:{user_id}", self.options.key_prefix)
+    }
+
+    /// True on a Redis Cluster (`redis+cluster://`).
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+}
+
+/// Cluster mode: deletes those of `keys` that belong to `user_id` (one single-key
+/// EVAL each, sent as one cluster pipeline: the crate groups them per node and follows
+/// redirections). Answers how many went.
+fn delete_owned(con: &mut RedisConnection, user_id: &str, keys: &[String]) -> redis::RedisResult<u64> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let Some(cluster) = con.cluster() else {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "a cluster pipeline needs a cluster connection",
+        )));
+    };
+    let mut pipe = redis::cluster::cluster_pipe();
+    for key in keys {
+        pipe.cmd("EVAL")
+            .arg(DELETE_IF_OWNER)
+            .arg(1)
+            .arg(key)
+            .arg(user_id);
+    }
+    let deleted: Vec<u64> = pipe.query(cluster)?;
+    Ok(deleted.iter().sum())
+}
+
+impl RedisCache {
+    /// Cluster mode: the user's index first (so a failure in between leaves only a
+    /// dangling entry, never a session missing from its index), then STORE_ONE.
+    fn store_cluster(
+        &self,
+        scripts: &ClusterScripts,
+        key: &str,
+        user_id: &str,
+        call: impl Fn(&mut RedisConnection) -> redis::RedisResult<i64>,
+        expires_ms: i64,
+    ) -> Result<i64> {
+        if !user_id.is_empty() {
+            let index = self.user_index(user_id);
+            let _: i64 = self.pool.run(|con| {
+                scripts
+                    .index_add
+                    .key(&index)
+                    .arg(expires_ms)
+                    .arg(key)
+                    .invoke(con)
+            })?;
+        }
+        self.pool.run(call)
+    }
+
+    /// Cluster mode: the load, then for a user's session due for renewal the index
+    /// raised first and the session's expiry after it (never below the index's score).
+    fn load_renew_cluster(
+        &self,
+        scripts: &ClusterScripts,
+        key: &str,
+        user_target: i64,
+        anonymous_target: i64,
+    ) -> Result<Option<(Vec<u8>, i64)>> {
+        let found: Option<(Vec<u8>, i64, String)> = self.pool.run(|con| {
+            scripts
+                .load
+                .key(key)
+                .arg(user_target)
+                .arg(anonymous_target)
+                .invoke(con)
+        })?;
+        let Some((record, expires_ms, user)) = found else {
+            return Ok(None);
+        };
+        if user.is_empty() || user_target <= 0 || user_target <= expires_ms {
+            return Ok(Some((record, expires_ms)));
+        }
+        let index = self.user_index(&user);
+        let _: i64 = self.pool.run(|con| {
+            scripts
+                .index_add
+                .key(&index)
+                .arg(user_target)
+                .arg(key)
+                .invoke(con)
+        })?;
+        let renewed: bool = self.pool.run(|con| {
+            redis::cmd("PEXPIREAT")
+                .arg(key)
+                .arg(user_target)
+                .arg("GT")
+                .query(con)
+        })?;
+        Ok(Some((record, if renewed { user_target } else { expires_ms })))
+    }
+
+    /// Cluster mode: the index's members in batches, each session deleted if it is
+    /// still the user's, then those members dropped from the index.
+    fn remove_user_cluster(&self, user_id: &str) -> Result<u64> {
+        let index = self.user_index(user_id);
+        let mut removed = 0u64;
+        loop {
+            let keys: Vec<String> = self.pool.run(|con| {
+                redis::cmd("ZRANGE")
+                    .arg(&index)
+                    .arg(0)
+                    .arg(REMOVE_USER_BATCH - 1)
+                    .query(con)
+            })?;
+            if keys.is_empty() {
+                break;
+            }
+            removed += self.pool.run(|con| delete_owned(con, user_id, &keys))?;
+            let _: i64 = self
+                .pool
+                .run(|con| redis::cmd("ZREM").arg(&index).arg(&keys).query(con))?;
+            if keys.len() < REMOVE_USER_BATCH {
+                break;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Cluster mode: TRIM_ONE on the index names the sessions beyond `keep`; each is
+    /// deleted if still the user's, then dropped from the index.
+    fn trim_user_cluster(&self, scripts: &ClusterScripts, user_id: &str, keep: usize) -> Result<u64> {
+        let index = self.user_index(user_id);
+        let keys: Vec<String> = self
+            .pool
+            .run(|con| scripts.trim.key(&index).arg(keep).invoke(con))?;
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let removed = self.pool.run(|con| delete_owned(con, user_id, &keys))?;
+        let _: i64 = self
+            .pool
+            .run(|con| redis::cmd("ZREM").arg(&index).arg(&keys).query(con))?;
+        Ok(removed)
+    }
 }
 
 impl RedisCache {
@@ -261,8 +517,9 @@ impl RedisCache {
         };
         // Identifies this call's write if the script has to run again (see STORE).
         let token = u64::from_le_bytes(crate::core::rng::bytes::<8>()).to_string();
-        let stored: i64 = self.pool.run(|con| {
-            self.store
+        let script = self.cluster.as_ref().map_or(&self.store, |c| &c.store);
+        let call = |con: &mut RedisConnection| {
+            script
                 .key(&key)
                 .arg(record)
                 .arg(user_id)
@@ -273,7 +530,11 @@ impl RedisCache {
                 .arg(expected.to_string())
                 .arg(&token)
                 .invoke(con)
-        })?;
+        };
+        let stored: i64 = match &self.cluster {
+            Some(scripts) => self.store_cluster(scripts, &key, user_id, call, to_ms(expires))?,
+            None => self.pool.run(call)?,
+        };
         match stored {
             1 => {
                 if self.options.toto.write {
@@ -330,14 +591,17 @@ impl SessionCache for RedisCache {
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
         let key = self.session_key(id);
         let (user, anonymous) = renew.map_or((0, 0), |r| (to_ms(r.user), to_ms(r.anonymous)));
-        let found: Option<(Vec<u8>, i64)> = self.pool.run(|con| {
-            self.load_renew
-                .key(&key)
-                .arg(user)
-                .arg(anonymous)
-                .arg(self.user_prefix())
-                .invoke(con)
-        })?;
+        let found: Option<(Vec<u8>, i64)> = match &self.cluster {
+            Some(scripts) => self.load_renew_cluster(scripts, &key, user, anonymous)?,
+            None => self.pool.run(|con| {
+                self.load_renew
+                    .key(&key)
+                    .arg(user)
+                    .arg(anonymous)
+                    .arg(self.user_prefix())
+                    .invoke(con)
+            })?,
+        };
         if found.is_none() && self.options.toto.read {
             return redis_toto::import(self, id);
         }
@@ -375,6 +639,16 @@ impl SessionCache for RedisCache {
 
     fn remove(&self, id: &str) -> Result<()> {
         let key = self.session_key(id);
+        if let Some(scripts) = &self.cluster {
+            let user: String = self.pool.run(|con| scripts.remove.key(&key).invoke(con))?;
+            if !user.is_empty() {
+                let index = self.user_index(&user);
+                let _: i64 = self
+                    .pool
+                    .run(|con| redis::cmd("ZREM").arg(&index).arg(&key).query(con))?;
+            }
+            return Ok(());
+        }
         let _: i64 = self
             .pool
             .run(|con| self.remove.key(&key).arg(self.user_prefix()).invoke(con))?;
@@ -387,6 +661,9 @@ impl SessionCache for RedisCache {
     /// One script on the user's index: expired members dropped, then the sessions
     /// beyond `keep` that expire soonest removed (safe to run again).
     fn trim_user(&self, user_id: &str, keep: usize) -> Result<u64> {
+        if let Some(scripts) = &self.cluster {
+            return self.trim_user_cluster(scripts, user_id, keep);
+        }
         let index = format!("{}{user_id}", self.user_prefix());
         self.pool
             .run(|con| self.trim_user.key(&index).arg(keep).invoke(con))
@@ -397,6 +674,9 @@ impl SessionCache for RedisCache {
     /// stored for the user while the batches run may survive, as one stored just after
     /// the call would.
     fn remove_user(&self, user_id: &str) -> Result<u64> {
+        if self.cluster.is_some() {
+            return self.remove_user_cluster(user_id);
+        }
         let index = format!("{}{user_id}", self.user_prefix());
         let mut removed = 0u64;
         loop {
@@ -428,7 +708,7 @@ impl TotoHost for RedisCache {
         &self.options.toto
     }
 
-    fn run<T>(&self, op: impl Fn(&mut Connection) -> redis::RedisResult<T>) -> Result<T> {
+    fn run<T>(&self, op: impl Fn(&mut RedisConnection) -> redis::RedisResult<T>) -> Result<T> {
         self.pool.run(op)
     }
 }
