@@ -363,7 +363,11 @@ impl RedisCache {
 /// Cluster mode: deletes those of `keys` that belong to `user_id` (one single-key
 /// EVAL each, sent as one cluster pipeline: the crate groups them per node and follows
 /// redirections). Answers how many went.
-fn delete_owned(con: &mut RedisConnection, user_id: &str, keys: &[String]) -> redis::RedisResult<u64> {
+fn delete_owned(
+    con: &mut RedisConnection,
+    user_id: &str,
+    keys: &[String],
+) -> redis::RedisResult<u64> {
     if keys.is_empty() {
         return Ok(0);
     }
@@ -449,7 +453,10 @@ impl RedisCache {
                 .arg("GT")
                 .query(con)
         })?;
-        Ok(Some((record, if renewed { user_target } else { expires_ms })))
+        Ok(Some((
+            record,
+            if renewed { user_target } else { expires_ms },
+        )))
     }
 
     /// Cluster mode: the index's members in batches, each session deleted if it is
@@ -481,7 +488,12 @@ impl RedisCache {
 
     /// Cluster mode: TRIM_ONE on the index names the sessions beyond `keep`; each is
     /// deleted if still the user's, then dropped from the index.
-    fn trim_user_cluster(&self, scripts: &ClusterScripts, user_id: &str, keep: usize) -> Result<u64> {
+    fn trim_user_cluster(
+        &self,
+        scripts: &ClusterScripts,
+        user_id: &str,
+        keep: usize,
+    ) -> Result<u64> {
         let index = self.user_index(user_id);
         let keys: Vec<String> = self
             .pool

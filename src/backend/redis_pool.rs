@@ -214,8 +214,9 @@ pub(crate) fn classify(e: RedisError) -> Error {
 /// `[user:password@]host:port[,host:port...]`, each seed becoming
 /// `redis://[user:password@]host:port`.
 fn cluster_client(rest: &str, options: &PoolOptions) -> Result<ClusterClient> {
-    const BAD: Error =
-        Error::InvalidArgument("not a valid redis+cluster://[:password@]host:port[,host:port...] URL");
+    const BAD: Error = Error::InvalidArgument(
+        "not a valid redis+cluster://[:password@]host:port[,host:port...] URL",
+    );
     let (auth, hosts) = match rest.rsplit_once('@') {
         Some((auth, hosts)) => (format!("{auth}@"), hosts),
         None => (String::new(), rest),
