@@ -10,10 +10,43 @@
 //!   expired members are pruned on every store and the set itself expires with its
 //!   longest-lived session, so it cannot grow without bound.
 //!
-//! Every operation is one Lua script or one command: one round trip, atomic on the
-//! server. Retrieve-with-renewal is one EVALSHA. Expiry is judged by the Redis server's
-//! clock. Scripts touch user-index keys they compute themselves, so this cache targets a
-//! standalone Redis (or a proxy that allows that), not Redis Cluster.
+//! On a standalone Redis (`redis://`) every operation is one Lua script or one command:
+//! one round trip, atomic on the server. Retrieve-with-renewal is one EVALSHA. Expiry is
+//! judged by the Redis server's clock. Those scripts touch the session key and the
+//! user-index key they compute themselves, which a Redis Cluster refuses (CROSSSLOT).
+//!
+//! **Redis Cluster** (`redis+cluster://host:port[,host:port...]`, seed nodes; routing,
+//! `MOVED`/`ASK` and retries are the `redis` crate's cluster client, see `redis_pool`):
+//! every script and command touches ONE key, so no hash tags are needed (a tag could
+//! only put a user's sessions in one slot, and a session is found by its id alone,
+//! without knowing its user):
+//! - the session key keeps its store script (`STORE_ONE`: the same create-only,
+//!   if-revision and if-exists checks, revision and call token, atomic on its key);
+//! - the user index lives in its own slot and is updated by separate single-key calls,
+//!   always *before* the session changes: a store first adds the session to the index
+//!   (`INDEX_ADD`: `ZADD GT`, never lowering a score; expired members pruned), a renewal
+//!   of a user's session raises the index score before the session's expiry
+//!   (`LOAD_ONE`, `INDEX_ADD`, then `PEXPIREAT GT`; an anonymous session is renewed in
+//!   `LOAD_ONE` itself). A failure in between leaves a dangling index entry, which is
+//!   harmless (nothing is deleted through it unless the session still names that user)
+//!   and pruned at its expiry; never a live session missing from its index, which would
+//!   escape logout-everywhere;
+//! - `remove` deletes the session (`REMOVE_ONE`, answering its user), then `ZREM`s it
+//!   from the index;
+//! - `remove_user` reads the index [`REMOVE_USER_BATCH`] members at a time, deletes each
+//!   session only if its `u` field is still that user (`DELETE_IF_OWNER`, one `EVAL`
+//!   per session sent as one cluster pipeline, which the crate groups per node), then
+//!   drops those members; `trim_user` asks the index which sessions are beyond the cap
+//!   (`TRIM_ONE`) and deletes them the same way.
+//!
+//! What cluster mode gives up: logout-everywhere and the per-user cap are not atomic
+//! across slots (a session stored while `remove_user` runs may survive, as between
+//! batches on a standalone Redis; so may one re-stored with `StoreMode::Upsert` between
+//! its deletion and its removal from the index, which the manager never does: it
+//! saves with `IfRevision`/`IfExists`, which refuse a deleted session); a store or a
+//! renewal of a user's session costs two or three round trips instead of one; the cap
+//! counts index entries, so a dangling one counts until it expires. Python Toto's
+//! layout (`toto` options) needs multi-key scripts and is refused on a cluster.
 //!
 //! Connections come from the Redis backends' shared pool (`redis_pool`): opened on
 //! demand with timeouts, dropped after an I/O error (a restarted Redis is picked up by
