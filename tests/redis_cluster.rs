@@ -522,8 +522,20 @@ fn failover_after_a_master_dies() {
     cl.wait_healthy();
     let again = m.retrieve_session(s.id()).unwrap().unwrap();
     assert_eq!(again.get("after"), Some(&Value::from(2i64)));
+    // A node without the scripts (a fresh one after a failover, or a restart): EVALSHA
+    // answers NOSCRIPT, the crate loads the script on every node and runs it again.
+    for &p in &cl.ports {
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query(&mut cl.node(p))
+            .unwrap();
+    }
+    let mut again = m.retrieve_session(s.id()).unwrap().unwrap();
+    again.set("flushed", Value::from(3i64)).unwrap();
+    m.save_session(&mut again).unwrap();
     assert!(m.create_session("nora", true).is_ok());
     assert_eq!(m.clear_sessions("nora").unwrap(), 2);
+    assert!(m.retrieve_session(again.id()).unwrap().is_none());
 }
 
 /// A master frozen (SIGSTOP: connections accepted, nothing answers): a call returns
