@@ -1,19 +1,25 @@
 //! A session cache in Redis, for sessions shared by many servers (and languages).
 //!
 //! Layout (with the default prefix `toto:`):
-//! - `toto:s:<sha256(id) hex>`: a hash `{r: record, u: user id, n: revision}` with
-//!   Redis's own expiry at the session's absolute expiry (PEXPIREAT). `n` is the
-//!   record's revision in decimal (absent, for entries written before revisions: 0);
-//!   the store script compares it for the conditional modes. Ids never appear raw in the key space
+//! - `toto:s:<sha256(id) hex>`: a hash `{r: record, u: user id, n: revision, e: expiry,
+//!   t: token}` with Redis's own expiry at the session's absolute expiry (PEXPIREAT),
+//!   mirrored in `e` (Unix milliseconds) so one read returns it. `n` is the record's
+//!   revision in decimal (absent, for entries written before revisions: 0); the store
+//!   script compares it for the conditional modes. Ids never appear raw in the key space
 //!   unless `hash_ids` is off (compatibility with an existing key layout).
 //! - `toto:u:<user id>`: a sorted set of that user's session keys scored by expiry;
 //!   expired members are pruned on every store and the set itself expires with its
 //!   longest-lived session, so it cannot grow without bound.
 //!
 //! On a standalone Redis (`redis://`) every operation is one Lua script or one command:
-//! one round trip, atomic on the server. Retrieve-with-renewal is one EVALSHA. Expiry is
-//! judged by the Redis server's clock. Those scripts touch the session key and the
-//! user-index key they compute themselves, which a Redis Cluster refuses (CROSSSLOT).
+//! one round trip, atomic on the server. Retrieve-with-renewal is one `HMGET` of record,
+//! user and expiry, and nothing is written while the expiry lags its renewal target by
+//! no more than the slack ([`Renewal::renewed_expiry`]: by default 1 % of the renewal
+//! window); past it, one more round trip runs the RENEW script (expiry moved forward
+//! only, never reviving a removed key). So the server does a plain read on almost every
+//! retrieve. Expiry is judged by the Redis server's clock (its key expiry). The store,
+//! renew and remove scripts touch the session key and the user-index key they compute
+//! themselves, which a Redis Cluster refuses (CROSSSLOT).
 //!
 //! **Redis Cluster** (`redis+cluster://host:port[,host:port...]`, seed nodes; routing,
 //! `MOVED`/`ASK` and retries are the `redis` crate's cluster client, see `redis_pool`):
@@ -24,13 +30,13 @@
 //!   if-revision and if-exists checks, revision and call token, atomic on its key);
 //! - the user index lives in its own slot and is updated by separate single-key calls,
 //!   always *before* the session changes: a store first adds the session to the index
-//!   (`INDEX_ADD`: `ZADD GT`, never lowering a score; expired members pruned), a renewal
-//!   of a user's session raises the index score before the session's expiry
-//!   (`LOAD_ONE`, `INDEX_ADD`, then `PEXPIREAT GT`; an anonymous session is renewed in
-//!   `LOAD_ONE` itself). A failure in between leaves a dangling index entry, which is
-//!   harmless (nothing is deleted through it unless the session still names that user)
-//!   and pruned at its expiry; never a live session missing from its index, which would
-//!   escape logout-everywhere;
+//!   (`INDEX_ADD`: `ZADD GT`, never lowering a score; expired members pruned), and a
+//!   renewal (past the slack, as above; the retrieve itself is the same one `HMGET`)
+//!   of a user's session raises the index score (`INDEX_ADD`) before the session's
+//!   expiry (`RENEW_ONE`: RENEW on the session key alone). A failure in between leaves
+//!   a dangling index entry, which is harmless (nothing is deleted through it unless
+//!   the session still names that user) and pruned at its expiry; never a live session
+//!   missing from its index, which would escape logout-everywhere;
 //! - `remove` deletes the session (`REMOVE_ONE`, answering its user), then `ZREM`s it
 //!   from the index;
 //! - `remove_user` reads the index [`REMOVE_USER_BATCH`] members at a time, deletes each
@@ -43,9 +49,10 @@
 //! across slots (a session stored while `remove_user` runs may survive, as between
 //! batches on a standalone Redis; so may one re-stored with `StoreMode::Upsert` between
 //! its deletion and its removal from the index, which the manager never does: it
-//! saves with `IfRevision`/`IfExists`, which refuse a deleted session); a store or a
-//! renewal of a user's session costs two or three round trips instead of one; the cap
-//! counts index entries, so a dangling one counts until it expires. Python Toto's
+//! saves with `IfRevision`/`IfExists`, which refuse a deleted session); a store of a
+//! user's session, and its renewal, cost one round trip more (the index; a retrieve
+//! within the slack is the same one `HMGET`); the cap counts index entries, so a
+//! dangling one counts until it expires. Python Toto's
 //! layout (`toto` options) needs multi-key scripts and is refused on a cluster.
 //!
 //! Connections come from the Redis backends' shared pool (`redis_pool`): opened on
@@ -148,7 +155,7 @@ macro_rules! store_write {
     () => {
         r"
 redis.call('DEL', key)
-redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8])
+redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8], 'e', ARGV[3])
 redis.call('PEXPIREAT', key, exp)
 "
     };
@@ -191,20 +198,19 @@ if redis.call('PEXPIRETIME', idx) < exp then redis.call('PEXPIREAT', idx, exp) e
 return 1
 ";
 
-// Cluster mode: the session's record, expiry (ms) and user. An anonymous session is
-// renewed here (ARGV[2]); a user's session is renewed by the caller, index first.
-const LOAD_ONE: &str = r"
-local key = KEYS[1]
-local h = redis.call('HMGET', key, 'r', 'u')
-if not h[1] then return false end
-local user = h[2] or ''
-if user == '' then
-  local target = tonumber(ARGV[2])
-  if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
-    return {h[1], target, ''}
-  end
+// Cluster mode: RENEW on the session key alone (the caller raised the user's index
+// first, with INDEX_ADD).
+const RENEW_ONE: &str = r"
+local key, target = KEYS[1], tonumber(ARGV[1])
+if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
+  redis.call('HSET', key, 'e', ARGV[1])
+  return target
 end
-return {h[1], redis.call('PEXPIRETIME', key), user}
+local held = redis.call('PEXPIRETIME', key)
+if held > 0 and redis.call('HEXISTS', key, 'e') == 0 then
+  redis.call('HSET', key, 'e', held)
+end
+return held
 ";
 
 // Cluster mode: deletes a session, answering its user ('' if none) for the index.
@@ -233,20 +239,26 @@ if n <= keep then return {} end
 return redis.call('ZRANGE', idx, 0, n - keep - 1)
 ";
 
-const LOAD_RENEW: &str = r"
-local key = KEYS[1]
-local h = redis.call('HMGET', key, 'r', 'u')
-if not h[1] then return false end
-local target = tonumber(h[2] == '' and ARGV[2] or ARGV[1])
+// The expiry of KEYS[1] becomes ARGV[1] (Unix ms) if that is later, in the hash's `e`
+// and the user's index too. Never revives: a missing key stays missing (answer -2).
+// Answers the expiry now held. Also fills in `e` for entries written before it existed.
+const RENEW: &str = r"
+local key, target = KEYS[1], tonumber(ARGV[1])
 if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
-  if h[2] ~= '' then
-    local idx = ARGV[3] .. h[2]
+  redis.call('HSET', key, 'e', ARGV[1])
+  local u = redis.call('HGET', key, 'u')
+  if u and u ~= '' then
+    local idx = ARGV[2] .. u
     redis.call('ZADD', idx, 'XX', 'GT', target, key)
     redis.call('PEXPIREAT', idx, target, 'GT')
   end
-  return {h[1], target}
+  return target
 end
-return {h[1], redis.call('PEXPIRETIME', key)}
+local held = redis.call('PEXPIRETIME', key)
+if held > 0 and redis.call('HEXISTS', key, 'e') == 0 then
+  redis.call('HSET', key, 'e', held)
+end
+return held
 ";
 
 const REMOVE: &str = r"
@@ -291,7 +303,7 @@ pub struct RedisCache {
     pool: RedisPool,
     options: RedisOptions,
     store: Script,
-    load_renew: Script,
+    renew: Script,
     remove: Script,
     remove_user: Script,
     trim_user: Script,
@@ -303,7 +315,7 @@ pub struct RedisCache {
 struct ClusterScripts {
     store: Script,
     index_add: Script,
-    load: Script,
+    renew: Script,
     remove: Script,
     trim: Script,
 }
@@ -348,7 +360,7 @@ impl RedisCache {
         let cluster = pool.is_cluster().then(|| ClusterScripts {
             store: Script::new(STORE_ONE),
             index_add: Script::new(INDEX_ADD),
-            load: Script::new(LOAD_ONE),
+            renew: Script::new(RENEW_ONE),
             remove: Script::new(REMOVE_ONE),
             trim: Script::new(TRIM_ONE),
         });
@@ -357,7 +369,7 @@ impl RedisCache {
             options,
             cluster,
             store: Script::new(STORE),
-            load_renew: Script::new(LOAD_RENEW),
+            renew: Script::new(RENEW),
             remove: Script::new(REMOVE),
             remove_user: Script::new(REMOVE_USER),
             trim_user: Script::new(TRIM_USER),
@@ -447,49 +459,28 @@ impl RedisCache {
         self.pool.run(call)
     }
 
-    /// Cluster mode: the load, then for a user's session due for renewal the index
-    /// raised first and the session's expiry after it (never below the index's score).
-    fn load_renew_cluster(
+    /// Cluster mode: the renew step, the user's index raised first (so the index's
+    /// score is never below the session's expiry), then RENEW_ONE. Answers as RENEW.
+    fn renew_cluster(
         &self,
         scripts: &ClusterScripts,
         key: &str,
-        user_target: i64,
-        anonymous_target: i64,
-    ) -> Result<Option<(Vec<u8>, i64)>> {
-        let found: Option<(Vec<u8>, i64, String)> = self.pool.run(|con| {
-            scripts
-                .load
-                .key(key)
-                .arg(user_target)
-                .arg(anonymous_target)
-                .invoke(con)
-        })?;
-        let Some((record, expires_ms, user)) = found else {
-            return Ok(None);
-        };
-        if user.is_empty() || user_target <= 0 || user_target <= expires_ms {
-            return Ok(Some((record, expires_ms)));
+        user_id: &str,
+        target: i64,
+    ) -> Result<i64> {
+        if !user_id.is_empty() && target > 0 {
+            let index = self.user_index(user_id);
+            let _: i64 = self.pool.run(|con| {
+                scripts
+                    .index_add
+                    .key(&index)
+                    .arg(target)
+                    .arg(key)
+                    .invoke(con)
+            })?;
         }
-        let index = self.user_index(&user);
-        let _: i64 = self.pool.run(|con| {
-            scripts
-                .index_add
-                .key(&index)
-                .arg(user_target)
-                .arg(key)
-                .invoke(con)
-        })?;
-        let renewed: bool = self.pool.run(|con| {
-            redis::cmd("PEXPIREAT")
-                .arg(key)
-                .arg(user_target)
-                .arg("GT")
-                .query(con)
-        })?;
-        Ok(Some((
-            record,
-            if renewed { user_target } else { expires_ms },
-        )))
+        self.pool
+            .run(|con| scripts.renew.key(key).arg(target).invoke(con))
     }
 
     /// Cluster mode: the index's members in batches, each session deleted if it is
@@ -633,29 +624,57 @@ impl SessionCache for RedisCache {
         Ok(found)
     }
 
+    /// One `HMGET` (record, user, expiry); the RENEW script only when
+    /// [`Renewal::renewed_expiry`] says the expiry must move (or for an entry written
+    /// before the expiry field existed).
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
         let key = self.session_key(id);
-        let (user, anonymous) = renew.map_or((0, 0), |r| (to_ms(r.user), to_ms(r.anonymous)));
-        let found: Option<(Vec<u8>, i64)> = match &self.cluster {
-            Some(scripts) => self.load_renew_cluster(scripts, &key, user, anonymous)?,
-            None => self.pool.run(|con| {
-                self.load_renew
-                    .key(&key)
-                    .arg(user)
-                    .arg(anonymous)
-                    .arg(self.user_prefix())
-                    .invoke(con)
-            })?,
-        };
-        if found.is_none() && self.options.toto.read {
-            return redis_toto::import(self, id);
-        }
-        if let (Some((_, expires_ms)), Some(_), true) = (&found, renew, self.options.toto.write) {
-            if *expires_ms > 0 {
-                redis_toto::extend(self, id, *expires_ms)?;
+        let (record, user, held): (Option<Vec<u8>>, Option<String>, Option<i64>) =
+            self.pool.run(|con| {
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg("r")
+                    .arg("u")
+                    .arg("e")
+                    .query(con)
+            })?;
+        let Some(record) = record else {
+            if self.options.toto.read {
+                return redis_toto::import(self, id);
             }
-        }
-        Ok(found.map(|(record, expires_ms)| Loaded {
+            return Ok(None);
+        };
+        let user = user.unwrap_or_default();
+        let due = match (renew, held) {
+            (Some(r), Some(ms)) => r.renewed_expiry(&user, ms as f64 / 1000.0).map(to_ms),
+            (Some(r), None) => Some(to_ms(r.target_for(&user))),
+            (None, Some(_)) => None,
+            (None, None) => Some(0),
+        };
+        let expires_ms = match due {
+            None => held.unwrap_or(-1),
+            Some(target) => {
+                let now_held: i64 = match &self.cluster {
+                    Some(scripts) => self.renew_cluster(scripts, &key, &user, target)?,
+                    None => self.pool.run(|con| {
+                        self.renew
+                            .key(&key)
+                            .arg(target)
+                            .arg(self.user_prefix())
+                            .invoke(con)
+                    })?,
+                };
+                if now_held == -2 {
+                    // Removed since the read: gone for the caller too.
+                    return Ok(None);
+                }
+                if target > 0 && now_held == target && self.options.toto.write {
+                    redis_toto::extend(self, id, target)?;
+                }
+                now_held
+            }
+        };
+        Ok(Some(Loaded {
             record: record.into(),
             expires: (expires_ms >= 0).then_some(expires_ms as f64 / 1000.0),
         }))

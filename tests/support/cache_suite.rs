@@ -176,11 +176,7 @@ pub fn renewal_respects_windows_and_never_shortens(b: &dyn Backend) {
         .unwrap();
     c.store("a1", "", now() + 100.0, b"r", StoreMode::Upsert)
         .unwrap();
-    let r = Renewal {
-        user: now() + 500.0,
-        anonymous: now() + 50.0,
-        system_now: None,
-    };
+    let r = Renewal::new(now() + 500.0, now() + 50.0);
     let user = c.load_renew("u1", Some(r)).unwrap().unwrap();
     assert!((user.expires.unwrap() - r.user).abs() < 0.01);
     let anon = c.load_renew("a1", Some(r)).unwrap().unwrap();
@@ -220,6 +216,27 @@ pub fn renewal_respects_windows_and_never_shortens(b: &dyn Backend) {
     assert!(
         (index_expiry_ms as f64 / 1000.0 - r.user).abs() < 0.01,
         "the index lives as long as its longest session: {index_expiry_ms}"
+    );
+}
+
+/// An entry written before the mirrored expiry field `e` is read (its expiry from the
+/// key) and completed; a removed key is never revived by a renewal.
+pub fn an_entry_without_the_expiry_field_is_read_and_completed(b: &dyn Backend) {
+    let c = cache(b);
+    c.store("old", "erin", now() + 100.0, b"r", StoreMode::Upsert)
+        .unwrap();
+    let mut con = b.connection();
+    let key = c.session_key("old");
+    let _: i64 = query(&mut con, redis::cmd("HDEL").arg(&key).arg("e"));
+    let got = c.load_renew("old", None).unwrap().unwrap();
+    assert!((got.expires.unwrap() - (now() + 100.0)).abs() < 1.0);
+    let field: i64 = query(&mut con, redis::cmd("HGET").arg(&key).arg("e"));
+    assert!((field as f64 / 1000.0 - got.expires.unwrap()).abs() < 0.002);
+    c.remove("old").unwrap();
+    assert_eq!(
+        c.load_renew("old", Some(Renewal::new(now() + 500.0, now() + 500.0)))
+            .unwrap(),
+        None
     );
 }
 
