@@ -19,7 +19,8 @@ free_base() {
   python3 - <<'EOF'
 import random, socket
 for _ in range(200):
-    base = random.randint(20000, 60000)
+    # Nodes on base..base+5, their cluster bus on +10000: all below 65536.
+    base = random.randint(20000, 55000)
     socks = []
     try:
         for p in range(base, base + 6):
