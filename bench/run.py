@@ -629,11 +629,11 @@ def cells(row):
     sp = row.get("spread")
     spread_cell = ""
     if sp:
-        spread_cell = f"{fmt_ratio(sp[0])}-{fmt_ratio(sp[1])}" if len(row["ratios"]) > 1 \
+        spread_cell = f"{fmt_ratio(sp[0])}\u2013{fmt_ratio(sp[1])}" if len(row["ratios"]) > 1 \
             else "1 round"
     v = row.get("verdict") or ""
     if v == "noisy" and sp:
-        v = f"noisy {fmt_ratio(sp[0])}-{fmt_ratio(sp[1])}"
+        v = f"noisy {fmt_ratio(sp[0])}\u2013{fmt_ratio(sp[1])}"
     return [row["label"], measured, peer, fmt_ratio(row.get("ratio")), spread_cell,
             row.get("goal") or "", v]
 
@@ -1120,8 +1120,11 @@ def build_rows(data):
     return t.rows
 
 
-def committed_rows():
-    """The rows of bench/results.json as committed (HEAD), else as on disk, else []."""
+def committed_rows(path=None):
+    """The baseline of the regression check: the rows of `path` when given, else of
+    bench/results.json as committed (HEAD), else as on disk, else []."""
+    if path:
+        return json.loads(Path(path).read_text()).get("rows", [])
     try:
         out = subprocess.run(["git", "show", "HEAD:bench/results.json"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
@@ -1205,6 +1208,8 @@ def main():
                          "(default 150, --quick 40)")
     ap.add_argument("--no-regression-check", action="store_true",
                     help="exploratory run: never fail on a regression")
+    ap.add_argument("--baseline", metavar="RESULTS_JSON",
+                    help="compare with this results.json instead of the committed one")
     ap.add_argument("--redis-phase", metavar="C_BENCH", help=argparse.SUPPRESS)
     ap.add_argument("--cluster-phase", metavar="C_BENCH", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -1231,7 +1236,7 @@ def main():
             sys.exit(f"bench: {tool} missing (scripts/install-deps.sh core redis bench)")
 
     previous = load_results()
-    baseline = committed_rows()
+    baseline = committed_rows(args.baseline)
     known = (previous.get("rows") or []) + baseline
     selected = select_parts(args.filter, known)
     if not selected:
@@ -1314,14 +1319,15 @@ def main():
     regressed = regressions(baseline, rows)
     print(f"bench/run.py: {elapsed:.0f} s ({elapsed / 60:.1f} min), parts: {', '.join(selected)}")
     if regressed:
-        print("REGRESSION against the committed bench/results.json (rule: bench/README.md):")
+        print(f"REGRESSION against {args.baseline or 'the committed bench/results.json'} "
+              "(rule: bench/README.md):")
         for r, why in regressed:
-            print(f"  {r['key']}: {r['section']}: {r['label'].strip()}: {why}")
+            print(f"  {r['key']} ({r['label'].strip()}): {why}")
         if not args.no_regression_check:
             sys.exit(1)
         print("(--no-regression-check: exit status 0 anyway)")
     else:
-        print("no regression against the committed bench/results.json")
+        print(f"no regression against {args.baseline or 'the committed bench/results.json'}")
 
 
 if __name__ == "__main__":
