@@ -852,7 +852,7 @@ def redis_rows(t, redis, cluster=False):
     sec = (f"Redis Cluster ({v}, {redis['nodes']} masters; redis-benchmark --cluster)" if cluster
            else f"Redis: private server ({v}), single client, loopback")
     sec += f", {len(redis['get_rps'])} rounds alternating"
-    t.add(sec, f"retrieve throughput (EVALSHA with renewal) / redis-benchmark GET (-d "
+    t.add(sec, f"retrieve throughput (with renewal) / redis-benchmark GET (-d "
                f"{redis['record_len']}), same server", redis["retrieve_rps"], redis["get_rps"],
           fn=TIME, unit="ops/s", vs="redis-benchmark GET", goal=(">=", 0.95),
           key=f"{p}.toto_retrieve")
