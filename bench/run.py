@@ -560,7 +560,7 @@ def _as_list(v, n):
     if v is None:
         return None
     if isinstance(v, (list, tuple)):
-        return [float(x) for x in v]
+        return [None if x is None else float(x) for x in v]
     return [float(v)] * n
 
 
@@ -577,7 +577,7 @@ class Table:
         m = _as_list(measured, n)
         p = _as_list(peer, n)
         if ratios is None and fn is not None and m is not None and p is not None:
-            ratios = [fn(a, b) for a, b in zip(m, p)]
+            ratios = [fn(a, b) for a, b in zip(m, p) if a is not None and b is not None]
         ratios = None if ratios is None else [round(r, 4) for r in ratios]
         ratio = median(ratios) if ratios else None
         sp = spread(ratios)
@@ -586,13 +586,14 @@ class Table:
             "key": key,
             "label": label,
             "unit": unit,
-            "measured": None if m is None else round(median(m), 2),
-            "peer": None if p is None else round(median(p), 2),
+            "measured": None if m is None or median(m) is None else round(median(m), 2),
+            "peer": None if p is None or median(p) is None else round(median(p), 2),
             "vs": vs,
             "ratios": ratios,
             "ratio": None if ratio is None else round(ratio, 4),
             "spread": None if sp is None else [round(sp[0], 4), round(sp[1], 4)],
-            "rounds": len(ratios) if ratios else (len(m) if m else None),
+            "rounds": len(ratios) if ratios else (len([x for x in m if x is not None])
+                                                  if m else None),
             "goal": goal_text(goal),
             "verdict": verdict(ratios, goal),
             "value": value,

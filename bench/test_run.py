@@ -55,6 +55,13 @@ class SpreadAndVerdict(unittest.TestCase):
         self.assertEqual(r["measured"], 110)
         self.assertEqual(r["peer"], 220)
 
+    def test_table_row_skips_a_round_missing_a_side(self):
+        t = run.Table()
+        t.add("S", "a", [100, None, 300], [200, 400, None], fn=run.TIME, goal=("<=", 1.0),
+              key="s.a")
+        self.assertEqual(t.rows[0]["ratios"], [0.5])
+        self.assertEqual(t.rows[0]["verdict"], "PASS")
+
     def test_table_row_against_a_limit(self):
         t = run.Table()
         t.add("S", "a", [90, 160, 120], 150, fn=run.TIME, goal=("<=", 1.0), key="s.a")
