@@ -106,6 +106,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 	scripts/check-architecture.sh
+	python3 bench/test_run.py
 
 # The Toto fixtures (tests/toto_fixtures) are regenerated with Toto's own code and
 # compared first, when Python 2.7 is available (scripts/check-toto-fixtures.sh).
@@ -282,13 +283,19 @@ fuzz:
 	done
 
 # Benchmarks, never part of make test: the Rust core, C through the ABI, the peers
-# (OpenSSL HMAC, CPython's Toto path, tower-sessions), scale (1 k-1 M sessions,
-# threads), Redis vs redis-benchmark, and the Go/Ruby bindings' own benchmarks when
-# present. One table on stdout, the same in bench/results.json (see bench/run.py).
+# (OpenSSL HMAC, CPython's Toto path, tower-sessions, gorilla/sessions, Rack::Session),
+# scale (1 k-1 M sessions, threads), Redis (and Cluster) vs redis-benchmark, and the
+# Go/Ruby bindings' benchmarks, each ratio from interleaved rounds. One table on
+# stdout, the same in bench/results.json and docs/performance.md (see bench/README.md).
+# BENCH_FILTER=regex runs only the matching parts/rows; BENCH_ARGS adds options to
+# bench/run.py (e.g. --no-regression-check). Fails when a row regressed.
 bench:
-	scripts/install-deps.sh core go ruby redis bench
-	@$(MAKE) --no-print-directory stage
-	python3 bench/run.py --stage "$(STAGE)"
+	@start=$$(date +%s); \
+	scripts/install-deps.sh core go ruby redis bench && \
+	$(MAKE) --no-print-directory stage && \
+	python3 bench/run.py --stage "$(STAGE)" $(BENCH_ARGS); \
+	rc=$$?; echo "make bench: $$(( $$(date +%s) - start )) s in all (install, build, run)"; \
+	exit $$rc
 
 clean:
 	$(CARGO) clean
