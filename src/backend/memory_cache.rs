@@ -152,7 +152,9 @@ impl Shard {
     }
 
     /// Indexes `id` under `user_id`; returns the shared user id to keep in the entry.
-    fn index(&mut self, user_id: &str, id: &Arc<str>) -> Arc<str> {
+    /// `shared_user`, when given, is `user_id` already in an `Arc` (kept for a user
+    /// not indexed yet, so the entry and its session share one copy).
+    fn index(&mut self, user_id: &str, id: &Arc<str>, shared_user: Option<&Arc<str>>) -> Arc<str> {
         if user_id.is_empty() {
             return self.anonymous.clone();
         }
@@ -162,7 +164,10 @@ impl Shard {
             }
             return user;
         }
-        let user: Arc<str> = Arc::from(user_id);
+        let user: Arc<str> = shared_user
+            .filter(|u| ***u == *user_id)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(user_id));
         self.by_user.insert(user.clone(), UserIds::One(id.clone()));
         user
     }
@@ -293,13 +298,15 @@ impl MemoryCache {
     }
 
     /// Stores an entry (see [`SessionCache::store`]); `shared_id`, when given, is `id`
-    /// already in an `Arc` (kept as the map key of a new entry). The mode's check and
+    /// already in an `Arc` (kept as the map key of a new entry), and `shared_user` the
+    /// user id in one. The mode's check and
     /// the write happen under the shard's lock.
     #[allow(clippy::too_many_arguments)]
     fn put(
         &self,
         id: &str,
         shared_id: Option<&Arc<str>>,
+        shared_user: Option<&Arc<str>>,
         user_id: &str,
         expires: f64,
         held: Held,
@@ -333,7 +340,7 @@ impl MemoryCache {
                 old_user
             } else {
                 shard.unindex(&old_user, id);
-                shard.index(user_id, &key)
+                shard.index(user_id, &key, shared_user)
             };
             shard.sessions.insert(
                 key,
@@ -347,7 +354,7 @@ impl MemoryCache {
             return Ok(None);
         }
         let key: Arc<str> = shared_id.cloned().unwrap_or_else(|| Arc::from(id));
-        let user = shard.index(user_id, &key);
+        let user = shard.index(user_id, &key, shared_user);
         shard.sessions.insert(
             key,
             Stored {
@@ -407,6 +414,7 @@ impl SessionCache for MemoryCache {
         self.put(
             id,
             None,
+            None,
             user_id,
             expires,
             Held::Record(record.into()),
@@ -426,6 +434,7 @@ impl SessionCache for MemoryCache {
         self.put(
             session.id(),
             Some(session.shared_id()),
+            Some(session.shared_user_id()),
             session.user_id(),
             session.expires(),
             held,

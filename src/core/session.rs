@@ -204,6 +204,11 @@ impl Session {
         &self.shared.id
     }
 
+    /// The user id, shared (a cache's per-user index may keep it).
+    pub fn shared_user_id(&self) -> &Arc<str> {
+        &self.shared.user_id
+    }
+
     /// The parts a cache that keeps sessions decoded holds (see [`SharedParts`]).
     pub fn shared_parts(&self) -> SharedParts {
         SharedParts {
