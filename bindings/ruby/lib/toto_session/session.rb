@@ -60,15 +60,15 @@ module TotoSession
       def new(user_id = "", expires:, id: nil)
         uid = Values.text(user_id.to_s)
         at = Session.seconds(expires)
-        s = Scratch.current
+        owner = SessionPointer.fresh
         code = if id
                  sid = id.to_s
-                 Native.toto_session_new_with_id(sid, sid.bytesize, uid, uid.bytesize, at, s.ptr)
+                 Native.toto_session_new_with_id(sid, sid.bytesize, uid, uid.bytesize, at, owner.out)
                else
-                 Native.toto_session_new(uid, uid.bytesize, at, s.ptr)
+                 Native.toto_session_new(uid, uid.bytesize, at, owner.out)
                end
-        Errors.raise_for(code) unless code.zero?
-        wrap(s.out_pointer)
+        failed(code) unless code.zero?
+        adopt(owner)
       end
 
       # As new; with a block, yields the session and closes it afterwards (returning
@@ -82,16 +82,24 @@ module TotoSession
       def import(record, &block)
         record = String(record)
         s = Scratch.current
-        code = Native.toto_session_import(record, record.bytesize, s.ptr, s.err)
-        Errors.raise_for(code, s) unless code.zero?
-        scoped(wrap(s.out_pointer), &block)
+        owner = SessionPointer.fresh
+        code = Native.toto_session_import(record, record.bytesize, owner.out, s.err)
+        failed(code, s) unless code.zero?
+        scoped(adopt(owner), &block)
       end
 
-      # @api private: adopts a toto_session* the caller owns.
-      def wrap(raw)
+      # @api private: the Session of a SessionPointer its creating call filled.
+      def adopt(owner)
         session = allocate
-        session.send(:adopt, SessionPointer, raw)
+        session.send(:own, owner)
         session
+      end
+
+      # @api private: a creating call returned `code` (not 0); its owner holds nothing.
+      # Raises (see Errors.raise_for).
+      def failed(code, scratch = nil)
+        SessionPointer.unfilled
+        Errors.raise_for(code, scratch)
       end
 
       # @api private
@@ -115,10 +123,22 @@ module TotoSession
     def initialize_copy(other)
       super
       copy = Session.import(other.export)
-      @ptr = copy.instance_variable_get(:@ptr)
+      own(copy.instance_variable_get(:@owner))
       @scalar = nil # never share the output memory with `other`
-      copy.instance_variable_set(:@ptr, nil)
+      copy.send(:disown)
     end
+
+    # Frees the session now (idempotent; also #free). Without it the GC frees it.
+    def close
+      owner = @owner
+      return nil if owner.nil?
+
+      @ptr = nil
+      @owner = nil
+      owner.release
+      nil
+    end
+    alias free close
 
     # ---- metadata -------------------------------------------------------------------
 
@@ -436,6 +456,17 @@ module TotoSession
     alias to_s inspect
 
     private
+
+    # Takes the SessionPointer `owner`: calls pass the handle's address (@ptr).
+    def own(owner)
+      @owner = owner
+      @ptr = owner.to_i
+    end
+
+    def disown
+      @owner = nil
+      @ptr = nil
+    end
 
     # Stores what #[]= does not store with one typed call: Symbols (as text), integers
     # outside int64 (CBOR made by the library), Hashes and Arrays (JSON). `e` is a KeyCache
