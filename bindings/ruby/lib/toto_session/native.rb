@@ -305,6 +305,17 @@ module TotoSession
     attach_function :toto_session_set_f64, %i[session_handle buffer_in size_t double], :uint32
     attach_function :toto_session_set_text, %i[session_handle buffer_in size_t buffer_in size_t], :uint32
     attach_function :toto_session_set_bytes, %i[session_handle buffer_in size_t buffer_in size_t], :uint32
+    # The same with NUL-terminated keys (KeyCache::Z addresses; see Session#[]): one
+    # argument fewer per call, and the value's type comes back as the return value.
+    attach_function :toto_session_get_scalar_z, %i[session_handle uintptr_t pointer], :int64
+    attach_function :toto_session_set_null_z, %i[session_handle uintptr_t], :uint32
+    attach_function :toto_session_set_bool_z, %i[session_handle uintptr_t bool], :uint32
+    attach_function :toto_session_set_i64_z, %i[session_handle uintptr_t int64], :uint32
+    attach_function :toto_session_set_f64_z, %i[session_handle uintptr_t double], :uint32
+    # `string`: ffi passes the String's own NUL-terminated bytes (ArgumentError when it
+    # holds a NUL: Session#[]= then takes toto_session_set_text)
+    attach_function :toto_session_set_text_z, %i[session_handle uintptr_t string], :uint32
+    attach_function :toto_session_set_bytes_z, %i[session_handle uintptr_t buffer_in size_t], :uint32
     attach_function :toto_session_set_cbor, %i[session_handle buffer_in size_t buffer_in size_t pointer], :uint32
     attach_function :toto_session_set_json, %i[session_handle buffer_in size_t buffer_in size_t pointer], :uint32
 
