@@ -149,7 +149,7 @@ module TotoSession
 
       @ptr = nil
       @owner = nil
-      owner.release
+      owner.call_free # SessionPointer#release, inlined
       nil
     end
     alias free close
@@ -323,8 +323,8 @@ module TotoSession
                  return store_other(key, value)
                end
              elsif c == Float then Native.toto_session_set_f64_z(@ptr || to_ptr, z, value)
+             elsif value.nil? then Native.toto_session_set_null_z(@ptr || to_ptr, z)
              elsif c == TrueClass || c == FalseClass then Native.toto_session_set_bool_z(@ptr || to_ptr, z, value)
-             elsif c == NilClass then Native.toto_session_set_null_z(@ptr || to_ptr, z)
              else return store_other(key, value)
              end
       Errors.raise_for(code) unless code == 0
