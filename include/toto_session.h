@@ -128,11 +128,12 @@
 #define TOTO_MAX_DEPTH 64
 
 /**
- * The options version this header describes: 3 (version 1 ends before
- * `save_policy`, version 2 before `max_sessions_per_user`; the library reads only the
- * fields of the version a caller declares, the later ones keep their defaults).
+ * The options version this header describes: 4 (version 1 ends before
+ * `save_policy`, version 2 before `max_sessions_per_user`, version 3 before
+ * `renew_granularity`; the library reads only the fields of the version a caller
+ * declares, the later ones keep their defaults).
  */
-#define TOTO_MANAGER_OPTIONS_VERSION 3
+#define TOTO_MANAGER_OPTIONS_VERSION 4
 
 /**
  * `save_policy`: a save over a revision newer than the one the session was loaded at
@@ -690,7 +691,8 @@ typedef struct toto_manager_options {
   double anon_session_ttl;
   /**
    * Renewal window of user sessions in seconds (0 = session_ttl). On retrieve, when
-   * expiry is before now + window it becomes now + window and is written back.
+   * expiry lags now + window by more than renew_granularity of the window, it
+   * becomes now + window and is written back.
    */
   double session_renew;
   /**
@@ -732,6 +734,14 @@ typedef struct toto_manager_options {
    * TOTO_RESULT_UNSUPPORTED.
    */
   uint32_t max_sessions_per_user;
+  /**
+   * Version 4. How far a session's expiry may lag its renewal target before a
+   * retrieve moves it, as a fraction (0 to 1) of the renewal window (default 0.01:
+   * a retrieve usually writes nothing, and expiry still slides to within 1 % of the
+   * window). 0 renews whenever the expiry is before the target, as Toto. The same
+   * rule holds for every cache, including caches implemented by the application.
+   */
+  double renew_granularity;
 } toto_manager_options;
 
 /**
@@ -1457,6 +1467,7 @@ toto_result toto_manager_options_default(struct toto_manager_options *out);
  * `*out` is a new handle released with toto_manager_free.
  * Thread safety: any thread.
  * Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version or save_policy, a TTL <= 0 or NaN,
+ * renew_granularity outside 0 to 1,
  * Argon2 costs out of range: memory above 1048576 KiB, more than 64 iterations or 16
  * lanes, or below Argon2's minimums; checked here against the verifier's own limits,
  * so accepted costs always work and no cost can abort or hang the process),
@@ -1744,8 +1755,13 @@ toto_result toto_manager_verify_request(const struct toto_manager *manager_,
 toto_result toto_redis_options_default(struct toto_redis_options *out);
 
 /**
- * Creates a session cache in Redis at `url` (`redis://[:password@]host:port[/db]`).
- * Nothing is connected yet: a Redis that is down shows as
+ * Creates a session cache in Redis at `url` (`redis://[:password@]host:port[/db]`), or
+ * on a Redis Cluster: `redis+cluster://[:password@]host:port[,host:port...]` names seed
+ * nodes (comma separated; the password applies to every node), the URL alone selects
+ * the mode. On a cluster every script touches one key (the session's, or the user
+ * index's, updated first), so logout-everywhere and the per-user cap are not atomic
+ * across slots, and the `toto_*` options are refused (TOTO_RESULT_INVALID_ARGUMENT);
+ * see docs/redis.md "Redis Cluster". Nothing is connected yet: a Redis that is down shows as
  * TOTO_RESULT_BACKEND_UNAVAILABLE on the first operation (within the timeouts), and
  * the same handle works again once Redis is back. Expiry follows each session's
  * absolute expiry (Redis's own clock); retrieve-with-renewal is one round trip.
@@ -1766,7 +1782,7 @@ toto_result toto_redis_options_default(struct toto_redis_options *out);
  * version's fields are read.
  * Thread safety: any thread; the cache is shareable by any number of threads.
  * Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
- * version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
+ * version, `toto_*` options on a cluster URL), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
  */
 toto_result toto_cache_new_redis(const char *url,
                                  size_t url_len,
@@ -1782,7 +1798,9 @@ toto_result toto_cache_new_redis(const char *url,
 toto_result toto_redis_account_store_options_default(struct toto_redis_account_store_options *out);
 
 /**
- * Creates an account store in Redis at `url` (`redis://[:password@]host:port[/db]`):
+ * Creates an account store in Redis at `url` (`redis://[:password@]host:port[/db]`, or
+ * `redis+cluster://[:password@]host:port[,host:port...]` for a Redis Cluster: every
+ * operation touches one account's key, so it runs there unchanged):
  * one hash per account under `<prefix><user_id>` (default `account:<user_id>`, the
  * layout Python Toto 1.0.10 uses, so its accounts log in unchanged and their `$p5k2$`
  * password hashes are upgraded to Argon2id on login). Text properties are stored as
@@ -2279,21 +2297,33 @@ toto_result toto_session_set_bytes(struct toto_session *session,
 
 /**
  * As toto_session_set_null, with a NUL-terminated `key`.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
  */
 toto_result toto_session_set_null_z(struct toto_session *session, const char *key);
 
 /**
  * As toto_session_set_bool, with a NUL-terminated `key`.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
  */
 toto_result toto_session_set_bool_z(struct toto_session *session, const char *key, bool value);
 
 /**
  * As toto_session_set_i64, with a NUL-terminated `key`.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
  */
 toto_result toto_session_set_i64_z(struct toto_session *session, const char *key, int64_t value);
 
 /**
  * As toto_session_set_f64, with a NUL-terminated `key`.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
  */
 toto_result toto_session_set_f64_z(struct toto_session *session, const char *key, double value);
 
@@ -2301,6 +2331,9 @@ toto_result toto_session_set_f64_z(struct toto_session *session, const char *key
  * As toto_session_set_text, with `key` and `value` NUL-terminated strings (text
  * holding a NUL byte needs toto_session_set_text). Values over 1 MiB:
  * TOTO_RESULT_TOO_LARGE; invalid UTF-8: TOTO_RESULT_INVALID_UTF8.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
  */
 toto_result toto_session_set_text_z(struct toto_session *session,
                                     const char *key,
@@ -2309,6 +2342,9 @@ toto_result toto_session_set_text_z(struct toto_session *session,
 /**
  * As toto_session_set_bytes, with a NUL-terminated `key` (the bytes keep their
  * length: they may hold NULs).
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
  */
 toto_result toto_session_set_bytes_z(struct toto_session *session,
                                      const char *key,
