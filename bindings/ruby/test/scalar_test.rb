@@ -348,6 +348,18 @@ class ScalarTest < Minitest::Test
     assert_nil @s[:bad]
   end
 
+  # set_text_z reads the text up to its NUL: substrings and slices (which may share
+  # their parent's buffer) must still store exactly their own bytes.
+  def test_substrings_store_only_their_bytes
+    long = "0123456789" * 10
+    @s[:head] = long[0, 5]
+    @s[:middle] = long.byteslice(40, 7)
+    @s[:tail] = long[90..]
+    assert_equal "01234", @s[:head]
+    assert_equal "0123456", @s[:middle]
+    assert_equal "0123456789", @s[:tail]
+  end
+
   def test_reads_report_library_errors
     @s.close
     assert_raises(TotoSession::ClosedError) { @s[:x] }
