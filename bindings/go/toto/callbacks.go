@@ -10,6 +10,7 @@ package toto
 /*
 #include <stdint.h>
 #include "toto_session.h"
+#include "shims.h"
 */
 import "C"
 
@@ -50,7 +51,7 @@ func totoGoCacheStore(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.char,
 		return callbackError(ctx, err)
 	}
 	if newID != "" && newID != sid {
-		return C.uint32_t(C.toto_callback_set_result(ctx, cstrU8(newID), clen(newID)))
+		return C.uint32_t(C.toto_go_callback_set_result(cctx(ctx), cstrU8(newID), clen(newID)))
 	}
 	return C.TOTO_RESULT_OK
 }
@@ -68,7 +69,7 @@ func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.cha
 		return callbackError(ctx, err)
 	}
 	if newID != "" && newID != sid {
-		return C.uint32_t(C.toto_callback_set_result(ctx, cstrU8(newID), clen(newID)))
+		return C.uint32_t(C.toto_go_callback_set_result(cctx(ctx), cstrU8(newID), clen(newID)))
 	}
 	return C.TOTO_RESULT_OK
 }
@@ -84,7 +85,7 @@ func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, ctx *C.toto_call
 	if !found {
 		return C.TOTO_RESULT_NOT_FOUND
 	}
-	return C.uint32_t(C.toto_callback_set_result(ctx, cbytes(record), clen(record)))
+	return C.uint32_t(C.toto_go_callback_set_result(cctx(ctx), cbytes(record), clen(record)))
 }
 
 //export totoGoCacheLoadRenew
@@ -100,11 +101,11 @@ func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, renewUserTo
 	if !found {
 		return C.TOTO_RESULT_NOT_FOUND
 	}
-	if r := C.toto_callback_set_result(ctx, cbytes(record), clen(record)); r != C.TOTO_RESULT_OK {
+	if r := C.toto_go_callback_set_result(cctx(ctx), cbytes(record), clen(record)); r != C.TOTO_RESULT_OK {
 		return C.uint32_t(r)
 	}
 	if !expires.IsZero() {
-		return C.uint32_t(C.toto_callback_set_expires(ctx, C.double(unixSeconds(expires))))
+		return C.uint32_t(C.toto_go_callback_set_expires(cctx(ctx), C.double(unixSeconds(expires))))
 	}
 	return C.TOTO_RESULT_OK
 }
@@ -152,7 +153,7 @@ func totoGoStoreLoad(h C.uintptr_t, userID *C.char, userIDLen C.size_t, names *C
 		return C.TOTO_RESULT_NOT_FOUND
 	}
 	for name, value := range props {
-		if r := C.toto_callback_add_property(ctx, cstr(name), clen(name), cbytes(value), clen(value)); r != C.TOTO_RESULT_OK {
+		if r := C.toto_go_callback_add_property(cctx(ctx), cstr(name), clen(name), cbytes(value), clen(value)); r != C.TOTO_RESULT_OK {
 			return C.uint32_t(r)
 		}
 	}
@@ -196,3 +197,6 @@ func totoGoStoreRemove(h C.uintptr_t, userID *C.char, userIDLen C.size_t, ctx *C
 	}
 	return C.TOTO_RESULT_OK
 }
+
+// cctx is how a callback context crosses back to the toto_go_callback_* shims.
+func cctx(ctx *C.toto_callback_ctx) C.uintptr_t { return C.uintptr_t(uintptr(unsafe.Pointer(ctx))) }

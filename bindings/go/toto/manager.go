@@ -2,8 +2,36 @@ package toto
 
 /*
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include "toto_session.h"
 #include "shims.h"
+
+// A call that makes a session, answered by value: the handle, or on failure the code
+// and the details in C memory (malloc'ed, for the caller to free). The error struct
+// lives on the C stack, the handles cross as integers: nothing of Go's escapes to the
+// heap or goes through cgo's pointer check, so the call allocates nothing in Go.
+typedef struct { toto_result rc; toto_session *s; toto_error *err; } toto_go_session_out;
+
+static inline toto_go_session_out toto_go_session_out_of(toto_result rc, toto_session *s,
+                                                         const toto_error *e) {
+	toto_go_session_out r = {rc, s, NULL};
+	if (rc != TOTO_RESULT_OK) {
+		r.s = NULL;
+		r.err = malloc(sizeof *r.err);
+		if (r.err != NULL) memcpy(r.err, e, sizeof *e);
+	}
+	return r;
+}
+
+static inline toto_go_session_out toto_go_manager_retrieve_session(uintptr_t m, const char *id,
+                                                                   size_t id_len) {
+	toto_session *s = NULL;
+	toto_error e;
+	e.code = 0;
+	toto_result rc = toto_manager_retrieve_session((const toto_manager *)m, id, id_len, &s, &e);
+	return toto_go_session_out_of(rc, s, &e);
+}
 */
 import "C"
 
@@ -14,6 +42,7 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Manager is Toto's session lifecycle ("DBConnection"): TTLs and renewal, accounts,
@@ -202,13 +231,20 @@ func (m *Manager) RetrieveSession(ctx context.Context, id string) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	defer m.end()
-	var out *C.toto_session
-	var e C.toto_error
-	if err := check(C.toto_manager_retrieve_session(p, cstr(id), clen(id), &out, &e), &e); err != nil {
-		return nil, err
+	r := C.toto_go_manager_retrieve_session(C.uintptr_t(uintptr(unsafe.Pointer(p))), cstr(id), clen(id))
+	m.end()
+	return sessionOut(r)
+}
+
+// sessionOut turns a toto_go_session_out into a Session or an error (freeing the C
+// copy of the details).
+func sessionOut(r C.toto_go_session_out) (*Session, error) {
+	if r.rc == C.TOTO_RESULT_OK {
+		return newSession(r.s), nil
 	}
-	return newSession(out), nil
+	err := check(r.rc, r.err)
+	C.free(unsafe.Pointer(r.err))
+	return nil, err
 }
 
 // withSession runs a manager call that takes a session.

@@ -142,3 +142,16 @@ toto_result toto_go_account_store_new_redis(const char *url, size_t url_len,
     o.key_prefix_len = prefix_len;
     return toto_account_store_new_redis(url, url_len, &o, out, error);
 }
+
+toto_result toto_go_callback_set_result(uintptr_t ctx, const uint8_t *data, size_t len) {
+    return toto_callback_set_result((toto_callback_ctx *)ctx, data, len);
+}
+
+toto_result toto_go_callback_set_expires(uintptr_t ctx, double expires) {
+    return toto_callback_set_expires((toto_callback_ctx *)ctx, expires);
+}
+
+toto_result toto_go_callback_add_property(uintptr_t ctx, const char *name, size_t name_len,
+                                          const uint8_t *value, size_t value_len) {
+    return toto_callback_add_property((toto_callback_ctx *)ctx, name, name_len, value, value_len);
+}

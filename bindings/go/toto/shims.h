@@ -35,4 +35,12 @@ toto_result toto_go_account_store_new_redis(const char *url, size_t url_len,
                                             const char *prefix, size_t prefix_len,
                                             toto_account_store **out, toto_error *error);
 
+/* The toto_callback_* calls a Go callback makes, with the context as an integer: a
+   toto_callback_ctx * argument (an incomplete type) would go through cgo's pointer
+   check, which costs an allocation per call. */
+toto_result toto_go_callback_set_result(uintptr_t ctx, const uint8_t *data, size_t len);
+toto_result toto_go_callback_set_expires(uintptr_t ctx, double expires);
+toto_result toto_go_callback_add_property(uintptr_t ctx, const char *name, size_t name_len,
+                                          const uint8_t *value, size_t value_len);
+
 #endif
