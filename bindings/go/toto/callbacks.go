@@ -15,10 +15,28 @@ package toto
 import "C"
 
 import (
+	"reflect"
 	"runtime/cgo"
 	"time"
 	"unsafe"
 )
+
+// idString is the session id a cache callback was given, as a Go string. When
+// callers is set (shims.c: the library passed the very bytes of the id that
+// Manager.RetrieveSession or VerifyRequest was given, which that call keeps alive) the
+// caller's string is reused: Go strings are immutable, so the cache may keep it like
+// any other. Otherwise the bytes (library memory, valid only during the callback) are
+// copied.
+func idString(id *C.char, n C.size_t, callers C.int) string {
+	if callers == 0 || n == 0 {
+		return goStringN(id, n)
+	}
+	var s string
+	h := (*reflect.StringHeader)(unsafe.Pointer(&s))
+	h.Data = uintptr(unsafe.Pointer(id))
+	h.Len = int(n)
+	return s
+}
 
 //export totoGoClock
 func totoGoClock(h C.uintptr_t) (now C.double) {
@@ -40,11 +58,11 @@ func totoGoFreeHandle(h C.uintptr_t) {
 }
 
 //export totoGoCacheStore
-func totoGoCacheStore(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.char, userIDLen C.size_t,
+func totoGoCacheStore(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, userID *C.char, userIDLen C.size_t,
 	expires C.double, record *C.uint8_t, recordLen C.size_t, flags C.uint32_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Store", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	sid := goStringN(id, idLen)
+	sid := idString(id, idLen, callers)
 	newID, err := c.impl.Store(sid, goStringN(userID, userIDLen), fromUnixSeconds(float64(expires)),
 		goBytesN(unsafe.Pointer(record), recordLen), flags&C.TOTO_STORE_CREATE_NEW != 0)
 	if err != nil {
@@ -57,12 +75,12 @@ func totoGoCacheStore(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.char,
 }
 
 //export totoGoCacheStoreIf
-func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.char, userIDLen C.size_t,
+func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, userID *C.char, userIDLen C.size_t,
 	expires C.double, record *C.uint8_t, recordLen C.size_t, flags C.uint32_t,
 	expected, revision C.uint64_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache StoreIf", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	sid := goStringN(id, idLen)
+	sid := idString(id, idLen, callers)
 	newID, err := c.storer.StoreIf(sid, goStringN(userID, userIDLen), fromUnixSeconds(float64(expires)),
 		goBytesN(unsafe.Pointer(record), recordLen), StoreMode(flags), uint64(expected), uint64(revision))
 	if err != nil {
@@ -75,10 +93,10 @@ func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.cha
 }
 
 //export totoGoCacheLoad
-func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Load", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	record, found, err := c.impl.Load(goStringN(id, idLen))
+	record, found, err := c.impl.Load(idString(id, idLen, callers))
 	if err != nil {
 		return callbackError(ctx, err)
 	}
@@ -89,11 +107,11 @@ func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, ctx *C.toto_call
 }
 
 //export totoGoCacheLoadRenew
-func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, renewUserTo, renewAnonymousTo C.double,
+func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, renewUserTo, renewAnonymousTo C.double,
 	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache LoadRenew", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	record, expires, found, err := c.renewer.LoadRenew(goStringN(id, idLen),
+	record, expires, found, err := c.renewer.LoadRenew(idString(id, idLen, callers),
 		fromUnixSeconds(float64(renewUserTo)), fromUnixSeconds(float64(renewAnonymousTo)))
 	if err != nil {
 		return callbackError(ctx, err)
@@ -111,10 +129,10 @@ func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, renewUserTo
 }
 
 //export totoGoCacheRemove
-func totoGoCacheRemove(h C.uintptr_t, id *C.char, idLen C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+func totoGoCacheRemove(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Remove", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	if err := c.impl.Remove(goStringN(id, idLen)); err != nil {
+	if err := c.impl.Remove(idString(id, idLen, callers)); err != nil {
 		return callbackError(ctx, err)
 	}
 	return C.TOTO_RESULT_OK

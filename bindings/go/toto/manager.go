@@ -3,35 +3,8 @@ package toto
 /*
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include "toto_session.h"
 #include "shims.h"
-
-// A call that makes a session, answered by value: the handle, or on failure the code
-// and the details in C memory (malloc'ed, for the caller to free). The error struct
-// lives on the C stack, the handles cross as integers: nothing of Go's escapes to the
-// heap or goes through cgo's pointer check, so the call allocates nothing in Go.
-typedef struct { toto_result rc; toto_session *s; toto_error *err; } toto_go_session_out;
-
-static inline toto_go_session_out toto_go_session_out_of(toto_result rc, toto_session *s,
-                                                         const toto_error *e) {
-	toto_go_session_out r = {rc, s, NULL};
-	if (rc != TOTO_RESULT_OK) {
-		r.s = NULL;
-		r.err = malloc(sizeof *r.err);
-		if (r.err != NULL) memcpy(r.err, e, sizeof *e);
-	}
-	return r;
-}
-
-static inline toto_go_session_out toto_go_manager_retrieve_session(uintptr_t m, const char *id,
-                                                                   size_t id_len) {
-	toto_session *s = NULL;
-	toto_error e;
-	e.code = 0;
-	toto_result rc = toto_manager_retrieve_session((const toto_manager *)m, id, id_len, &s, &e);
-	return toto_go_session_out_of(rc, s, &e);
-}
 */
 import "C"
 
@@ -231,10 +204,13 @@ func (m *Manager) RetrieveSession(ctx context.Context, id string) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	r := C.toto_go_manager_retrieve_session(C.uintptr_t(uintptr(unsafe.Pointer(p))), cstr(id), clen(id))
+	r := C.toto_go_manager_retrieve_session(mptr(p), cstr(id), clen(id))
 	m.end()
+	runtime.KeepAlive(id) // callbacks may have been handed these very bytes
 	return sessionOut(r)
 }
+
+func mptr(p *C.toto_manager) C.uintptr_t { return C.uintptr_t(uintptr(unsafe.Pointer(p))) }
 
 // sessionOut turns a toto_go_session_out into a Session or an error (freeing the C
 // copy of the details).
@@ -483,13 +459,10 @@ func (m *Manager) VerifyRequest(ctx context.Context, sessionID, mac, method, uri
 	if err != nil {
 		return nil, err
 	}
-	defer m.end()
-	var out *C.toto_session
-	var e C.toto_error
-	rc := C.toto_manager_verify_request(p, cstr(sessionID), clen(sessionID), cstr(mac), clen(mac),
-		cstr(method), clen(method), cstr(uri), clen(uri), cbytes(body), clen(body), &out, &e)
-	if err := check(rc, &e); err != nil {
-		return nil, err
-	}
-	return newSession(out), nil
+	r := C.toto_go_manager_verify_request(mptr(p), cstr(sessionID), clen(sessionID), cstr(mac), clen(mac),
+		cstr(method), clen(method), cstr(uri), clen(uri), cbytes(body), clen(body))
+	m.end()
+	runtime.KeepAlive(sessionID)
+	runtime.KeepAlive(body)
+	return sessionOut(r)
 }

@@ -18,6 +18,15 @@ static inline toto_go_str_result toto_go_session_id(uintptr_t s) {
 	return r;
 }
 
+static inline toto_result toto_go_session_verify_request(uintptr_t s, const char *mac,
+                                                         size_t mac_len, const char *method,
+                                                         size_t method_len, const char *uri,
+                                                         size_t uri_len, const uint8_t *body,
+                                                         size_t body_len) {
+	return toto_session_verify_request((const toto_session *)s, mac, mac_len, method,
+	                                   method_len, uri, uri_len, body, body_len);
+}
+
 static inline toto_go_str_result toto_go_session_user_id(uintptr_t s) {
 	toto_go_str_result r = {0, NULL, 0};
 	r.rc = toto_session_user_id((const toto_session *)s, &r.ptr, &r.len);
@@ -336,13 +345,14 @@ func (s *Session) SignRequest(method, uri string, body []byte) (string, error) {
 
 // VerifyRequest checks a request's x-toto-hmac header in constant time.
 func (s *Session) VerifyRequest(mac, method, uri string, body []byte) error {
-	p, err := s.lock()
-	if err != nil {
-		return err
+	p := s.acquire()
+	if p == nil {
+		return ErrClosed
 	}
-	defer s.unlock()
-	return check(C.toto_session_verify_request(p, cstr(mac), clen(mac), cstr(method), clen(method),
-		cstr(uri), clen(uri), cbytes(body), clen(body)), nil)
+	rc := C.toto_go_session_verify_request(handle(p), cstr(mac), clen(mac), cstr(method), clen(method),
+		cstr(uri), clen(uri), cbytes(body), clen(body))
+	s.mu.Unlock()
+	return rcErr(rc)
 }
 
 // SignResponse is the response x-toto-hmac for body: base64(HMAC-SHA1(key, SESSION_ID
