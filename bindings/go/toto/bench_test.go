@@ -13,7 +13,7 @@ func BenchmarkCgoCallFloor(b *testing.B) {
 	}
 }
 
-func benchSession(b *testing.B) *Session {
+func benchSession(b testing.TB) *Session {
 	s := must(NewSession("u", time.Now().Add(time.Hour)))
 	b.Cleanup(func() { s.Close() })
 	ok(b, s.SetKey("0123456789abcdefghijkl"))

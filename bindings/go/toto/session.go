@@ -45,7 +45,8 @@ import (
 // map. The library allows one thread at a time per session; the Go type adds a mutex
 // so that concurrent use from several goroutines is safe (if rarely useful).
 //
-// Release it with Close; a finalizer frees it otherwise.
+// Release it with Close; a finalizer frees it otherwise (one finalizer per slab of
+// sessions, see newSession).
 type Session struct {
 	mu  sync.Mutex
 	ptr *C.toto_session
