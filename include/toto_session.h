@@ -128,11 +128,12 @@
 #define TOTO_MAX_DEPTH 64
 
 /**
- * The options version this header describes: 3 (version 1 ends before
- * `save_policy`, version 2 before `max_sessions_per_user`; the library reads only the
- * fields of the version a caller declares, the later ones keep their defaults).
+ * The options version this header describes: 4 (version 1 ends before
+ * `save_policy`, version 2 before `max_sessions_per_user`, version 3 before
+ * `renew_granularity`; the library reads only the fields of the version a caller
+ * declares, the later ones keep their defaults).
  */
-#define TOTO_MANAGER_OPTIONS_VERSION 3
+#define TOTO_MANAGER_OPTIONS_VERSION 4
 
 /**
  * `save_policy`: a save over a revision newer than the one the session was loaded at
@@ -690,7 +691,8 @@ typedef struct toto_manager_options {
   double anon_session_ttl;
   /**
    * Renewal window of user sessions in seconds (0 = session_ttl). On retrieve, when
-   * expiry is before now + window it becomes now + window and is written back.
+   * expiry lags now + window by more than renew_granularity of the window, it
+   * becomes now + window and is written back.
    */
   double session_renew;
   /**
@@ -732,6 +734,14 @@ typedef struct toto_manager_options {
    * TOTO_RESULT_UNSUPPORTED.
    */
   uint32_t max_sessions_per_user;
+  /**
+   * Version 4. How far a session's expiry may lag its renewal target before a
+   * retrieve moves it, as a fraction (0 to 1) of the renewal window (default 0.01:
+   * a retrieve usually writes nothing, and expiry still slides to within 1 % of the
+   * window). 0 renews whenever the expiry is before the target, as Toto. The same
+   * rule holds for every cache, including caches implemented by the application.
+   */
+  double renew_granularity;
 } toto_manager_options;
 
 /**
@@ -1457,6 +1467,7 @@ toto_result toto_manager_options_default(struct toto_manager_options *out);
  * `*out` is a new handle released with toto_manager_free.
  * Thread safety: any thread.
  * Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version or save_policy, a TTL <= 0 or NaN,
+ * renew_granularity outside 0 to 1,
  * Argon2 costs out of range: memory above 1048576 KiB, more than 64 iterations or 16
  * lanes, or below Argon2's minimums; checked here against the verifier's own limits,
  * so accepted costs always work and no cost can abort or hang the process),

@@ -75,9 +75,19 @@ fn invalid_config_is_refused() {
         ..fast_config()
     };
     assert!(matches!(
-        Manager::new(f.cache, f.store, bad),
+        Manager::new(f.cache.clone(), f.store.clone(), bad),
         Err(Error::InvalidArgument(_))
     ));
+    for granularity in [-0.1, 1.5, f64::NAN] {
+        let bad = ManagerConfig {
+            renew_granularity: granularity,
+            ..fast_config()
+        };
+        assert!(matches!(
+            Manager::new(f.cache.clone(), f.store.clone(), bad),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
 }
 
 #[test]
@@ -129,15 +139,19 @@ fn expired_sessions_are_never_returned_and_are_reclaimed() {
 fn default_renewal_slides_expiry_to_now_plus_ttl() {
     let f = fixture(fast_config());
     let s = f.manager.create_session("bob", false).unwrap();
-    f.clock.advance(10.0);
+    // Within the default granularity (1 % of 365 days: 3.65 days) nothing moves.
+    f.clock.advance(3.0 * DAY);
     let r = f.manager.retrieve_session(s.id()).unwrap().unwrap();
-    assert_eq!(r.expires(), T0 + 10.0 + 365.0 * DAY);
+    assert_eq!(r.expires(), T0 + 365.0 * DAY);
+    f.clock.advance(DAY);
+    let r = f.manager.retrieve_session(s.id()).unwrap().unwrap();
+    assert_eq!(r.expires(), T0 + 4.0 * DAY + 365.0 * DAY);
     assert!(!r.is_dirty(), "renewal was written back");
     // The memory cache renews in place: its expiry is the truth, the record's own
     // `exp` may be older.
     let held = f.cache.load_renew(s.id(), None).unwrap().unwrap();
     assert_eq!(held.expires, Some(r.expires()));
-    f.clock.set(T0 + 365.0 * DAY + 5.0);
+    f.clock.set(T0 + 369.0 * DAY - 5.0);
     assert!(
         f.manager.retrieve_session(s.id()).unwrap().is_some(),
         "alive past its first expiry"
@@ -222,6 +236,13 @@ fn short_renew_windows_write_back_only_when_expiry_moves() {
         T0 + 510.0
     );
     assert_eq!(stores(), 4);
+    // Granularity (1 % of the 50 s window: 0.5 s): a lag of 0.4 s is not written.
+    clock.set(T0 + 460.4);
+    assert_eq!(
+        m.retrieve_session(anon.id()).unwrap().unwrap().expires(),
+        T0 + 510.0
+    );
+    assert_eq!(stores(), 4, "within the granularity: no write");
 }
 
 #[test]
@@ -523,24 +544,24 @@ fn verify_request_codes() {
     f.manager.create_account("u", "pw", &[]).unwrap();
     let s = f.manager.login("u", "pw").unwrap();
     let mac = s.sign_request(b"POST", b"/api?x=1", b"{}").unwrap();
-    f.clock.advance(5.0);
+    f.clock.advance(5.0 * DAY);
     let verified = f
         .manager
         .verify_request(s.id(), mac.as_bytes(), b"POST", b"/api?x=1", b"{}")
         .unwrap();
     assert_eq!(
         verified.expires(),
-        T0 + 5.0 + 365.0 * DAY,
+        T0 + 5.0 * DAY + 365.0 * DAY,
         "a verified request renews"
     );
-    f.clock.advance(5.0);
+    f.clock.advance(5.0 * DAY);
     let bad = f
         .manager
         .verify_request(s.id(), mac.as_bytes(), b"POST", b"/api?x=1", b"{ }");
     assert_eq!(bad.err(), Some(Error::InvalidHmac)); // 1008
                                                      // As in Toto's handler, the session is retrieved (and renewed) before the check.
     let after = f.manager.retrieve_session(s.id()).unwrap().unwrap();
-    assert_eq!(after.expires(), T0 + 10.0 + 365.0 * DAY);
+    assert_eq!(after.expires(), T0 + 10.0 * DAY + 365.0 * DAY);
     let e = f
         .manager
         .verify_request("unknown", mac.as_bytes(), b"POST", b"/", b"")

@@ -148,42 +148,122 @@ fn clear_all_sessions_of_a_user() {
     assert_eq!(c.remove_user("bob").unwrap(), 2);
 }
 
+fn reset_stats(con: &mut redis::Connection) {
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(con).unwrap();
+}
+
+/// Top-level calls of anything but `allowed` (commands a script runs are listed too,
+/// so `allowed` names those of the script that may run).
+fn other_calls(con: &mut redis::Connection, allowed: &[&str]) -> Vec<String> {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(con).unwrap();
+    info.lines()
+        .filter_map(|l| l.strip_prefix("cmdstat_"))
+        .filter_map(|l| l.split(':').next())
+        .filter(|c| !allowed.contains(c) && !c.starts_with("info") && !c.starts_with("config"))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
-fn retrieve_with_renewal_is_one_round_trip() {
+fn retrieve_is_one_read_and_writes_only_past_the_granularity() {
     let server = RedisServer::start();
     let c = cache(&server);
-    let m = manager(c.clone(), ManagerConfig::default());
+    // The manager's clock starts at the wall clock (Redis expires keys by its own).
+    let clock = Arc::new(toto_session::ManualClock::new(now()));
+    let config = ManagerConfig {
+        session_ttl: 1000.0,
+        passwords: PasswordPolicy {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
+        ..ManagerConfig::default()
+    };
+    let m = Manager::with_clock(
+        c.clone(),
+        Arc::new(MemoryAccountStore::new()),
+        config,
+        clock.clone(),
+    )
+    .unwrap();
     let s = m.create_session("carol", true).unwrap();
-    let other = m.create_session("carol", true).unwrap();
-    // Warm up: the first use of a script on a server costs EVALSHA -> NOSCRIPT -> load.
-    m.retrieve_session(other.id()).unwrap().unwrap();
+    let warm = m.create_session("carol", true).unwrap();
     let mut con = server.connection();
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(&mut con)
-        .unwrap();
+    let pttl = |con: &mut redis::Connection| -> i64 {
+        redis::cmd("PTTL")
+            .arg(c.session_key(s.id()))
+            .query(con)
+            .unwrap()
+    };
+
+    // Within 1 % of the 1000 s window (10 s): one HMGET, nothing written.
+    clock.advance(9.0);
+    reset_stats(&mut con);
     let got = m.retrieve_session(s.id()).unwrap().unwrap();
     assert!(
-        got.expires() >= s.expires(),
-        "renewed (or equal within a millisecond)"
+        (got.expires() - s.expires()).abs() < 0.002,
+        "kept within the slack"
     );
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut con)
-        .unwrap();
-    // Commands a script runs are listed too (hmget, pexpiretime, ...). What must not
-    // appear is any second top-level call: another script, a plain read or a write-back.
-    assert_eq!(info_calls(&mut con, "evalsha"), 1, "{info}");
-    for extra in [
-        "eval", "script", "hget", "get", "hset", "set", "multi", "exec",
-    ] {
-        assert_eq!(info_calls(&mut con, extra), 0, "unexpected {extra}: {info}");
-    }
-    let ttl: i64 = redis::cmd("PTTL")
+    assert_eq!(info_calls(&mut con, "hmget"), 1);
+    assert_eq!(other_calls(&mut con, &["hmget"]), Vec::<String>::new());
+    assert!(pttl(&mut con) < 1_000_000, "not moved");
+
+    // Past it: the read, then one RENEW script; the expiry reaches the target.
+    clock.advance(2.0);
+    // (The first script run on a server costs EVALSHA -> NOSCRIPT -> load: done here.)
+    m.retrieve_session(warm.id()).unwrap().unwrap();
+    reset_stats(&mut con);
+    let got = m.retrieve_session(s.id()).unwrap().unwrap();
+    assert!((got.expires() - (s.expires() + 11.0)).abs() < 0.002);
+    assert_eq!(info_calls(&mut con, "hmget"), 1);
+    assert_eq!(info_calls(&mut con, "evalsha"), 1);
+    let script = ["hmget", "evalsha", "pexpireat", "hset", "hget", "zadd"];
+    assert_eq!(other_calls(&mut con, &script), Vec::<String>::new());
+    assert!(pttl(&mut con) > 1_005_000, "moved: {}", pttl(&mut con));
+    let field: i64 = redis::cmd("HGET")
         .arg(c.session_key(s.id()))
+        .arg("e")
         .query(&mut con)
         .unwrap();
-    assert!(ttl > 364 * 86_400_000, "expiry slid forward: {ttl}");
+    assert!(
+        (field as f64 / 1000.0 - got.expires()).abs() < 0.002,
+        "the mirrored expiry follows"
+    );
+
+    // Right after: a read again.
+    reset_stats(&mut con);
+    m.retrieve_session(s.id()).unwrap().unwrap();
+    assert_eq!(other_calls(&mut con, &["hmget"]), Vec::<String>::new());
+}
+
+#[test]
+fn an_entry_without_the_expiry_field_is_read_and_completed() {
+    let server = RedisServer::start();
+    let c = cache(&server);
+    c.store("old", "erin", now() + 100.0, b"r", StoreMode::Upsert)
+        .unwrap();
+    let mut con = server.connection();
+    let key = c.session_key("old");
+    let _: i64 = redis::cmd("HDEL")
+        .arg(&key)
+        .arg("e")
+        .query(&mut con)
+        .unwrap();
+    let got = c.load_renew("old", None).unwrap().unwrap();
+    assert!((got.expires.unwrap() - (now() + 100.0)).abs() < 1.0);
+    let field: i64 = redis::cmd("HGET")
+        .arg(&key)
+        .arg("e")
+        .query(&mut con)
+        .unwrap();
+    assert!((field as f64 / 1000.0 - got.expires.unwrap()).abs() < 0.002);
+    // A removed key is never revived by a renewal.
+    c.remove("old").unwrap();
+    assert_eq!(
+        c.load_renew("old", Some(Renewal::new(now() + 500.0, now() + 500.0)))
+            .unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -194,11 +274,7 @@ fn renewal_respects_windows_and_never_shortens() {
         .unwrap();
     c.store("a1", "", now() + 100.0, b"r", StoreMode::Upsert)
         .unwrap();
-    let r = Renewal {
-        user: now() + 500.0,
-        anonymous: now() + 50.0,
-        system_now: None,
-    };
+    let r = Renewal::new(now() + 500.0, now() + 50.0);
     let user = c.load_renew("u1", Some(r)).unwrap().unwrap();
     assert!((user.expires.unwrap() - r.user).abs() < 0.01);
     let anon = c.load_renew("a1", Some(r)).unwrap().unwrap();

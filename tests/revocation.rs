@@ -434,7 +434,11 @@ fn the_renewal_write_back_neither_revives_nor_overwrites() {
     let m = Manager::with_clock(
         cache.clone(),
         Arc::new(MemoryAccountStore::new()),
-        config(SavePolicy::DetectConflicts),
+        // Every retrieve an hour later writes back (no granularity).
+        ManagerConfig {
+            renew_granularity: 0.0,
+            ..config(SavePolicy::DetectConflicts)
+        },
         clock.clone(),
     )
     .unwrap();

@@ -36,8 +36,8 @@
 //! - load: opens, authenticates, checks the expiry. A malformed, tampered, expired or
 //!   foreign-key token is "not found" (Toto's handler: no session; the manager: 1007).
 //! - renewal: a token cannot be extended in place. When the renewal target is ahead of
-//!   the sealed expiry by more than the granularity (1 % of the renewal window by
-//!   default) the manager's write-back seals a new token; within it, nothing is
+//!   the sealed expiry by more than the manager's `renew_granularity` (1 % of the
+//!   renewal window by default) the manager's write-back seals a new token; within it, nothing is
 //!   written, so a session gets a new token about once per 1 % of its TTL, not on every
 //!   request.
 //! - remove: succeeds and does nothing: a token cannot be revoked. It stays valid until
@@ -78,8 +78,6 @@ pub const MAX_CLIENT_RECORD_LEN: usize = MAX_SESSION_ID_LEN / 4 * 3 - CLIENT_TOK
 /// The id the sealed record carries (the token is the id; storing the previous token
 /// inside the next one would make tokens grow on every save).
 const INNER_ID: &str = "c";
-/// Default renewal granularity, as a fraction of the renewal window.
-pub const DEFAULT_RENEW_GRANULARITY: f64 = 0.01;
 
 /// One key of a [`ClientCache`]: 32 secret bytes and the id tokens name it by.
 #[derive(Clone)]
@@ -104,7 +102,6 @@ pub struct ClientCache {
     /// Every key that opens tokens; the first seals them.
     keys: Vec<(u32, Aes256GcmSiv)>,
     clock: Arc<dyn Clock>,
-    granularity: f64,
 }
 
 impl fmt::Debug for ClientCache {
@@ -114,7 +111,6 @@ impl fmt::Debug for ClientCache {
                 "key_ids",
                 &self.keys.iter().map(|k| k.0).collect::<Vec<_>>(),
             )
-            .field("granularity", &self.granularity)
             .finish_non_exhaustive()
     }
 }
@@ -147,25 +143,7 @@ impl ClientCache {
             }
             out.push((k.id, Aes256GcmSiv::new(&k.key.into())));
         }
-        Ok(ClientCache {
-            keys: out,
-            clock,
-            granularity: DEFAULT_RENEW_GRANULARITY,
-        })
-    }
-
-    /// Sets the renewal granularity: a fraction (0 to 1) of the renewal window by which
-    /// the renewal target must be ahead of a token's expiry before a renewal reissues
-    /// the token. 0 reissues whenever Toto's rule moves the expiry (every request with
-    /// the default settings).
-    pub fn with_renew_granularity(mut self, fraction: f64) -> Result<ClientCache> {
-        if !(0.0..=1.0).contains(&fraction) {
-            return Err(Error::InvalidArgument(
-                "renew granularity must be between 0 and 1",
-            ));
-        }
-        self.granularity = fraction;
-        Ok(self)
+        Ok(ClientCache { keys: out, clock })
     }
 
     /// The id of the key that seals new tokens.
@@ -287,7 +265,8 @@ impl SessionCache for ClientCache {
     }
 
     /// Opens, checks expiry, decodes. With `renew`: when the renewal target is ahead of
-    /// the sealed expiry by more than the granularity, the expiry is left unreported so
+    /// the sealed expiry by more than the slack ([`Renewal::renewed_expiry`]), the
+    /// expiry is left unreported so
     /// the manager renews and writes back (a new token); otherwise the sealed expiry is
     /// reported and nothing is written. A token that opens but does not decode is an
     /// error (it was sealed by a server with one of our keys).
@@ -306,9 +285,11 @@ impl SessionCache for ClientCache {
         let session = Session::import(&record)?;
         let reported = match renew {
             Some(r) => {
-                let target = r.target_for(session.user_id());
-                let slack = (target - now).max(0.0) * self.granularity;
-                (expires >= target - slack).then_some(expires)
+                // Past the slack: unreported, so the manager renews (a new token).
+                match r.renewed_expiry(session.user_id(), expires) {
+                    Some(_) => None,
+                    None => Some(expires),
+                }
             }
             None => Some(expires),
         };
@@ -503,13 +484,17 @@ mod tests {
     }
 
     fn manager(cache: ClientCache, clock: &Arc<ManualClock>) -> Manager {
+        manager_with(cache, clock, ManagerConfig::default())
+    }
+
+    fn manager_with(cache: ClientCache, clock: &Arc<ManualClock>, base: ManagerConfig) -> Manager {
         let config = ManagerConfig {
             passwords: PasswordPolicy {
                 memory_kib: 64,
                 iterations: 1,
                 parallelism: 1,
             },
-            ..ManagerConfig::default()
+            ..base
         };
         Manager::with_clock(
             Arc::new(cache),
@@ -575,16 +560,14 @@ mod tests {
     #[test]
     fn granularity_zero_reissues_on_every_renewal() {
         let clock = Arc::new(ManualClock::new(NOW));
-        let cache = cache_at(&[key(1, 1)], &clock)
-            .with_renew_granularity(0.0)
-            .unwrap();
-        let m = manager(cache, &clock);
+        let config = ManagerConfig {
+            renew_granularity: 0.0,
+            ..ManagerConfig::default()
+        };
+        let m = manager_with(cache_at(&[key(1, 1)], &clock), &clock, config);
         let s = m.create_session("", false).unwrap();
         clock.advance(1.0);
         let again = m.retrieve_session(s.id()).unwrap().unwrap();
         assert_ne!(again.id(), s.id());
-        assert!(cache_at(&[key(1, 1)], &clock)
-            .with_renew_granularity(1.5)
-            .is_err());
     }
 }

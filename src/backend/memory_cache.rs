@@ -365,9 +365,10 @@ impl MemoryCache {
             shard.take(id);
             return None;
         }
-        if let Some(r) = renew {
-            let target = r.target_for(&stored.user_id);
-            stored.expires.set(stored.expires.get().max(target));
+        if let Some(target) =
+            renew.and_then(|r| r.renewed_expiry(&stored.user_id, stored.expires.get()))
+        {
+            stored.expires.set(target);
         }
         Some(Found {
             id: key.clone(),
@@ -549,11 +550,7 @@ mod tests {
             "a change copies"
         );
         // As bytes: the encoded session with the expiry the cache holds.
-        let r = Renewal {
-            user: 3000.0,
-            anonymous: 3000.0,
-            system_now: None,
-        };
+        let r = Renewal::new(3000.0, 3000.0);
         let loaded = c.load_renew("sid", Some(r)).unwrap().unwrap();
         let mut renewed = s.clone();
         renewed.set_expires(3000.0).unwrap();
@@ -617,9 +614,8 @@ mod tests {
     fn a_system_clock_reading_from_the_caller_stands_for_its_own() {
         let wall = SystemClock.now();
         let renew_at = |now: f64| Renewal {
-            user: 0.0,
-            anonymous: 0.0,
             system_now: Some(now),
+            ..Renewal::new(0.0, 0.0)
         };
         // On the system clock: judged by the caller's reading (here, one past expiry).
         let c = MemoryCache::new();
@@ -681,13 +677,26 @@ mod tests {
         c.store("u", "alice", 1100.0, b"r", StoreMode::Upsert)
             .unwrap();
         c.store("a", "", 1100.0, b"r", StoreMode::Upsert).unwrap();
-        let r = Renewal {
-            user: 1500.0,
-            anonymous: 1050.0,
-            system_now: None,
-        };
+        let r = Renewal::new(1500.0, 1050.0);
         let got = c.load_renew("u", Some(r)).unwrap().unwrap();
         assert_eq!((&got.record[..], got.expires), (&b"r"[..], Some(1500.0)));
+        // Within the slack nothing moves; past it, the expiry goes to the target.
+        let slack = Renewal {
+            user_slack: 100.0,
+            ..Renewal::new(1590.0, 1050.0)
+        };
+        assert_eq!(
+            c.load_renew("u", Some(slack)).unwrap().unwrap().expires,
+            Some(1500.0)
+        );
+        let past = Renewal {
+            user_slack: 100.0,
+            ..Renewal::new(1610.0, 1050.0)
+        };
+        assert_eq!(
+            c.load_renew("u", Some(past)).unwrap().unwrap().expires,
+            Some(1610.0)
+        );
         assert_eq!(
             c.load_renew("a", Some(r)).unwrap().unwrap().expires,
             Some(1100.0),
@@ -695,7 +704,7 @@ mod tests {
         );
         assert_eq!(
             c.load_renew("u", None).unwrap().unwrap().expires,
-            Some(1500.0)
+            Some(1610.0)
         );
         clock.set(1200.0);
         assert_eq!(

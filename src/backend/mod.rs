@@ -12,8 +12,8 @@ mod redis_toto;
 pub mod toto_pickle;
 
 pub use client_cache::{
-    ClientCache, ClientKey, CLIENT_KEY_LEN, CLIENT_TOKEN_OVERHEAD, DEFAULT_RENEW_GRANULARITY,
-    MAX_CLIENT_KEYS, MAX_CLIENT_RECORD_LEN,
+    ClientCache, ClientKey, CLIENT_KEY_LEN, CLIENT_TOKEN_OVERHEAD, MAX_CLIENT_KEYS,
+    MAX_CLIENT_RECORD_LEN,
 };
 pub use memory_cache::MemoryCache;
 pub use memory_store::MemoryAccountStore;

@@ -1,18 +1,23 @@
 //! A session cache in Redis, for sessions shared by many servers (and languages).
 //!
 //! Layout (with the default prefix `toto:`):
-//! - `toto:s:<sha256(id) hex>`: a hash `{r: record, u: user id, n: revision}` with
-//!   Redis's own expiry at the session's absolute expiry (PEXPIREAT). `n` is the
-//!   record's revision in decimal (absent, for entries written before revisions: 0);
-//!   the store script compares it for the conditional modes. Ids never appear raw in the key space
+//! - `toto:s:<sha256(id) hex>`: a hash `{r: record, u: user id, n: revision, e: expiry,
+//!   t: token}` with Redis's own expiry at the session's absolute expiry (PEXPIREAT),
+//!   mirrored in `e` (Unix milliseconds) so one read returns it. `n` is the record's
+//!   revision in decimal (absent, for entries written before revisions: 0); the store
+//!   script compares it for the conditional modes. Ids never appear raw in the key space
 //!   unless `hash_ids` is off (compatibility with an existing key layout).
 //! - `toto:u:<user id>`: a sorted set of that user's session keys scored by expiry;
 //!   expired members are pruned on every store and the set itself expires with its
 //!   longest-lived session, so it cannot grow without bound.
 //!
 //! Every operation is one Lua script or one command: one round trip, atomic on the
-//! server. Retrieve-with-renewal is one EVALSHA. Expiry is judged by the Redis server's
-//! clock. Scripts touch user-index keys they compute themselves, so this cache targets a
+//! server. Retrieve-with-renewal is one `HMGET` of record, user and expiry, and nothing
+//! is written while the expiry lags its renewal target by no more than the slack
+//! ([`Renewal::renewed_expiry`]: by default 1 % of the renewal window); past it, one
+//! more round trip runs the RENEW script (expiry moved forward only, never reviving a
+//! removed key). So the server does a plain read on almost every retrieve. Expiry is
+//! judged by the Redis server's clock (its key expiry). Scripts touch user-index keys they compute themselves, so this cache targets a
 //! standalone Redis (or a proxy that allows that), not Redis Cluster.
 //!
 //! Connections come from the Redis backends' shared pool (`redis_pool`): opened on
@@ -108,7 +113,7 @@ if type(old) == 'string' and old ~= user and old ~= '' then
   redis.call('ZREM', ARGV[5] .. old, key)
 end
 redis.call('DEL', key)
-redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8])
+redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8], 'e', ARGV[3])
 redis.call('PEXPIREAT', key, exp)
 if user ~= '' then
   local idx = ARGV[5] .. user
@@ -120,20 +125,26 @@ end
 return 1
 ";
 
-const LOAD_RENEW: &str = r"
-local key = KEYS[1]
-local h = redis.call('HMGET', key, 'r', 'u')
-if not h[1] then return false end
-local target = tonumber(h[2] == '' and ARGV[2] or ARGV[1])
+// The expiry of KEYS[1] becomes ARGV[1] (Unix ms) if that is later, in the hash's `e`
+// and the user's index too. Never revives: a missing key stays missing (answer -2).
+// Answers the expiry now held. Also fills in `e` for entries written before it existed.
+const RENEW: &str = r"
+local key, target = KEYS[1], tonumber(ARGV[1])
 if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
-  if h[2] ~= '' then
-    local idx = ARGV[3] .. h[2]
+  redis.call('HSET', key, 'e', ARGV[1])
+  local u = redis.call('HGET', key, 'u')
+  if u and u ~= '' then
+    local idx = ARGV[2] .. u
     redis.call('ZADD', idx, 'XX', 'GT', target, key)
     redis.call('PEXPIREAT', idx, target, 'GT')
   end
-  return {h[1], target}
+  return target
 end
-return {h[1], redis.call('PEXPIRETIME', key)}
+local held = redis.call('PEXPIRETIME', key)
+if held > 0 and redis.call('HEXISTS', key, 'e') == 0 then
+  redis.call('HSET', key, 'e', held)
+end
+return held
 ";
 
 const REMOVE: &str = r"
@@ -178,7 +189,7 @@ pub struct RedisCache {
     pool: RedisPool,
     options: RedisOptions,
     store: Script,
-    load_renew: Script,
+    renew: Script,
     remove: Script,
     remove_user: Script,
     trim_user: Script,
@@ -214,7 +225,7 @@ impl RedisCache {
             pool,
             options,
             store: Script::new(STORE),
-            load_renew: Script::new(LOAD_RENEW),
+            renew: Script::new(RENEW),
             remove: Script::new(REMOVE),
             remove_user: Script::new(REMOVE_USER),
             trim_user: Script::new(TRIM_USER),
@@ -327,26 +338,54 @@ impl SessionCache for RedisCache {
         Ok(found)
     }
 
+    /// One `HMGET` (record, user, expiry); the RENEW script only when
+    /// [`Renewal::renewed_expiry`] says the expiry must move (or for an entry written
+    /// before the expiry field existed).
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
         let key = self.session_key(id);
-        let (user, anonymous) = renew.map_or((0, 0), |r| (to_ms(r.user), to_ms(r.anonymous)));
-        let found: Option<(Vec<u8>, i64)> = self.pool.run(|con| {
-            self.load_renew
-                .key(&key)
-                .arg(user)
-                .arg(anonymous)
-                .arg(self.user_prefix())
-                .invoke(con)
-        })?;
-        if found.is_none() && self.options.toto.read {
-            return redis_toto::import(self, id);
-        }
-        if let (Some((_, expires_ms)), Some(_), true) = (&found, renew, self.options.toto.write) {
-            if *expires_ms > 0 {
-                redis_toto::extend(self, id, *expires_ms)?;
+        let (record, user, held): (Option<Vec<u8>>, Option<String>, Option<i64>) =
+            self.pool.run(|con| {
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg("r")
+                    .arg("u")
+                    .arg("e")
+                    .query(con)
+            })?;
+        let Some(record) = record else {
+            if self.options.toto.read {
+                return redis_toto::import(self, id);
             }
-        }
-        Ok(found.map(|(record, expires_ms)| Loaded {
+            return Ok(None);
+        };
+        let user = user.unwrap_or_default();
+        let due = match (renew, held) {
+            (Some(r), Some(ms)) => r.renewed_expiry(&user, ms as f64 / 1000.0).map(to_ms),
+            (Some(r), None) => Some(to_ms(r.target_for(&user))),
+            (None, Some(_)) => None,
+            (None, None) => Some(0),
+        };
+        let expires_ms = match due {
+            None => held.unwrap_or(-1),
+            Some(target) => {
+                let now_held: i64 = self.pool.run(|con| {
+                    self.renew
+                        .key(&key)
+                        .arg(target)
+                        .arg(self.user_prefix())
+                        .invoke(con)
+                })?;
+                if now_held == -2 {
+                    // Removed since the read: gone for the caller too.
+                    return Ok(None);
+                }
+                if target > 0 && now_held == target && self.options.toto.write {
+                    redis_toto::extend(self, id, target)?;
+                }
+                now_held
+            }
+        };
+        Ok(Some(Loaded {
             record: record.into(),
             expires: (expires_ms >= 0).then_some(expires_ms as f64 / 1000.0),
         }))

@@ -6,6 +6,9 @@
 //!   0 means `session_ttl`). Renewal on retrieve: `target = now + renew`, and when the
 //!   stored expiry is before `target` it becomes `target` and is written back; `renew`
 //!   0 means the TTL, so by default expiry slides to now + TTL on every request.
+//!   Better than Toto: the write is skipped while the stored expiry lags the target by
+//!   no more than `renew_granularity` (default 1 %) of the window, so a retrieve
+//!   usually writes nothing and the expiry still slides to within that fraction.
 //! - Expired sessions are never returned, and are removed from the cache when met.
 //! - User ids are lowercased; empty is anonymous (sessions) or Toto's 1010 (accounts).
 //! - Login: unknown user and wrong password are the same 1005 and both run one password
@@ -71,7 +74,16 @@ pub struct ManagerConfig {
     /// cache that implements [`SessionCache::trim_user`] (memory, Redis); with any
     /// other, creating a user's session fails with [`Error::Unsupported`].
     pub max_sessions_per_user: usize,
+    /// How far a session's expiry may lag its renewal target before a retrieve moves
+    /// it, as a fraction (0 to 1) of the renewal window (default 0.01: with a 365-day
+    /// window, an expiry is rewritten at most every 3.65 days per session). 0 renews on
+    /// every retrieve that finds the expiry before its target, as Toto. Every cache
+    /// applies the same rule ([`Renewal::renewed_expiry`]).
+    pub renew_granularity: f64,
 }
+
+/// Default [`ManagerConfig::renew_granularity`].
+pub const DEFAULT_RENEW_GRANULARITY: f64 = 0.01;
 
 impl Default for ManagerConfig {
     fn default() -> Self {
@@ -83,6 +95,7 @@ impl Default for ManagerConfig {
             passwords: PasswordPolicy::default(),
             save_policy: SavePolicy::default(),
             max_sessions_per_user: 0,
+            renew_granularity: DEFAULT_RENEW_GRANULARITY,
         }
     }
 }
@@ -98,6 +111,11 @@ impl ManagerConfig {
         if !(ok(self.anon_session_ttl) && ok(self.session_renew) && ok(self.anon_session_renew)) {
             return Err(Error::InvalidArgument(
                 "TTLs and renew windows must be finite and not negative",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.renew_granularity) {
+            return Err(Error::InvalidArgument(
+                "renew_granularity must be a fraction between 0 and 1",
             ));
         }
         Ok(())
@@ -251,10 +269,15 @@ impl Manager {
     fn load_live(&self, id: &str, renew: bool) -> Result<Option<Session>> {
         validate_session_id(id)?;
         let now = self.now();
-        let renewal = renew.then(|| Renewal {
-            system_now: self.clock.is_system().then_some(now),
-            user: now + self.config.renew(false),
-            anonymous: now + self.config.renew(true),
+        let renewal = renew.then(|| {
+            let (user, anonymous) = (self.config.renew(false), self.config.renew(true));
+            Renewal {
+                system_now: self.clock.is_system().then_some(now),
+                user: now + user,
+                anonymous: now + anonymous,
+                user_slack: user * self.config.renew_granularity,
+                anonymous_slack: anonymous * self.config.renew_granularity,
+            }
         });
         let Some(LoadedSession {
             mut session,
@@ -269,8 +292,7 @@ impl Manager {
             return Ok(None);
         }
         if let (Some(r), false) = (renewal, expiry_from_cache) {
-            let target = r.target_for(session.user_id());
-            if session.expires() < target {
+            if let Some(target) = r.renewed_expiry(session.user_id(), session.expires()) {
                 // Only over the revision just loaded, keeping it: renewal is not a
                 // change of contents, and must neither revive nor overwrite.
                 let loaded = session.clone();

@@ -30,15 +30,23 @@ pub enum StoreMode {
     IfExists,
 }
 
-/// Renewal targets for [`SessionCache::load_renew`] (Unix seconds): a session whose
-/// expiry is before its target gets the target (user and anonymous sessions may have
-/// different renewal windows).
+/// Renewal targets for [`SessionCache::load_renew`] (Unix seconds), and the rule every
+/// cache applies with them: a session's expiry moves to its target only when it lags
+/// the target by more than the slack ([`Renewal::renewed_expiry`]). With the default
+/// slack (1 % of the renewal window, see `ManagerConfig::renew_granularity`) a
+/// retrieve writes nothing in the common case, and Toto's sliding expiry holds to
+/// within that fraction. User and anonymous sessions have their own targets and slacks
+/// (their renewal windows may differ).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Renewal {
     /// Target for sessions with a user id.
     pub user: f64,
     /// Target for anonymous sessions.
     pub anonymous: f64,
+    /// How far (seconds) a user session's expiry may lag `user` and stay as it is.
+    pub user_slack: f64,
+    /// How far (seconds) an anonymous session's expiry may lag `anonymous` and stay.
+    pub anonymous_slack: f64,
     /// The system wall clock as the caller read it to compute the targets, when the
     /// caller's clock is the system clock (`None` otherwise). A cache on the system
     /// clock may judge expiry by it instead of reading the clock again a few
@@ -47,6 +55,18 @@ pub struct Renewal {
 }
 
 impl Renewal {
+    /// Targets with no slack (every retrieve that finds an expiry before its target
+    /// moves it) and no clock reading.
+    pub fn new(user: f64, anonymous: f64) -> Renewal {
+        Renewal {
+            user,
+            anonymous,
+            user_slack: 0.0,
+            anonymous_slack: 0.0,
+            system_now: None,
+        }
+    }
+
     /// The target for a session of `user_id`.
     pub fn target_for(&self, user_id: &str) -> f64 {
         if user_id.is_empty() {
@@ -54,6 +74,23 @@ impl Renewal {
         } else {
             self.user
         }
+    }
+
+    /// The slack for a session of `user_id`.
+    pub fn slack_for(&self, user_id: &str) -> f64 {
+        if user_id.is_empty() {
+            self.anonymous_slack
+        } else {
+            self.user_slack
+        }
+    }
+
+    /// The rule: `Some(target)` when a session of `user_id` stored until `expires`
+    /// must be renewed (its expiry lags the target by more than the slack), `None`
+    /// when it stays as it is (never shortened, never written within the slack).
+    pub fn renewed_expiry(&self, user_id: &str, expires: f64) -> Option<f64> {
+        let target = self.target_for(user_id);
+        (expires < target - self.slack_for(user_id)).then_some(target)
     }
 }
 
@@ -94,8 +131,9 @@ pub trait SessionCache: Send + Sync {
     /// The record under `id`, or `None` when missing or expired.
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>>;
 
-    /// Loads `id` and, when `renew` is given, extends its expiry to the renewal target
-    /// if that is later, in one operation (one round trip for a networked cache). An
+    /// Loads `id` and, when `renew` is given, applies [`Renewal::renewed_expiry`] to it
+    /// in the same operation (one round trip for a networked cache in the common case,
+    /// where nothing is written). An
     /// expired entry is `None` and is never renewed. The default calls
     /// [`SessionCache::load`] and leaves renewal to the caller (`expires: None`).
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {

@@ -24,10 +24,11 @@ use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, session_ref, TotoSession};
 
-/// The options version this header describes: 3 (version 1 ends before
-/// `save_policy`, version 2 before `max_sessions_per_user`; the library reads only the
-/// fields of the version a caller declares, the later ones keep their defaults).
-pub const TOTO_MANAGER_OPTIONS_VERSION: u32 = 3;
+/// The options version this header describes: 4 (version 1 ends before
+/// `save_policy`, version 2 before `max_sessions_per_user`, version 3 before
+/// `renew_granularity`; the library reads only the fields of the version a caller
+/// declares, the later ones keep their defaults).
+pub const TOTO_MANAGER_OPTIONS_VERSION: u32 = 4;
 /// `save_policy`: a save over a revision newer than the one the session was loaded at
 /// is refused with TOTO_RESULT_CONFLICT (the default).
 pub const TOTO_SAVE_DETECT_CONFLICTS: u32 = 0;
@@ -52,7 +53,8 @@ pub struct TotoManagerOptions {
     /// Lifetime of an anonymous session in seconds (default 1 day; 0 = session_ttl).
     pub anon_session_ttl: f64,
     /// Renewal window of user sessions in seconds (0 = session_ttl). On retrieve, when
-    /// expiry is before now + window it becomes now + window and is written back.
+    /// expiry lags now + window by more than renew_granularity of the window, it
+    /// becomes now + window and is written back.
     pub session_renew: f64,
     /// Renewal window of anonymous sessions in seconds (0 = their TTL).
     pub anon_session_renew: f64,
@@ -77,12 +79,20 @@ pub struct TotoManagerOptions {
     /// caches); with any other, creating a user's session fails with
     /// TOTO_RESULT_UNSUPPORTED.
     pub max_sessions_per_user: u32,
+    /// Version 4. How far a session's expiry may lag its renewal target before a
+    /// retrieve moves it, as a fraction (0 to 1) of the renewal window (default 0.01:
+    /// a retrieve usually writes nothing, and expiry still slides to within 1 % of the
+    /// window). 0 renews whenever the expiry is before the target, as Toto. The same
+    /// rule holds for every cache, including caches implemented by the application.
+    pub renew_granularity: f64,
 }
 
 /// Bytes of a version-1 options struct (everything before `save_policy`).
 const OPTIONS_V1_LEN: usize = std::mem::offset_of!(TotoManagerOptions, save_policy);
 /// Bytes of a version-2 options struct (everything before `max_sessions_per_user`).
 const OPTIONS_V2_LEN: usize = std::mem::offset_of!(TotoManagerOptions, max_sessions_per_user);
+/// Bytes of a version-3 options struct (everything before `renew_granularity`).
+const OPTIONS_V3_LEN: usize = std::mem::offset_of!(TotoManagerOptions, renew_granularity);
 
 fn default_options() -> TotoManagerOptions {
     let c = ManagerConfig::default();
@@ -99,6 +109,7 @@ fn default_options() -> TotoManagerOptions {
         clock_data: std::ptr::null_mut(),
         save_policy: TOTO_SAVE_DETECT_CONFLICTS,
         max_sessions_per_user: 0,
+        renew_granularity: c.renew_granularity,
     }
 }
 
@@ -157,6 +168,7 @@ pub extern "C" fn toto_manager_options_default(out: *mut TotoManagerOptions) -> 
 /// `*out` is a new handle released with toto_manager_free.
 /// Thread safety: any thread.
 /// Errors: TOTO_RESULT_INVALID_ARGUMENT (unknown options version or save_policy, a TTL <= 0 or NaN,
+/// renew_granularity outside 0 to 1,
 /// Argon2 costs out of range: memory above 1048576 KiB, more than 64 iterations or 16
 /// lanes, or below Argon2's minimums; checked here against the verifier's own limits,
 /// so accepted costs always work and no cost can abort or hang the process),
@@ -179,6 +191,7 @@ pub extern "C" fn toto_manager_new(
             let lens = [
                 OPTIONS_V1_LEN,
                 OPTIONS_V2_LEN,
+                OPTIONS_V3_LEN,
                 std::mem::size_of::<TotoManagerOptions>(),
             ];
             // SAFETY: non-NULL; the contract is an initialised toto_manager_options of
@@ -212,6 +225,7 @@ pub extern "C" fn toto_manager_new(
                 },
                 save_policy,
                 max_sessions_per_user: o.max_sessions_per_user as usize,
+                renew_granularity: o.renew_granularity,
             };
             if let Some(now) = o.clock {
                 clock = Arc::new(CClock::new(now, o.clock_data));

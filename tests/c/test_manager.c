@@ -119,6 +119,7 @@ static void test_options_default(void) {
     CHECK(opt.password_iterations == 2 && opt.password_parallelism == 1);
     CHECK(opt.clock == NULL && opt.clock_data == NULL);
     CHECK(opt.max_sessions_per_user == 0); /* no cap, as Toto */
+    CHECK(opt.renew_granularity == 0.01);  /* a retrieve usually writes nothing */
 }
 
 /* max_sessions_per_user: a login beyond the cap removes the user's sessions that
@@ -190,7 +191,7 @@ static void test_new_validates_options(void) {
     CHECK_RC(toto_manager_options_default(&good), TOTO_RESULT_OK);
     good.password_memory_kib = 64;
     good.password_iterations = 1;
-    enum { NBAD = 18 };
+    enum { NBAD = 21 };
     toto_manager_options bad[NBAD];
     for (int i = 0; i < NBAD; i++) bad[i] = good;
     bad[0].version = 0;
@@ -215,6 +216,9 @@ static void test_new_validates_options(void) {
     bad[16].password_parallelism = 17;
     bad[16].password_memory_kib = 8 * 17;
     bad[17].password_parallelism = 0;
+    bad[18].renew_granularity = -0.01;
+    bad[19].renew_granularity = 1.5;
+    bad[20].renew_granularity = NAN;
     for (int i = 0; i < NBAD; i++) {
         toto_manager *m = (toto_manager *)&good;
         toto_error err = {0};

@@ -492,6 +492,13 @@ static void options_versions(void) {
     }
     toto_manager_free(m);
     m = NULL;
+    /* A version-3 struct ends before renew_granularity: a bad value there is not read. */
+    opt.max_sessions_per_user = 0;
+    opt.renew_granularity = 7;
+    opt.version = 3;
+    CHECK_RC(toto_manager_new(c, st, &opt, &m, NULL), TOTO_RESULT_OK);
+    toto_manager_free(m);
+    m = NULL;
     /* A version-1 struct ends before save_policy: whatever lies there is not read. */
     opt.save_policy = 7;
     opt.version = 1;

@@ -90,6 +90,15 @@ func WithMaxSessionsPerUser(n uint32) Option {
 	return func(c *managerConfig) { c.opts.max_sessions_per_user = C.uint32_t(n) }
 }
 
+// WithRenewGranularity sets how far a session's expiry may lag its renewal target
+// before a retrieve moves it (and so writes), as a fraction from 0 to 1 of the renewal
+// window. The default 0.01 makes a retrieve usually a pure read while expiry still
+// slides to within 1 % of the window; 0 renews on every retrieve, as Toto. A value
+// outside 0 to 1 makes NewManager fail with ErrInvalidArgument.
+func WithRenewGranularity(fraction float64) Option {
+	return func(c *managerConfig) { c.opts.renew_granularity = C.double(fraction) }
+}
+
 // WithClock makes the manager read the time from clock instead of the wall clock (for
 // tests; give the same clock to NewMemoryCacheWithClock). It is called from any
 // goroutine and must be safe for concurrent use; if it panics the wall clock is used.

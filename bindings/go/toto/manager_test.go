@@ -122,8 +122,9 @@ func TestManagerSessions(t *testing.T) {
 		}
 		ok(t, m.SaveSession(bg, s)) // clean: nothing written
 
-		// Renewal: retrieving an hour later slides the expiry.
-		clock.Advance(time.Hour)
+		// Renewal: retrieving five days later slides the expiry (past the default
+		// granularity, 1 % of the year: 3.65 days).
+		clock.Advance(5 * 24 * time.Hour)
 		r := must(m.RetrieveSession(bg, s.ID()))
 		var cart []string
 		ok(t, r.Get("cart", &cart))
@@ -190,7 +191,7 @@ func TestManagerVerifyRequest(t *testing.T) {
 		defer s.Close()
 		body := []byte(`{"method":"state.get","parameters":{"key":"k"}}`)
 		mac := must(s.SignRequest("POST", "/api?x=1", body))
-		clock.Advance(time.Hour)
+		clock.Advance(5 * 24 * time.Hour)
 		v := must(m.VerifyRequest(bg, s.ID(), mac, "POST", "/api?x=1", body))
 		if v.ID() != s.ID() || !v.Expires().Equal(clock.Now().Add(year)) {
 			t.Fatal("verified session not renewed")
@@ -295,4 +296,36 @@ func TestPasswordHashImport(t *testing.T) {
 	if upgraded := string(store.prop("migrated", "password")); !strings.Contains(upgraded, "$argon2id$") {
 		t.Fatalf("hash not upgraded: %q", upgraded)
 	}
+}
+
+func TestRenewGranularity(t *testing.T) {
+	clock := newFakeClock()
+	cache := must(NewMemoryCacheWithClock(clock.Now))
+	defer cache.Close()
+	store := must(NewMemoryAccountStore())
+	defer store.Close()
+	for _, bad := range []float64{-0.5, 1.5} {
+		_, err := NewManager(cache, store, cheap, WithRenewGranularity(bad))
+		wantErr(t, err, ErrInvalidArgument)
+	}
+	// The default (1 % of the year): an hour later the expiry stays, no write.
+	m := must(NewManager(cache, store, cheap, WithClock(clock.Now)))
+	defer m.Close()
+	s := must(m.CreateSession(bg, "gus", false))
+	defer s.Close()
+	created := s.Expires()
+	clock.Advance(time.Hour)
+	r := must(m.RetrieveSession(bg, s.ID()))
+	if !r.Expires().Equal(created) {
+		t.Fatalf("moved within the granularity: %v", r.Expires())
+	}
+	r.Close()
+	// Granularity 0 (Toto's rule): every retrieve slides it.
+	m0 := must(NewManager(cache, store, cheap, WithClock(clock.Now), WithRenewGranularity(0)))
+	defer m0.Close()
+	r = must(m0.RetrieveSession(bg, s.ID()))
+	if !r.Expires().Equal(clock.Now().Add(year)) {
+		t.Fatalf("not renewed with granularity 0: %v", r.Expires())
+	}
+	r.Close()
 }

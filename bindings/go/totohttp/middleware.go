@@ -23,6 +23,22 @@ const (
 	CookieName      = "toto-session-id"
 )
 
+// The header names as net/http keys them (textproto's canonical form), computed once:
+// Header.Get and Set with the lower-case names above would canonicalize, and allocate,
+// on every request.
+var (
+	keySessionID = http.CanonicalHeaderKey(HeaderSessionID)
+	keyHMAC      = http.CanonicalHeaderKey(HeaderHMAC)
+)
+
+// header is h's first value for the canonical key k.
+func header(h http.Header, k string) string {
+	if v := h[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // HMACPolicy says when requests must be signed and answers are signed.
 type HMACPolicy int
 
@@ -241,7 +257,7 @@ func (st *state) close() {
 
 // sessionID is the id the request names: the header first, then the cookie.
 func (s *Sessions) sessionID(r *http.Request) string {
-	if id := r.Header.Get(HeaderSessionID); id != "" {
+	if id := header(r.Header, keySessionID); id != "" {
 		return id
 	}
 	if s.opts.Cookies {
@@ -326,7 +342,7 @@ func (s *Sessions) verify(w http.ResponseWriter, r *http.Request, sess *toto.Ses
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
 		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+		body, err = readBody(w, r, s.opts.MaxBodyBytes)
 		r.Body.Close()
 		if err != nil {
 			return errBodyTooLarge
@@ -337,7 +353,25 @@ func (s *Sessions) verify(w http.ResponseWriter, r *http.Request, sess *toto.Ses
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
-	return sess.VerifyRequest(r.Header.Get(HeaderHMAC), r.Method, uri, body)
+	return sess.VerifyRequest(header(r.Header, keyHMAC), r.Method, uri, body)
+}
+
+// readBody reads r's body, at most limit bytes, into one buffer sized by the declared
+// Content-Length when there is one (io.ReadAll would start small and grow).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= limit {
+		buf := make([]byte, n, n+1)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		// Anything beyond the declared length is an error, as net/http reports it.
+		if extra, err := body.Read(buf[n : n+1]); extra > 0 || (err != nil && err != io.EOF) {
+			return nil, errBodyTooLarge
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
 }
 
 var errBodyTooLarge = &Error{Code: toto.CodeServerError, Value: "Request body too large"}
@@ -367,7 +401,7 @@ func (s *Sessions) finish(w http.ResponseWriter, r *http.Request, st *state, bw 
 	if sess != nil && s.opts.HMAC != HMACOff {
 		// One call: a session without a key answers ErrInvalidHMAC (not signed).
 		if mac, err := sess.SignResponse(body); err == nil {
-			h.Set(HeaderHMAC, mac)
+			h[keyHMAC] = []string{mac}
 		} else if !errors.Is(err, toto.ErrInvalidHMAC) {
 			s.logf("totohttp: signing the answer: %v", err)
 		}

@@ -44,7 +44,10 @@ class ManagerTest < Minitest::Test
     assert_equal 22, keyed.key.size
     @clock.advance(100)
     again = @manager.retrieve_session(user.id)
-    assert_equal 1_000_100.0 + (10 * DAY), again.expires_at, "expiry slides to now + ttl"
+    assert_equal 1_000_000.0 + (10 * DAY), again.expires_at, "within 1 % of the window: kept"
+    @clock.advance(DAY / 2)
+    again = @manager.retrieve_session(user.id)
+    assert_equal 1_000_100.0 + (DAY / 2) + (10 * DAY), again.expires_at, "expiry slides to now + ttl"
     @clock.advance(DAY + 1)
     assert_nil @manager.retrieve_session(anon.id), "anonymous session expired"
     assert_raises(TotoSession::InvalidSessionId) { @manager.retrieve_session!(anon.id) }
@@ -169,10 +172,10 @@ class ManagerTest < Minitest::Test
     @manager.create_account("ivy", "pw")
     s = @manager.login("ivy", "pw")
     mac = s.sign_request("POST", "/x?y=1", "{}")
-    @clock.advance(50)
+    @clock.advance(DAY)
     v = @manager.verify_request(s.id, mac, "POST", "/x?y=1", "{}")
     assert_equal s.id, v.id
-    assert_equal 1_000_050.0 + (10 * DAY), v.expires_at, "renewed"
+    assert_equal 1_000_000.0 + DAY + (10 * DAY), v.expires_at, "renewed"
     assert_equal s.key, v.key
     assert @manager.verify_request?(s.id, mac, "POST", "/x?y=1", "{}")
     e = assert_raises(TotoSession::InvalidHMAC) { @manager.verify_request(s.id, mac, "POST", "/x?y=2", "{}") }
@@ -186,6 +189,14 @@ class ManagerTest < Minitest::Test
     # block form: changes saved
     @manager.verify_request(s.id, mac, "POST", "/x?y=1", "{}") { |x| x[:seen] = true }
     assert_equal true, @manager.retrieve_session(s.id)[:seen]
+  end
+
+  def test_renew_granularity
+    assert_raises(TotoSession::InvalidArgument) { fast_manager(renew_granularity: 1.5) }
+    m = fast_manager(cache: TotoSession::Cache.memory(clock: @clock), clock: @clock, renew_granularity: 0)
+    s = m.create_session("x")
+    @clock.advance(1)
+    assert_equal s.expires_at + 1, m.retrieve_session(s.id).expires_at, "0: every retrieve renews"
   end
 
   def test_raising_clock_falls_back_to_the_wall_clock

@@ -69,7 +69,8 @@ class VersionTest < Minitest::Test
     assert_equal 32, TotoSession::Native::Property.size
     assert_equal 72, TotoSession::Native::CacheVtable.size
     assert_equal 56, TotoSession::Native::AccountStoreVtable.size
-    assert_equal 80, TotoSession::Native::ManagerOptions.size
+    assert_equal 88, TotoSession::Native::ManagerOptions.size
+    assert_equal 80, TotoSession::Native::ManagerOptions.offset_of(:renew_granularity)
     assert_equal 72, TotoSession::Native::ManagerOptions.offset_of(:save_policy)
     assert_equal 48, TotoSession::Native::RedisOptions.size
     assert_equal 40, TotoSession::Native::RedisOptions.offset_of(:down_backoff_ms)

@@ -40,9 +40,12 @@ module TotoSession
     # session is never saved back (SessionRevoked). max_sessions_per_user: a login
     # beyond it first removes that user's sessions that expire soonest (default nil: no
     # cap, as Toto; needs the memory or Redis cache, else a user's login raises
-    # Unsupported).
+    # Unsupported). renew_granularity: how far an expiry may lag its renewal target
+    # before a retrieve moves it (and writes), a fraction 0..1 of the window (default
+    # 0.01: a retrieve is usually a pure read; 0 renews on every retrieve, as Toto).
     def initialize(cache: nil, account_store: nil, ttl: nil, anon_ttl: nil, renew: nil, anon_renew: nil,
-                   password_cost: nil, clock: nil, save_policy: :detect_conflicts, max_sessions_per_user: nil)
+                   password_cost: nil, clock: nil, save_policy: :detect_conflicts, max_sessions_per_user: nil,
+                   renew_granularity: nil)
       @cache = cache.nil? ? Cache.memory : Cache.from(cache)
       @account_store = account_store.nil? ? AccountStore.memory : AccountStore.from(account_store)
       opts = Native::ManagerOptions.new
@@ -56,6 +59,7 @@ module TotoSession
         raise ArgumentError, "save_policy must be one of #{SAVE_POLICIES.keys.inspect}"
       end
       opts[:max_sessions_per_user] = Integer(max_sessions_per_user) unless max_sessions_per_user.nil?
+      opts[:renew_granularity] = Float(renew_granularity) unless renew_granularity.nil?
       if password_cost
         unknown = password_cost.keys - PASSWORD_COST_KEYS
         raise ArgumentError, "unknown password_cost keys: #{unknown.inspect}" unless unknown.empty?

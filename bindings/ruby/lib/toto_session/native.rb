@@ -76,7 +76,7 @@ module TotoSession
     STORE_IF_EXISTS = 4
     CACHE_VTABLE_VERSION = 3
     ACCOUNT_STORE_VTABLE_VERSION = 1
-    MANAGER_OPTIONS_VERSION = 3
+    MANAGER_OPTIONS_VERSION = 4
     SAVE_DETECT_CONFLICTS = 0
     SAVE_LAST_WRITER_WINS = 1
     REDIS_OPTIONS_VERSION = 3
@@ -201,7 +201,8 @@ module TotoSession
              :clock, :pointer,
              :clock_data, :pointer,
              :save_policy, :uint32,
-             :max_sessions_per_user, :uint32
+             :max_sessions_per_user, :uint32,
+             :renew_granularity, :double
     end
 
     # struct toto_redis_options.
