@@ -113,6 +113,11 @@ static inline toto_result toto_go_session_set_text(uintptr_t s, const char *key,
 	return toto_session_set_text(TOTO_GO_SESSION(s), key, key_len, v, v_len);
 }
 
+static inline toto_result toto_go_session_set_bytes(uintptr_t s, const char *key, size_t key_len,
+                                                    const uint8_t *v, size_t v_len) {
+	return toto_session_set_bytes(TOTO_GO_SESSION(s), key, key_len, v, v_len);
+}
+
 static inline toto_result toto_go_session_delete(uintptr_t s, const char *key, size_t key_len) {
 	return toto_session_delete(TOTO_GO_SESSION(s), key, key_len);
 }
@@ -269,6 +274,17 @@ func (s *Session) SetString(key, v string) error {
 	return rcErr(rc)
 }
 
+// setBytes stores bytes (ErrTooLarge over 1 MiB). It allocates nothing.
+func (s *Session) setBytes(key string, v []byte) error {
+	p := s.acquire()
+	if p == nil {
+		return ErrClosed
+	}
+	rc := C.toto_go_session_set_bytes(handle(p), cstr(key), C.size_t(len(key)), cbytes(v), C.size_t(len(v)))
+	s.mu.Unlock()
+	return rcErr(rc)
+}
+
 // Set stores v under key in the session state: nil -> null, bool, any integer, float32
 // and float64, string -> text, []byte -> bytes, json.RawMessage as JSON text, anything
 // else (structs, maps, slices...) through encoding/json. A stored false, 0 or "" reads
@@ -289,7 +305,9 @@ func (s *Session) Set(key string, v any) error {
 		return s.SetBool(key, x)
 	case float64:
 		return s.SetFloat64(key, x)
-	case nil, int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32, []byte, json.RawMessage:
+	case []byte:
+		return s.setBytes(key, x)
+	case nil, int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32, json.RawMessage:
 		p := s.acquire()
 		if p == nil {
 			return ErrClosed
