@@ -36,9 +36,12 @@ fn worker(m: &Manager, t: usize) -> HashMap<String, i64> {
         };
         match rng.next() % 10 {
             0..=2 => {
-                let anonymous = rng.next() % 4 == 0;
+                let anonymous = rng.next().is_multiple_of(4);
                 let mut s = m
-                    .create_session(if anonymous { "" } else { &user }, rng.next() % 2 == 0)
+                    .create_session(
+                        if anonymous { "" } else { &user },
+                        rng.next().is_multiple_of(2),
+                    )
                     .unwrap();
                 s.set("v", Value::from(step)).unwrap();
                 s.set("owner", Value::from(t as i64)).unwrap();
@@ -78,7 +81,7 @@ fn worker(m: &Manager, t: usize) -> HashMap<String, i64> {
                 }
             }
             _ => {
-                if rng.next() % 8 == 0 {
+                if rng.next().is_multiple_of(8) {
                     m.clear_sessions(&user).unwrap();
                     // Only this thread's user-bound sessions go; anonymous ones stay.
                     mine.retain(|id, _| {

@@ -192,7 +192,7 @@ impl ClientCache {
     fn authentic_header(&self, token: &str) -> Option<(f64, Vec<u8>)> {
         // Base64 of the smallest token (empty record); a token over the id limit never
         // reaches a cache (1007), but the check costs nothing.
-        let min_len = (CLIENT_TOKEN_OVERHEAD * 4 + 2) / 3;
+        let min_len = (CLIENT_TOKEN_OVERHEAD * 4).div_ceil(3);
         if token.len() < min_len || token.len() > MAX_SESSION_ID_LEN {
             return None;
         }

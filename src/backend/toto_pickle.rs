@@ -752,8 +752,8 @@ mod tests {
         assert!(matches!(e, Err(Error::TooLarge { .. })), "{e:?}");
         // Deep nesting.
         let mut deep = b"\x80\x02".to_vec();
-        deep.extend(std::iter::repeat(b']').take(100_000));
-        deep.extend(std::iter::repeat(b'a').take(99_999));
+        deep.extend(std::iter::repeat_n(b']', 100_000));
+        deep.extend(std::iter::repeat_n(b'a', 99_999));
         deep.push(b'.');
         assert!(decode_state(&deep).is_err());
         // Truncated and empty input.

@@ -52,7 +52,7 @@ pub(crate) fn out<T>(ptr: *mut T, what: &'static str) -> FfiResult<*mut T> {
     if ptr.is_null() {
         return Err(Failure::null(what));
     }
-    if (ptr as usize) % std::mem::align_of::<T>() != 0 {
+    if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
         return Err(Failure::Code(
             TotoResult::InvalidArgument,
             Cow::Owned(format!("{what} is misaligned")),

@@ -49,7 +49,7 @@ fn check<H: Handle>(ptr: *const H) -> FfiResult {
     if ptr.is_null() {
         return Err(Failure::null(H::NAME));
     }
-    if (ptr as usize) % std::mem::align_of::<H>() != 0 {
+    if !(ptr as usize).is_multiple_of(std::mem::align_of::<H>()) {
         return Err(invalid::<H>());
     }
     // SAFETY: non-NULL and aligned; the C contract is that handle arguments come from
