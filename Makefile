@@ -39,7 +39,7 @@ C_SUPPORT := $(filter-out $(wildcard tests/c/test_*.c),$(wildcard tests/c/*.c))
 CPP_PROGS := $(patsubst tests/cpp/%.cpp,%,$(wildcard tests/cpp/*.cpp))
 RUST_SRC  := $(shell find src -name '*.rs') build.rs cbindgen.toml Cargo.toml
 
-.PHONY: all lib deps header install stage test test-rust lint test-c test-cpp run-cpp-tests test-docs test-go test-ruby run-c-tests test-cross test-outside test-conformance serve-go serve-ruby fuzz test-asan run-asan-tests demo bench clean
+.PHONY: all lib deps header install stage test test-rust lint test-c test-cpp run-cpp-tests test-docs test-go test-ruby run-c-tests test-cross test-cluster run-cluster-tests test-outside test-conformance serve-go serve-ruby fuzz test-asan run-asan-tests demo bench clean
 
 all: lib
 
@@ -91,7 +91,7 @@ stage: lib
 # ruby, redis-server, valgrind, ... without running scripts/install-deps.sh for it
 # first fails here, as it would on a fresh machine, instead of passing because an
 # earlier step installed the tool.
-TEST_STEPS := lint test-rust test-c test-cpp test-docs test-go test-ruby test-cross test-conformance test-outside demo
+TEST_STEPS := lint test-rust test-c test-cpp test-docs test-go test-ruby test-cross test-cluster test-conformance test-outside demo
 test:
 	@scripts/install-deps.sh core
 	@set -e; for t in $(TEST_STEPS); do \
@@ -106,6 +106,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 	scripts/check-architecture.sh
+	python3 bench/test_run.py
 
 # The Toto fixtures (tests/toto_fixtures) are regenerated with Toto's own code and
 # compared first, when Python 2.7 is available (scripts/check-toto-fixtures.sh).
@@ -182,6 +183,19 @@ test-ruby: stage
 test-cross: stage
 	@scripts/install-deps.sh core go ruby redis
 	tests/cross/run.sh "$(STAGE)"
+
+# The Redis cache on a Redis Cluster (3 masters + 3 replicas on loopback, started once
+# for the step by scripts/with-redis-cluster.sh and always stopped): tests/redis_cluster.rs
+# (its cluster tests are #[ignore]d in a plain cargo test; here they run, and a missing
+# cluster is a failure), then the cross-language test against the cluster.
+test-cluster: stage
+	@scripts/install-deps.sh core go ruby redis
+	scripts/with-redis-cluster.sh $(MAKE) --no-print-directory run-cluster-tests
+
+# Run by test-cluster, with TOTO_REDIS_CLUSTER_URL set.
+run-cluster-tests:
+	$(CARGO) test --test redis_cluster -- --include-ignored
+	tests/cross/run.sh "$(STAGE)" cluster
 
 # Toto wire conformance over real HTTP (tests/conformance): the Go and the Ruby example
 # services, each in four configurations (HMAC on, HMAC off, cookies + listed CORS
@@ -269,13 +283,19 @@ fuzz:
 	done
 
 # Benchmarks, never part of make test: the Rust core, C through the ABI, the peers
-# (OpenSSL HMAC, CPython's Toto path, tower-sessions), scale (1 k-1 M sessions,
-# threads), Redis vs redis-benchmark, and the Go/Ruby bindings' own benchmarks when
-# present. One table on stdout, the same in bench/results.json (see bench/run.py).
+# (OpenSSL HMAC, CPython's Toto path, tower-sessions, gorilla/sessions, Rack::Session),
+# scale (1 k-1 M sessions, threads), Redis (and Cluster) vs redis-benchmark, and the
+# Go/Ruby bindings' benchmarks, each ratio from interleaved rounds. One table on
+# stdout, the same in bench/results.json and docs/performance.md (see bench/README.md).
+# BENCH_FILTER=regex runs only the matching parts/rows; BENCH_ARGS adds options to
+# bench/run.py (e.g. --no-regression-check). Fails when a row regressed.
 bench:
-	scripts/install-deps.sh core go ruby redis bench
-	@$(MAKE) --no-print-directory stage
-	python3 bench/run.py --stage "$(STAGE)"
+	@start=$$(date +%s); \
+	scripts/install-deps.sh core go ruby redis bench && \
+	$(MAKE) --no-print-directory stage && \
+	python3 bench/run.py --stage "$(STAGE)" $(BENCH_ARGS); \
+	rc=$$?; echo "make bench: $$(( $$(date +%s) - start )) s in all (install, build, run)"; \
+	exit $$rc
 
 clean:
 	$(CARGO) clean

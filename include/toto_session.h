@@ -1755,8 +1755,13 @@ toto_result toto_manager_verify_request(const struct toto_manager *manager_,
 toto_result toto_redis_options_default(struct toto_redis_options *out);
 
 /**
- * Creates a session cache in Redis at `url` (`redis://[:password@]host:port[/db]`).
- * Nothing is connected yet: a Redis that is down shows as
+ * Creates a session cache in Redis at `url` (`redis://[:password@]host:port[/db]`), or
+ * on a Redis Cluster: `redis+cluster://[:password@]host:port[,host:port...]` names seed
+ * nodes (comma separated; the password applies to every node), the URL alone selects
+ * the mode. On a cluster every script touches one key (the session's, or the user
+ * index's, updated first), so logout-everywhere and the per-user cap are not atomic
+ * across slots, and the `toto_*` options are refused (TOTO_RESULT_INVALID_ARGUMENT);
+ * see docs/redis.md "Redis Cluster". Nothing is connected yet: a Redis that is down shows as
  * TOTO_RESULT_BACKEND_UNAVAILABLE on the first operation (within the timeouts), and
  * the same handle works again once Redis is back. Expiry follows each session's
  * absolute expiry (Redis's own clock); retrieve-with-renewal is one round trip.
@@ -1777,7 +1782,7 @@ toto_result toto_redis_options_default(struct toto_redis_options *out);
  * version's fields are read.
  * Thread safety: any thread; the cache is shareable by any number of threads.
  * Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
- * version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
+ * version, `toto_*` options on a cluster URL), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
  */
 toto_result toto_cache_new_redis(const char *url,
                                  size_t url_len,
@@ -1793,7 +1798,9 @@ toto_result toto_cache_new_redis(const char *url,
 toto_result toto_redis_account_store_options_default(struct toto_redis_account_store_options *out);
 
 /**
- * Creates an account store in Redis at `url` (`redis://[:password@]host:port[/db]`):
+ * Creates an account store in Redis at `url` (`redis://[:password@]host:port[/db]`, or
+ * `redis+cluster://[:password@]host:port[,host:port...]` for a Redis Cluster: every
+ * operation touches one account's key, so it runs there unchanged):
  * one hash per account under `<prefix><user_id>` (default `account:<user_id>`, the
  * layout Python Toto 1.0.10 uses, so its accounts log in unchanged and their `$p5k2$`
  * password hashes are upgraded to Argon2id on login). Text properties are stored as

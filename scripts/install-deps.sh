@@ -5,7 +5,9 @@
 #   go     Go toolchain (Debian's golang-go)
 #   ruby   Ruby with Debian's ffi, minitest, rack and webrick gems, and Bundler
 #   redis  redis-server and redis-tools
-#   bench  what make bench adds: OpenSSL headers (the HMAC peer), python3, redis-benchmark
+#   bench  what make bench adds: OpenSSL headers (the HMAC peer), python3, redis-benchmark,
+#          and the Go peers gorilla/sessions + gorilla/securecookie (Debian's Go source
+#          packages, under /usr/share/gocode/src, used offline by bench/go-peers)
 # A tool that is still missing afterwards is an error, never a skip.
 set -euo pipefail
 
@@ -26,7 +28,7 @@ declare -A want=(
   [go]="go:golang-go"
   [ruby]="ruby:ruby ffi.rb:ruby-ffi minitest.rb:ruby-minitest rack.rb:ruby-rack webrick.rb:ruby-webrick bundle:bundler"
   [redis]="redis-server:redis-server redis-cli:redis-tools"
-  [bench]="openssl/hmac.h:libssl-dev python3:python3 redis-benchmark:redis-tools"
+  [bench]="openssl/hmac.h:libssl-dev python3:python3 redis-benchmark:redis-tools gorilla/sessions:golang-github-gorilla-sessions-dev gorilla/securecookie:golang-github-gorilla-securecookie-dev"
 )
 
 have() {
@@ -37,6 +39,7 @@ have() {
     minitest.rb) command -v ruby >/dev/null && ruby -e 'require "minitest"' 2>/dev/null ;;
     rack.rb) command -v ruby >/dev/null && ruby -e 'require "rack"' 2>/dev/null ;;
     webrick.rb) command -v ruby >/dev/null && ruby -e 'require "webrick"' 2>/dev/null ;;
+    gorilla/*) [ -f "/usr/share/gocode/src/github.com/$1/${1#*/}.go" ] ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }

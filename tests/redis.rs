@@ -1,44 +1,31 @@
-//! The Redis cache against a real redis-server started by the test.
+//! The Redis cache against a real redis-server started by the test. The behaviour
+//! suite shared with the Redis Cluster tests (`tests/redis_cluster.rs`) lives in
+//! `support/cache_suite.rs`; what only a standalone server shows (round trips counted
+//! by INFO, a server killed, hung or loading) is here.
 
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use support::cache_suite::{self as suite, manager, now, Backend};
 use support::redis_server::RedisServer;
-use toto_session::backend::{RedisCache, RedisOptions, Renewal};
+use toto_session::backend::{RedisCache, RedisOptions};
 use toto_session::password::PasswordPolicy;
-use toto_session::{
-    Error, Manager, ManagerConfig, MemoryAccountStore, SessionCache, StoreMode, Value,
-};
+use toto_session::{Error, Manager, ManagerConfig, MemoryAccountStore, SessionCache, StoreMode};
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
+impl Backend for RedisServer {
+    fn cache_with(&self, options: RedisOptions) -> Arc<RedisCache> {
+        Arc::new(RedisCache::new(&self.url(), options).unwrap())
+    }
+
+    fn connection(&self) -> Box<dyn redis::ConnectionLike> {
+        Box::new(RedisServer::connection(self))
+    }
 }
 
 fn cache(server: &RedisServer) -> Arc<RedisCache> {
-    let options = RedisOptions {
-        connect_timeout: Duration::from_millis(500),
-        io_timeout: Duration::from_millis(500),
-        down_backoff: Duration::from_millis(300),
-        ..RedisOptions::default()
-    };
-    Arc::new(RedisCache::new(&server.url(), options).unwrap())
-}
-
-fn manager(cache: Arc<RedisCache>, config: ManagerConfig) -> Manager {
-    let config = ManagerConfig {
-        passwords: PasswordPolicy {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        ..config
-    };
-    Manager::new(cache, Arc::new(MemoryAccountStore::new()), config).unwrap()
+    suite::cache(server)
 }
 
 fn info_calls(con: &mut redis::Connection, command: &str) -> u64 {
@@ -50,38 +37,35 @@ fn info_calls(con: &mut redis::Connection, command: &str) -> u64 {
         .unwrap_or(0)
 }
 
+macro_rules! suite_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                suite::$name(&RedisServer::start());
+            }
+        )*
+    };
+}
+
+suite_tests!(
+    store_load_remove,
+    revoked_and_conflicts,
+    short_ttl_expires_and_user_index_does_not_grow,
+    clear_all_sessions_of_a_user,
+    renewal_respects_windows_and_never_shortens,
+    an_entry_without_the_expiry_field_is_read_and_completed,
+    rotation_and_logout_through_the_manager,
+    garbage_under_a_key_is_a_result_code,
+    a_record_carrying_another_id_is_refused,
+    equal_records_from_one_revision_still_conflict,
+    sessions_per_user_are_capped,
+);
+
 #[test]
-fn store_load_remove_and_hashed_keys() {
+fn hashed_keys() {
     let server = RedisServer::start();
     let c = cache(&server);
-    assert_eq!(
-        c.store("sid-1", "alice", now() + 60.0, b"rec", StoreMode::Upsert)
-            .unwrap(),
-        None
-    );
-    assert_eq!(c.load("sid-1").unwrap().as_deref(), Some(&b"rec"[..]));
-    let mut con = server.connection();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
-    assert!(
-        keys.iter().all(|k| !k.contains("sid-1")),
-        "raw ids never appear in keys: {keys:?}"
-    );
-    assert!(keys.contains(&c.session_key("sid-1")));
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(c.session_key("sid-1"))
-        .query(&mut con)
-        .unwrap();
-    assert!(
-        (55..=60).contains(&ttl),
-        "Redis expiry follows the session's: {ttl}"
-    );
-    assert_eq!(
-        c.store("sid-1", "alice", now() + 60.0, b"x", StoreMode::CreateNew),
-        Err(Error::IdCollision)
-    );
-    c.remove("sid-1").unwrap();
-    assert_eq!(c.load("sid-1").unwrap(), None);
-    c.remove("sid-1").unwrap();
     let plain = RedisCache::new(
         &server.url(),
         RedisOptions {
@@ -90,62 +74,13 @@ fn store_load_remove_and_hashed_keys() {
         },
     )
     .unwrap();
+    assert!(!c.is_cluster());
     assert_eq!(plain.session_key("abc"), "toto:s:abc");
     // Hashed: the hex SHA-256 of the id (FIPS 180-2 test vector for "abc").
     assert_eq!(
         c.session_key("abc"),
         "toto:s:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
-}
-
-#[test]
-fn short_ttl_expires_and_user_index_does_not_grow() {
-    let server = RedisServer::start();
-    let c = cache(&server);
-    c.store("short", "bob", now() + 0.3, b"r", StoreMode::Upsert)
-        .unwrap();
-    c.store("long", "bob", now() + 60.0, b"r", StoreMode::Upsert)
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(450));
-    assert_eq!(c.load("short").unwrap(), None);
-    assert_eq!(c.load_renew("short", None).unwrap(), None);
-    c.store("next", "bob", now() + 60.0, b"r", StoreMode::Upsert)
-        .unwrap();
-    let mut con = server.connection();
-    let members: u64 = redis::cmd("ZCARD")
-        .arg("toto:u:bob")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(members, 2, "the expired member was pruned");
-    let index_ttl: i64 = redis::cmd("TTL").arg("toto:u:bob").query(&mut con).unwrap();
-    assert!(
-        index_ttl > 0 && index_ttl <= 60,
-        "the index expires with its sessions: {index_ttl}"
-    );
-}
-
-#[test]
-fn clear_all_sessions_of_a_user() {
-    let server = RedisServer::start();
-    let c = cache(&server);
-    for i in 0..5 {
-        c.store(
-            &format!("a{i}"),
-            "alice",
-            now() + 60.0,
-            b"r",
-            StoreMode::Upsert,
-        )
-        .unwrap();
-    }
-    c.store("b0", "bob", now() + 60.0, b"r", StoreMode::Upsert)
-        .unwrap();
-    c.store("a0", "bob", now() + 60.0, b"r", StoreMode::Upsert)
-        .unwrap(); // a0 changes owner
-    assert_eq!(c.remove_user("alice").unwrap(), 4);
-    assert_eq!(c.remove_user("alice").unwrap(), 0);
-    assert!(c.load("a0").unwrap().is_some());
-    assert_eq!(c.remove_user("bob").unwrap(), 2);
 }
 
 fn reset_stats(con: &mut redis::Connection) {
@@ -237,120 +172,6 @@ fn retrieve_is_one_read_and_writes_only_past_the_granularity() {
 }
 
 #[test]
-fn an_entry_without_the_expiry_field_is_read_and_completed() {
-    let server = RedisServer::start();
-    let c = cache(&server);
-    c.store("old", "erin", now() + 100.0, b"r", StoreMode::Upsert)
-        .unwrap();
-    let mut con = server.connection();
-    let key = c.session_key("old");
-    let _: i64 = redis::cmd("HDEL")
-        .arg(&key)
-        .arg("e")
-        .query(&mut con)
-        .unwrap();
-    let got = c.load_renew("old", None).unwrap().unwrap();
-    assert!((got.expires.unwrap() - (now() + 100.0)).abs() < 1.0);
-    let field: i64 = redis::cmd("HGET")
-        .arg(&key)
-        .arg("e")
-        .query(&mut con)
-        .unwrap();
-    assert!((field as f64 / 1000.0 - got.expires.unwrap()).abs() < 0.002);
-    // A removed key is never revived by a renewal.
-    c.remove("old").unwrap();
-    assert_eq!(
-        c.load_renew("old", Some(Renewal::new(now() + 500.0, now() + 500.0)))
-            .unwrap(),
-        None
-    );
-}
-
-#[test]
-fn renewal_respects_windows_and_never_shortens() {
-    let server = RedisServer::start();
-    let c = cache(&server);
-    c.store("u1", "dave", now() + 100.0, b"r", StoreMode::Upsert)
-        .unwrap();
-    c.store("a1", "", now() + 100.0, b"r", StoreMode::Upsert)
-        .unwrap();
-    let r = Renewal::new(now() + 500.0, now() + 50.0);
-    let user = c.load_renew("u1", Some(r)).unwrap().unwrap();
-    assert!((user.expires.unwrap() - r.user).abs() < 0.01);
-    let anon = c.load_renew("a1", Some(r)).unwrap().unwrap();
-    assert!(
-        (anon.expires.unwrap() - (now() + 100.0)).abs() < 1.0,
-        "not shortened"
-    );
-    let mut con = server.connection();
-    let score: f64 = redis::cmd("ZSCORE")
-        .arg("toto:u:dave")
-        .arg(c.session_key("u1"))
-        .query(&mut con)
-        .unwrap();
-    assert!(
-        (score / 1000.0 - r.user).abs() < 0.01,
-        "the index follows the renewal"
-    );
-    let index_expiry_ms: i64 = redis::cmd("PEXPIRETIME")
-        .arg("toto:u:dave")
-        .query(&mut con)
-        .unwrap();
-    assert!(
-        (index_expiry_ms as f64 / 1000.0 - r.user).abs() < 0.01,
-        "the index lives as long as its longest session: {index_expiry_ms}"
-    );
-}
-
-#[test]
-fn rotation_and_logout_through_the_manager() {
-    let server = RedisServer::start();
-    let m = manager(cache(&server), ManagerConfig::default());
-    let mut s = m.create_session("erin", true).unwrap();
-    s.set("cart", Value::Array(vec![Value::from("book")]))
-        .unwrap();
-    m.save_session(&mut s).unwrap();
-    let old = s.id().to_owned();
-    m.rotate_session(&mut s).unwrap();
-    assert!(m.retrieve_session(&old).unwrap().is_none());
-    let moved = m.retrieve_session(s.id()).unwrap().unwrap();
-    assert_eq!(moved.get("cart"), s.get("cart"));
-    assert_eq!(
-        m.clear_sessions("erin").unwrap(),
-        1,
-        "the rotated session is indexed under its new id"
-    );
-    assert!(m.retrieve_session(s.id()).unwrap().is_none());
-}
-
-#[test]
-fn garbage_under_a_key_is_a_result_code() {
-    let server = RedisServer::start();
-    let c = cache(&server);
-    let m = manager(c.clone(), ManagerConfig::default());
-    let mut con = server.connection();
-    let _: () = redis::cmd("HSET")
-        .arg(c.session_key("junk"))
-        .arg("r")
-        .arg(&b"\xff\xfe garbage"[..])
-        .arg("u")
-        .arg("")
-        .query(&mut con)
-        .unwrap();
-    assert!(matches!(m.retrieve_session("junk"), Err(Error::Decode(_))));
-    let _: () = redis::cmd("SET")
-        .arg(c.session_key("str"))
-        .arg("not a hash")
-        .query(&mut con)
-        .unwrap();
-    assert!(matches!(m.retrieve_session("str"), Err(Error::Backend(_))));
-    // Storing over a key of the wrong type replaces it.
-    c.store("str", "", now() + 60.0, b"ok", StoreMode::Upsert)
-        .unwrap();
-    assert_eq!(c.load("str").unwrap().as_deref(), Some(&b"ok"[..]));
-}
-
-#[test]
 fn redis_down_then_back_without_recreating_the_cache() {
     let mut server = RedisServer::start();
     let c = cache(&server);
@@ -375,6 +196,52 @@ fn redis_down_then_back_without_recreating_the_cache() {
     assert!(m.retrieve_session(s.id()).unwrap().is_none());
     let again = m.create_session("frank", true).unwrap();
     assert!(m.retrieve_session(again.id()).unwrap().is_some());
+}
+
+/// Issue 15: connections Redis closed while they sat in the pool (its `timeout`
+/// setting, CLIENT KILL, a proxy, a restart) are replaced transparently: the next call
+/// succeeds, with no error and no back-off, and every save reported successful is
+/// there afterwards.
+#[test]
+fn connections_closed_by_redis_are_replaced_without_an_error() {
+    let server = RedisServer::start();
+    let c = cache(&server);
+    let m = manager(c.clone(), ManagerConfig::default());
+    let mut s = m.create_session("gil", false).unwrap();
+    let mut admin = server.connection();
+    for n in 0..20i64 {
+        // Every connection but the admin's dropped by the server.
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes")
+            .query(&mut admin)
+            .unwrap();
+        s.set("n", toto_session::Value::Integer(n.into())).unwrap();
+        m.save_session(&mut s)
+            .unwrap_or_else(|e| panic!("save {n} after the server closed the pool: {e:?}"));
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes")
+            .query(&mut admin)
+            .unwrap();
+        let back = m
+            .retrieve_session(s.id())
+            .unwrap_or_else(|e| panic!("retrieve {n}: {e:?}"))
+            .unwrap();
+        assert_eq!(back.get("n"), Some(&toto_session::Value::Integer(n.into())));
+    }
+    // A connection-level failure still starts the back-off when Redis is really gone.
+    drop(server);
+    assert!(matches!(
+        m.retrieve_session(s.id()),
+        Err(Error::Unavailable(_))
+    ));
 }
 
 /// Issue 19: with Redis hung (SIGSTOP: connections are accepted, nothing answers), the
@@ -423,30 +290,6 @@ fn a_hung_redis_fails_fast_during_the_back_off() {
     std::thread::sleep(backoff);
     assert_eq!(c.load("s").unwrap().as_deref(), Some(&b"r"[..]));
     assert_eq!(no_backoff.load("s").unwrap().as_deref(), Some(&b"r"[..]));
-}
-
-/// Issue 19: a record stored under one id but carrying another session's id (a reply
-/// meant for another request, a record copied to the wrong key) is never handed out.
-#[test]
-fn a_record_carrying_another_id_is_refused() {
-    let server = RedisServer::start();
-    let c = cache(&server);
-    let m = manager(c.clone(), ManagerConfig::default());
-    let alice = m.create_session("alice", true).unwrap();
-    let record = alice.export().unwrap();
-    c.store(
-        "someone-else",
-        "bob",
-        now() + 60.0,
-        &record,
-        StoreMode::Upsert,
-    )
-    .unwrap();
-    assert!(matches!(
-        m.retrieve_session("someone-else"),
-        Err(Error::BackendMisbehaved(_))
-    ));
-    assert!(m.retrieve_session(alice.id()).unwrap().is_some());
 }
 
 /// Issue 19: remove_user works in batches (one short script each), not one script
@@ -555,69 +398,4 @@ fn a_loading_redis_is_unavailable() {
         c.store("s", "u", now() + 60.0, b"r", StoreMode::Upsert),
         Err(Error::Unavailable(_))
     ));
-}
-
-/// Two saves from the same loaded revision that write identical bytes (two requests
-/// incrementing one counter) are still a conflict for the second: a repeated script
-/// run is told apart by its own call token, never by equal records.
-#[test]
-fn equal_records_from_one_revision_still_conflict() {
-    let server = RedisServer::start();
-    let c = cache(&server);
-    let m = manager(c.clone(), ManagerConfig::default());
-    let created = m.create_session("hana", false).unwrap();
-    let mut s = m.retrieve_session(created.id()).unwrap().unwrap();
-    let loaded = s.revision();
-    s.set("n", Value::from(1i64)).unwrap();
-    assert_eq!(m.save_session(&mut s), Ok(true));
-    assert_eq!(s.revision(), loaded + 1);
-    // The same bytes again from the same loaded revision, as a second request that
-    // computed the same state would send them: a conflict, not a silent success.
-    assert_eq!(
-        c.store_session(&s, StoreMode::IfRevision(loaded)),
-        Err(Error::Conflict)
-    );
-    let back = m.retrieve_session(s.id()).unwrap().unwrap();
-    assert_eq!(back.get("n"), Some(&Value::from(1i64)));
-}
-
-/// The cap on sessions per user: creating one more removes the user's sessions that
-/// expire soonest, on the memory cache and on Redis; other users are untouched.
-#[test]
-fn sessions_per_user_are_capped() {
-    let server = RedisServer::start();
-    let caches: Vec<(&str, Arc<dyn SessionCache>)> = vec![
-        ("memory", Arc::new(toto_session::MemoryCache::new())),
-        ("redis", cache(&server)),
-    ];
-    for (name, c) in caches {
-        let config = ManagerConfig {
-            max_sessions_per_user: 3,
-            passwords: PasswordPolicy {
-                memory_kib: 64,
-                iterations: 1,
-                parallelism: 1,
-            },
-            ..ManagerConfig::default()
-        };
-        let m = Manager::new(c, Arc::new(MemoryAccountStore::new()), config).unwrap();
-        m.create_account("ivy", "pw", &[]).unwrap();
-        let other = m.login("ivy", "pw").unwrap().id().to_owned();
-        m.create_account("jo", "pw", &[]).unwrap();
-        let jo = m.login("jo", "pw").unwrap().id().to_owned();
-        let mut ids = vec![other];
-        for _ in 0..4 {
-            // Redis scores expiry in milliseconds: keep the logins apart.
-            std::thread::sleep(Duration::from_millis(3));
-            ids.push(m.login("ivy", "pw").unwrap().id().to_owned());
-        }
-        for (i, id) in ids.iter().enumerate() {
-            let live = m.retrieve_session(id).unwrap().is_some();
-            assert_eq!(live, i >= 2, "{name}: session {i} of 5 (the newest 3 stay)");
-        }
-        assert!(
-            m.retrieve_session(&jo).unwrap().is_some(),
-            "{name}: another user's"
-        );
-    }
 }

@@ -3,7 +3,8 @@
 //! median (and 10th/90th percentile) of the batches' ns/op.
 //!
 //! Output: one JSON object on stdout (`{"results": [...], "info": {...}}`), progress on
-//! stderr. Run by bench/run.py (`make bench`); `TOTO_BENCH_QUICK=1` shortens it.
+//! stderr. Run by bench/run.py (`make bench`); `TOTO_BENCH_QUICK=1` shortens it;
+//! `TOTO_BENCH_BUDGET_MS=M` sets the sampling time per figure (default 300, quick 60).
 //!
 //! Inputs shared with bench/c/bench.c and bench/python/toto_path.py: the 5-entry state,
 //! the HMAC key, the message pattern (`message(len)`), the request (POST, URI, 1 KiB
@@ -93,7 +94,7 @@ impl Rng {
 // ---- harness -------------------------------------------------------------------
 
 struct Harness {
-    quick: bool,
+    budget: Duration,
     out: Vec<String>,
 }
 
@@ -107,7 +108,7 @@ impl Harness {
     /// 15, at most 101 batches).
     fn measure(&mut self, name: &str, mut batch: impl FnMut(u64) -> Duration) {
         let target = Duration::from_millis(2);
-        let budget = Duration::from_millis(if self.quick { 60 } else { 300 });
+        let budget = self.budget;
         let mut n: u64 = 1;
         loop {
             let t = batch(n);
@@ -401,8 +402,13 @@ fn tower(h: &mut Harness) {
 
 fn main() {
     let quick = std::env::var_os("TOTO_BENCH_QUICK").is_some();
+    let budget_ms = std::env::var("TOTO_BENCH_BUDGET_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(if quick { 60 } else { 300 });
     let mut h = Harness {
-        quick,
+        budget: Duration::from_millis(budget_ms),
         out: Vec::new(),
     };
     eprintln!("rust core:");

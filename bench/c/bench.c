@@ -13,7 +13,11 @@
  *
  * Each prints one JSON object on stdout ({"results": [...], "info": {...}}); progress
  * goes to stderr. Run by bench/run.py (`make bench`). TOTO_BENCH_QUICK=1 shortens it;
- * TOTO_BENCH_SPIN=S makes `scale` retrieve for S seconds first (attach a profiler).
+ * TOTO_BENCH_BUDGET_MS=M sets the sampling time per figure (default 300, quick 60);
+ * TOTO_BENCH_ROUNDS=R repeats the measurements of `scale` and `threads` R times in the
+ * process (default 5; each repetition is one more entry of the same name / one more
+ * round_* figure); TOTO_BENCH_SPIN=S makes `scale` retrieve for S seconds first
+ * (attach a profiler).
  *
  * Harness: an operation runs in timed batches of ~2 ms (batch size calibrated first);
  * the figure is the median over the batches (for ~0.3 s, 15..101 batches) of ns/op.
@@ -47,6 +51,8 @@
 #define S(lit) (lit), (sizeof(lit) - 1)
 
 static bool quick;
+static double budget_ns = 3e8; /* sampling time per figure (TOTO_BENCH_BUDGET_MS) */
+static int rounds = 5;         /* in-process rounds of scale and threads */
 
 /* ---- small helpers -------------------------------------------------------------- */
 
@@ -198,7 +204,7 @@ static void summarize(const char *name, double *s, int k, uint64_t n) {
         }                                                                             \
         double s_[MAX_SAMPLES];                                                       \
         int k_ = 0;                                                                   \
-        double start_ = now_ns(), budget_ = quick ? 6e7 : 3e8;                        \
+        double start_ = now_ns(), budget_ = budget_ns;                                 \
         while (k_ < MAX_SAMPLES && (k_ < MIN_SAMPLES || now_ns() - start_ < budget_)) { \
             double a_ = now_ns();                                                     \
             for (uint64_t i_ = 0; i_ < n_; i_++) { body; }                            \
@@ -547,21 +553,23 @@ static void scale(size_t n, bool anon, bool compact) {
             }
         }
     }
-    snprintf(name, sizeof name, "c_derive_id_%zu", n); /* the loop's own overhead */
-    BENCH(name, {
-        k = (k + 1) % n;
-        derive_id(order[k], id);
-        sink += (uintptr_t)id[3];
-    });
-    snprintf(name, sizeof name, "c_manager_retrieve_%zu%s", n,
-             anon ? "_anon" : compact ? "_compact" : "");
-    BENCH(name, {
-        toto_session *r = NULL;
-        k = (k + 1) % n;
-        derive_id(order[k], id);
-        OK(toto_manager_retrieve_session(m, id, 22, &r, NULL));
-        toto_session_free(r);
-    });
+    for (int round = 0; round < rounds; round++) { /* one entry per round, same names */
+        snprintf(name, sizeof name, "c_derive_id_%zu", n); /* the loop's own overhead */
+        BENCH(name, {
+            k = (k + 1) % n;
+            derive_id(order[k], id);
+            sink += (uintptr_t)id[3];
+        });
+        snprintf(name, sizeof name, "c_manager_retrieve_%zu%s", n,
+                 anon ? "_anon" : compact ? "_compact" : "");
+        BENCH(name, {
+            toto_session *r = NULL;
+            k = (k + 1) % n;
+            derive_id(order[k], id);
+            OK(toto_manager_retrieve_session(m, id, 22, &r, NULL));
+            toto_session_free(r);
+        });
+    }
     /* No teardown: freeing a million sessions takes seconds and measures nothing. */
     (void)m;
     (void)cache;
@@ -638,8 +646,12 @@ static void threads_bench(void) {
     fill(cache, N, ids, wall_seconds() + 86400, false);
     double secs = quick ? 0.3 : 0.8;
     throughput(m, ids, N, 2, 0.2, NULL); /* warm-up */
-    double r[3], one[3], two[3], cpu1[3], cpu2[3], eff[3];
-    for (int i = 0; i < 3; i++) {
+    enum { MAX_ROUNDS = 32 };
+    int nr = rounds < 1 ? 1 : rounds > MAX_ROUNDS ? MAX_ROUNDS : rounds;
+    double r[MAX_ROUNDS], one[MAX_ROUNDS], two[MAX_ROUNDS], cpu1[MAX_ROUNDS],
+        cpu2[MAX_ROUNDS], eff[MAX_ROUNDS];
+    char key[64];
+    for (int i = 0; i < nr; i++) {
         one[i] = throughput(m, ids, N, 1, secs, &cpu1[i]);
         two[i] = throughput(m, ids, N, 2, secs, &cpu2[i]);
         r[i] = two[i] / one[i];
@@ -649,18 +661,27 @@ static void threads_bench(void) {
                 "  round %d: 1 thread %.0f/s (%.2f CPUs), 2 threads %.0f/s (%.2f CPUs), "
                 "ratio %.3f, per-CPU efficiency %.3f\n",
                 i, one[i], cpu1[i], two[i], cpu2[i], r[i], eff[i]);
+        /* per round, for bench/run.py's ratio spread: round_<figure>_<i> */
+        snprintf(key, sizeof key, "round_ops_1_thread_%d", i);
+        info_num(key, one[i]);
+        snprintf(key, sizeof key, "round_ops_2_threads_%d", i);
+        info_num(key, two[i]);
+        snprintf(key, sizeof key, "round_per_cpu_efficiency_%d", i);
+        info_num(key, eff[i]);
     }
-    qsort(r, 3, sizeof r[0], cmp_double);
-    qsort(one, 3, sizeof one[0], cmp_double);
-    qsort(two, 3, sizeof two[0], cmp_double);
-    qsort(cpu2, 3, sizeof cpu2[0], cmp_double);
-    qsort(eff, 3, sizeof eff[0], cmp_double);
+    size_t un = (size_t)nr;
+    qsort(r, un, sizeof r[0], cmp_double);
+    qsort(one, un, sizeof one[0], cmp_double);
+    qsort(two, un, sizeof two[0], cmp_double);
+    qsort(cpu2, un, sizeof cpu2[0], cmp_double);
+    qsort(eff, un, sizeof eff[0], cmp_double);
     info_num("sessions", N);
-    info_num("ops_1_thread", one[1]);
-    info_num("ops_2_threads", two[1]);
-    info_num("ratio_2_over_1", r[1]);
-    info_num("cpus_used_2_threads", cpu2[1]);
-    info_num("per_cpu_efficiency_2_over_1", eff[1]);
+    info_num("rounds", nr);
+    info_num("ops_1_thread", one[nr / 2]);
+    info_num("ops_2_threads", two[nr / 2]);
+    info_num("ratio_2_over_1", r[nr / 2]);
+    info_num("cpus_used_2_threads", cpu2[nr / 2]);
+    info_num("per_cpu_efficiency_2_over_1", eff[nr / 2]);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     info_num("cpus", (double)cpus);
     toto_manager_free(m);
@@ -694,11 +715,14 @@ static void redis_bench(const char *url, double secs) {
     toto_session_free(s);
 
     /* Round trips per second: a fixed wall time of back-to-back retrieves (each one
-     * EVALSHA with renewal), plus the per-call median from the harness. */
+     * EVALSHA with renewal), plus the per-call median from the harness. Every retrieve
+     * is counted (retrieves_total), for the server time per retrieve. */
+    uint64_t total = 0;
     for (int i = 0; i < 500; i++) { /* warm-up: connection, script cache */
         toto_session *r = NULL;
         OK(toto_manager_retrieve_session(m, id, idl, &r, &err));
         toto_session_free(r);
+        total++;
     }
     uint64_t ops = 0;
     double a = now_ns(), end = a + secs * 1e9, t;
@@ -710,18 +734,26 @@ static void redis_bench(const char *url, double secs) {
         }
         ops += 100;
     } while ((t = now_ns()) < end);
+    total += ops;
     info_num("retrieve_per_second", (double)ops / ((t - a) / 1e9));
     BENCH("c_redis_retrieve_renew", {
         toto_session *r = NULL;
         OK(toto_manager_retrieve_session(m, id, idl, &r, &err));
         toto_session_free(r);
+        total++;
     });
+    info_num("retrieves_total", (double)total);
     toto_manager_free(m);
     toto_cache_free(cache);
 }
 
 int main(int argc, char **argv) {
     quick = getenv("TOTO_BENCH_QUICK") != NULL;
+    budget_ns = quick ? 6e7 : 3e8;
+    if (getenv("TOTO_BENCH_BUDGET_MS") && atof(getenv("TOTO_BENCH_BUDGET_MS")) > 0)
+        budget_ns = atof(getenv("TOTO_BENCH_BUDGET_MS")) * 1e6;
+    if (getenv("TOTO_BENCH_ROUNDS") && atoi(getenv("TOTO_BENCH_ROUNDS")) > 0)
+        rounds = atoi(getenv("TOTO_BENCH_ROUNDS"));
     if (argc >= 2 && !strcmp(argv[1], "micro")) {
         micro();
     } else if (argc >= 3 && !strcmp(argv[1], "scale")) {

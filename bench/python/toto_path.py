@@ -13,7 +13,8 @@ printed so that bench/run.py can check all sides signed the same bytes.
 
 Output: one JSON object on stdout ({"results": [...], "info": {...}}), progress on
 stderr. Harness: batches of ~2 ms, median of the batches' ns/op (for ~0.3 s, 15..101
-batches), like the C and Rust harnesses. TOTO_BENCH_QUICK=1 shortens it.
+batches), like the C and Rust harnesses. TOTO_BENCH_QUICK=1 shortens it;
+TOTO_BENCH_BUDGET_MS=M sets the sampling time per figure (default 300, quick 60).
 """
 
 import base64
@@ -141,6 +142,8 @@ def measure(name, batch):
     t = batch(n)  # warm-up, then re-scale on a warm batch
     n = max(1, int(n * target / max(t, 1)))
     budget = 60_000_000 if QUICK else 300_000_000
+    if float(os.environ.get("TOTO_BENCH_BUDGET_MS") or 0) > 0:
+        budget = int(float(os.environ["TOTO_BENCH_BUDGET_MS"]) * 1e6)
     samples = []
     start = time.perf_counter_ns()
     while len(samples) < 101 and (

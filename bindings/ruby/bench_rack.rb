@@ -8,7 +8,8 @@
 # round-trip time it reports the servers' CPU time per request (from /proc), which a
 # busy machine disturbs far less than wall time.
 #   ruby -Ilib bench_rack.rb [REQUESTS_PER_ROUND] [ROUNDS] [--json]   (defaults 2000, 7;
-#   TOTO_BENCH_QUICK=1: 500, 3; --json adds one JSON line of ns figures for bench/run.py)
+#   TOTO_BENCH_QUICK=1: 500, 3; --json adds one JSON line of ns figures for bench/run.py:
+#   the medians, and every round's figures under "per_round")
 # (TOTO_SESSION_LIB or PKG_CONFIG_PATH as for the gem.) Prints medians over rounds.
 require "json"
 require "net/http"
@@ -30,6 +31,10 @@ module BenchRack
   end
 
   module_function
+
+  # Every round's figure (seconds per request) by measurement and side, for the
+  # --json line (bench/run.py computes a ratio per round from them).
+  PER_ROUND = {}
 
   def serve(kind)
     require "rack/handler/webrick"
@@ -106,6 +111,8 @@ module BenchRack
         cpus[k] << cpu
       end
     end
+    PER_ROUND["http_wall"] = times
+    PER_ROUND["http_server_cpu"] = cpus
     https.each_value(&:finish)
     servers.each_value do |(io, _)|
       Process.kill("TERM", io.pid)
@@ -143,6 +150,7 @@ module BenchRack
         times[k] << ((Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID) - t) / n) if r.positive?
       end
     end
+    PER_ROUND["in_process_cpu"] = times
     times.transform_values { |v| median(v) }
   end
 
@@ -165,8 +173,10 @@ module BenchRack
     return unless json
 
     ns = ->(t) { t.transform_values { |v| (v * 1e9).round } }
+    per_round = PER_ROUND.transform_values { |t| t.transform_values { |v| v.map { |x| (x * 1e9).round } } }
     puts JSON.generate("requests" => n, "rounds" => rounds, "http_wall" => ns.call(wall),
-                       "http_server_cpu" => ns.call(server), "in_process_cpu" => ns.call(local))
+                       "http_server_cpu" => ns.call(server), "in_process_cpu" => ns.call(local),
+                       "per_round" => per_round)
   end
 end
 

@@ -18,9 +18,11 @@
 //! unless the properties name one: Toto finds accounts by that field, and a Redis hash
 //! cannot exist without fields, so an account created without properties still exists.
 //!
-//! Every operation is one round trip; create and save are Lua scripts, so a create
-//! never overwrites an existing account (Toto's 1006) and a save never brings a removed
-//! account back (1005). Connections come from a small pool like the Redis cache's, each
+//! Every operation is one round trip on one key; create, save and loading named
+//! properties are Lua scripts, so a create never overwrites an existing account (Toto's
+//! 1006) and a save never brings a removed account back (1005). One key per operation
+//! means the store works on a Redis Cluster as well (`redis+cluster://` URL, see
+//! `redis_pool`). Connections come from a small pool like the Redis cache's, each
 //! recorded with the process id that opened it: after a `fork()` the child never uses
 //! its parent's sockets.
 
@@ -77,12 +79,20 @@ if #ARGV > 0 then redis.call('HSET', KEYS[1], unpack(ARGV)) end
 return 1
 ";
 
+// Named properties of an account: nil when it does not exist (one key, so it runs on a
+// Redis Cluster too).
+const LOAD_SOME: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('HMGET', KEYS[1], unpack(ARGV))
+";
+
 /// An [`AccountStore`] in Redis. Thread-safe; share one per process.
 pub struct RedisAccountStore {
     pool: RedisPool,
     options: RedisAccountStoreOptions,
     create: Script,
     save: Script,
+    load_some: Script,
 }
 
 impl std::fmt::Debug for RedisAccountStore {
@@ -125,7 +135,8 @@ fn encode_all(properties: &[(&str, &Value)]) -> Result<Vec<(String, Vec<u8>)>> {
 }
 
 impl RedisAccountStore {
-    /// A store on `url` (`redis://[:password@]host:port[/db]`). Nothing is connected
+    /// A store on `url` (`redis://[:password@]host:port[/db]`, or
+    /// `redis+cluster://[:password@]host:port[,host:port...]`). Nothing is connected
     /// until the first operation; a malformed URL or zero timeout is refused here.
     pub fn new(url: &str, options: RedisAccountStoreOptions) -> Result<RedisAccountStore> {
         let pool = RedisPool::new(
@@ -142,6 +153,7 @@ impl RedisAccountStore {
             options,
             create: Script::new(CREATE),
             save: Script::new(SAVE),
+            load_some: Script::new(LOAD_SOME),
         })
     }
 
@@ -183,19 +195,12 @@ impl AccountStore for RedisAccountStore {
                 return Ok(exists.then(Vec::new));
             }
             Some(names) => {
-                let (exists, values): (bool, Vec<Option<Vec<u8>>>) = self.pool.run(|con| {
-                    redis::pipe()
-                        .atomic()
-                        .cmd("EXISTS")
-                        .arg(&key)
-                        .cmd("HMGET")
-                        .arg(&key)
-                        .arg(names)
-                        .query(con)
-                })?;
-                if !exists {
+                let values: Option<Vec<Option<Vec<u8>>>> = self
+                    .pool
+                    .run(|con| self.load_some.key(&key).arg(names).invoke(con))?;
+                let Some(values) = values else {
                     return Ok(None);
-                }
+                };
                 names
                     .iter()
                     .zip(values)

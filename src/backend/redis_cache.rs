@@ -11,14 +11,49 @@
 //!   expired members are pruned on every store and the set itself expires with its
 //!   longest-lived session, so it cannot grow without bound.
 //!
-//! Every operation is one Lua script or one command: one round trip, atomic on the
-//! server. Retrieve-with-renewal is one `HMGET` of record, user and expiry, and nothing
-//! is written while the expiry lags its renewal target by no more than the slack
-//! ([`Renewal::renewed_expiry`]: by default 1 % of the renewal window); past it, one
-//! more round trip runs the RENEW script (expiry moved forward only, never reviving a
-//! removed key). So the server does a plain read on almost every retrieve. Expiry is
-//! judged by the Redis server's clock (its key expiry). Scripts touch user-index keys they compute themselves, so this cache targets a
-//! standalone Redis (or a proxy that allows that), not Redis Cluster.
+//! On a standalone Redis (`redis://`) every operation is one Lua script or one command:
+//! one round trip, atomic on the server. Retrieve-with-renewal is one `HMGET` of record,
+//! user and expiry, and nothing is written while the expiry lags its renewal target by
+//! no more than the slack ([`Renewal::renewed_expiry`]: by default 1 % of the renewal
+//! window); past it, one more round trip runs the RENEW script (expiry moved forward
+//! only, never reviving a removed key). So the server does a plain read on almost every
+//! retrieve. Expiry is judged by the Redis server's clock (its key expiry). The store,
+//! renew and remove scripts touch the session key and the user-index key they compute
+//! themselves, which a Redis Cluster refuses (CROSSSLOT).
+//!
+//! **Redis Cluster** (`redis+cluster://host:port[,host:port...]`, seed nodes; routing,
+//! `MOVED`/`ASK` and retries are the `redis` crate's cluster client, see `redis_pool`):
+//! every script and command touches ONE key, so no hash tags are needed (a tag could
+//! only put a user's sessions in one slot, and a session is found by its id alone,
+//! without knowing its user):
+//! - the session key keeps its store script (`STORE_ONE`: the same create-only,
+//!   if-revision and if-exists checks, revision and call token, atomic on its key);
+//! - the user index lives in its own slot and is updated by separate single-key calls,
+//!   always *before* the session changes: a store first adds the session to the index
+//!   (`INDEX_ADD`: `ZADD GT`, never lowering a score; expired members pruned), and a
+//!   renewal (past the slack, as above; the retrieve itself is the same one `HMGET`)
+//!   of a user's session raises the index score (`INDEX_ADD`) before the session's
+//!   expiry (`RENEW_ONE`: RENEW on the session key alone). A failure in between leaves
+//!   a dangling index entry, which is harmless (nothing is deleted through it unless
+//!   the session still names that user) and pruned at its expiry; never a live session
+//!   missing from its index, which would escape logout-everywhere;
+//! - `remove` deletes the session (`REMOVE_ONE`, answering its user), then `ZREM`s it
+//!   from the index;
+//! - `remove_user` reads the index [`REMOVE_USER_BATCH`] members at a time, deletes each
+//!   session only if its `u` field is still that user (`DELETE_IF_OWNER`, one `EVAL`
+//!   per session sent as one cluster pipeline, which the crate groups per node), then
+//!   drops those members; `trim_user` asks the index which sessions are beyond the cap
+//!   (`TRIM_ONE`) and deletes them the same way.
+//!
+//! What cluster mode gives up: logout-everywhere and the per-user cap are not atomic
+//! across slots (a session stored while `remove_user` runs may survive, as between
+//! batches on a standalone Redis; so may one re-stored with `StoreMode::Upsert` between
+//! its deletion and its removal from the index, which the manager never does: it
+//! saves with `IfRevision`/`IfExists`, which refuse a deleted session); a store of a
+//! user's session, and its renewal, cost one round trip more (the index; a retrieve
+//! within the slack is the same one `HMGET`); the cap counts index entries, so a
+//! dangling one counts until it expires. Python Toto's
+//! layout (`toto` options) needs multi-key scripts and is refused on a cluster.
 //!
 //! Connections come from the Redis backends' shared pool (`redis_pool`): opened on
 //! demand with timeouts, dropped after an I/O error (a restarted Redis is picked up by
@@ -35,10 +70,10 @@
 
 use std::time::Duration;
 
-use redis::{Connection, Script};
+use redis::Script;
 use sha2::{Digest, Sha256};
 
-use crate::backend::redis_pool::{PoolOptions, RedisPool};
+use crate::backend::redis_pool::{PoolOptions, RedisConnection, RedisPool};
 use crate::backend::redis_toto::{self, TotoCompat, TotoHost};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::error::{Error, Result};
@@ -88,7 +123,11 @@ impl Default for RedisOptions {
 // token at its own revision means the write already happened (a run repeated after an
 // interrupted reply). Equal records are not enough: two concurrent increments of one
 // counter write the same bytes, and one of them must be a conflict.
-const STORE: &str = r"
+// The parts of the store scripts (STORE on a standalone Redis, STORE_ONE on a cluster).
+// The mode checks:
+macro_rules! store_checks {
+    () => {
+        r"
 local key, user, exp = KEYS[1], ARGV[2], tonumber(ARGV[3])
 local mode = ARGV[4]
 if mode ~= '0' then
@@ -108,13 +147,30 @@ if mode ~= '0' then
     end
   end
 end
+"
+    };
+}
+// The write itself:
+macro_rules! store_write {
+    () => {
+        r"
+redis.call('DEL', key)
+redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8], 'e', ARGV[3])
+redis.call('PEXPIREAT', key, exp)
+"
+    };
+}
+
+const STORE: &str = concat!(
+    store_checks!(),
+    r"
 local old = redis.pcall('HGET', key, 'u')
 if type(old) == 'string' and old ~= user and old ~= '' then
   redis.call('ZREM', ARGV[5] .. old, key)
 end
-redis.call('DEL', key)
-redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8], 'e', ARGV[3])
-redis.call('PEXPIREAT', key, exp)
+",
+    store_write!(),
+    r"
 if user ~= '' then
   local idx = ARGV[5] .. user
   local t = redis.call('TIME')
@@ -123,6 +179,64 @@ if user ~= '' then
   if redis.call('PEXPIRETIME', idx) < exp then redis.call('PEXPIREAT', idx, exp) end
 end
 return 1
+"
+);
+
+// Cluster mode: STORE on the session key alone (the same checks, revision and token);
+// the user index was updated before it by INDEX_ADD.
+const STORE_ONE: &str = concat!(store_checks!(), store_write!(), "return 1\n");
+
+// Cluster mode, KEYS[1]: a user's index. Adds (or raises the score of) session key
+// ARGV[2] at expiry ARGV[1], never lowering a score, drops expired members, and keeps
+// the index alive as long as its longest session.
+const INDEX_ADD: &str = r"
+local idx, exp = KEYS[1], tonumber(ARGV[1])
+local t = redis.call('TIME')
+redis.call('ZADD', idx, 'GT', exp, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. (t[1] * 1000 + math.floor(t[2] / 1000)))
+if redis.call('PEXPIRETIME', idx) < exp then redis.call('PEXPIREAT', idx, exp) end
+return 1
+";
+
+// Cluster mode: RENEW on the session key alone (the caller raised the user's index
+// first, with INDEX_ADD).
+const RENEW_ONE: &str = r"
+local key, target = KEYS[1], tonumber(ARGV[1])
+if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
+  redis.call('HSET', key, 'e', ARGV[1])
+  return target
+end
+local held = redis.call('PEXPIRETIME', key)
+if held > 0 and redis.call('HEXISTS', key, 'e') == 0 then
+  redis.call('HSET', key, 'e', held)
+end
+return held
+";
+
+// Cluster mode: deletes a session, answering its user ('' if none) for the index.
+const REMOVE_ONE: &str = r"
+local u = redis.pcall('HGET', KEYS[1], 'u')
+redis.call('DEL', KEYS[1])
+if type(u) == 'string' then return u end
+return ''
+";
+
+// Cluster mode: deletes session KEYS[1] only if it belongs to user ARGV[1] (an index
+// entry can outlive its session or its owner). Sent as EVAL in a cluster pipeline.
+const DELETE_IF_OWNER: &str = r"
+if redis.pcall('HGET', KEYS[1], 'u') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+// Cluster mode, KEYS[1]: a user's index. Drops expired members and answers the members
+// beyond the ARGV[1] that expire last (lowest scores first), for the caller to delete.
+const TRIM_ONE: &str = r"
+local idx, keep = KEYS[1], tonumber(ARGV[1])
+local t = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. (t[1] * 1000 + math.floor(t[2] / 1000)))
+local n = redis.call('ZCARD', idx)
+if n <= keep then return {} end
+return redis.call('ZRANGE', idx, 0, n - keep - 1)
 ";
 
 // The expiry of KEYS[1] becomes ARGV[1] (Unix ms) if that is later, in the hash's `e`
@@ -193,6 +307,17 @@ pub struct RedisCache {
     remove: Script,
     remove_user: Script,
     trim_user: Script,
+    /// Cluster mode (`redis+cluster://`): single-key scripts, see the module doc.
+    cluster: Option<ClusterScripts>,
+}
+
+/// The single-key scripts of cluster mode.
+struct ClusterScripts {
+    store: Script,
+    index_add: Script,
+    renew: Script,
+    remove: Script,
+    trim: Script,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -209,8 +334,11 @@ fn to_ms(seconds: f64) -> i64 {
 }
 
 impl RedisCache {
-    /// A cache on `url` (`redis://[:password@]host:port[/db]`). Nothing is connected
-    /// until the first operation; a malformed URL or zero timeout is refused here.
+    /// A cache on `url`: `redis://[:password@]host:port[/db]` for a standalone Redis,
+    /// `redis+cluster://[:password@]host:port[,host:port...]` for a Redis Cluster
+    /// (seed nodes). Nothing is connected until the first operation; a malformed URL,
+    /// a zero timeout, or Python Toto's layout options on a cluster are refused here
+    /// ([`Error::InvalidArgument`]).
     pub fn new(url: &str, options: RedisOptions) -> Result<RedisCache> {
         let pool = RedisPool::new(
             url,
@@ -221,9 +349,25 @@ impl RedisCache {
                 down_backoff: options.down_backoff,
             },
         )?;
+        let toto = &options.toto;
+        if pool.is_cluster() && (toto.read || toto.write || toto.keep_toto_key) {
+            // Toto's keys and their per-user tracking are written together by
+            // multi-key scripts.
+            return Err(Error::InvalidArgument(
+                "redis: Python Toto's session layout (toto_read, toto_keep_key, toto_write) is not supported on a Redis Cluster",
+            ));
+        }
+        let cluster = pool.is_cluster().then(|| ClusterScripts {
+            store: Script::new(STORE_ONE),
+            index_add: Script::new(INDEX_ADD),
+            renew: Script::new(RENEW_ONE),
+            remove: Script::new(REMOVE_ONE),
+            trim: Script::new(TRIM_ONE),
+        });
         Ok(RedisCache {
             pool,
             options,
+            cluster,
             store: Script::new(STORE),
             renew: Script::new(RENEW),
             remove: Script::new(REMOVE),
@@ -250,6 +394,143 @@ impl RedisCache {
     fn user_prefix(&self) -> String {
         format!("{}u:", self.options.key_prefix)
     }
+
+    fn user_index(&self, user_id: &str) -> String {
+        format!("{}u:{user_id}", self.options.key_prefix)
+    }
+
+    /// True on a Redis Cluster (`redis+cluster://`).
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+}
+
+/// Cluster mode: deletes those of `keys` that belong to `user_id` (one single-key
+/// EVAL each, sent as one cluster pipeline: the crate groups them per node and follows
+/// redirections). Answers how many went.
+fn delete_owned(
+    con: &mut RedisConnection,
+    user_id: &str,
+    keys: &[String],
+) -> redis::RedisResult<u64> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let Some(cluster) = con.cluster() else {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "a cluster pipeline needs a cluster connection",
+        )));
+    };
+    let mut pipe = redis::cluster::cluster_pipe();
+    for key in keys {
+        pipe.cmd("EVAL")
+            .arg(DELETE_IF_OWNER)
+            .arg(1)
+            .arg(key)
+            .arg(user_id);
+    }
+    let deleted: Vec<u64> = pipe.query(cluster)?;
+    Ok(deleted.iter().sum())
+}
+
+impl RedisCache {
+    /// Cluster mode: the user's index first (so a failure in between leaves only a
+    /// dangling entry, never a session missing from its index), then STORE_ONE.
+    fn store_cluster(
+        &self,
+        scripts: &ClusterScripts,
+        key: &str,
+        user_id: &str,
+        call: impl Fn(&mut RedisConnection) -> redis::RedisResult<i64>,
+        expires_ms: i64,
+    ) -> Result<i64> {
+        if !user_id.is_empty() {
+            let index = self.user_index(user_id);
+            let _: i64 = self.pool.run(|con| {
+                scripts
+                    .index_add
+                    .key(&index)
+                    .arg(expires_ms)
+                    .arg(key)
+                    .invoke(con)
+            })?;
+        }
+        self.pool.run(call)
+    }
+
+    /// Cluster mode: the renew step, the user's index raised first (so the index's
+    /// score is never below the session's expiry), then RENEW_ONE. Answers as RENEW.
+    fn renew_cluster(
+        &self,
+        scripts: &ClusterScripts,
+        key: &str,
+        user_id: &str,
+        target: i64,
+    ) -> Result<i64> {
+        if !user_id.is_empty() && target > 0 {
+            let index = self.user_index(user_id);
+            let _: i64 = self.pool.run(|con| {
+                scripts
+                    .index_add
+                    .key(&index)
+                    .arg(target)
+                    .arg(key)
+                    .invoke(con)
+            })?;
+        }
+        self.pool
+            .run(|con| scripts.renew.key(key).arg(target).invoke(con))
+    }
+
+    /// Cluster mode: the index's members in batches, each session deleted if it is
+    /// still the user's, then those members dropped from the index.
+    fn remove_user_cluster(&self, user_id: &str) -> Result<u64> {
+        let index = self.user_index(user_id);
+        let mut removed = 0u64;
+        loop {
+            let keys: Vec<String> = self.pool.run(|con| {
+                redis::cmd("ZRANGE")
+                    .arg(&index)
+                    .arg(0)
+                    .arg(REMOVE_USER_BATCH - 1)
+                    .query(con)
+            })?;
+            if keys.is_empty() {
+                break;
+            }
+            removed += self.pool.run(|con| delete_owned(con, user_id, &keys))?;
+            let _: i64 = self
+                .pool
+                .run(|con| redis::cmd("ZREM").arg(&index).arg(&keys).query(con))?;
+            if keys.len() < REMOVE_USER_BATCH {
+                break;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Cluster mode: TRIM_ONE on the index names the sessions beyond `keep`; each is
+    /// deleted if still the user's, then dropped from the index.
+    fn trim_user_cluster(
+        &self,
+        scripts: &ClusterScripts,
+        user_id: &str,
+        keep: usize,
+    ) -> Result<u64> {
+        let index = self.user_index(user_id);
+        let keys: Vec<String> = self
+            .pool
+            .run(|con| scripts.trim.key(&index).arg(keep).invoke(con))?;
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let removed = self.pool.run(|con| delete_owned(con, user_id, &keys))?;
+        let _: i64 = self
+            .pool
+            .run(|con| redis::cmd("ZREM").arg(&index).arg(&keys).query(con))?;
+        Ok(removed)
+    }
 }
 
 impl RedisCache {
@@ -272,8 +553,9 @@ impl RedisCache {
         };
         // Identifies this call's write if the script has to run again (see STORE).
         let token = u64::from_le_bytes(crate::core::rng::bytes::<8>()).to_string();
-        let stored: i64 = self.pool.run(|con| {
-            self.store
+        let script = self.cluster.as_ref().map_or(&self.store, |c| &c.store);
+        let call = |con: &mut RedisConnection| {
+            script
                 .key(&key)
                 .arg(record)
                 .arg(user_id)
@@ -284,7 +566,11 @@ impl RedisCache {
                 .arg(expected.to_string())
                 .arg(&token)
                 .invoke(con)
-        })?;
+        };
+        let stored: i64 = match &self.cluster {
+            Some(scripts) => self.store_cluster(scripts, &key, user_id, call, to_ms(expires))?,
+            None => self.pool.run(call)?,
+        };
         match stored {
             1 => {
                 if self.options.toto.write {
@@ -368,13 +654,16 @@ impl SessionCache for RedisCache {
         let expires_ms = match due {
             None => held.unwrap_or(-1),
             Some(target) => {
-                let now_held: i64 = self.pool.run(|con| {
-                    self.renew
-                        .key(&key)
-                        .arg(target)
-                        .arg(self.user_prefix())
-                        .invoke(con)
-                })?;
+                let now_held: i64 = match &self.cluster {
+                    Some(scripts) => self.renew_cluster(scripts, &key, &user, target)?,
+                    None => self.pool.run(|con| {
+                        self.renew
+                            .key(&key)
+                            .arg(target)
+                            .arg(self.user_prefix())
+                            .invoke(con)
+                    })?,
+                };
                 if now_held == -2 {
                     // Removed since the read: gone for the caller too.
                     return Ok(None);
@@ -414,6 +703,16 @@ impl SessionCache for RedisCache {
 
     fn remove(&self, id: &str) -> Result<()> {
         let key = self.session_key(id);
+        if let Some(scripts) = &self.cluster {
+            let user: String = self.pool.run(|con| scripts.remove.key(&key).invoke(con))?;
+            if !user.is_empty() {
+                let index = self.user_index(&user);
+                let _: i64 = self
+                    .pool
+                    .run(|con| redis::cmd("ZREM").arg(&index).arg(&key).query(con))?;
+            }
+            return Ok(());
+        }
         let _: i64 = self
             .pool
             .run(|con| self.remove.key(&key).arg(self.user_prefix()).invoke(con))?;
@@ -426,6 +725,9 @@ impl SessionCache for RedisCache {
     /// One script on the user's index: expired members dropped, then the sessions
     /// beyond `keep` that expire soonest removed (safe to run again).
     fn trim_user(&self, user_id: &str, keep: usize) -> Result<u64> {
+        if let Some(scripts) = &self.cluster {
+            return self.trim_user_cluster(scripts, user_id, keep);
+        }
         let index = format!("{}{user_id}", self.user_prefix());
         self.pool
             .run(|con| self.trim_user.key(&index).arg(keep).invoke(con))
@@ -436,6 +738,9 @@ impl SessionCache for RedisCache {
     /// stored for the user while the batches run may survive, as one stored just after
     /// the call would.
     fn remove_user(&self, user_id: &str) -> Result<u64> {
+        if self.cluster.is_some() {
+            return self.remove_user_cluster(user_id);
+        }
         let index = format!("{}{user_id}", self.user_prefix());
         let mut removed = 0u64;
         loop {
@@ -467,7 +772,7 @@ impl TotoHost for RedisCache {
         &self.options.toto
     }
 
-    fn run<T>(&self, op: impl Fn(&mut Connection) -> redis::RedisResult<T>) -> Result<T> {
+    fn run<T>(&self, op: impl Fn(&mut RedisConnection) -> redis::RedisResult<T>) -> Result<T> {
         self.pool.run(op)
     }
 }

@@ -1,9 +1,20 @@
-//! Connections to one Redis server, shared by the Redis backends (the session cache
-//! and the account store), so that every one of them gets the same behaviour:
+//! Connections to one Redis server or one Redis Cluster, shared by the Redis backends
+//! (the session cache and the account store), so that every one of them gets the same
+//! behaviour:
 //!
+//! - **two kinds, one URL**: `redis://[:password@]host:port[/db]` is a standalone
+//!   Redis; `redis+cluster://[:password@]host:port[,host:port...]` is a Redis Cluster
+//!   given by seed nodes (the password applies to every node). A pooled cluster
+//!   connection is the `redis` crate's `ClusterConnection` (its `cluster` feature): it
+//!   learns the slot map from a seed, routes each command by its key, follows `MOVED`
+//!   and `ASK`, and retries `TRYAGAIN`/`CLUSTERDOWN` a bounded number of times
+//!   ([`CLUSTER_RETRIES`], short waits). No routing is written here;
 //! - **a small pool**: connections are opened on demand with a connect timeout, given
 //!   read/write timeouts, returned after success and dropped after an I/O error, so a
-//!   restarted Redis is picked up without recreating the backend;
+//!   restarted Redis is picked up without recreating the backend; a pooled connection
+//!   that Redis closed while idle (its `timeout` setting, CLIENT KILL, a proxy, a
+//!   restart) is replaced and the operation runs on a fresh one, with no error and no
+//!   back-off;
 //! - **errors as codes**: Redis down, slow, or still loading its dataset (`LOADING`) is
 //!   [`Error::Unavailable`] within the timeouts; anything else is [`Error::Backend`];
 //! - **fail fast while Redis is down**: after a connection-level failure (connect
@@ -19,17 +30,32 @@
 //!   unknown, is dropped and the operation runs again on a fresh one
 //!   ([`RedisPool::run`]), unless the caller says it must not run twice
 //!   ([`RedisPool::run_once`]).
+//!
+//! In cluster mode the same holds per pooled cluster connection (which holds one
+//! socket per node, all with the timeouts): a connection-level failure on any node
+//! drops the whole cluster connection, so the next one reads the slot map afresh
+//! (how a failover is picked up), and starts the back-off for the whole cache. A
+//! timed-out reply is read again by the crate before it gives up, so a hung node costs
+//! up to `(1 + CLUSTER_RETRIES) x io_timeout` per call, then the back-off applies.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use redis::{Connection, ErrorKind, RedisError, ServerErrorKind};
+use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConnection};
+use redis::{Cmd, Connection, ConnectionLike, ErrorKind, RedisError, ServerErrorKind, Value};
 
 use crate::core::error::{Error, Result};
 
 /// How many times an operation interrupted by a signal is run again by
 /// [`RedisPool::run`].
 const INTERRUPTED_RETRIES: u32 = 3;
+
+/// The URL scheme that selects Redis Cluster (seed nodes, comma separated).
+pub(crate) const CLUSTER_SCHEME: &str = "redis+cluster://";
+
+/// How many times the cluster client retries one command (a `MOVED` then an `ASK`
+/// redirection take two; `TRYAGAIN`/`CLUSTERDOWN` are retried after 10-100 ms).
+pub(crate) const CLUSTER_RETRIES: u32 = 2;
 
 /// Timeouts and sizes of a [`RedisPool`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +67,90 @@ pub(crate) struct PoolOptions {
     pub down_backoff: Duration,
 }
 
+/// A connection to a standalone Redis or to a Redis Cluster. Commands, scripts and
+/// (standalone only) pipelines run on it as on any `redis::ConnectionLike`; a cluster
+/// pipeline needs [`RedisConnection::cluster`].
+pub(crate) enum RedisConnection {
+    Single(Connection),
+    Cluster(Box<ClusterConnection>),
+}
+
+impl RedisConnection {
+    /// The cluster connection, in cluster mode.
+    pub(crate) fn cluster(&mut self) -> Option<&mut ClusterConnection> {
+        match self {
+            RedisConnection::Single(_) => None,
+            RedisConnection::Cluster(c) => Some(c),
+        }
+    }
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<Value> {
+        match self {
+            RedisConnection::Single(c) => c.req_packed_command(cmd),
+            RedisConnection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisResult<Vec<Value>> {
+        match self {
+            RedisConnection::Single(c) => c.req_packed_commands(cmd, offset, count),
+            RedisConnection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn req_command(&mut self, cmd: &Cmd) -> redis::RedisResult<Value> {
+        match self {
+            RedisConnection::Single(c) => c.req_command(cmd),
+            RedisConnection::Cluster(c) => c.req_command(cmd),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            RedisConnection::Single(c) => c.get_db(),
+            RedisConnection::Cluster(c) => c.get_db(),
+        }
+    }
+
+    fn supports_pipelining(&self) -> bool {
+        match self {
+            RedisConnection::Single(c) => c.supports_pipelining(),
+            RedisConnection::Cluster(c) => c.supports_pipelining(),
+        }
+    }
+
+    fn check_connection(&mut self) -> bool {
+        match self {
+            RedisConnection::Single(c) => c.check_connection(),
+            RedisConnection::Cluster(c) => c.check_connection(),
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        match self {
+            RedisConnection::Single(c) => c.is_open(),
+            RedisConnection::Cluster(c) => c.is_open(),
+        }
+    }
+}
+
+/// Where connections go.
+enum Target {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
 /// A pooled connection and the process that opened it.
 struct Pooled {
     pid: u32,
-    con: Connection,
+    con: RedisConnection,
 }
 
 /// Idle connections and the fail-fast state, under one lock.
@@ -55,9 +161,9 @@ struct Pool {
     down_until: Option<Instant>,
 }
 
-/// Connections to one Redis server (see the module doc). Thread-safe.
+/// Connections to one Redis server or cluster (see the module doc). Thread-safe.
 pub(crate) struct RedisPool {
-    client: redis::Client,
+    target: Target,
     options: PoolOptions,
     pool: Mutex<Pool>,
 }
@@ -74,6 +180,7 @@ fn is_interrupted(e: &RedisError) -> bool {
 /// connection is dropped and the back-off starts.
 fn is_connection_failure(e: &RedisError) -> bool {
     e.is_io_error()
+        || e.kind() == ErrorKind::ClusterConnectionNotFound
         || e.is_timeout()
         || e.is_connection_refusal()
         || e.is_connection_dropped()
@@ -82,9 +189,19 @@ fn is_connection_failure(e: &RedisError) -> bool {
 
 /// A Redis error as the library's error: unavailable (retry later) or failed.
 pub(crate) fn classify(e: RedisError) -> Error {
-    // LOADING: a restarted Redis is reading its dataset; retrying later succeeds.
-    let loading = e.kind() == ErrorKind::Server(ServerErrorKind::BusyLoading);
-    if loading
+    // LOADING: a restarted Redis is reading its dataset; CLUSTERDOWN, TRYAGAIN and
+    // MASTERDOWN: a cluster in the middle of a failover or a resharding. Retrying later
+    // succeeds.
+    let transient = matches!(
+        e.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::BusyLoading
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::MasterDown
+        ) | ErrorKind::ClusterConnectionNotFound
+    );
+    if transient
         || e.is_io_error()
         || e.is_timeout()
         || e.is_connection_refusal()
@@ -96,34 +213,90 @@ pub(crate) fn classify(e: RedisError) -> Error {
     }
 }
 
+/// The cluster client for the part of a `redis+cluster://` URL after the scheme:
+/// `[user:password@]host:port[,host:port...]`, each seed becoming
+/// `redis://[user:password@]host:port`.
+fn cluster_client(rest: &str, options: &PoolOptions) -> Result<ClusterClient> {
+    const BAD: Error = Error::InvalidArgument(
+        "not a valid redis+cluster://[:password@]host:port[,host:port...] URL",
+    );
+    let (auth, hosts) = match rest.rsplit_once('@') {
+        Some((auth, hosts)) => (format!("{auth}@"), hosts),
+        None => (String::new(), rest),
+    };
+    let hosts = hosts.strip_suffix('/').unwrap_or(hosts);
+    let mut seeds = Vec::new();
+    for host in hosts.split(',') {
+        // host:port only: no database (a cluster has one), no path, no empty seed.
+        if host.is_empty() || host.contains(['/', '?', '#', '@']) || !host.contains(':') {
+            return Err(BAD);
+        }
+        let seed = format!("redis://{auth}{host}/");
+        redis::Client::open(seed.as_str()).map_err(|_| BAD)?;
+        seeds.push(seed);
+    }
+    ClusterClientBuilder::new(seeds)
+        .connection_timeout(options.connect_timeout)
+        .response_timeout(options.io_timeout)
+        .retries(CLUSTER_RETRIES)
+        .min_retry_wait(10)
+        .max_retry_wait(100)
+        .build()
+        .map_err(|_| BAD)
+}
+
 impl RedisPool {
-    /// A pool for `url` (`redis://[:password@]host:port[/db]`). Nothing is connected
-    /// until the first operation; a malformed URL or a zero timeout is refused here.
+    /// A pool for `url` (`redis://[:password@]host:port[/db]`, or
+    /// `redis+cluster://[:password@]host:port[,host:port...]` for a cluster). Nothing
+    /// is connected until the first operation; a malformed URL or a zero timeout is
+    /// refused here.
     pub(crate) fn new(url: &str, options: PoolOptions) -> Result<RedisPool> {
         if options.connect_timeout.is_zero() || options.io_timeout.is_zero() {
             return Err(Error::InvalidArgument(
                 "redis timeouts must be greater than zero",
             ));
         }
-        let client = redis::Client::open(url)
-            .map_err(|_| Error::InvalidArgument("not a valid redis:// URL"))?;
+        let target = match url.strip_prefix(CLUSTER_SCHEME) {
+            Some(rest) => Target::Cluster(cluster_client(rest, &options)?),
+            None => Target::Single(
+                redis::Client::open(url)
+                    .map_err(|_| Error::InvalidArgument("not a valid redis:// URL"))?,
+            ),
+        };
         Ok(RedisPool {
-            client,
+            target,
             options,
             pool: Mutex::new(Pool::default()),
         })
     }
 
-    fn connect(&self) -> Result<Connection> {
-        let con = self
-            .client
-            .get_connection_with_timeout(self.options.connect_timeout)
-            .map_err(classify)?;
-        con.set_read_timeout(Some(self.options.io_timeout))
-            .map_err(classify)?;
-        con.set_write_timeout(Some(self.options.io_timeout))
-            .map_err(classify)?;
-        Ok(con)
+    /// True for a Redis Cluster (`redis+cluster://`).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster(_))
+    }
+
+    fn connect(&self) -> Result<RedisConnection> {
+        let io = Some(self.options.io_timeout);
+        match &self.target {
+            Target::Single(client) => {
+                let con = client
+                    .get_connection_with_timeout(self.options.connect_timeout)
+                    .map_err(classify)?;
+                con.set_read_timeout(io).map_err(classify)?;
+                con.set_write_timeout(io).map_err(classify)?;
+                Ok(RedisConnection::Single(con))
+            }
+            Target::Cluster(client) => {
+                // Connects to a seed, reads the slot map, connects to the nodes (each
+                // with the connect timeout, replies with the I/O timeout).
+                let con = client.get_connection().map_err(classify)?;
+                // The crate leaves writes without a timeout: set it on every node's
+                // socket, present and future.
+                con.set_write_timeout(io).map_err(classify)?;
+                con.set_read_timeout(io).map_err(classify)?;
+                Ok(RedisConnection::Cluster(Box::new(con)))
+            }
+        }
     }
 
     fn pool(&self) -> MutexGuard<'_, Pool> {
@@ -140,7 +313,7 @@ impl RedisPool {
     /// An idle connection opened by this process, if any; fails fast while backing
     /// off. Connections opened by another process (inherited through `fork()`) are
     /// dropped here, never used.
-    fn checkout(&self, pid: u32) -> Result<Option<Connection>> {
+    fn checkout(&self, pid: u32) -> Result<Option<RedisConnection>> {
         let mut pool = self.pool();
         if let Some(until) = pool.down_until {
             if Instant::now() < until {
@@ -157,7 +330,7 @@ impl RedisPool {
         Ok(pool.idle.pop().map(|p| p.con))
     }
 
-    fn checkin(&self, pid: u32, con: Connection) {
+    fn checkin(&self, pid: u32, con: RedisConnection) {
         let mut pool = self.pool();
         if pool.idle.len() < self.options.pool_size {
             pool.idle.push(Pooled { pid, con });
@@ -170,7 +343,7 @@ impl RedisPool {
     /// operation failed at the connection level, which also starts the back-off.
     pub(crate) fn run<T>(
         &self,
-        op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
+        op: impl Fn(&mut RedisConnection) -> redis::RedisResult<T>,
     ) -> Result<T> {
         self.run_with(INTERRUPTED_RETRIES, op)
     }
@@ -179,7 +352,7 @@ impl RedisPool {
     /// an interruption is unknown, and reported as [`Error::Unavailable`]).
     pub(crate) fn run_once<T>(
         &self,
-        op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
+        op: impl Fn(&mut RedisConnection) -> redis::RedisResult<T>,
     ) -> Result<T> {
         self.run_with(0, op)
     }
@@ -187,15 +360,16 @@ impl RedisPool {
     fn run_with<T>(
         &self,
         retries: u32,
-        op: impl Fn(&mut Connection) -> redis::RedisResult<T>,
+        op: impl Fn(&mut RedisConnection) -> redis::RedisResult<T>,
     ) -> Result<T> {
         let pid = std::process::id();
         let mut attempt = 0;
+        let mut replaced_stale = false;
         loop {
-            let mut con = match self.checkout(pid)? {
-                Some(con) => con,
+            let (mut con, pooled) = match self.checkout(pid)? {
+                Some(con) => (con, true),
                 None => match self.connect() {
-                    Ok(con) => con,
+                    Ok(con) => (con, false),
                     Err(e) => {
                         if matches!(e, Error::Unavailable(_)) {
                             self.mark_down();
@@ -216,6 +390,19 @@ impl RedisPool {
                         return Err(classify(e));
                     }
                 }
+                // A pooled connection that Redis closed while it sat idle (its
+                // `timeout`, CLIENT KILL, a proxy, a restart): not a sign that Redis is
+                // down. The other idle ones are likely closed too; drop them, and run
+                // the operation once more on a fresh connection (when it may run
+                // twice), without the back-off.
+                Err(e) if pooled && !replaced_stale && is_closed_by_peer(&e) => {
+                    drop(con);
+                    self.pool().idle.clear();
+                    replaced_stale = true;
+                    if retries == 0 {
+                        return Err(classify(e));
+                    }
+                }
                 Err(e) => {
                     if is_connection_failure(&e) {
                         drop(con);
@@ -228,4 +415,10 @@ impl RedisPool {
             }
         }
     }
+}
+
+/// True for a connection the other end closed (end of file, reset, broken pipe), as
+/// opposed to one that timed out or was refused.
+fn is_closed_by_peer(e: &RedisError) -> bool {
+    e.is_connection_dropped() && !e.is_timeout() && !e.is_connection_refusal()
 }

@@ -22,6 +22,7 @@ use std::sync::OnceLock;
 
 use redis::Script;
 
+use crate::backend::redis_pool::RedisConnection;
 use crate::backend::toto_pickle;
 use crate::backend::{Loaded, SessionCache, StoreMode};
 use crate::core::error::{Error, Result};
@@ -36,7 +37,7 @@ pub(super) trait TotoHost: SessionCache {
     /// The cache's Toto layout options.
     fn compat(&self) -> &TotoCompat;
     /// Runs `op` on one of the cache's connections (see `RedisCache::with_connection`).
-    fn run<T>(&self, op: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T>;
+    fn run<T>(&self, op: impl Fn(&mut RedisConnection) -> redis::RedisResult<T>) -> Result<T>;
 }
 
 /// Python Toto's session layout in a [`crate::backend::RedisCache`] (all off by default).

@@ -89,8 +89,13 @@ pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> Toto
     })
 }
 
-/// Creates a session cache in Redis at `url` (`redis://[:password@]host:port[/db]`).
-/// Nothing is connected yet: a Redis that is down shows as
+/// Creates a session cache in Redis at `url` (`redis://[:password@]host:port[/db]`), or
+/// on a Redis Cluster: `redis+cluster://[:password@]host:port[,host:port...]` names seed
+/// nodes (comma separated; the password applies to every node), the URL alone selects
+/// the mode. On a cluster every script touches one key (the session's, or the user
+/// index's, updated first), so logout-everywhere and the per-user cap are not atomic
+/// across slots, and the `toto_*` options are refused (TOTO_RESULT_INVALID_ARGUMENT);
+/// see docs/redis.md "Redis Cluster". Nothing is connected yet: a Redis that is down shows as
 /// TOTO_RESULT_BACKEND_UNAVAILABLE on the first operation (within the timeouts), and
 /// the same handle works again once Redis is back. Expiry follows each session's
 /// absolute expiry (Redis's own clock); retrieve-with-renewal is one round trip.
@@ -111,7 +116,7 @@ pub extern "C" fn toto_redis_options_default(out: *mut TotoRedisOptions) -> Toto
 /// version's fields are read.
 /// Thread safety: any thread; the cache is shareable by any number of threads.
 /// Errors: TOTO_RESULT_INVALID_ARGUMENT (malformed URL, zero timeout, unknown options
-/// version), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
+/// version, `toto_*` options on a cluster URL), TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_TOO_LARGE, TOTO_RESULT_NULL_ARGUMENT.
 #[no_mangle]
 pub extern "C" fn toto_cache_new_redis(
     url: *const c_char,

@@ -62,7 +62,9 @@ pub extern "C" fn toto_redis_account_store_options_default(
     })
 }
 
-/// Creates an account store in Redis at `url` (`redis://[:password@]host:port[/db]`):
+/// Creates an account store in Redis at `url` (`redis://[:password@]host:port[/db]`, or
+/// `redis+cluster://[:password@]host:port[,host:port...]` for a Redis Cluster: every
+/// operation touches one account's key, so it runs there unchanged):
 /// one hash per account under `<prefix><user_id>` (default `account:<user_id>`, the
 /// layout Python Toto 1.0.10 uses, so its accounts log in unchanged and their `$p5k2$`
 /// password hashes are upgraded to Argon2id on login). Text properties are stored as

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Cross-language test: one session shared through one Redis by C, Go and Ruby.
-#   tests/cross/run.sh STAGE
+#   tests/cross/run.sh STAGE            a private redis-server, then client-side sessions
+#   tests/cross/run.sh STAGE cluster    the Redis part only, on the Redis Cluster at
+#                                       TOTO_REDIS_CLUSTER_URL (scripts/with-redis-cluster.sh)
 # C creates and signs it; Go, then Ruby, verify the signed request, check what C wrote
 # and add their own value; C then sees all three. A private redis-server is started
 # (scripts/with-redis.sh). Then the same with client-side sessions (no server store; one
@@ -8,7 +10,13 @@
 # saves (a new token), Ruby opens C's and Go's tokens and saves, C checks Ruby's token.
 # Prints "cross-language: 6 passed, 0 failed" on success.
 set -euo pipefail
-stage=$(cd "${1:?usage: tests/cross/run.sh STAGE}" && pwd)
+stage=$(cd "${1:?usage: tests/cross/run.sh STAGE [cluster]}" && pwd)
+mode=${2:-}
+case "$mode" in
+  "") ;;
+  cluster) [ -n "${TOTO_REDIS_CLUSTER_URL:-}" ] || { echo "cross: cluster mode needs TOTO_REDIS_CLUSTER_URL (scripts/with-redis-cluster.sh)" >&2; exit 1; } ;;
+  *) echo "usage: tests/cross/run.sh STAGE [cluster]" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/build/cross"
@@ -22,13 +30,20 @@ cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags toto_session) "$here/c_s
   go build -o "$out/go_side" .)
 
 export TOTO_SESSION_LIB="$stage/lib/libtoto_session.so"
-"$root/scripts/with-redis.sh" bash -euo pipefail -c '
+redis_part='
   read -r id key mac < <("$0/c_side" create)
   [ -n "$mac" ] || { echo "cross: C did not create a session" >&2; exit 1; }
   "$0/go_side" "$id" "$mac"
   ruby -I"$1/bindings/ruby/lib" "$1/tests/cross/ruby_side.rb" "$id" "$mac"
   "$0/c_side" check "$id"
-' "$out" "$root"
+'
+if [ "$mode" = cluster ]; then
+  # The same session, through the cluster: the URL alone selects cluster mode.
+  TOTO_REDIS_URL="$TOTO_REDIS_CLUSTER_URL" bash -euo pipefail -c "$redis_part" "$out" "$root"
+  echo "cross-language on the Redis Cluster: 3 passed, 0 failed"
+  exit 0
+fi
+"$root/scripts/with-redis.sh" bash -euo pipefail -c "$redis_part" "$out" "$root"
 
 TOTO_CLIENT_KEY="7:$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" bash -euo pipefail -c '
   export TOTO_CLIENT_KEY

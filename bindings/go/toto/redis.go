@@ -55,7 +55,9 @@ func millis(d time.Duration, def C.uint32_t) C.uint32_t {
 }
 
 // NewRedisCache makes a session cache in Redis at url
-// (redis://[:password@]host:port[/db]); opts may be nil. Nothing is connected yet: a
+// (redis://[:password@]host:port[/db]), or on a Redis Cluster given by seed nodes
+// (redis+cluster://[:password@]host:port[,host:port...]; the Toto* options are refused
+// there, see docs/redis.md "Redis Cluster"); opts may be nil. Nothing is connected yet: a
 // Redis that is down shows as ErrBackendUnavailable on the first operation (within
 // the timeouts), and the same cache works again once Redis is back; after such a
 // failure calls fail fast for DownBackoff. Expiry follows each session's absolute
@@ -104,7 +106,8 @@ type RedisAccountStoreOptions struct {
 	PoolSize int
 }
 
-// NewRedisAccountStore makes an account store in Redis at url: one hash per account
+// NewRedisAccountStore makes an account store in Redis at url (redis://..., or
+// redis+cluster://[:password@]host:port[,host:port...] for a Redis Cluster): one hash per account
 // under account:<user id>, the password hash in the field "password" (Python Toto's
 // layout: its accounts log in unchanged, and their $p5k2$ hashes are upgraded to
 // Argon2id on login). Text properties are stored as they are; other values as a NUL

@@ -33,7 +33,8 @@ module TotoSession
         build(s.out_pointer, shield: false)
       end
 
-      # The built-in Redis account store at `url` (redis://[:password@]host:port[/db]):
+      # The built-in Redis account store at `url` (redis://[:password@]host:port[/db],
+      # or redis+cluster://[:password@]host:port[,host:port...] for a Redis Cluster):
       # one hash per account under "account:<user_id>" (key_prefix changes
       # "account:"), the password hash in the field "password": Python Toto 1.0.10's
       # layout, so its accounts log in unchanged (their $p5k2$ hashes become Argon2id

@@ -60,8 +60,11 @@ module TotoSession
         build(s.out_pointer, shield: !fn.nil?, keep: fn)
       end
 
-      # The built-in Redis cache at `url` (redis://[:password@]host:port[/db]). Nothing
-      # connects until the first operation; a Redis that is down shows as
+      # The built-in Redis cache at `url` (redis://[:password@]host:port[/db]), or on a
+      # Redis Cluster given by seed nodes
+      # (redis+cluster://[:password@]host:port[,host:port...]; the toto_* options are
+      # refused there, see docs/redis.md "Redis Cluster"). Nothing connects until the
+      # first operation; a Redis that is down shows as
       # BackendUnavailable and the same cache works again once it is back. After such a
       # failure every call fails fast for down_backoff_ms (default 1000; 0 = off)
       # instead of waiting for its own timeouts. Fork-safe: a worker forked from a
