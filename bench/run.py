@@ -878,10 +878,10 @@ def go_rows(t, go):
     n = len(rounds)
     sec = f"Go binding (cgo, go test -bench, {n} rounds: one test process per round)"
     floor_k = next((k for k in names if re.search(r"Floor|Noop|NoOp|Bare", k)), None)
-    get_k = "SessionGetInt" if "SessionGetInt" in names else next(
-        (k for k in names if re.search(r"Get", k)), None)
-    set_k = "SessionSetInt" if "SessionSetInt" in names else next(
-        (k for k in names if re.search(r"Set", k)), None)
+    # Issue 17: every scalar get/set of the binding (typed and generic, strings and
+    # bytes included) within 2x a bare cgo call; the Cgo* peers are not the binding,
+    # and a struct through JSON is not a scalar.
+    accessor = re.compile(r"^Session(Get|Set)(?!.*JSON)")
     allocs = go.get("allocs", {})
     floor = [r.get(floor_k) for r in rounds] if floor_k else None
     for k in names:
@@ -889,11 +889,26 @@ def go_rows(t, go):
         label = f"{k} ({allocs[k]})" if k in allocs else k
         peer = floor if floor and k != floor_k else None
         t.add(sec, label, v, peer, fn=TIME if peer else None, vs="bare cgo call" if peer else None,
-              goal=("<=", 2.0) if k in (get_k, set_k) else None, key=f"go.{k}")
-    for want, k in (("Get", get_k), ("Set", set_k)):
-        if k is None:
-            t.add(sec, f"{want} <= 2x bare cgo: no such benchmark", vs="not yet",
-                  goal=("<=", 2.0), key=f"go.{want.lower()}")
+              goal=("<=", 2.0) if accessor.match(k) and peer else None, key=f"go.{k}")
+    if not any(accessor.match(k) for k in names) or floor is None:
+        t.add(sec, "Session get/set <= 2x bare cgo: no such benchmark", vs="not yet",
+              goal=("<=", 2.0), key="go.get")
+    # Retrieve: at most 80 ns over the same C retrieve + free made straight through cgo
+    # (CgoManagerRetrieveMemory, one cgo call), and at most one allocation.
+    ret, peer_k = "ManagerRetrieveMemory", "CgoManagerRetrieveMemory"
+    if ret in names and peer_k in names:
+        t.add(sec, f"{ret}: ns added over {peer_k}", [r.get(ret) for r in rounds],
+              [r.get(peer_k) for r in rounds], fn=lambda a, b: a - b,
+              vs="the same C call through cgo; ratio = added ns", goal=("<=", 80.0),
+              key="go.retrieve_added_ns")
+    m = re.match(r"(\d+) allocs", allocs.get(ret, ""))
+    if m:
+        t.add(sec, f"{ret}: allocations per retrieve", ratios=[float(m.group(1))],
+              vs="allocs/op (ratio = count)", goal=("<=", 1.0), key="go.retrieve_allocs")
+    if "ManagerRetrieveGoCache" in names:
+        t.add(sec, "ManagerRetrieveGoCache (a cache written in Go)",
+              [r.get("ManagerRetrieveGoCache") for r in rounds], 1000.0, fn=TIME,
+              vs="limit 1000 ns", goal=("<=", 1.0), key="go.retrieve_go_cache")
 
 
 def gohttp_rows(t, http):
@@ -905,13 +920,13 @@ def gohttp_rows(t, http):
         mw = [r.get(f"{name}/middleware") for r in rounds]
         if None in bare or None in mw:
             t.add(sec, f"{label}: no figures", vs="not yet", key=f"gohttp.{name}.layer",
-                  goal=("<=", 10.0) if name == "SignedStateGetInProcess" else None)
+                  goal=("<=", 10.0))
             continue
         t.add(sec, f"{label}: middleware", mw, key=f"gohttp.{name}.middleware")
         t.add(sec, f"{label}: bare net/http", bare, key=f"gohttp.{name}.bare")
         t.add(sec, f"{label}: added by the layer (us)", mw, bare, fn=ADDED_US,
               vs="bare net/http; ratio = added us", key=f"gohttp.{name}.layer",
-              goal=("<=", 10.0) if name == "SignedStateGetInProcess" else None)
+              goal=("<=", 10.0))
 
 
 def gopeers_rows(t, peers):
@@ -946,18 +961,22 @@ def ruby_rows(t, ruby):
     sec = (f"Ruby binding (ffi gem, bindings/ruby/bench.rb: best of 3 per figure; "
            f"{len(rounds)} rounds: one process per round)")
     floor_k = next((k for k in names if re.search(r"floor|noop|no-op|bare", k, re.I)), None)
-    set_k = next((k for k in names if re.search(r"\[:\w+\]\s*=.*int", k)), None)
-    get_k = next((k for k in names if re.search(r"\[:\w+\]\s*\(int", k)), None)
+    # Issue 17: every scalar accessor (session[:k] and session[:k] = v, every type)
+    # within 2x a bare ffi call; the "raw ffi" rows are peers, not the binding.
+    accessor = re.compile(r"^session\[:\w+\](?!.*\(JSON\))")
     floor = [r.get(floor_k) for r in rounds] if floor_k else None
     for k in names:
         v = [r.get(k) for r in rounds]
         peer = floor if floor and k != floor_k else None
         t.add(sec, k, v, peer, fn=TIME if peer else None, vs="bare ffi call" if peer else None,
-              goal=("<=", 2.0) if k in (get_k, set_k) and floor else None, key=f"ruby.{k}")
-    for want, k in (("Get", get_k), ("Set", set_k)):
-        if k is None or floor is None:
-            t.add(sec, f"{want} <= 2x bare ffi: no such figure", vs="not yet",
-                  goal=("<=", 2.0), key=f"ruby.{want.lower()}")
+              goal=("<=", 2.0) if accessor.match(k) and floor else None, key=f"ruby.{k}")
+    if not any(accessor.match(k) for k in names) or floor is None:
+        t.add(sec, "session[:k] <= 2x bare ffi: no such figure", vs="not yet",
+              goal=("<=", 2.0), key="ruby.get")
+    ret = next((k for k in names if k.startswith("manager.retrieve_session")), None)
+    if ret:
+        t.add(sec, f"{ret}: limit 1.2 us", [r.get(ret) for r in rounds], 1200.0, fn=TIME,
+              vs="limit 1200 ns", goal=("<=", 1.0), key="ruby.retrieve_limit")
 
 
 def rack_rows(t, rack):

@@ -2161,6 +2161,24 @@ toto_result toto_session_get_scalar(const struct toto_session *session,
                                     struct toto_scalar *out);
 
 /**
+ * As toto_session_get_scalar, with `key` a NUL-terminated string, and returning at
+ * once what a caller reads first, so a binding whose every memory read costs a call
+ * (Ruby's ffi) reads `out` at most once per value. Keys holding a NUL byte need
+ * toto_session_get_scalar.
+ *
+ * Returns, on success (>= 0): bits 0-7 the toto_value_type, bit 8 the bool's value,
+ * bit 9 set when an integer fits in `out->integer`, bits 16 and up the length of text
+ * or bytes (`out->len`); `out` is filled as toto_session_get_scalar fills it. On
+ * failure: the toto_result negated (-TOTO_RESULT_NOT_FOUND for a missing key, and the
+ * errors of toto_session_get_scalar).
+ * Ownership: as toto_session_get_scalar (text and bytes are borrowed views).
+ * Thread safety: one thread at a time per session.
+ */
+int64_t toto_session_get_scalar_z(const struct toto_session *session,
+                                  const char *key,
+                                  struct toto_scalar *out);
+
+/**
  * Reads a bool.
  */
 toto_result toto_session_get_bool(const struct toto_session *session,
@@ -2276,6 +2294,62 @@ toto_result toto_session_set_bytes(struct toto_session *session,
                                    size_t key_len,
                                    const uint8_t *value,
                                    size_t value_len);
+
+/**
+ * As toto_session_set_null, with a NUL-terminated `key`.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
+ */
+toto_result toto_session_set_null_z(struct toto_session *session, const char *key);
+
+/**
+ * As toto_session_set_bool, with a NUL-terminated `key`.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
+ */
+toto_result toto_session_set_bool_z(struct toto_session *session, const char *key, bool value);
+
+/**
+ * As toto_session_set_i64, with a NUL-terminated `key`.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
+ */
+toto_result toto_session_set_i64_z(struct toto_session *session, const char *key, int64_t value);
+
+/**
+ * As toto_session_set_f64, with a NUL-terminated `key`.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
+ */
+toto_result toto_session_set_f64_z(struct toto_session *session, const char *key, double value);
+
+/**
+ * As toto_session_set_text, with `key` and `value` NUL-terminated strings (text
+ * holding a NUL byte needs toto_session_set_text). Values over 1 MiB:
+ * TOTO_RESULT_TOO_LARGE; invalid UTF-8: TOTO_RESULT_INVALID_UTF8.
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
+ */
+toto_result toto_session_set_text_z(struct toto_session *session,
+                                    const char *key,
+                                    const char *value);
+
+/**
+ * As toto_session_set_bytes, with a NUL-terminated `key` (the bytes keep their
+ * length: they may hold NULs).
+ * `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+ * TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+ * Ownership: inputs are copied. Thread safety: one thread at a time per session.
+ */
+toto_result toto_session_set_bytes_z(struct toto_session *session,
+                                     const char *key,
+                                     const uint8_t *value,
+                                     size_t value_len);
 
 /**
  * Stores any value given as one CBOR item (arrays, maps, nested). Errors:

@@ -198,6 +198,52 @@ fn redis_down_then_back_without_recreating_the_cache() {
     assert!(m.retrieve_session(again.id()).unwrap().is_some());
 }
 
+/// Issue 15: connections Redis closed while they sat in the pool (its `timeout`
+/// setting, CLIENT KILL, a proxy, a restart) are replaced transparently: the next call
+/// succeeds, with no error and no back-off, and every save reported successful is
+/// there afterwards.
+#[test]
+fn connections_closed_by_redis_are_replaced_without_an_error() {
+    let server = RedisServer::start();
+    let c = cache(&server);
+    let m = manager(c.clone(), ManagerConfig::default());
+    let mut s = m.create_session("gil", false).unwrap();
+    let mut admin = server.connection();
+    for n in 0..20i64 {
+        // Every connection but the admin's dropped by the server.
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes")
+            .query(&mut admin)
+            .unwrap();
+        s.set("n", toto_session::Value::Integer(n.into())).unwrap();
+        m.save_session(&mut s)
+            .unwrap_or_else(|e| panic!("save {n} after the server closed the pool: {e:?}"));
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes")
+            .query(&mut admin)
+            .unwrap();
+        let back = m
+            .retrieve_session(s.id())
+            .unwrap_or_else(|e| panic!("retrieve {n}: {e:?}"))
+            .unwrap();
+        assert_eq!(back.get("n"), Some(&toto_session::Value::Integer(n.into())));
+    }
+    // A connection-level failure still starts the back-off when Redis is really gone.
+    drop(server);
+    assert!(matches!(
+        m.retrieve_session(s.id()),
+        Err(Error::Unavailable(_))
+    ));
+}
+
 /// Issue 19: with Redis hung (SIGSTOP: connections are accepted, nothing answers), the
 /// first call waits its I/O timeout, and the calls after it fail fast during the
 /// back-off instead of each waiting again. After the back-off the cache tries again.

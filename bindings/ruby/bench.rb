@@ -53,7 +53,8 @@ session[:s] = "hello"
 session[:h] = { "items" => [1, 2, 3] }
 session[:f] = 1.5
 session[:b] = true
-session[:bin] = "\x00\x01".b * 8
+BIN = ("\x00\x01".b * 8).freeze
+session[:bin] = BIN
 # The typed get/set (bench/run.py checks the "session[:n] = 42 (int64)" and
 # "session[:n] (int64)" rows against 2x the bare call): one library call each.
 report("session[:n] = 42 (int64)") { session[:n] = 42 }
@@ -73,6 +74,29 @@ report("session[:bin] (bytes, 16 B)") { session[:bin] }
 report("session[:missing] (nil)") { session[:missing] }
 report("session.fetch(:n) (int64)") { session.fetch(:n) }
 report("session[\"n\"] (int64, String key)") { session["n"] }
+report("session[:bin] = 16 B (bytes)") { session[:bin] = BIN }
+report("session[:z] = nil (null)") { session[:z] = nil }
+
+# Each accessor's bare-ffi peer: the same library call straight through Native, with
+# its arguments made beforehand and its output left unread (what the wrapper adds is
+# the row above minus this one).
+sp = session.to_ptr
+kz = ->(k) { TotoSession::KeyCache::Z[k] || TotoSession::KeyCache.z(k) }
+nz, sz, fz, bz, binz, zz, missz = kz[:n], kz[:s], kz[:f], kz[:b], kz[:bin], kz[:z], kz[:missing]
+out = FFI::MemoryPointer.new(:uint8, TotoSession::Native::Scalar.size)
+native = TotoSession::Native
+report("raw ffi: toto_session_set_i64_z (int64)") { native.toto_session_set_i64_z(sp, nz, 42) }
+report("raw ffi: toto_session_get_scalar_z (int64)") { native.toto_session_get_scalar_z(sp, nz, out) }
+report("raw ffi: toto_session_set_text_z (text)") { native.toto_session_set_text_z(sp, sz, "hello") }
+report("raw ffi: toto_session_get_scalar_z (text)") { native.toto_session_get_scalar_z(sp, sz, out) }
+report("raw ffi: toto_session_set_f64_z (float)") { native.toto_session_set_f64_z(sp, fz, 1.5) }
+report("raw ffi: toto_session_get_scalar_z (float)") { native.toto_session_get_scalar_z(sp, fz, out) }
+report("raw ffi: toto_session_set_bool_z (bool)") { native.toto_session_set_bool_z(sp, bz, true) }
+report("raw ffi: toto_session_get_scalar_z (bool)") { native.toto_session_get_scalar_z(sp, bz, out) }
+report("raw ffi: toto_session_set_bytes_z (bytes)") { native.toto_session_set_bytes_z(sp, binz, BIN, BIN.bytesize) }
+report("raw ffi: toto_session_get_scalar_z (bytes)") { native.toto_session_get_scalar_z(sp, binz, out) }
+report("raw ffi: toto_session_set_null_z (null)") { native.toto_session_set_null_z(sp, zz) }
+report("raw ffi: toto_session_get_scalar_z (missing)") { native.toto_session_get_scalar_z(sp, missz, out) }
 
 mac = session.sign_request("GET", "/bench?x=1", "")
 report("session.sign_request") { session.sign_request("GET", "/bench?x=1", "") }

@@ -22,6 +22,10 @@ Gem::Specification.new do |spec|
   spec.requirements << "libtoto_session.so.#{TotoSession::VERSION.split(".").first} (make install in the toto-session repository)"
   spec.require_paths = ["lib"]
   spec.add_dependency "ffi", ">= 1.15", "< 2"
+  # Ruby's own (a default gem since 2.7, bundled from 3.4): a session handle's owner is a
+  # Fiddle::Pointer whose C free function is toto_session_free (no Ruby finalizer per
+  # session); call_free and freed? came with 1.1.
+  spec.add_dependency "fiddle", ">= 1.1"
   spec.add_development_dependency "minitest", "~> 5.15"
   spec.metadata["homepage_uri"] = spec.homepage
   spec.metadata["source_code_uri"] = "#{spec.homepage}/tree/main/bindings/ruby"

@@ -11,7 +11,10 @@
 //!   ([`CLUSTER_RETRIES`], short waits). No routing is written here;
 //! - **a small pool**: connections are opened on demand with a connect timeout, given
 //!   read/write timeouts, returned after success and dropped after an I/O error, so a
-//!   restarted Redis is picked up without recreating the backend;
+//!   restarted Redis is picked up without recreating the backend; a pooled connection
+//!   that Redis closed while idle (its `timeout` setting, CLIENT KILL, a proxy, a
+//!   restart) is replaced and the operation runs on a fresh one, with no error and no
+//!   back-off;
 //! - **errors as codes**: Redis down, slow, or still loading its dataset (`LOADING`) is
 //!   [`Error::Unavailable`] within the timeouts; anything else is [`Error::Backend`];
 //! - **fail fast while Redis is down**: after a connection-level failure (connect
@@ -361,11 +364,12 @@ impl RedisPool {
     ) -> Result<T> {
         let pid = std::process::id();
         let mut attempt = 0;
+        let mut replaced_stale = false;
         loop {
-            let mut con = match self.checkout(pid)? {
-                Some(con) => con,
+            let (mut con, pooled) = match self.checkout(pid)? {
+                Some(con) => (con, true),
                 None => match self.connect() {
-                    Ok(con) => con,
+                    Ok(con) => (con, false),
                     Err(e) => {
                         if matches!(e, Error::Unavailable(_)) {
                             self.mark_down();
@@ -386,6 +390,19 @@ impl RedisPool {
                         return Err(classify(e));
                     }
                 }
+                // A pooled connection that Redis closed while it sat idle (its
+                // `timeout`, CLIENT KILL, a proxy, a restart): not a sign that Redis is
+                // down. The other idle ones are likely closed too; drop them, and run
+                // the operation once more on a fresh connection (when it may run
+                // twice), without the back-off.
+                Err(e) if pooled && !replaced_stale && is_closed_by_peer(&e) => {
+                    drop(con);
+                    self.pool().idle.clear();
+                    replaced_stale = true;
+                    if retries == 0 {
+                        return Err(classify(e));
+                    }
+                }
                 Err(e) => {
                     if is_connection_failure(&e) {
                         drop(con);
@@ -398,4 +415,10 @@ impl RedisPool {
             }
         }
     }
+}
+
+/// True for a connection the other end closed (end of file, reset, broken pipe), as
+/// opposed to one that timed out or was refused.
+fn is_closed_by_peer(e: &RedisError) -> bool {
+    e.is_connection_dropped() && !e.is_timeout() && !e.is_connection_refusal()
 }

@@ -30,6 +30,29 @@ pub(crate) fn bytes<'a>(
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// The length of a NUL-terminated string argument (the `_z` entry points), without
+/// its NUL: `TOTO_RESULT_NULL_ARGUMENT` for NULL. The scan stops after `limit` bytes
+/// (the caller's own length limit), so an over-long argument is refused as one given
+/// with a length would be, and no more of it is read.
+pub(crate) fn z_len(ptr: *const c_char, what: &'static str, limit: usize) -> FfiResult<usize> {
+    if ptr.is_null() {
+        return Err(Failure::null(what));
+    }
+    let mut len = 0;
+    loop {
+        // SAFETY: `ptr` is non-NULL and the C contract of the `_z` entry points is that
+        // it points to a NUL-terminated string that stays unchanged during the call;
+        // bytes are read one at a time, up to the first NUL, so none past it is read.
+        if unsafe { ptr.add(len).read() } == 0 {
+            return Ok(len);
+        }
+        if len == limit {
+            return Err(Error::TooLarge { what, limit }.into());
+        }
+        len += 1;
+    }
+}
+
 /// Borrows UTF-8 text; see [`bytes`]. Invalid UTF-8 is `TOTO_RESULT_INVALID_UTF8`.
 pub(crate) fn text<'a>(
     ptr: *const c_char,

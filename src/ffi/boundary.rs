@@ -90,6 +90,17 @@ pub(crate) fn run_plain(body: impl FnOnce() -> FfiResult) -> TotoResult {
     run(std::ptr::null_mut(), body)
 }
 
+/// As [`run_plain`] for an entry point that returns a value (at least 0) directly:
+/// a failure is its result code negated, a panic `-TOTO_RESULT_PANIC`.
+pub(crate) fn run_value(body: impl FnOnce() -> FfiResult<i64>) -> i64 {
+    crate::ffi::fork::install();
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(failure)) => -i64::from(failure.code() as u32),
+        Err(_) => -i64::from(TotoResult::Panic as u32),
+    }
+}
+
 /// Writes `code` and a truncated, NUL-terminated copy of `message`.
 ///
 /// # Safety

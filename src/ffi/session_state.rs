@@ -9,9 +9,10 @@
 
 use std::ffi::c_char;
 
+use crate::core::limits::{MAX_NAME_LEN, MAX_VALUE_LEN};
 use crate::core::value::Value;
 use crate::ffi::args;
-use crate::ffi::boundary::{run, run_plain, FfiResult, TotoError};
+use crate::ffi::boundary::{run, run_plain, run_value, FfiResult, TotoError};
 use crate::ffi::bytes::TotoBytes;
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, session_ref, TotoSession};
@@ -130,6 +131,30 @@ pub extern "C" fn toto_session_get_scalar(
     out: *mut TotoScalar,
 ) -> TotoResult {
     run_plain(|| value_io::get_scalar(session, key, key_len, out))
+}
+
+/// As toto_session_get_scalar, with `key` a NUL-terminated string, and returning at
+/// once what a caller reads first, so a binding whose every memory read costs a call
+/// (Ruby's ffi) reads `out` at most once per value. Keys holding a NUL byte need
+/// toto_session_get_scalar.
+///
+/// Returns, on success (>= 0): bits 0-7 the toto_value_type, bit 8 the bool's value,
+/// bit 9 set when an integer fits in `out->integer`, bits 16 and up the length of text
+/// or bytes (`out->len`); `out` is filled as toto_session_get_scalar fills it. On
+/// failure: the toto_result negated (-TOTO_RESULT_NOT_FOUND for a missing key, and the
+/// errors of toto_session_get_scalar).
+/// Ownership: as toto_session_get_scalar (text and bytes are borrowed views).
+/// Thread safety: one thread at a time per session.
+#[no_mangle]
+pub extern "C" fn toto_session_get_scalar_z(
+    session: *const TotoSession,
+    key: *const c_char,
+    out: *mut TotoScalar,
+) -> i64 {
+    run_value(|| {
+        let key_len = args::z_len(key, "name", MAX_NAME_LEN)?;
+        value_io::get_scalar_packed(session, key, key_len, out)
+    })
 }
 
 /// Reads a bool.
@@ -288,6 +313,99 @@ pub extern "C" fn toto_session_set_bytes(
     value_len: usize,
 ) -> TotoResult {
     run_plain(|| value_io::set_bytes(session, key, key_len, value, value_len))
+}
+
+// The `_z` setters: each as the setter of the same name without `_z`, with `key` a
+// NUL-terminated string: one argument fewer for a binding that pays per argument
+// (Ruby's ffi), and C callers can pass a literal. Keys holding a NUL byte need the
+// setters with a length.
+
+/// As toto_session_set_null, with a NUL-terminated `key`.
+/// `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+/// TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+/// Ownership: inputs are copied. Thread safety: one thread at a time per session.
+#[no_mangle]
+pub extern "C" fn toto_session_set_null_z(
+    session: *mut TotoSession,
+    key: *const c_char,
+) -> TotoResult {
+    run_plain(|| value_io::set_null(session, key, args::z_len(key, "name", MAX_NAME_LEN)?))
+}
+
+/// As toto_session_set_bool, with a NUL-terminated `key`.
+/// `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+/// TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+/// Ownership: inputs are copied. Thread safety: one thread at a time per session.
+#[no_mangle]
+pub extern "C" fn toto_session_set_bool_z(
+    session: *mut TotoSession,
+    key: *const c_char,
+    value: bool,
+) -> TotoResult {
+    run_plain(|| value_io::set_bool(session, key, args::z_len(key, "name", MAX_NAME_LEN)?, value))
+}
+
+/// As toto_session_set_i64, with a NUL-terminated `key`.
+/// `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+/// TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+/// Ownership: inputs are copied. Thread safety: one thread at a time per session.
+#[no_mangle]
+pub extern "C" fn toto_session_set_i64_z(
+    session: *mut TotoSession,
+    key: *const c_char,
+    value: i64,
+) -> TotoResult {
+    run_plain(|| value_io::set_i64(session, key, args::z_len(key, "name", MAX_NAME_LEN)?, value))
+}
+
+/// As toto_session_set_f64, with a NUL-terminated `key`.
+/// `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+/// TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+/// Ownership: inputs are copied. Thread safety: one thread at a time per session.
+#[no_mangle]
+pub extern "C" fn toto_session_set_f64_z(
+    session: *mut TotoSession,
+    key: *const c_char,
+    value: f64,
+) -> TotoResult {
+    run_plain(|| value_io::set_f64(session, key, args::z_len(key, "name", MAX_NAME_LEN)?, value))
+}
+
+/// As toto_session_set_text, with `key` and `value` NUL-terminated strings (text
+/// holding a NUL byte needs toto_session_set_text). Values over 1 MiB:
+/// TOTO_RESULT_TOO_LARGE; invalid UTF-8: TOTO_RESULT_INVALID_UTF8.
+/// `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+/// TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+/// Ownership: inputs are copied. Thread safety: one thread at a time per session.
+#[no_mangle]
+pub extern "C" fn toto_session_set_text_z(
+    session: *mut TotoSession,
+    key: *const c_char,
+    value: *const c_char,
+) -> TotoResult {
+    run_plain(|| {
+        let key_len = args::z_len(key, "name", MAX_NAME_LEN)?;
+        let value_len = args::z_len(value, "text value", MAX_VALUE_LEN)?;
+        value_io::set_text(session, key, key_len, value, value_len)
+    })
+}
+
+/// As toto_session_set_bytes, with a NUL-terminated `key` (the bytes keep their
+/// length: they may hold NULs).
+/// `key`: NUL-terminated, at most TOTO_MAX_NAME_LEN bytes before the NUL (longer:
+/// TOTO_RESULT_TOO_LARGE; NULL: TOTO_RESULT_NULL_ARGUMENT); other errors as there.
+/// Ownership: inputs are copied. Thread safety: one thread at a time per session.
+#[no_mangle]
+pub extern "C" fn toto_session_set_bytes_z(
+    session: *mut TotoSession,
+    key: *const c_char,
+    value: *const u8,
+    value_len: usize,
+) -> TotoResult {
+    run_plain(|| {
+        let key_len = args::z_len(key, "name", MAX_NAME_LEN)?;
+        value_io::set_bytes(session, key, key_len, value, value_len)
+    })
 }
 
 /// Stores any value given as one CBOR item (arrays, maps, nested). Errors:

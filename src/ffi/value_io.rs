@@ -111,7 +111,7 @@ pub(crate) fn get_scalar(
     key_len: usize,
     out: *mut TotoScalar,
 ) -> FfiResult {
-    write_scalar_view(out, h.lookup(key, key_len)?)
+    write_scalar_view(out, h.lookup(key, key_len)?).map(|_| ())
 }
 
 /// `_get_bool`.
@@ -281,7 +281,27 @@ pub(crate) fn set_json(
 }
 
 /// Writes the scalar view of `value` to `out`.
-fn write_scalar_view(out: *mut TotoScalar, value: Option<&Value>) -> FfiResult {
+/// What `toto_session_get_scalar_z` returns besides `out`: the value's type in bits
+/// 0-7, the bool in bit 8, "the integer fits" in bit 9, the text or bytes length from
+/// bit 16 (values are at most 1 MiB, so this stays far below 2^62).
+fn packed_head(view: &TotoScalar) -> i64 {
+    (view.value_type as i64)
+        | (i64::from(view.boolean) << 8)
+        | (i64::from(view.integer_fits) << 9)
+        | ((view.len as i64) << 16)
+}
+
+/// `_get_scalar_z`: as [`get_scalar`], returning [`packed_head`].
+pub(crate) fn get_scalar_packed(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut TotoScalar,
+) -> FfiResult<i64> {
+    write_scalar_view(out, h.lookup(key, key_len)?)
+}
+
+fn write_scalar_view(out: *mut TotoScalar, value: Option<&Value>) -> FfiResult<i64> {
     let out = args::out(out, "out")?;
     let v = found(value)?;
     let mut view = TotoScalar {
@@ -306,8 +326,9 @@ fn write_scalar_view(out: *mut TotoScalar, value: Option<&Value>) -> FfiResult {
         Value::Bytes(b) => (view.data, view.len) = (b.as_ptr(), b.len()),
         Value::Null | Value::Array(_) | Value::Map(_) => {}
     }
+    let head = packed_head(&view);
     args::write(out, view);
-    Ok(())
+    Ok(head)
 }
 
 /// A state key or property name argument.

@@ -775,8 +775,73 @@ static void test_get_scalar(void) {
     toto_session_free(s);
 }
 
+/* The _z entry points: NUL-terminated keys (and text), the same values and checks as
+ * the calls with lengths; toto_session_get_scalar_z packs the head into its return. */
+static void test_z_entry_points(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    static const uint8_t raw[] = {0, 1, 255};
+    CHECK_RC(toto_session_set_null_z(s, "n"), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_bool_z(s, "f", false), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_bool_z(s, "t", true), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_i64_z(s, "i", INT64_MIN), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_f64_z(s, "x", -2.5), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_text_z(s, "s", "h\xc3\xa9"), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_text_z(s, "e", ""), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_bytes_z(s, "b", raw, sizeof raw), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_json(s, STR("m"), STR("{\"a\":1}"), NULL), TOTO_RESULT_OK);
+    /* what the _z setters stored reads back through the calls with lengths */
+    int64_t i = 0;
+    CHECK_RC(toto_session_get_i64(s, STR("i"), &i), TOTO_RESULT_OK);
+    CHECK(i == INT64_MIN);
+    const char *p = NULL;
+    size_t len = 0;
+    CHECK_RC(toto_session_get_text(s, STR("s"), &p, &len), TOTO_RESULT_OK);
+    CHECK_STR(p, len, "h\xc3\xa9");
+
+    toto_scalar v;
+    memset(&v, 0x5a, sizeof v);
+    CHECK(toto_session_get_scalar_z(s, "missing", &v) == -(int64_t)TOTO_RESULT_NOT_FOUND);
+    CHECK(v.len == 0x5a5a5a5a5a5a5a5aull); /* untouched on failure */
+    CHECK(toto_session_get_scalar_z(s, "n", NULL) == -(int64_t)TOTO_RESULT_NULL_ARGUMENT);
+    CHECK(toto_session_get_scalar_z(s, NULL, &v) == -(int64_t)TOTO_RESULT_NULL_ARGUMENT);
+    CHECK(toto_session_get_scalar_z(NULL, "n", &v) == -(int64_t)TOTO_RESULT_NULL_ARGUMENT);
+    CHECK(toto_session_get_scalar_z(s, "n", &v) == TOTO_VALUE_TYPE_NULL);
+    CHECK(toto_session_get_scalar_z(s, "f", &v) == TOTO_VALUE_TYPE_BOOL);
+    CHECK(toto_session_get_scalar_z(s, "t", &v) == (TOTO_VALUE_TYPE_BOOL | (1 << 8)));
+    CHECK(v.boolean == true);
+    CHECK(toto_session_get_scalar_z(s, "i", &v) == (TOTO_VALUE_TYPE_INTEGER | (1 << 9)));
+    CHECK(v.integer_fits && v.integer == INT64_MIN);
+    CHECK(toto_session_get_scalar_z(s, "x", &v) == TOTO_VALUE_TYPE_FLOAT);
+    CHECK(v.number == -2.5);
+    CHECK(toto_session_get_scalar_z(s, "s", &v) == (TOTO_VALUE_TYPE_TEXT | (3 << 16)));
+    CHECK_STR((const char *)v.data, v.len, "h\xc3\xa9");
+    CHECK(toto_session_get_scalar_z(s, "e", &v) == TOTO_VALUE_TYPE_TEXT);
+    CHECK(toto_session_get_scalar_z(s, "b", &v) == (TOTO_VALUE_TYPE_BYTES | (3 << 16)));
+    CHECK_MEM(v.data, v.len, raw, sizeof raw);
+    CHECK(toto_session_get_scalar_z(s, "m", &v) == TOTO_VALUE_TYPE_MAP);
+
+    /* the checks of the calls with lengths: NULL, invalid UTF-8, length limits */
+    CHECK_RC(toto_session_set_i64_z(s, NULL, 1), TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_session_set_i64_z(NULL, "k", 1), TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_session_set_text_z(s, "k", NULL), TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_session_set_text_z(s, "k", "\xff"), TOTO_RESULT_INVALID_UTF8);
+    CHECK_RC(toto_session_set_i64_z(s, "\xff", 1), TOTO_RESULT_INVALID_UTF8);
+    char key[TOTO_MAX_NAME_LEN + 2];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0'; /* TOTO_MAX_NAME_LEN + 1 bytes */
+    CHECK_RC(toto_session_set_i64_z(s, key, 1), TOTO_RESULT_TOO_LARGE);
+    CHECK(toto_session_get_scalar_z(s, key, &v) == -(int64_t)TOTO_RESULT_TOO_LARGE);
+    key[TOTO_MAX_NAME_LEN] = '\0'; /* exactly the limit */
+    CHECK_RC(toto_session_set_i64_z(s, key, 5), TOTO_RESULT_OK);
+    CHECK(toto_session_get_scalar_z(s, key, &v) == (TOTO_VALUE_TYPE_INTEGER | (1 << 9)));
+    CHECK(v.integer == 5);
+    toto_session_free(s);
+}
+
 int main(void) {
     RUN(test_get_scalar);
+    RUN(test_z_entry_points);
     RUN(test_null_vs_missing);
     RUN(test_bool);
     RUN(test_i64);

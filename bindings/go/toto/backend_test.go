@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -261,5 +262,58 @@ func TestStringsSurviveStackGrowthInCallbacks(t *testing.T) {
 		}
 		got.Close()
 		s.Close()
+	}
+}
+
+// keepingCache remembers every id its Load was given (keeping the strings).
+type keepingCache struct {
+	*memCache
+	mu   sync.Mutex
+	seen []string
+}
+
+func (c *keepingCache) Load(id string) ([]byte, bool, error) {
+	c.mu.Lock()
+	c.seen = append(c.seen, id)
+	c.mu.Unlock()
+	return c.memCache.Load(id)
+}
+
+// A Load during RetrieveSession is handed the caller's own id string (no copy): the
+// cache may keep it, and what it kept stays the id after the caller's buffer is
+// reused and the GC has run.
+func TestCachesMayKeepTheIDTheyAreGiven(t *testing.T) {
+	c := &keepingCache{memCache: newMemCache(nil)}
+	m := goManager(t, c, newMemStore())
+	var want []string
+	buf := make([]byte, 22)
+	for i := 0; i < 20; i++ {
+		s := must(m.CreateSession(bg, "", false))
+		want = append(want, s.ID())
+		copy(buf, s.ID())
+		id := string(buf) // a fresh heap string, garbage once the call is done
+		got := must(m.RetrieveSession(bg, id))
+		got.Close()
+		s.Close()
+		for j := range buf {
+			buf[j] = 'x'
+		}
+		runtime.GC()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Each retrieve loads its id (and, renewing through Store, loads it again).
+	left := map[string]bool{}
+	for _, id := range want {
+		left[id] = true
+	}
+	for i, id := range c.seen {
+		if !strings.Contains(strings.Join(want, " "), id) || len(id) != 22 {
+			t.Fatalf("kept id %d is %q, not one of the ids retrieved", i, id)
+		}
+		delete(left, id)
+	}
+	if len(left) != 0 {
+		t.Fatalf("%d retrieved ids never reached Load", len(left))
 	}
 }

@@ -10,14 +10,33 @@ package toto
 /*
 #include <stdint.h>
 #include "toto_session.h"
+#include "shims.h"
 */
 import "C"
 
 import (
+	"reflect"
 	"runtime/cgo"
 	"time"
 	"unsafe"
 )
+
+// idString is the session id a cache callback was given, as a Go string. When
+// callers is set (shims.c: the library passed the very bytes of the id that
+// Manager.RetrieveSession or VerifyRequest was given, which that call keeps alive) the
+// caller's string is reused: Go strings are immutable, so the cache may keep it like
+// any other. Otherwise the bytes (library memory, valid only during the callback) are
+// copied.
+func idString(id *C.char, n C.size_t, callers C.int) string {
+	if callers == 0 || n == 0 {
+		return goStringN(id, n)
+	}
+	var s string
+	h := (*reflect.StringHeader)(unsafe.Pointer(&s))
+	h.Data = uintptr(unsafe.Pointer(id))
+	h.Len = int(n)
+	return s
+}
 
 //export totoGoClock
 func totoGoClock(h C.uintptr_t) (now C.double) {
@@ -39,60 +58,60 @@ func totoGoFreeHandle(h C.uintptr_t) {
 }
 
 //export totoGoCacheStore
-func totoGoCacheStore(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.char, userIDLen C.size_t,
+func totoGoCacheStore(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, userID *C.char, userIDLen C.size_t,
 	expires C.double, record *C.uint8_t, recordLen C.size_t, flags C.uint32_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Store", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	sid := goStringN(id, idLen)
+	sid := idString(id, idLen, callers)
 	newID, err := c.impl.Store(sid, goStringN(userID, userIDLen), fromUnixSeconds(float64(expires)),
 		goBytesN(unsafe.Pointer(record), recordLen), flags&C.TOTO_STORE_CREATE_NEW != 0)
 	if err != nil {
 		return callbackError(ctx, err)
 	}
 	if newID != "" && newID != sid {
-		return C.uint32_t(C.toto_callback_set_result(ctx, cstrU8(newID), clen(newID)))
+		return C.uint32_t(C.toto_go_callback_set_result(cctx(ctx), cstrU8(newID), clen(newID)))
 	}
 	return C.TOTO_RESULT_OK
 }
 
 //export totoGoCacheStoreIf
-func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, userID *C.char, userIDLen C.size_t,
+func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, userID *C.char, userIDLen C.size_t,
 	expires C.double, record *C.uint8_t, recordLen C.size_t, flags C.uint32_t,
 	expected, revision C.uint64_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache StoreIf", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	sid := goStringN(id, idLen)
+	sid := idString(id, idLen, callers)
 	newID, err := c.storer.StoreIf(sid, goStringN(userID, userIDLen), fromUnixSeconds(float64(expires)),
 		goBytesN(unsafe.Pointer(record), recordLen), StoreMode(flags), uint64(expected), uint64(revision))
 	if err != nil {
 		return callbackError(ctx, err)
 	}
 	if newID != "" && newID != sid {
-		return C.uint32_t(C.toto_callback_set_result(ctx, cstrU8(newID), clen(newID)))
+		return C.uint32_t(C.toto_go_callback_set_result(cctx(ctx), cstrU8(newID), clen(newID)))
 	}
 	return C.TOTO_RESULT_OK
 }
 
 //export totoGoCacheLoad
-func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Load", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	record, found, err := c.impl.Load(goStringN(id, idLen))
+	record, found, err := c.impl.Load(idString(id, idLen, callers))
 	if err != nil {
 		return callbackError(ctx, err)
 	}
 	if !found {
 		return C.TOTO_RESULT_NOT_FOUND
 	}
-	return C.uint32_t(C.toto_callback_set_result(ctx, cbytes(record), clen(record)))
+	return C.uint32_t(C.toto_go_callback_set_result(cctx(ctx), cbytes(record), clen(record)))
 }
 
 //export totoGoCacheLoadRenew
-func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, renewUserTo, renewAnonymousTo C.double,
+func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, renewUserTo, renewAnonymousTo C.double,
 	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache LoadRenew", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	record, expires, found, err := c.renewer.LoadRenew(goStringN(id, idLen),
+	record, expires, found, err := c.renewer.LoadRenew(idString(id, idLen, callers),
 		fromUnixSeconds(float64(renewUserTo)), fromUnixSeconds(float64(renewAnonymousTo)))
 	if err != nil {
 		return callbackError(ctx, err)
@@ -100,20 +119,20 @@ func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, renewUserTo
 	if !found {
 		return C.TOTO_RESULT_NOT_FOUND
 	}
-	if r := C.toto_callback_set_result(ctx, cbytes(record), clen(record)); r != C.TOTO_RESULT_OK {
+	if r := C.toto_go_callback_set_result(cctx(ctx), cbytes(record), clen(record)); r != C.TOTO_RESULT_OK {
 		return C.uint32_t(r)
 	}
 	if !expires.IsZero() {
-		return C.uint32_t(C.toto_callback_set_expires(ctx, C.double(unixSeconds(expires))))
+		return C.uint32_t(C.toto_go_callback_set_expires(cctx(ctx), C.double(unixSeconds(expires))))
 	}
 	return C.TOTO_RESULT_OK
 }
 
 //export totoGoCacheRemove
-func totoGoCacheRemove(h C.uintptr_t, id *C.char, idLen C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+func totoGoCacheRemove(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Remove", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
-	if err := c.impl.Remove(goStringN(id, idLen)); err != nil {
+	if err := c.impl.Remove(idString(id, idLen, callers)); err != nil {
 		return callbackError(ctx, err)
 	}
 	return C.TOTO_RESULT_OK
@@ -152,7 +171,7 @@ func totoGoStoreLoad(h C.uintptr_t, userID *C.char, userIDLen C.size_t, names *C
 		return C.TOTO_RESULT_NOT_FOUND
 	}
 	for name, value := range props {
-		if r := C.toto_callback_add_property(ctx, cstr(name), clen(name), cbytes(value), clen(value)); r != C.TOTO_RESULT_OK {
+		if r := C.toto_go_callback_add_property(cctx(ctx), cstr(name), clen(name), cbytes(value), clen(value)); r != C.TOTO_RESULT_OK {
 			return C.uint32_t(r)
 		}
 	}
@@ -196,3 +215,6 @@ func totoGoStoreRemove(h C.uintptr_t, userID *C.char, userIDLen C.size_t, ctx *C
 	}
 	return C.TOTO_RESULT_OK
 }
+
+// cctx is how a callback context crosses back to the toto_go_callback_* shims.
+func cctx(ctx *C.toto_callback_ctx) C.uintptr_t { return C.uintptr_t(uintptr(unsafe.Pointer(ctx))) }

@@ -15,6 +15,8 @@
 // Every type that owns a native handle (Manager, Session, Account, CacheHandle,
 // StoreHandle) has an idempotent Close and a finalizer: call Close (or defer it) to
 // release native memory promptly; the finalizer only catches what was forgotten.
+// (Sessions share a finalizer per 32 allocated together, so a forgotten session is
+// freed once the sessions allocated next to it are unreachable too.)
 // Methods of a closed value return ErrClosed (which matches ErrInvalidHandle).
 //
 // # Concurrency

@@ -2,6 +2,7 @@ package toto
 
 /*
 #include <stdint.h>
+#include <stdlib.h>
 #include "toto_session.h"
 #include "shims.h"
 */
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Manager is Toto's session lifecycle ("DBConnection"): TTLs and renewal, accounts,
@@ -211,13 +213,23 @@ func (m *Manager) RetrieveSession(ctx context.Context, id string) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	defer m.end()
-	var out *C.toto_session
-	var e C.toto_error
-	if err := check(C.toto_manager_retrieve_session(p, cstr(id), clen(id), &out, &e), &e); err != nil {
-		return nil, err
+	r := C.toto_go_manager_retrieve_session(mptr(p), cstr(id), clen(id))
+	m.end()
+	runtime.KeepAlive(id) // callbacks may have been handed these very bytes
+	return sessionOut(r)
+}
+
+func mptr(p *C.toto_manager) C.uintptr_t { return C.uintptr_t(uintptr(unsafe.Pointer(p))) }
+
+// sessionOut turns a toto_go_session_out into a Session or an error (freeing the C
+// copy of the details).
+func sessionOut(r C.toto_go_session_out) (*Session, error) {
+	if r.rc == C.TOTO_RESULT_OK {
+		return newSession(r.s), nil
 	}
-	return newSession(out), nil
+	err := check(r.rc, r.err)
+	C.free(unsafe.Pointer(r.err))
+	return nil, err
 }
 
 // withSession runs a manager call that takes a session.
@@ -456,13 +468,10 @@ func (m *Manager) VerifyRequest(ctx context.Context, sessionID, mac, method, uri
 	if err != nil {
 		return nil, err
 	}
-	defer m.end()
-	var out *C.toto_session
-	var e C.toto_error
-	rc := C.toto_manager_verify_request(p, cstr(sessionID), clen(sessionID), cstr(mac), clen(mac),
-		cstr(method), clen(method), cstr(uri), clen(uri), cbytes(body), clen(body), &out, &e)
-	if err := check(rc, &e); err != nil {
-		return nil, err
-	}
-	return newSession(out), nil
+	r := C.toto_go_manager_verify_request(mptr(p), cstr(sessionID), clen(sessionID), cstr(mac), clen(mac),
+		cstr(method), clen(method), cstr(uri), clen(uri), cbytes(body), clen(body))
+	m.end()
+	runtime.KeepAlive(sessionID)
+	runtime.KeepAlive(body)
+	return sessionOut(r)
 }

@@ -1,7 +1,37 @@
 package toto
 
 /*
+#include <stdint.h>
 #include "toto_session.h"
+
+// The handle crosses as an integer (see session_state.go: a *C.toto_session argument
+// costs an allocation for cgo's pointer check).
+static inline void toto_go_session_free(uintptr_t s) { toto_session_free((toto_session *)s); }
+
+typedef struct { toto_result rc; const char *ptr; size_t len; } toto_go_str_result;
+
+// toto_session_id / _user_id / _key with the view returned by value (the address of a
+// Go variable passed to C would move it to the heap).
+static inline toto_go_str_result toto_go_session_id(uintptr_t s) {
+	toto_go_str_result r = {0, NULL, 0};
+	r.rc = toto_session_id((const toto_session *)s, &r.ptr, &r.len);
+	return r;
+}
+
+static inline toto_result toto_go_session_verify_request(uintptr_t s, const char *mac,
+                                                         size_t mac_len, const char *method,
+                                                         size_t method_len, const char *uri,
+                                                         size_t uri_len, const uint8_t *body,
+                                                         size_t body_len) {
+	return toto_session_verify_request((const toto_session *)s, mac, mac_len, method,
+	                                   method_len, uri, uri_len, body, body_len);
+}
+
+static inline toto_go_str_result toto_go_session_user_id(uintptr_t s) {
+	toto_go_str_result r = {0, NULL, 0};
+	r.rc = toto_session_user_id((const toto_session *)s, &r.ptr, &r.len);
+	return r;
+}
 */
 import "C"
 
@@ -15,17 +45,50 @@ import (
 // map. The library allows one thread at a time per session; the Go type adds a mutex
 // so that concurrent use from several goroutines is safe (if rarely useful).
 //
-// Release it with Close; a finalizer frees it otherwise.
+// Release it with Close; a finalizer frees it otherwise (one finalizer per slab of
+// sessions, see newSession).
 type Session struct {
 	mu  sync.Mutex
 	ptr *C.toto_session
 }
 
+// Sessions are allocated sessionSlabLen at a time, with one finalizer per slab rather
+// than one per session: runtime.SetFinalizer and the removal of a finalizer in Close
+// take the runtime's special-record locks and cost more than the retrieve's cgo call
+// itself. The slab's finalizer runs once none of its sessions is reachable and frees
+// those that were never closed, so a forgotten session is still freed, only possibly
+// later (when the sessions allocated next to it are gone too). Partly used slabs wait
+// in a sync.Pool, which the GC empties: a slab is never kept alive by the allocator.
+const sessionSlabLen = 32
+
+type sessionSlab struct {
+	used     int
+	sessions [sessionSlabLen]Session
+}
+
+var sessionSlabs sync.Pool
+
 func newSession(p *C.toto_session) *Session {
-	s := &Session{ptr: p}
+	slab, _ := sessionSlabs.Get().(*sessionSlab)
+	if slab == nil {
+		slab = new(sessionSlab)
+		runtime.SetFinalizer(slab, (*sessionSlab).finalize)
+	}
+	s := &slab.sessions[slab.used]
+	slab.used++
+	s.ptr = p
+	if slab.used < sessionSlabLen {
+		sessionSlabs.Put(slab)
+	}
 	live.sessions.Add(1)
-	runtime.SetFinalizer(s, (*Session).Close)
 	return s
+}
+
+// finalize frees the sessions of an unreachable slab that were not closed.
+func (slab *sessionSlab) finalize() {
+	for i := range slab.sessions[:slab.used] {
+		_ = slab.sessions[i].Close()
+	}
 }
 
 // Close releases the native session. It is idempotent and returns nil.
@@ -35,9 +98,8 @@ func (s *Session) Close() error {
 	s.ptr = nil
 	s.mu.Unlock()
 	if p != nil {
-		C.toto_session_free(p)
+		C.toto_go_session_free(handle(p))
 		live.sessions.Add(-1)
-		runtime.SetFinalizer(s, nil)
 	}
 	return nil
 }
@@ -123,12 +185,23 @@ func (s *Session) view(get func(*C.toto_session, **C.char, *C.size_t) C.toto_res
 	return goStringN(ptr, n), nil
 }
 
-// ID is the session id ("" once closed).
+// viewOf copies the view r (read under the lock) into a Go string: one allocation.
+func (s *Session) viewOf(r C.toto_go_str_result) string {
+	var v string
+	if r.rc == C.TOTO_RESULT_OK {
+		v = goStringN(r.ptr, r.len) // the view lives until the session changes
+	}
+	s.mu.Unlock()
+	return v
+}
+
+// ID is the session id ("" once closed). It allocates only the returned string.
 func (s *Session) ID() string {
-	id, _ := s.view(func(p *C.toto_session, ptr **C.char, n *C.size_t) C.toto_result {
-		return C.toto_session_id(p, ptr, n)
-	})
-	return id
+	p := s.acquire()
+	if p == nil {
+		return ""
+	}
+	return s.viewOf(C.toto_go_session_id(handle(p)))
 }
 
 // SetID replaces the session id and marks the session dirty.
@@ -141,12 +214,14 @@ func (s *Session) SetID(id string) error {
 	return check(C.toto_session_set_id(p, cstr(id), clen(id)), nil)
 }
 
-// UserID is the (lowercased) user id; "" for an anonymous or closed session.
+// UserID is the (lowercased) user id; "" for an anonymous or closed session. It
+// allocates only the returned string.
 func (s *Session) UserID() string {
-	u, _ := s.view(func(p *C.toto_session, ptr **C.char, n *C.size_t) C.toto_result {
-		return C.toto_session_user_id(p, ptr, n)
-	})
-	return u
+	p := s.acquire()
+	if p == nil {
+		return ""
+	}
+	return s.viewOf(C.toto_go_session_user_id(handle(p)))
 }
 
 // ExpiresUnix is the expiry in Unix seconds, exactly as the library holds it (0 once
@@ -271,13 +346,14 @@ func (s *Session) SignRequest(method, uri string, body []byte) (string, error) {
 
 // VerifyRequest checks a request's x-toto-hmac header in constant time.
 func (s *Session) VerifyRequest(mac, method, uri string, body []byte) error {
-	p, err := s.lock()
-	if err != nil {
-		return err
+	p := s.acquire()
+	if p == nil {
+		return ErrClosed
 	}
-	defer s.unlock()
-	return check(C.toto_session_verify_request(p, cstr(mac), clen(mac), cstr(method), clen(method),
-		cstr(uri), clen(uri), cbytes(body), clen(body)), nil)
+	rc := C.toto_go_session_verify_request(handle(p), cstr(mac), clen(mac), cstr(method), clen(method),
+		cstr(uri), clen(uri), cbytes(body), clen(body))
+	s.mu.Unlock()
+	return rcErr(rc)
 }
 
 // SignResponse is the response x-toto-hmac for body: base64(HMAC-SHA1(key, SESSION_ID

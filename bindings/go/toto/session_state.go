@@ -48,6 +48,14 @@ static inline toto_go_text_result toto_go_session_get_text(uintptr_t s, const ch
 	return r;
 }
 
+static inline toto_go_text_result toto_go_session_get_bytes(uintptr_t s, const char *key,
+                                                            size_t key_len) {
+	toto_go_text_result r = {0, NULL, 0};
+	r.rc = toto_session_get_bytes(TOTO_GO_SESSION(s), key, key_len, (const uint8_t **)&r.ptr,
+	                              &r.len);
+	return r;
+}
+
 static inline toto_go_scalar_result toto_go_session_get_scalar(uintptr_t s, const char *key,
                                                                size_t key_len) {
 	toto_go_scalar_result r;
@@ -78,22 +86,6 @@ static inline toto_go_num_result toto_go_session_get_num(uintptr_t s, const char
 	return r;
 }
 
-// The type and, for text and bytes, the borrowed view (four fields, as above).
-typedef struct { toto_result rc; uint32_t vtype; const uint8_t *data; size_t len; } toto_go_view_result;
-
-static inline toto_go_view_result toto_go_session_get_view(uintptr_t s, const char *key,
-                                                           size_t key_len) {
-	toto_scalar v;
-	toto_go_view_result r = {0, 0, NULL, 0};
-	r.rc = toto_session_get_scalar(TOTO_GO_SESSION(s), key, key_len, &v);
-	if (r.rc == TOTO_RESULT_OK) {
-		r.vtype = (uint32_t)v.value_type;
-		r.data = v.data;
-		r.len = v.len;
-	}
-	return r;
-}
-
 static inline toto_go_bool_result toto_go_session_contains(uintptr_t s, const char *key,
                                                            size_t key_len) {
 	toto_go_bool_result r = {0, false};
@@ -119,6 +111,11 @@ static inline toto_result toto_go_session_set_bool(uintptr_t s, const char *key,
 static inline toto_result toto_go_session_set_text(uintptr_t s, const char *key, size_t key_len,
                                                    const char *v, size_t v_len) {
 	return toto_session_set_text(TOTO_GO_SESSION(s), key, key_len, v, v_len);
+}
+
+static inline toto_result toto_go_session_set_bytes(uintptr_t s, const char *key, size_t key_len,
+                                                    const uint8_t *v, size_t v_len) {
+	return toto_session_set_bytes(TOTO_GO_SESSION(s), key, key_len, v, v_len);
 }
 
 static inline toto_result toto_go_session_delete(uintptr_t s, const char *key, size_t key_len) {
@@ -277,6 +274,17 @@ func (s *Session) SetString(key, v string) error {
 	return rcErr(rc)
 }
 
+// setBytes stores bytes (ErrTooLarge over 1 MiB). It allocates nothing.
+func (s *Session) setBytes(key string, v []byte) error {
+	p := s.acquire()
+	if p == nil {
+		return ErrClosed
+	}
+	rc := C.toto_go_session_set_bytes(handle(p), cstr(key), C.size_t(len(key)), cbytes(v), C.size_t(len(v)))
+	s.mu.Unlock()
+	return rcErr(rc)
+}
+
 // Set stores v under key in the session state: nil -> null, bool, any integer, float32
 // and float64, string -> text, []byte -> bytes, json.RawMessage as JSON text, anything
 // else (structs, maps, slices...) through encoding/json. A stored false, 0 or "" reads
@@ -297,7 +305,9 @@ func (s *Session) Set(key string, v any) error {
 		return s.SetBool(key, x)
 	case float64:
 		return s.SetFloat64(key, x)
-	case nil, int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32, []byte, json.RawMessage:
+	case []byte:
+		return s.setBytes(key, x)
+	case nil, int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32, json.RawMessage:
 		p := s.acquire()
 		if p == nil {
 			return ErrClosed
@@ -364,10 +374,10 @@ func (s *Session) Get(key string, dst any) error {
 		b, err := v.bool()
 		return store(d, b, err)
 	case *string:
-		str, _, err := s.copyView(key, TypeText)
+		str, err := s.GetString(key)
 		return store(d, str, err)
 	case *[]byte:
-		_, b, err := s.copyView(key, TypeBytes)
+		b, err := s.getBytes(key)
 		return store(d, b, err)
 	case *int8, *int16, *int32, *uint8, *uint16, *uint32, *float32:
 		v, err := s.scalar(key)
@@ -392,32 +402,23 @@ func (s *Session) Get(key string, dst any) error {
 	return s.getDecoded(key, dst)
 }
 
-// copyView copies a text (as a string) or bytes value out of the session with one
-// toto_session_get_scalar call; ErrTypeMismatch for a value of another type.
-func (s *Session) copyView(key string, want ValueType) (string, []byte, error) {
+// getBytes reads a bytes value (ErrTypeMismatch for another type, text included) with
+// one toto_session_get_bytes call; the only allocation is the returned slice.
+func (s *Session) getBytes(key string) ([]byte, error) {
 	p := s.acquire()
 	if p == nil {
-		return "", nil, ErrClosed
+		return nil, ErrClosed
 	}
-	r := C.toto_go_session_get_view(handle(p), cstr(key), C.size_t(len(key)))
-	var str string
+	r := C.toto_go_session_get_bytes(handle(p), cstr(key), C.size_t(len(key)))
 	var b []byte
-	if r.rc == C.TOTO_RESULT_OK && ValueType(r.vtype) == want {
-		// The view lives until the state changes: copy it under the lock.
-		if want == TypeText {
-			str = goStringN((*C.char)(unsafe.Pointer(r.data)), r.len)
-		} else {
-			b = goBytesN(unsafe.Pointer(r.data), r.len)
-		}
+	if r.rc == C.TOTO_RESULT_OK {
+		b = goBytesN(unsafe.Pointer(r.ptr), r.len) // copied under the lock, like GetString
 	}
 	s.mu.Unlock()
 	if r.rc != C.TOTO_RESULT_OK {
-		return "", nil, rcErr(r.rc)
+		return nil, rcErr(r.rc)
 	}
-	if ValueType(r.vtype) != want {
-		return "", nil, errMismatch()
-	}
-	return str, b, nil
+	return b, nil
 }
 
 // scalar reads key's value with toto_session_get_scalar (the fixed-size part only).

@@ -2,10 +2,23 @@
 // they pass the cgo.Handle (user_data / clock_data) on to the //export'ed Go functions
 // in callbacks.go, which never see a void* they would have to convert.
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "shims.h"
 #include "_cgo_export.h"
+
+/* The session id (pointer and length) the Go caller handed to the library call running
+   on this thread (toto_go_manager_*), or NULL. A callback whose id is this very memory
+   is given the caller's id: Go then reuses the caller's string instead of copying the
+   bytes into a new one (an allocation per callback). Saved and restored around each
+   call, so a callback that calls the library again is handled. */
+static __thread const char *call_id;
+static __thread size_t call_id_len;
+
+static int is_call_id(const char *id, size_t id_len) {
+    return id != NULL && id == call_id && id_len == call_id_len;
+}
 
 static double shim_clock(void *data) { return totoGoClock((uintptr_t)data); }
 
@@ -15,8 +28,9 @@ static uint32_t shim_cache_store(void *user_data, const char *id, size_t id_len,
                                  const char *user_id, size_t user_id_len, double expires,
                                  const uint8_t *record, size_t record_len, uint32_t flags,
                                  toto_callback_ctx *ctx) {
-    return totoGoCacheStore((uintptr_t)user_data, (char *)id, id_len, (char *)user_id,
-                            user_id_len, expires, (uint8_t *)record, record_len, flags, ctx);
+    return totoGoCacheStore((uintptr_t)user_data, (char *)id, id_len, is_call_id(id, id_len),
+                            (char *)user_id, user_id_len, expires, (uint8_t *)record,
+                            record_len, flags, ctx);
 }
 
 static uint32_t shim_cache_store_if(void *user_data, const char *id, size_t id_len,
@@ -24,26 +38,27 @@ static uint32_t shim_cache_store_if(void *user_data, const char *id, size_t id_l
                                     const uint8_t *record, size_t record_len, uint32_t flags,
                                     uint64_t expected_revision, uint64_t revision,
                                     toto_callback_ctx *ctx) {
-    return totoGoCacheStoreIf((uintptr_t)user_data, (char *)id, id_len, (char *)user_id,
-                              user_id_len, expires, (uint8_t *)record, record_len, flags,
-                              expected_revision, revision, ctx);
+    return totoGoCacheStoreIf((uintptr_t)user_data, (char *)id, id_len, is_call_id(id, id_len),
+                              (char *)user_id, user_id_len, expires, (uint8_t *)record,
+                              record_len, flags, expected_revision, revision, ctx);
 }
 
 static uint32_t shim_cache_load(void *user_data, const char *id, size_t id_len,
                                 toto_callback_ctx *ctx) {
-    return totoGoCacheLoad((uintptr_t)user_data, (char *)id, id_len, ctx);
+    return totoGoCacheLoad((uintptr_t)user_data, (char *)id, id_len, is_call_id(id, id_len), ctx);
 }
 
 static uint32_t shim_cache_load_renew(void *user_data, const char *id, size_t id_len,
                                       double renew_user_to, double renew_anonymous_to,
                                       toto_callback_ctx *ctx) {
-    return totoGoCacheLoadRenew((uintptr_t)user_data, (char *)id, id_len, renew_user_to,
-                                renew_anonymous_to, ctx);
+    return totoGoCacheLoadRenew((uintptr_t)user_data, (char *)id, id_len, is_call_id(id, id_len),
+                                renew_user_to, renew_anonymous_to, ctx);
 }
 
 static uint32_t shim_cache_remove(void *user_data, const char *id, size_t id_len,
                                   toto_callback_ctx *ctx) {
-    return totoGoCacheRemove((uintptr_t)user_data, (char *)id, id_len, ctx);
+    return totoGoCacheRemove((uintptr_t)user_data, (char *)id, id_len, is_call_id(id, id_len),
+                             ctx);
 }
 
 static uint32_t shim_cache_remove_user(void *user_data, const char *user_id,
@@ -141,4 +156,64 @@ toto_result toto_go_account_store_new_redis(const char *url, size_t url_len,
     o.key_prefix = prefix;
     o.key_prefix_len = prefix_len;
     return toto_account_store_new_redis(url, url_len, &o, out, error);
+}
+
+toto_result toto_go_callback_set_result(uintptr_t ctx, const uint8_t *data, size_t len) {
+    return toto_callback_set_result((toto_callback_ctx *)ctx, data, len);
+}
+
+toto_result toto_go_callback_set_expires(uintptr_t ctx, double expires) {
+    return toto_callback_set_expires((toto_callback_ctx *)ctx, expires);
+}
+
+toto_result toto_go_callback_add_property(uintptr_t ctx, const char *name, size_t name_len,
+                                          const uint8_t *value, size_t value_len) {
+    return toto_callback_add_property((toto_callback_ctx *)ctx, name, name_len, value, value_len);
+}
+
+static toto_go_session_out session_out(toto_result rc, toto_session *s, const toto_error *e) {
+    toto_go_session_out r = {rc, s, NULL};
+    if (rc != TOTO_RESULT_OK) {
+        r.s = NULL;
+        r.err = malloc(sizeof *r.err);
+        if (r.err != NULL) memcpy(r.err, e, sizeof *e);
+    }
+    return r;
+}
+
+toto_go_session_out toto_go_manager_retrieve_session(uintptr_t manager, const char *id,
+                                                     size_t id_len) {
+    const char *saved = call_id;
+    size_t saved_len = call_id_len;
+    toto_session *s = NULL;
+    toto_error e;
+    e.code = 0;
+    call_id = id;
+    call_id_len = id_len;
+    toto_result rc = toto_manager_retrieve_session((const toto_manager *)manager, id, id_len,
+                                                   &s, &e);
+    call_id = saved;
+    call_id_len = saved_len;
+    return session_out(rc, s, &e);
+}
+
+toto_go_session_out toto_go_manager_verify_request(uintptr_t manager, const char *id,
+                                                   size_t id_len, const char *mac,
+                                                   size_t mac_len, const char *method,
+                                                   size_t method_len, const char *uri,
+                                                   size_t uri_len, const uint8_t *body,
+                                                   size_t body_len) {
+    const char *saved = call_id;
+    size_t saved_len = call_id_len;
+    toto_session *s = NULL;
+    toto_error e;
+    e.code = 0;
+    call_id = id;
+    call_id_len = id_len;
+    toto_result rc = toto_manager_verify_request((const toto_manager *)manager, id, id_len, mac,
+                                                 mac_len, method, method_len, uri, uri_len, body,
+                                                 body_len, &s, &e);
+    call_id = saved;
+    call_id_len = saved_len;
+    return session_out(rc, s, &e);
 }

@@ -35,4 +35,31 @@ toto_result toto_go_account_store_new_redis(const char *url, size_t url_len,
                                             const char *prefix, size_t prefix_len,
                                             toto_account_store **out, toto_error *error);
 
+/* A call that makes a session, answered by value: the handle, or on failure the code
+   and the details copied to C memory (malloc'ed: the caller frees `err`). The error
+   struct lives on the C stack and the handles cross as integers, so nothing of Go's
+   escapes to the heap or goes through cgo's pointer check: the call allocates nothing
+   in Go. */
+typedef struct { toto_result rc; toto_session *s; toto_error *err; } toto_go_session_out;
+
+/* toto_manager_retrieve_session and toto_manager_verify_request answering by value.
+   While they run, the Go cache callbacks they reach on this thread are told when the
+   id they get is the caller's own (the Go string's bytes: see callbacks.go). */
+toto_go_session_out toto_go_manager_retrieve_session(uintptr_t manager, const char *id,
+                                                     size_t id_len);
+toto_go_session_out toto_go_manager_verify_request(uintptr_t manager, const char *id,
+                                                   size_t id_len, const char *mac,
+                                                   size_t mac_len, const char *method,
+                                                   size_t method_len, const char *uri,
+                                                   size_t uri_len, const uint8_t *body,
+                                                   size_t body_len);
+
+/* The toto_callback_* calls a Go callback makes, with the context as an integer: a
+   toto_callback_ctx * argument (an incomplete type) would go through cgo's pointer
+   check, which costs an allocation per call. */
+toto_result toto_go_callback_set_result(uintptr_t ctx, const uint8_t *data, size_t len);
+toto_result toto_go_callback_set_expires(uintptr_t ctx, double expires);
+toto_result toto_go_callback_add_property(uintptr_t ctx, const char *name, size_t name_len,
+                                          const uint8_t *value, size_t value_len);
+
 #endif

@@ -321,4 +321,53 @@ class ScalarTest < Minitest::Test
     end
     assert_equal [true] * 6, threads.map(&:value)
   end
+  # #[] and #[]= go through the `_z` entry points (NUL-terminated keys and text); what
+  # those cannot take goes through the calls with lengths, with the same results.
+  def test_what_the_nul_terminated_calls_cannot_take
+    nul_key = "k\u0000ey"
+    long_key = "x" * (TotoSession::KeyCache::MAX_LEN + 1)
+    [nul_key, long_key, :"sym\u0000bol"].each do |k|
+      @s[k] = 7
+      assert_equal 7, @s[k]
+      @s[k] = "t\u0000ext"
+      assert_equal "t\u0000ext", @s[k]
+      assert_equal "t\u0000ext", @s.fetch(k)
+    end
+    assert_nil @s["k"], "the key with a NUL byte is not cut at it"
+    assert_includes @s.keys, nul_key
+    sub = Class.new(String).new("sub")
+    @s[:sub] = sub
+    assert_equal "sub", @s[:sub]
+    assert_equal String, @s[:sub].class
+    @s[:latin] = "caf\xE9".dup.force_encoding(Encoding::ISO_8859_1)
+    assert_equal "caf\u00e9", @s[:latin]
+    @s[:bin] = "\x00\xFF".b
+    assert_equal "\x00\xFF".b, @s[:bin]
+    assert_equal Encoding::BINARY, @s[:bin].encoding
+    assert_raises(TotoSession::InvalidUtf8) { @s[:bad] = "\xFF".dup.force_encoding(Encoding::UTF_8) }
+    assert_nil @s[:bad]
+  end
+
+  # set_text_z reads the text up to its NUL: substrings and slices (which may share
+  # their parent's buffer) must still store exactly their own bytes.
+  def test_substrings_store_only_their_bytes
+    long = "0123456789" * 10
+    @s[:head] = long[0, 5]
+    @s[:middle] = long.byteslice(40, 7)
+    @s[:tail] = long[90..]
+    assert_equal "01234", @s[:head]
+    assert_equal "0123456", @s[:middle]
+    assert_equal "0123456789", @s[:tail]
+  end
+
+  def test_reads_report_library_errors
+    @s.close
+    assert_raises(TotoSession::ClosedError) { @s[:x] }
+    assert_raises(TotoSession::ClosedError) { @s[:x] = 1 }
+    s = TotoSession::Session.new("scalar", expires: FAR)
+    assert_raises(TotoSession::TooLarge) { s["k" * (TotoSession::Native::MAX_NAME_LEN + 1)] = 1 }
+    assert_raises(TotoSession::InvalidUtf8) { s["\xFF".b] }
+    s.close
+  end
+
 end

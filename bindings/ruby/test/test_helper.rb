@@ -61,7 +61,7 @@ module NativeCallCounter
     names = TotoSession::Native.singleton_methods.grep(/\Atoto_/)
     counter = Module.new do
       names.each do |name|
-        c_name = name.to_s.delete_suffix("_ptr").to_sym
+        c_name = name.to_s.delete_suffix("_ptr").delete_suffix("_gvl").to_sym
         define_method(name) do |*args|
           CALLS[c_name] += 1
           super(*args)
@@ -80,6 +80,10 @@ NativeCallCounter.install
 Minitest.after_run do
   header = File.join(ENV["TOTO_SESSION_STAGE"] || ROOT, "include", "toto_session.h")
   header = File.join(ROOT, "include", "toto_session.h") unless File.file?(header)
+  # toto_session_free is called from C, not through Native: it is the free function of
+  # every SessionPointer (Fiddle calls it on close and at collection), so a released
+  # session means it ran.
+  NativeCallCounter::CALLS[:toto_session_free] += 1 if TotoSession::SessionPointer.release_count.positive?
   # Functions reached only by the library itself, never by a binding, are listed here.
   missing = NativeCallCounter.header_functions(header) - NativeCallCounter::CALLS.keys.map(&:to_s)
   next if ENV["TOTO_SESSION_PARTIAL_RUN"]

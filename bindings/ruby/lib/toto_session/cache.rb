@@ -57,7 +57,7 @@ module TotoSession
           code = Native.toto_cache_new_memory(s.ptr)
         end
         Errors.raise_for(code) unless code.zero?
-        build(s.out_pointer, shield: !fn.nil?, keep: fn)
+        build(s.out_pointer, shield: !fn.nil?, keep: fn, in_process: fn.nil?)
       end
 
       # The built-in Redis cache at `url` (redis://[:password@]host:port[/db]), or on a
@@ -133,10 +133,11 @@ module TotoSession
 
       private
 
-      def build(raw, shield:, keep: nil, backend: nil)
+      def build(raw, shield:, keep: nil, backend: nil, in_process: false)
         cache = allocate
         cache.send(:adopt, CachePointer, raw)
         cache.instance_variable_set(:@shield, shield)
+        cache.instance_variable_set(:@in_process, in_process)
         cache.instance_variable_set(:@keep, keep)
         cache.instance_variable_set(:@backend, backend)
         cache
@@ -146,6 +147,13 @@ module TotoSession
     # Whether using this cache can run Ruby code (a Ruby backend or clock).
     def ruby_backed?
       @shield
+    end
+
+    # @api private: whether calls on this cache stay in the process and run no Ruby
+    # code (the built-in memory cache without a clock): then a short call keeps the GVL
+    # (releasing and re-taking it costs more than the call).
+    def in_process?
+      @in_process ? true : false
     end
 
     # Stores a raw record; returns the new id when the cache renamed it, else nil.
@@ -223,16 +231,17 @@ module TotoSession
       id = String(id)
       p = to_ptr
       s = Scratch.current
-      session = Callbacks.shielded(true) do # see Manager#call_session
-        code = Native.toto_cache_load_session(p, id, id.bytesize, s.ptr, s.err)
-        next nil if code == 5
-
-        Errors.raise_for(code, s) unless code.zero?
-        Session.wrap(s.out_pointer)
+      owner = SessionPointer.fresh
+      code = Callbacks.shielded(@shield) do
+        Native.toto_cache_load_session(p, id, id.bytesize, owner.out, s.err)
       end
-      return nil if session.nil?
+      unless code.zero?
+        SessionPointer.unfilled
+        return nil if code == 5
 
-      Session.scoped(session, &block)
+        Errors.raise_for(code, s)
+      end
+      Session.scoped(Session.adopt(owner), &block)
     end
 
     def inspect

@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "fiddle"
+
 module TotoSession
   # @api private
   #
@@ -122,8 +124,57 @@ module TotoSession
     end
   end
 
-  class SessionPointer < HandlePointer
-    def self.free_native(ptr) = Native.toto_session_free(ptr)
+  # @api private
+  #
+  # The owner of one toto_session*, made before the call that creates the session: the
+  # call writes the handle straight into it (`out` is the address of its pointer
+  # field), so there is no moment when a handle exists that nothing owns, and no need to
+  # defer interrupts around the call. A Fiddle::Pointer (Ruby's standard library) whose
+  # free function is toto_session_free itself: the GC frees an unreferenced session from
+  # C, with no Ruby finalizer (an FFI::AutoPointer costs a Releaser, a finalizer-table
+  # entry and a Ruby call at collection: most of a retrieve's time); #release
+  # (Session#close) frees it at once. Either way it is freed exactly once (Fiddle's
+  # `freed?` flag).
+  class SessionPointer < Fiddle::Pointer
+    FREE = Native.ffi_libraries.first.find_function("toto_session_free").address
+
+    @made = 0
+    @unfilled = 0
+
+    class << self
+      # An empty owner (NULL, nothing to free yet); pass #out to the creating call.
+      def fresh
+        owner = new(0)
+        owner.free = FREE
+        @made += 1
+        owner
+      end
+
+      # Releases counted the way HandlePointer counts them (explicit and GC-driven):
+      # owners that held a handle, minus those still holding it. Walks the heap: for
+      # tests and diagnostics, not for a hot path.
+      def release_count
+        live = ObjectSpace.each_object(self).count { |o| !o.freed? && !o.null? }
+        @made - @unfilled - live
+      end
+
+      # @api private: the creating call failed; the owner holds nothing (the library
+      # writes `*out` only on success) and is left to the GC.
+      def unfilled
+        @unfilled += 1
+        nil
+      end
+    end
+
+    # The address the creating call writes the toto_session* to.
+    def out
+      ref.to_i
+    end
+
+    # Frees the session now (Session#close); a no-op once freed.
+    def release
+      call_free
+    end
   end
 
   class AccountPointer < HandlePointer

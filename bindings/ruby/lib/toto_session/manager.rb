@@ -73,6 +73,8 @@ module TotoSession
         opts[:clock] = @clock
       end
       @shield = @cache.ruby_backed? || @account_store.ruby_backed? || !@clock.nil?
+      # retrieve_session on the built-in memory cache holds the GVL (see Cache#in_process?)
+      @gvl = @cache.in_process? && !@shield
       s = Scratch.current
       code = Callbacks.shielded(@shield) do
         Native.toto_manager_new(@cache.to_ptr, @account_store.to_ptr, opts, s.ptr, s.err)
@@ -93,7 +95,7 @@ module TotoSession
     # it changed (when the block returns normally) and closes it.
     def create_session(user_id = "", key: false, &block)
       uid = Values.text(String(user_id))
-      session = call_session { |p, s| Native.toto_manager_create_session(p, uid, uid.bytesize, key ? true : false, s.ptr, s.err) }
+      session = call_session { |p, out, s| Native.toto_manager_create_session(p, uid, uid.bytesize, key ? true : false, out, s.err) }
       scoped_saving(session, &block)
     end
 
@@ -211,7 +213,7 @@ module TotoSession
     def login(user_id, password, &block)
       uid = Values.text(String(user_id))
       pw = Values.text(String(password))
-      session = call_session { |p, s| Native.toto_manager_login(p, uid, uid.bytesize, pw, pw.bytesize, s.ptr, s.err) }
+      session = call_session { |p, out, s| Native.toto_manager_login(p, uid, uid.bytesize, pw, pw.bytesize, out, s.err) }
       scoped_saving(session, &block)
     end
 
@@ -221,7 +223,7 @@ module TotoSession
       uid = Values.text(String(user_id))
       old = Values.text(String(old_password))
       new = Values.text(String(new_password))
-      cur = current&.to_ptr
+      cur = current ? current.to_ptr : 0
       call_plain do |p, s|
         Native.toto_manager_change_password(p, uid, uid.bytesize, old, old.bytesize, new, new.bytesize, cur, s.err)
       end
@@ -270,9 +272,9 @@ module TotoSession
       method = String(method)
       uri = String(uri)
       body = body.nil? ? "" : String(body)
-      session = call_session do |p, s|
+      session = call_session do |p, out, s|
         Native.toto_manager_verify_request(p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
-                                           uri, uri.bytesize, body, body.bytesize, s.ptr, s.err)
+                                           uri, uri.bytesize, body, body.bytesize, out, s.err)
       end
       scoped_saving(session, &block)
     end
@@ -286,7 +288,7 @@ module TotoSession
       body = body.nil? ? "" : String(body)
       call_plain do |p, s|
         Native.toto_manager_verify_request(p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
-                                           uri, uri.bytesize, body, body.bytesize, nil, s.err)
+                                           uri, uri.bytesize, body, body.bytesize, 0, s.err)
       end
       true
     end
@@ -298,33 +300,39 @@ module TotoSession
 
     private
 
+    # The hot path of retrieve_session: one library call, the handle written into its
+    # owner (SessionPointer) by the call itself, so an interrupt arriving as the call
+    # returns cannot leak it and nothing needs deferring (with built-in backends).
     def retrieve(id, missing_is_nil)
       id = String(id)
-      p = to_ptr
+      p = @ptr || to_ptr
       s = Scratch.current
-      # Always shielded: an interrupt between the call and wrapping its handle would
-      # leak the handle (see call_session).
-      Callbacks.shielded(true) do
-        code = Native.toto_manager_retrieve_session(p, id, id.bytesize, s.ptr, s.err)
-        next nil if code == 1007 && missing_is_nil
+      owner = SessionPointer.fresh
+      code = if @gvl
+               Native.toto_manager_retrieve_session_gvl(p, id, id.bytesize, owner.out, s.err)
+             else
+               Callbacks.shielded(@shield) { Native.toto_manager_retrieve_session(p, id, id.bytesize, owner.out, s.err) }
+             end
+      return Session.adopt(owner) if code == 0
 
-        Errors.raise_for(code, s) unless code.zero?
-        Session.wrap(s.out_pointer)
-      end
+      SessionPointer.unfilled
+      return nil if code == 1007 && missing_is_nil
+
+      Errors.raise_for(code, s)
     end
 
-    # Runs a call that writes a session handle; returns the Session. Async interrupts
-    # (Thread#raise, Timeout) are always deferred here, even with built-in backends: one
-    # arriving as the (GVL-releasing) call returns would otherwise be raised before the
-    # new handle is wrapped, and leak it.
+    # Runs a call that writes a session handle (yielded the manager, the out address
+    # and the scratch); returns the Session. The call writes the handle into its owner
+    # (SessionPointer), so an interrupt arriving as the call returns cannot leak it;
+    # Ruby backends' callbacks are shielded as in every call.
     def call_session
       p = to_ptr
       s = Scratch.current
-      Callbacks.shielded(true) do
-        code = yield(p, s)
-        Errors.raise_for(code, s) unless code.zero?
-        Session.wrap(s.out_pointer)
-      end
+      owner = SessionPointer.fresh
+      code = Callbacks.shielded(@shield) { yield(p, owner.out, s) }
+      return Session.adopt(owner) if code.zero?
+
+      Session.failed(code, s)
     end
 
     def call_plain

@@ -238,6 +238,14 @@ module TotoSession
 
     B = { blocking: true }.freeze
 
+    # A session handle (toto_session*) goes in as its address, an Integer: ffi converts
+    # that with one NUM2ULONG, where a Pointer argument costs a class-hierarchy check per
+    # call. A new session handle comes out through `session_out`: the address where the
+    # library writes the toto_session*, the inside of a SessionPointer made before the
+    # call (see SessionPointer), so no handle exists that nothing owns.
+    typedef :uintptr_t, :session_handle
+    typedef :uintptr_t, :session_out
+
     # ---- version, results, ids, signing ---------------------------------------------
 
     attach_function :toto_version, [], :string
@@ -253,53 +261,64 @@ module TotoSession
 
     # ---- sessions ---------------------------------------------------------------------
 
-    attach_function :toto_session_new, %i[buffer_in size_t double pointer], :uint32
-    attach_function :toto_session_new_with_id, %i[buffer_in size_t buffer_in size_t double pointer], :uint32
-    attach_function :toto_session_free, [:pointer], :void
-    attach_function :toto_session_id, %i[pointer pointer pointer], :uint32
-    attach_function :toto_session_set_id, %i[pointer buffer_in size_t], :uint32
-    attach_function :toto_session_user_id, %i[pointer pointer pointer], :uint32
-    attach_function :toto_session_expires, %i[pointer pointer], :uint32
-    attach_function :toto_session_set_expires, %i[pointer double], :uint32
-    attach_function :toto_session_key, %i[pointer pointer pointer], :uint32
-    attach_function :toto_session_set_key, %i[pointer buffer_in size_t], :uint32
-    attach_function :toto_session_generate_key, %i[pointer pointer pointer], :uint32
-    attach_function :toto_session_is_dirty, %i[pointer pointer], :uint32
-    attach_function :toto_session_mark_clean, [:pointer], :uint32
-    attach_function :toto_session_export, %i[pointer pointer pointer], :uint32
-    attach_function :toto_session_import, %i[buffer_in size_t pointer pointer], :uint32
-    attach_function :toto_session_hmac, %i[pointer buffer_in size_t pointer size_t], :uint32
-    attach_function :toto_session_verify, %i[pointer buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_session_new, %i[buffer_in size_t double session_out], :uint32
+    attach_function :toto_session_new_with_id, %i[buffer_in size_t buffer_in size_t double session_out], :uint32
+    attach_function :toto_session_free, [:session_handle], :void
+    attach_function :toto_session_id, %i[session_handle pointer pointer], :uint32
+    attach_function :toto_session_set_id, %i[session_handle buffer_in size_t], :uint32
+    attach_function :toto_session_user_id, %i[session_handle pointer pointer], :uint32
+    attach_function :toto_session_expires, %i[session_handle pointer], :uint32
+    attach_function :toto_session_set_expires, %i[session_handle double], :uint32
+    attach_function :toto_session_key, %i[session_handle pointer pointer], :uint32
+    attach_function :toto_session_set_key, %i[session_handle buffer_in size_t], :uint32
+    attach_function :toto_session_generate_key, %i[session_handle pointer pointer], :uint32
+    attach_function :toto_session_is_dirty, %i[session_handle pointer], :uint32
+    attach_function :toto_session_mark_clean, [:session_handle], :uint32
+    attach_function :toto_session_export, %i[session_handle pointer pointer], :uint32
+    attach_function :toto_session_import, %i[buffer_in size_t session_out pointer], :uint32
+    attach_function :toto_session_hmac, %i[session_handle buffer_in size_t pointer size_t], :uint32
+    attach_function :toto_session_verify, %i[session_handle buffer_in size_t buffer_in size_t], :uint32
     attach_function :toto_session_sign_request,
-                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t pointer size_t], :uint32
+                    %i[session_handle buffer_in size_t buffer_in size_t buffer_in size_t pointer size_t], :uint32
     attach_function :toto_session_verify_request,
-                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t buffer_in size_t], :uint32
-    attach_function :toto_session_sign_response, %i[pointer buffer_in size_t pointer size_t], :uint32
-    attach_function :toto_session_verify_response, %i[pointer buffer_in size_t buffer_in size_t], :uint32
+                    %i[session_handle buffer_in size_t buffer_in size_t buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_session_sign_response, %i[session_handle buffer_in size_t pointer size_t], :uint32
+    attach_function :toto_session_verify_response, %i[session_handle buffer_in size_t buffer_in size_t], :uint32
 
     # session state
-    attach_function :toto_session_len, %i[pointer pointer], :uint32
-    attach_function :toto_session_key_at, %i[pointer size_t pointer pointer], :uint32
-    attach_function :toto_session_contains, %i[pointer buffer_in size_t pointer], :uint32
-    attach_function :toto_session_delete, %i[pointer buffer_in size_t], :uint32
-    attach_function :toto_session_clear, [:pointer], :uint32
-    attach_function :toto_session_get_type, %i[pointer buffer_in size_t pointer], :uint32
-    attach_function :toto_session_get_scalar, %i[pointer buffer_in size_t pointer], :uint32
-    attach_function :toto_session_get_bool, %i[pointer buffer_in size_t pointer], :uint32
-    attach_function :toto_session_get_i64, %i[pointer buffer_in size_t pointer], :uint32
-    attach_function :toto_session_get_f64, %i[pointer buffer_in size_t pointer], :uint32
-    attach_function :toto_session_get_text, %i[pointer buffer_in size_t pointer pointer], :uint32
-    attach_function :toto_session_get_bytes, %i[pointer buffer_in size_t pointer pointer], :uint32
-    attach_function :toto_session_get_cbor, %i[pointer buffer_in size_t pointer pointer], :uint32
-    attach_function :toto_session_get_json, %i[pointer buffer_in size_t pointer pointer], :uint32
-    attach_function :toto_session_set_null, %i[pointer buffer_in size_t], :uint32
-    attach_function :toto_session_set_bool, %i[pointer buffer_in size_t bool], :uint32
-    attach_function :toto_session_set_i64, %i[pointer buffer_in size_t int64], :uint32
-    attach_function :toto_session_set_f64, %i[pointer buffer_in size_t double], :uint32
-    attach_function :toto_session_set_text, %i[pointer buffer_in size_t buffer_in size_t], :uint32
-    attach_function :toto_session_set_bytes, %i[pointer buffer_in size_t buffer_in size_t], :uint32
-    attach_function :toto_session_set_cbor, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
-    attach_function :toto_session_set_json, %i[pointer buffer_in size_t buffer_in size_t pointer], :uint32
+    attach_function :toto_session_len, %i[session_handle pointer], :uint32
+    attach_function :toto_session_key_at, %i[session_handle size_t pointer pointer], :uint32
+    attach_function :toto_session_contains, %i[session_handle buffer_in size_t pointer], :uint32
+    attach_function :toto_session_delete, %i[session_handle buffer_in size_t], :uint32
+    attach_function :toto_session_clear, [:session_handle], :uint32
+    attach_function :toto_session_get_type, %i[session_handle buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_scalar, %i[session_handle buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_bool, %i[session_handle buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_i64, %i[session_handle buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_f64, %i[session_handle buffer_in size_t pointer], :uint32
+    attach_function :toto_session_get_text, %i[session_handle buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_get_bytes, %i[session_handle buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_get_cbor, %i[session_handle buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_get_json, %i[session_handle buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_set_null, %i[session_handle buffer_in size_t], :uint32
+    attach_function :toto_session_set_bool, %i[session_handle buffer_in size_t bool], :uint32
+    attach_function :toto_session_set_i64, %i[session_handle buffer_in size_t int64], :uint32
+    attach_function :toto_session_set_f64, %i[session_handle buffer_in size_t double], :uint32
+    attach_function :toto_session_set_text, %i[session_handle buffer_in size_t buffer_in size_t], :uint32
+    attach_function :toto_session_set_bytes, %i[session_handle buffer_in size_t buffer_in size_t], :uint32
+    # The same with NUL-terminated keys (KeyCache::Z addresses; see Session#[]): one
+    # argument fewer per call, and the value's type comes back as the return value.
+    attach_function :toto_session_get_scalar_z, %i[session_handle uintptr_t pointer], :int64
+    attach_function :toto_session_set_null_z, %i[session_handle uintptr_t], :uint32
+    attach_function :toto_session_set_bool_z, %i[session_handle uintptr_t bool], :uint32
+    attach_function :toto_session_set_i64_z, %i[session_handle uintptr_t int64], :uint32
+    attach_function :toto_session_set_f64_z, %i[session_handle uintptr_t double], :uint32
+    # `string`: ffi passes the String's own NUL-terminated bytes (ArgumentError when it
+    # holds a NUL: Session#[]= then takes toto_session_set_text)
+    attach_function :toto_session_set_text_z, %i[session_handle uintptr_t string], :uint32
+    attach_function :toto_session_set_bytes_z, %i[session_handle uintptr_t buffer_in size_t], :uint32
+    attach_function :toto_session_set_cbor, %i[session_handle buffer_in size_t buffer_in size_t pointer], :uint32
+    attach_function :toto_session_set_json, %i[session_handle buffer_in size_t buffer_in size_t pointer], :uint32
 
     # ---- caches -----------------------------------------------------------------------
 
@@ -317,8 +336,8 @@ module TotoSession
     attach_function :toto_cache_load, %i[pointer buffer_in size_t pointer pointer], :uint32, B
     attach_function :toto_cache_remove, %i[pointer buffer_in size_t pointer], :uint32, B
     attach_function :toto_cache_remove_user, %i[pointer buffer_in size_t pointer pointer], :uint32, B
-    attach_function :toto_cache_store_session, %i[pointer pointer pointer], :uint32, B
-    attach_function :toto_cache_load_session, %i[pointer buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_cache_store_session, %i[pointer session_handle pointer], :uint32, B
+    attach_function :toto_cache_load_session, %i[pointer buffer_in size_t session_out pointer], :uint32, B
 
     # callback context (only from inside a backend callback, which holds the GVL)
     attach_function :toto_callback_set_result, %i[pointer buffer_in size_t], :uint32
@@ -369,23 +388,27 @@ module TotoSession
     # toto_manager_new computes a decoy password hash: blocking.
     attach_function :toto_manager_new, %i[pointer pointer pointer pointer pointer], :uint32, B
     attach_function :toto_manager_free, [:pointer], :void
-    attach_function :toto_manager_create_session, %i[pointer buffer_in size_t bool pointer pointer], :uint32, B
-    attach_function :toto_manager_retrieve_session, %i[pointer buffer_in size_t pointer pointer], :uint32, B
-    attach_function :toto_manager_save_session, %i[pointer pointer pointer], :uint32, B
-    attach_function :toto_manager_refresh_session, %i[pointer pointer pointer], :uint32, B
-    attach_function :toto_manager_rotate_session, %i[pointer pointer pointer], :uint32, B
+    attach_function :toto_manager_create_session, %i[pointer buffer_in size_t bool session_out pointer], :uint32, B
+    attach_function :toto_manager_retrieve_session, %i[pointer buffer_in size_t session_out pointer], :uint32, B
+    # The same, holding the GVL: for a manager over the built-in memory cache (no I/O,
+    # no Ruby code), where releasing and re-taking the GVL costs more than the call.
+    attach_function :toto_manager_retrieve_session_gvl, :toto_manager_retrieve_session,
+                    %i[pointer buffer_in size_t session_out pointer], :uint32
+    attach_function :toto_manager_save_session, %i[pointer session_handle pointer], :uint32, B
+    attach_function :toto_manager_refresh_session, %i[pointer session_handle pointer], :uint32, B
+    attach_function :toto_manager_rotate_session, %i[pointer session_handle pointer], :uint32, B
     attach_function :toto_manager_remove_session, %i[pointer buffer_in size_t pointer], :uint32, B
     attach_function :toto_manager_clear_sessions, %i[pointer buffer_in size_t pointer pointer], :uint32, B
     attach_function :toto_manager_create_account,
                     %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t pointer], :uint32, B
-    attach_function :toto_manager_login, %i[pointer buffer_in size_t buffer_in size_t pointer pointer], :uint32, B
+    attach_function :toto_manager_login, %i[pointer buffer_in size_t buffer_in size_t session_out pointer], :uint32, B
     attach_function :toto_manager_change_password,
-                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t pointer pointer], :uint32, B
+                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t session_handle pointer], :uint32, B
     attach_function :toto_manager_generate_password, %i[pointer buffer_in size_t pointer size_t pointer], :uint32, B
     attach_function :toto_manager_account, %i[pointer buffer_in size_t pointer], :uint32
-    attach_function :toto_manager_session_account, %i[pointer pointer pointer], :uint32
+    attach_function :toto_manager_session_account, %i[pointer session_handle pointer], :uint32
     attach_function :toto_manager_verify_request,
                     %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t buffer_in size_t
-                       buffer_in size_t pointer pointer], :uint32, B
+                       buffer_in size_t session_out pointer], :uint32, B
   end
 end

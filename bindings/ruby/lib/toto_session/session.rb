@@ -52,6 +52,20 @@ module TotoSession
     # this way does not allocate an FFI::Pointer per read (get_pointer(DATA) would, and
     # that costs more than the library call).
     MEMORY = FFI::Pointer.new(1)
+    # What toto_session_get_scalar_z returns (Session#[]): the type in bits 0-7, the
+    # bool in bit 8, "the integer fits" in bit 9, a text's or bytes' length from bit 16;
+    # a negated result code on failure.
+    Z = KeyCache::Z
+    # (#[] dispatches on them as literals: 514, 257, 1, 0, 3, -5.)
+    Z_INTEGER = 2 | 512
+    Z_TRUE = 1 | 256
+    Z_FALSE = 1
+    Z_NULL = 0
+    Z_FLOAT = 3
+    Z_TEXT = 4
+    Z_BYTES = 5
+    Z_LEN = 65_536 # h / Z_LEN: the length (opt_div; Integer#>> is a method call)
+    Z_NOT_FOUND = -5
     private_constant(*constants(false))
 
     class << self
@@ -60,15 +74,15 @@ module TotoSession
       def new(user_id = "", expires:, id: nil)
         uid = Values.text(user_id.to_s)
         at = Session.seconds(expires)
-        s = Scratch.current
+        owner = SessionPointer.fresh
         code = if id
                  sid = id.to_s
-                 Native.toto_session_new_with_id(sid, sid.bytesize, uid, uid.bytesize, at, s.ptr)
+                 Native.toto_session_new_with_id(sid, sid.bytesize, uid, uid.bytesize, at, owner.out)
                else
-                 Native.toto_session_new(uid, uid.bytesize, at, s.ptr)
+                 Native.toto_session_new(uid, uid.bytesize, at, owner.out)
                end
-        Errors.raise_for(code) unless code.zero?
-        wrap(s.out_pointer)
+        failed(code) unless code.zero?
+        adopt(owner)
       end
 
       # As new; with a block, yields the session and closes it afterwards (returning
@@ -82,16 +96,24 @@ module TotoSession
       def import(record, &block)
         record = String(record)
         s = Scratch.current
-        code = Native.toto_session_import(record, record.bytesize, s.ptr, s.err)
-        Errors.raise_for(code, s) unless code.zero?
-        scoped(wrap(s.out_pointer), &block)
+        owner = SessionPointer.fresh
+        code = Native.toto_session_import(record, record.bytesize, owner.out, s.err)
+        failed(code, s) unless code.zero?
+        scoped(adopt(owner), &block)
       end
 
-      # @api private: adopts a toto_session* the caller owns.
-      def wrap(raw)
+      # @api private: the Session of a SessionPointer its creating call filled.
+      def adopt(owner)
         session = allocate
-        session.send(:adopt, SessionPointer, raw)
+        session.send(:own, owner)
         session
+      end
+
+      # @api private: a creating call returned `code` (not 0); its owner holds nothing.
+      # Raises (see Errors.raise_for).
+      def failed(code, scratch = nil)
+        SessionPointer.unfilled
+        Errors.raise_for(code, scratch)
       end
 
       # @api private
@@ -115,10 +137,22 @@ module TotoSession
     def initialize_copy(other)
       super
       copy = Session.import(other.export)
-      @ptr = copy.instance_variable_get(:@ptr)
+      own(copy.instance_variable_get(:@owner))
       @scalar = nil # never share the output memory with `other`
-      copy.instance_variable_set(:@ptr, nil)
+      copy.send(:disown)
     end
+
+    # Frees the session now (idempotent; also #free). Without it the GC frees it.
+    def close
+      owner = @owner
+      return nil if owner.nil?
+
+      @ptr = nil
+      @owner = nil
+      owner.call_free # SessionPointer#release, inlined
+      nil
+    end
+    alias free close
 
     # ---- metadata -------------------------------------------------------------------
 
@@ -216,33 +250,35 @@ module TotoSession
     # ---- state ----------------------------------------------------------------------
 
     # The value under `key`, or nil when it is missing (or a stored nil: see key?).
-    # One library call (toto_session_get_scalar) for every scalar; an array, a map or
-    # an integer outside int64 takes more (JSON, or CBOR converted by the library). The decoding is
-    # #read's, inlined: a method call costs a tenth of the whole read.
+    # One library call (toto_session_get_scalar_z) and at most one read of its output
+    # for an integer, a float, true, false or nil; a text or bytes value is copied out
+    # once. An array, a map or an integer outside int64 takes more (JSON, or CBOR
+    # converted by the library). A key holding a NUL byte takes #read.
     def [](key)
-      e = KEYS[key] || KeyCache.add(key)
-      p = @ptr || to_ptr
+      z = Z[key] || KeyCache.z(key)
+      return read_key(key, nil) if z.nil?
+
       m = @scalar || scalar_memory
-      code = Native.toto_session_get_scalar(p, e[0], e[1], m)
-      if code == 0
-        h = m.get_uint64(0) & HEAD_MASK
-        if h == HEAD_INTEGER then m.get_int64(AT_INTEGER)
-        elsif h == HEAD_TEXT
-          len = m.get_uint64(AT_LEN)
-          len == 0 ? +"" : MEMORY.get_bytes(m.get_uint64(AT_DATA) - 1, len).force_encoding(UTF_8)
-        elsif h == HEAD_FLOAT then m.get_double(AT_NUMBER)
-        elsif h == HEAD_TRUE then true
-        elsif h == HEAD_FALSE then false
-        elsif h == HEAD_NULL then nil
-        elsif h == HEAD_BYTES
-          len = m.get_uint64(AT_LEN)
-          len == 0 ? String.new : MEMORY.get_bytes(m.get_uint64(AT_DATA) - 1, len)
-        else read_more(h, e[0], e[1])
-        end
-      elsif code == 5
-        nil
+      h = Native.toto_session_get_scalar_z(@ptr || to_ptr, z, m)
+      # Literal `when`s: one hash lookup (opt_case_dispatch), not a chain of tests.
+      case h
+      when 514 then m.get_int64(AT_INTEGER) # Z_INTEGER
+      when -5, 0 then nil                   # Z_NOT_FOUND, Z_NULL
+      when 3 then m.get_double(AT_NUMBER)   # Z_FLOAT
+      when 257 then true                    # Z_TRUE
+      when 1 then false                     # Z_FALSE
+      when 4 then +""                       # Z_TEXT, empty
+      when 5 then String.new                # Z_BYTES, empty
       else
-        Errors.raise_for(code)
+        if h < 0 then Errors.raise_for(-h)
+        elsif (t = h & 255) == Z_TEXT
+          MEMORY.get_bytes(m.get_uint64(AT_DATA) - 1, h / Z_LEN).force_encoding(UTF_8)
+        elsif t == Z_BYTES
+          MEMORY.get_bytes(m.get_uint64(AT_DATA) - 1, h / Z_LEN)
+        else
+          k, n = KEYS[key] || KeyCache.add(key)
+          h == 2 ? Values.from_cbor(cbor_at(k, n)) : read_structured(k, n) # beyond int64; array, map
+        end
       end
     end
 
@@ -258,32 +294,38 @@ module TotoSession
     end
 
     # Stores `value` under `key` (see Values for the types). An Integer in int64, a
-    # Float, a String, true, false or nil is one library call.
+    # Float, a UTF-8 or BINARY String, true, false or nil is one library call (a `_z`
+    # setter);
+    # anything else (other classes and encodings, subclasses, a key or text holding a
+    # NUL byte) goes through #store_other.
     def []=(key, value)
-      e = KEYS[key] || KeyCache.add(key)
-      p = @ptr || to_ptr
-      code = case value
-             when Integer
-               # beyond int64 (RangeError from ffi): one CBOR item made by the library
+      z = Z[key] || KeyCache.z(key)
+      return store_other(key, value) if z.nil?
+
+      c = value.class
+      code = if c == Integer
                begin
-                 Native.toto_session_set_i64(p, e[0], e[1], value)
-               rescue RangeError
-                 return store_other(e, value)
+                 Native.toto_session_set_i64_z(@ptr || to_ptr, z, value)
+               rescue RangeError # beyond int64
+                 return store_other(key, value)
                end
-             when String
+             elsif c == String
                enc = value.encoding
                if enc == UTF_8
-                 Native.toto_session_set_text(p, e[0], e[1], value, value.bytesize)
+                 begin
+                   Native.toto_session_set_text_z(@ptr || to_ptr, z, value)
+                 rescue ArgumentError # holds a NUL byte
+                   return store_other(key, value)
+                 end
                elsif enc == BINARY
-                 Native.toto_session_set_bytes(p, e[0], e[1], value, value.bytesize)
+                 Native.toto_session_set_bytes_z(@ptr || to_ptr, z, value, value.bytesize)
                else
-                 t = Values.text(value)
-                 Native.toto_session_set_text(p, e[0], e[1], t, t.bytesize)
+                 return store_other(key, value)
                end
-             when Float then Native.toto_session_set_f64(p, e[0], e[1], value)
-             when true, false then Native.toto_session_set_bool(p, e[0], e[1], value)
-             when nil then Native.toto_session_set_null(p, e[0], e[1])
-             else return store_other(e, value)
+             elsif c == Float then Native.toto_session_set_f64_z(@ptr || to_ptr, z, value)
+             elsif value.nil? then Native.toto_session_set_null_z(@ptr || to_ptr, z)
+             elsif c == TrueClass || c == FalseClass then Native.toto_session_set_bool_z(@ptr || to_ptr, z, value)
+             else return store_other(key, value)
              end
       Errors.raise_for(code) unless code == 0
       value
@@ -437,17 +479,47 @@ module TotoSession
 
     private
 
-    # Stores what #[]= does not store with one typed call: Symbols (as text), integers
-    # outside int64 (CBOR made by the library), Hashes and Arrays (JSON). `e` is a KeyCache
-    # entry.
-    def store_other(e, value)
+    # Takes the SessionPointer `owner`: calls pass the handle's address (@ptr).
+    def own(owner)
+      @owner = owner
+      @ptr = owner.to_i
+    end
+
+    def disown
+      @owner = nil
+      @ptr = nil
+    end
+
+    # Stores what #[]= does not store with one `_z` call, through the setters with a
+    # length: Strings in other encodings (BINARY: bytes) or holding a NUL byte, Symbols
+    # (as text), integers outside int64 (CBOR made by the library), Hashes and Arrays
+    # (JSON), subclasses of the scalar classes.
+    def store_other(key, value)
+      e = KEYS[key] || KeyCache.add(key)
       p = @ptr || to_ptr
       k, n = e
       s = nil
       code = case value
              when Integer
-               cbor = Values.to_cbor(value)
-               Native.toto_session_set_cbor(p, k, n, cbor, cbor.bytesize, (s = Scratch.current).err)
+               begin
+                 Native.toto_session_set_i64(p, k, n, value)
+               rescue RangeError
+                 cbor = Values.to_cbor(value)
+                 Native.toto_session_set_cbor(p, k, n, cbor, cbor.bytesize, (s = Scratch.current).err)
+               end
+             when String
+               enc = value.encoding
+               if enc == UTF_8
+                 Native.toto_session_set_text(p, k, n, value, value.bytesize)
+               elsif enc == BINARY
+                 Native.toto_session_set_bytes(p, k, n, value, value.bytesize)
+               else
+                 t = Values.text(value)
+                 Native.toto_session_set_text(p, k, n, t, t.bytesize)
+               end
+             when Float then Native.toto_session_set_f64(p, k, n, value)
+             when true, false then Native.toto_session_set_bool(p, k, n, value)
+             when nil then Native.toto_session_set_null(p, k, n)
              when Symbol
                t = value.name
                Native.toto_session_set_text(p, k, n, t, t.bytesize)
@@ -460,6 +532,12 @@ module TotoSession
              end
       Errors.raise_for(code, s) unless code.zero?
       value
+    end
+
+    # #read for a key as given (Symbol or String).
+    def read_key(key, missing)
+      e = KEYS[key] || KeyCache.add(key)
+      read(e[0], e[1], missing)
     end
 
     # The value under the key `k` (a String, or a KeyCache pointer) of `n` bytes;

@@ -200,5 +200,22 @@ module TotoSession
 
       ENTRIES[key] = [FFI::MemoryPointer.from_string(k), n].freeze
     end
+
+    # The same keys for the `_z` entry points (Session#[] and #[]=): Z maps a key as
+    # given to the address (an Integer) of a NUL-terminated native copy, kept in KEEP
+    # for the life of the process. A key holding a NUL byte, longer than MAX_LEN, or
+    # beyond MAX_KEYS has none (nil): the caller takes the path with a length.
+    Z = {}
+    KEEP = []
+
+    # Called on a miss of Z: the address for `key`, or nil.
+    def z(key)
+      k = Values.key(key)
+      return nil if k.bytesize > MAX_LEN || k.include?("\0") || Z.size >= MAX_KEYS
+
+      mem = FFI::MemoryPointer.from_string(k)
+      KEEP << mem # two threads missing at once each keep theirs; the Hash keeps one
+      Z[key] = mem.address
+    end
   end
 end
