@@ -310,7 +310,7 @@ suite_tests!(
     short_ttl_expires_and_user_index_does_not_grow,
     clear_all_sessions_of_a_user,
     renewal_respects_windows_and_never_shortens,
-    an_entry_without_the_expiry_field_is_read_and_completed,
+    an_entry_written_before_the_stamp_is_read_and_stamped,
     rotation_and_logout_through_the_manager,
     garbage_under_a_key_is_a_result_code,
     a_record_carrying_another_id_is_refused,

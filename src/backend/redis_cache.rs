@@ -1,19 +1,23 @@
 //! A session cache in Redis, for sessions shared by many servers (and languages).
 //!
 //! Layout (with the default prefix `toto:`):
-//! - `toto:s:<sha256(id) hex>`: a hash `{r: record, u: user id, n: revision, e: expiry,
-//!   t: token}` with Redis's own expiry at the session's absolute expiry (PEXPIREAT),
-//!   mirrored in `e` (Unix milliseconds) so one read returns it. `n` is the record's
-//!   revision in decimal (absent, for entries written before revisions: 0); the store
-//!   script compares it for the conditional modes. Ids never appear raw in the key space
+//! - `toto:s:<sha256(id) hex>`: a hash `{r: stamped record, u: user id, n: revision,
+//!   t: token}` with Redis's own expiry at the session's absolute expiry (PEXPIREAT).
+//!   `r` is a 17-byte stamp, then the record: a NUL byte, `u` (a user's session) or `a`
+//!   (anonymous), and the expiry in Unix milliseconds as 15 ASCII digits, mirroring the
+//!   key's own, so that a retrieve is one `HGET` of one field (an entry written before
+//!   the stamp, whose `r` starts with the record's own first byte, is stamped on its
+//!   first retrieve). `n` is the record's revision in decimal (absent, for entries
+//!   written before revisions: 0); the store script compares it for the conditional
+//!   modes. Ids never appear raw in the key space
 //!   unless `hash_ids` is off (compatibility with an existing key layout).
 //! - `toto:u:<user id>`: a sorted set of that user's session keys scored by expiry;
 //!   expired members are pruned on every store and the set itself expires with its
 //!   longest-lived session, so it cannot grow without bound.
 //!
 //! On a standalone Redis (`redis://`) every operation is one Lua script or one command:
-//! one round trip, atomic on the server. Retrieve-with-renewal is one `HMGET` of record,
-//! user and expiry, and nothing is written while the expiry lags its renewal target by
+//! one round trip, atomic on the server. Retrieve-with-renewal is one `HGET` of the
+//! stamped record, and nothing is written while the expiry lags its renewal target by
 //! no more than the slack ([`Renewal::renewed_expiry`]: by default 1 % of the renewal
 //! window); past it, one more round trip runs the RENEW script (expiry moved forward
 //! only, never reviving a removed key). So the server does a plain read on almost every
@@ -31,8 +35,9 @@
 //! - the user index lives in its own slot and is updated by separate single-key calls,
 //!   always *before* the session changes: a store first adds the session to the index
 //!   (`INDEX_ADD`: `ZADD GT`, never lowering a score; expired members pruned), and a
-//!   renewal (past the slack, as above; the retrieve itself is the same one `HMGET`)
-//!   of a user's session raises the index score (`INDEX_ADD`) before the session's
+//!   renewal (past the slack, as above; the retrieve itself is the same one `HGET`)
+//!   of a user's session reads its user id (`HGET u`: only past the slack) and raises
+//!   the index score (`INDEX_ADD`) before the session's
 //!   expiry (`RENEW_ONE`: RENEW on the session key alone). A failure in between leaves
 //!   a dangling index entry, which is harmless (nothing is deleted through it unless
 //!   the session still names that user) and pruned at its expiry; never a live session
@@ -51,7 +56,7 @@
 //! its deletion and its removal from the index, which the manager never does: it
 //! saves with `IfRevision`/`IfExists`, which refuse a deleted session); a store of a
 //! user's session, and its renewal, cost one round trip more (the index; a retrieve
-//! within the slack is the same one `HMGET`); the cap counts index entries, so a
+//! within the slack is the same one `HGET`); the cap counts index entries, so a
 //! dangling one counts until it expires. Python Toto's
 //! layout (`toto` options) needs multi-key scripts and is refused on a cluster.
 //!
@@ -155,8 +160,34 @@ macro_rules! store_write {
     () => {
         r"
 redis.call('DEL', key)
-redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8], 'e', ARGV[3])
+redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8])
 redis.call('PEXPIREAT', key, exp)
+"
+    };
+}
+
+// The renew scripts' common part: KEYS[1], target ARGV[1]; `stamp(ms)` rewrites the
+// stamp of `r` (see the module doc) with expiry `ms` and answers the session's user id
+// ('' if none); `stamp_legacy(ms)` stamps an `r` written before stamps existed.
+macro_rules! stamp_fn {
+    () => {
+        r"
+local key, target = KEYS[1], tonumber(ARGV[1])
+local function stamp(ms)
+  local r = redis.call('HGET', key, 'r')
+  local u = redis.call('HGET', key, 'u')
+  if type(u) ~= 'string' then u = '' end
+  if not r then return u end
+  if string.byte(r, 1) == 0 and #r >= 17 then r = string.sub(r, 18) end
+  local kind = 'a'
+  if u ~= '' then kind = 'u' end
+  redis.call('HSET', key, 'r', '\0' .. kind .. string.format('%015.0f', ms) .. r)
+  return u
+end
+local function stamp_legacy(ms)
+  local r = redis.call('HGET', key, 'r')
+  if r and string.byte(r, 1) ~= 0 then stamp(ms) end
+end
 "
     };
 }
@@ -200,18 +231,18 @@ return 1
 
 // Cluster mode: RENEW on the session key alone (the caller raised the user's index
 // first, with INDEX_ADD).
-const RENEW_ONE: &str = r"
-local key, target = KEYS[1], tonumber(ARGV[1])
+const RENEW_ONE: &str = concat!(
+    stamp_fn!(),
+    r"
 if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
-  redis.call('HSET', key, 'e', ARGV[1])
+  stamp(target)
   return target
 end
 local held = redis.call('PEXPIRETIME', key)
-if held > 0 and redis.call('HEXISTS', key, 'e') == 0 then
-  redis.call('HSET', key, 'e', held)
-end
+if held > 0 then stamp_legacy(held) end
 return held
-";
+"
+);
 
 // Cluster mode: deletes a session, answering its user ('' if none) for the index.
 const REMOVE_ONE: &str = r"
@@ -239,15 +270,15 @@ if n <= keep then return {} end
 return redis.call('ZRANGE', idx, 0, n - keep - 1)
 ";
 
-// The expiry of KEYS[1] becomes ARGV[1] (Unix ms) if that is later, in the hash's `e`
-// and the user's index too. Never revives: a missing key stays missing (answer -2).
-// Answers the expiry now held. Also fills in `e` for entries written before it existed.
-const RENEW: &str = r"
-local key, target = KEYS[1], tonumber(ARGV[1])
+// The expiry of KEYS[1] becomes ARGV[1] (Unix ms) if that is later, in its stamp and
+// the user's index too. Never revives: a missing key stays missing (answer -2).
+// Answers the expiry now held. Also stamps an entry written before the stamp existed.
+const RENEW: &str = concat!(
+    stamp_fn!(),
+    r"
 if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
-  redis.call('HSET', key, 'e', ARGV[1])
-  local u = redis.call('HGET', key, 'u')
-  if u and u ~= '' then
+  local u = stamp(target)
+  if u ~= '' then
     local idx = ARGV[2] .. u
     redis.call('ZADD', idx, 'XX', 'GT', target, key)
     redis.call('PEXPIREAT', idx, target, 'GT')
@@ -255,11 +286,10 @@ if target > 0 and redis.call('PEXPIREAT', key, target, 'GT') == 1 then
   return target
 end
 local held = redis.call('PEXPIRETIME', key)
-if held > 0 and redis.call('HEXISTS', key, 'e') == 0 then
-  redis.call('HSET', key, 'e', held)
-end
+if held > 0 then stamp_legacy(held) end
 return held
-";
+"
+);
 
 const REMOVE: &str = r"
 local u = redis.pcall('HGET', KEYS[1], 'u')
@@ -326,6 +356,48 @@ impl std::fmt::Debug for RedisCache {
         f.debug_struct("RedisCache")
             .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+/// Bytes of the stamp before the record in field `r` (see the module doc).
+const STAMP_LEN: usize = 17;
+
+/// `r` as stored: the stamp (user or anonymous, expiry in ms), then the record.
+fn stamped(user_id: &str, expires_ms: i64, record: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(STAMP_LEN + record.len());
+    out.push(0);
+    out.push(if user_id.is_empty() { b'a' } else { b'u' });
+    out.extend_from_slice(format!("{expires_ms:015}").as_bytes());
+    out.extend_from_slice(record);
+    out
+}
+
+/// What a stamp says: whether the session has a user, and its expiry (Unix ms).
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    user: bool,
+    expires_ms: i64,
+}
+
+/// Splits a stored `r` into its stamp (`None` for an entry written before stamps
+/// existed, or one whose stamp does not parse) and the record.
+fn unstamp(stored: &[u8]) -> (Option<Stamp>, &[u8]) {
+    if stored.len() < STAMP_LEN || stored[0] != 0 {
+        return (None, stored);
+    }
+    let user = match stored[1] {
+        b'u' => true,
+        b'a' => false,
+        _ => return (None, stored),
+    };
+    let digits = &stored[2..STAMP_LEN];
+    let expires_ms = std::str::from_utf8(digits)
+        .ok()
+        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<i64>().ok());
+    match expires_ms {
+        Some(expires_ms) => (Some(Stamp { user, expires_ms }), &stored[STAMP_LEN..]),
+        None => (None, stored),
     }
 }
 
@@ -435,6 +507,15 @@ fn delete_owned(
 }
 
 impl RedisCache {
+    /// The user id field of session key `key` ('' when none): read only on the rare
+    /// paths that need it (a renewal on a cluster, an entry not stamped yet).
+    fn legacy_user(&self, key: &str) -> Result<String> {
+        let user: Option<String> = self
+            .pool
+            .run(|con| redis::cmd("HGET").arg(key).arg("u").query(con))?;
+        Ok(user.unwrap_or_default())
+    }
+
     /// Cluster mode: the user's index first (so a failure in between leaves only a
     /// dangling entry, never a session missing from its index), then STORE_ONE.
     fn store_cluster(
@@ -554,10 +635,11 @@ impl RedisCache {
         // Identifies this call's write if the script has to run again (see STORE).
         let token = u64::from_le_bytes(crate::core::rng::bytes::<8>()).to_string();
         let script = self.cluster.as_ref().map_or(&self.store, |c| &c.store);
+        let value = stamped(user_id, to_ms(expires), record);
         let call = |con: &mut RedisConnection| {
             script
                 .key(&key)
-                .arg(record)
+                .arg(&value)
                 .arg(user_id)
                 .arg(to_ms(expires))
                 .arg(mode)
@@ -618,44 +700,54 @@ impl SessionCache for RedisCache {
         let found: Option<Vec<u8>> = self
             .pool
             .run(|con| redis::cmd("HGET").arg(&key).arg("r").query(con))?;
-        if found.is_none() && self.options.toto.read {
-            return Ok(redis_toto::import(self, id)?.map(|l| l.record.to_vec()));
+        match found {
+            Some(stored) => Ok(Some(unstamp(&stored).1.to_vec())),
+            None if self.options.toto.read => {
+                Ok(redis_toto::import(self, id)?.map(|l| l.record.to_vec()))
+            }
+            None => Ok(None),
         }
-        Ok(found)
     }
 
-    /// One `HMGET` (record, user, expiry); the RENEW script only when
-    /// [`Renewal::renewed_expiry`] says the expiry must move (or for an entry written
-    /// before the expiry field existed).
+    /// One `HGET` of the stamped record; the RENEW script only when
+    /// [`Renewal::renewed_expiry`] says the expiry must move (or, once, for an entry
+    /// written before stamps existed).
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
         let key = self.session_key(id);
-        let (record, user, held): (Option<Vec<u8>>, Option<String>, Option<i64>) =
-            self.pool.run(|con| {
-                redis::cmd("HMGET")
-                    .arg(&key)
-                    .arg("r")
-                    .arg("u")
-                    .arg("e")
-                    .query(con)
-            })?;
-        let Some(record) = record else {
+        let stored: Option<Vec<u8>> = self
+            .pool
+            .run(|con| redis::cmd("HGET").arg(&key).arg("r").query(con))?;
+        let Some(stored) = stored else {
             if self.options.toto.read {
                 return redis_toto::import(self, id);
             }
             return Ok(None);
         };
-        let user = user.unwrap_or_default();
-        let due = match (renew, held) {
-            (Some(r), Some(ms)) => r.renewed_expiry(&user, ms as f64 / 1000.0).map(to_ms),
-            (Some(r), None) => Some(to_ms(r.target_for(&user))),
+        let (stamp, record) = unstamp(&stored);
+        // The renewal rule needs to know only whether the session has a user.
+        let kind = |user: bool| if user { "u" } else { "" };
+        let due = match (renew, stamp) {
+            (Some(r), Some(st)) => r
+                .renewed_expiry(kind(st.user), st.expires_ms as f64 / 1000.0)
+                .map(to_ms),
             (None, Some(_)) => None,
+            // Not stamped yet: the script stamps it (with the target, when given:
+            // a legacy entry is renewed by the rule Toto had, expiry before target).
             (None, None) => Some(0),
+            (Some(r), None) => Some(to_ms(r.target_for(&self.legacy_user(&key)?))),
         };
         let expires_ms = match due {
-            None => held.unwrap_or(-1),
+            None => stamp.map_or(-1, |st| st.expires_ms),
             Some(target) => {
                 let now_held: i64 = match &self.cluster {
-                    Some(scripts) => self.renew_cluster(scripts, &key, &user, target)?,
+                    Some(scripts) => {
+                        // The index is raised first; it needs the user's id.
+                        let user = match stamp {
+                            Some(st) if !st.user => String::new(),
+                            _ => self.legacy_user(&key)?,
+                        };
+                        self.renew_cluster(scripts, &key, &user, target)?
+                    }
                     None => self.pool.run(|con| {
                         self.renew
                             .key(&key)

@@ -219,19 +219,34 @@ pub fn renewal_respects_windows_and_never_shortens(b: &dyn Backend) {
     );
 }
 
-/// An entry written before the mirrored expiry field `e` is read (its expiry from the
-/// key) and completed; a removed key is never revived by a renewal.
-pub fn an_entry_without_the_expiry_field_is_read_and_completed(b: &dyn Backend) {
+/// An entry written before the stamp in `r` (its record alone, as earlier versions
+/// wrote it) is read (its expiry from the key) and stamped; a removed key is never
+/// revived by a renewal.
+pub fn an_entry_written_before_the_stamp_is_read_and_stamped(b: &dyn Backend) {
     let c = cache(b);
-    c.store("old", "erin", now() + 100.0, b"r", StoreMode::Upsert)
+    c.store("old", "erin", now() + 100.0, b"rec", StoreMode::Upsert)
         .unwrap();
     let mut con = b.connection();
     let key = c.session_key("old");
-    let _: i64 = query(&mut con, redis::cmd("HDEL").arg(&key).arg("e"));
+    let _: i64 = query(&mut con, redis::cmd("HSET").arg(&key).arg("r").arg("rec"));
     let got = c.load_renew("old", None).unwrap().unwrap();
+    assert_eq!(&got.record[..], b"rec");
     assert!((got.expires.unwrap() - (now() + 100.0)).abs() < 1.0);
-    let field: i64 = query(&mut con, redis::cmd("HGET").arg(&key).arg("e"));
-    assert!((field as f64 / 1000.0 - got.expires.unwrap()).abs() < 0.002);
+    let stored: Vec<u8> = query(&mut con, redis::cmd("HGET").arg(&key).arg("r"));
+    let ms = (got.expires.unwrap() * 1000.0).round() as i64;
+    assert_eq!(stored, format!("\0u{ms:015}rec").into_bytes(), "stamped");
+    assert_eq!(c.load("old").unwrap().as_deref(), Some(&b"rec"[..]));
+    // With a renewal target: the legacy entry is renewed and stamped in one go.
+    let _: i64 = query(&mut con, redis::cmd("HSET").arg(&key).arg("r").arg("rec"));
+    let target = now() + 500.0;
+    let got = c
+        .load_renew("old", Some(Renewal::new(target, now() + 50.0)))
+        .unwrap()
+        .unwrap();
+    assert!(
+        (got.expires.unwrap() - target).abs() < 0.002,
+        "the user's target"
+    );
     c.remove("old").unwrap();
     assert_eq!(
         c.load_renew("old", Some(Renewal::new(now() + 500.0, now() + 500.0)))
