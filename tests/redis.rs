@@ -199,6 +199,18 @@ fn redis_down_then_back_without_recreating_the_cache() {
 /// setting, CLIENT KILL, a proxy, a restart) are replaced transparently: the next call
 /// succeeds, with no error and no back-off, and every save reported successful is
 /// there afterwards.
+/// Closes every client connection of the server but `admin`'s own.
+fn kill_clients(admin: &mut redis::Connection) {
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(admin)
+        .unwrap();
+}
+
 #[test]
 fn connections_closed_by_redis_are_replaced_without_an_error() {
     let server = RedisServer::start();
@@ -208,25 +220,11 @@ fn connections_closed_by_redis_are_replaced_without_an_error() {
     let mut admin = server.connection();
     for n in 0..20i64 {
         // Every connection but the admin's dropped by the server.
-        let _: i64 = redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("TYPE")
-            .arg("normal")
-            .arg("SKIPME")
-            .arg("yes")
-            .query(&mut admin)
-            .unwrap();
+        kill_clients(&mut admin);
         s.set("n", toto_session::Value::Integer(n.into())).unwrap();
         m.save_session(&mut s)
             .unwrap_or_else(|e| panic!("save {n} after the server closed the pool: {e:?}"));
-        let _: i64 = redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("TYPE")
-            .arg("normal")
-            .arg("SKIPME")
-            .arg("yes")
-            .query(&mut admin)
-            .unwrap();
+        kill_clients(&mut admin);
         let back = m
             .retrieve_session(s.id())
             .unwrap_or_else(|e| panic!("retrieve {n}: {e:?}"))
