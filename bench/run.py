@@ -703,9 +703,12 @@ def micro_rows(t, micro):
     t.add(sec, "verify 1 KiB, keyed per call (sign::verify)", S("rust", "verify_1k_oneshot_key"),
           S("c", "openssl_hmac_1k"), fn=TIME, vs="OpenSSL HMAC 1 KiB",
           key="rust.verify_1k_oneshot_key")
-    for k, label in (("record_encode", "record encode (5-entry state)"),
-                     ("record_decode", "record decode (5-entry state)"),
-                     ("get_i64", "state get i64"), ("get_text", "state get text"),
+    # Issue 17: record encode <= 120 ns and decode <= 200 ns (limits).
+    for k, label, lim in (("record_encode", "record encode (5-entry state)", 120.0),
+                          ("record_decode", "record decode (5-entry state)", 200.0)):
+        t.add(sec, label, S("rust", k), lim, fn=TIME, vs=f"limit {lim:g} ns",
+              goal=("<=", 1.0), key=f"rust.{k}")
+    for k, label in (("get_i64", "state get i64"), ("get_text", "state get text"),
                      ("set_i64", "state set i64"),
                      ("account_load_5", "account load 5 props (memory store)"),
                      ("account_set_save_1", "account set + save 1 prop")):
@@ -719,7 +722,7 @@ def micro_rows(t, micro):
           key="rust.manager_verify_request_1k")
     t.add(sec, "manager save (dirty session), 1 k sessions", S("rust", "manager_save_1k"),
           S("rust", "tower_save_1k"), fn=SPEEDUP, vs="speedup vs tower save 1 k",
-          key="rust.manager_save_1k")
+          goal=(">=", 1.5), key="rust.manager_save_1k")
 
     sec = "Rust: client-side sessions (AES-256-GCM-SIV token is the id)"
     t.add(sec, "client-side session open+verify per request, 200-byte state",
@@ -991,11 +994,11 @@ def rack_rows(t, rack):
             continue
         t.add(sec, f"{label}: middleware + methods", fig["toto"], key=f"rack.{k}.toto")
         t.add(sec, f"{label}: bare Rack app", fig["bare"], key=f"rack.{k}.bare")
-        # The goal is judged on the server's CPU time: wall time on a shared machine is
-        # mostly other processes' noise.
+        # The goal is judged on CPU time (the server's over HTTP, and in process, as
+        # for Go's layer): wall time on a shared machine is mostly others' noise.
         t.add(sec, f"{label}: added by the layer (us)", fig["toto"], fig["bare"], fn=ADDED_US,
               vs="bare Rack app; ratio = added us",
-              goal=("<=", 30.0) if k == "http_server_cpu" else None, key=f"rack.{k}.layer")
+              goal=("<=", 30.0) if k != "http_wall" else None, key=f"rack.{k}.layer")
 
 
 def rackpeers_rows(t, peers):
