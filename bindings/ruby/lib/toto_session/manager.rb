@@ -273,8 +273,13 @@ module TotoSession
       uri = String(uri)
       body = body.nil? ? "" : String(body)
       session = call_session do |p, out, s|
-        Native.toto_manager_verify_request(p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
-                                           uri, uri.bytesize, body, body.bytesize, out, s.err)
+        if @gvl && body.bytesize <= GVL_BODY_LIMIT
+          Native.toto_manager_verify_request_gvl(p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
+                                                 uri, uri.bytesize, body, body.bytesize, out, s.err)
+        else
+          Native.toto_manager_verify_request(p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
+                                             uri, uri.bytesize, body, body.bytesize, out, s.err)
+        end
       end
       scoped_saving(session, &block)
     end
@@ -299,6 +304,12 @@ module TotoSession
     end
 
     private
+
+    # verify_request holds the GVL (as retrieve_session does on the memory cache) for
+    # bodies up to this many bytes, where the whole call (retrieve + HMAC of 64 KiB at
+    # most) is tens of microseconds and releasing and re-taking the GVL costs a fair
+    # part of a short call; longer bodies release it, so other threads run meanwhile.
+    GVL_BODY_LIMIT = 65_536
 
     # The hot path of retrieve_session: one library call, the handle written into its
     # owner (SessionPointer) by the call itself, so an interrupt arriving as the call

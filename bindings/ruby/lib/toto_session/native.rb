@@ -410,5 +410,9 @@ module TotoSession
     attach_function :toto_manager_verify_request,
                     %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t buffer_in size_t
                        buffer_in size_t session_out pointer], :uint32, B
+    # The same, holding the GVL (memory cache, short body): see retrieve_session_gvl.
+    attach_function :toto_manager_verify_request_gvl, :toto_manager_verify_request,
+                    %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t buffer_in size_t
+                       buffer_in size_t session_out pointer], :uint32
   end
 end
