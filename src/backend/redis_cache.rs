@@ -73,6 +73,7 @@
 //! `remove_user` works in batches of [`REMOVE_USER_BATCH`] sessions, one script each,
 //! so a user with very many sessions does not block Redis in one long script.
 
+use std::io::Write;
 use std::time::Duration;
 
 use redis::Script;
@@ -174,8 +175,8 @@ macro_rules! stamp_fn {
         r"
 local key, target = KEYS[1], tonumber(ARGV[1])
 local function stamp(ms)
-  local r = redis.call('HGET', key, 'r')
-  local u = redis.call('HGET', key, 'u')
+  local h = redis.call('HMGET', key, 'r', 'u')
+  local r, u = h[1], h[2]
   if type(u) ~= 'string' then u = '' end
   if not r then return u end
   if string.byte(r, 1) == 0 and #r >= 17 then r = string.sub(r, 18) end
@@ -367,7 +368,8 @@ fn stamped(user_id: &str, expires_ms: i64, record: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(STAMP_LEN + record.len());
     out.push(0);
     out.push(if user_id.is_empty() { b'a' } else { b'u' });
-    out.extend_from_slice(format!("{expires_ms:015}").as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{expires_ms:015}");
     out.extend_from_slice(record);
     out
 }
@@ -391,14 +393,14 @@ fn unstamp(stored: &[u8]) -> (Option<Stamp>, &[u8]) {
         _ => return (None, stored),
     };
     let digits = &stored[2..STAMP_LEN];
-    let expires_ms = std::str::from_utf8(digits)
-        .ok()
-        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|d| d.parse::<i64>().ok());
-    match expires_ms {
-        Some(expires_ms) => (Some(Stamp { user, expires_ms }), &stored[STAMP_LEN..]),
-        None => (None, stored),
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return (None, stored);
     }
+    // 15 ASCII digits: valid UTF-8, and always within i64.
+    let expires_ms = digits
+        .iter()
+        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    (Some(Stamp { user, expires_ms }), &stored[STAMP_LEN..])
 }
 
 fn to_ms(seconds: f64) -> i64 {
@@ -724,17 +726,25 @@ impl SessionCache for RedisCache {
             return Ok(None);
         };
         let (stamp, record) = unstamp(&stored);
-        // The renewal rule needs to know only whether the session has a user.
-        let kind = |user: bool| if user { "u" } else { "" };
+        // The user id field, read (once) only where it is needed: an entry not stamped
+        // yet being renewed, or a renewal on a cluster (its index comes first).
+        let mut user_id: Option<String> = None;
         let due = match (renew, stamp) {
+            // The renewal rule needs to know only whether the session has a user.
             (Some(r), Some(st)) => r
-                .renewed_expiry(kind(st.user), st.expires_ms as f64 / 1000.0)
+                .renewed_expiry(
+                    if st.user { "u" } else { "" },
+                    st.expires_ms as f64 / 1000.0,
+                )
                 .map(to_ms),
             (None, Some(_)) => None,
             // Not stamped yet: the script stamps it (with the target, when given:
             // a legacy entry is renewed by the rule Toto had, expiry before target).
             (None, None) => Some(0),
-            (Some(r), None) => Some(to_ms(r.target_for(&self.legacy_user(&key)?))),
+            (Some(r), None) => {
+                let user = user_id.insert(self.legacy_user(&key)?);
+                Some(to_ms(r.target_for(user)))
+            }
         };
         let expires_ms = match due {
             None => stamp.map_or(-1, |st| st.expires_ms),
@@ -742,8 +752,9 @@ impl SessionCache for RedisCache {
                 let now_held: i64 = match &self.cluster {
                     Some(scripts) => {
                         // The index is raised first; it needs the user's id.
-                        let user = match stamp {
-                            Some(st) if !st.user => String::new(),
+                        let user = match (stamp, user_id) {
+                            (Some(st), _) if !st.user => String::new(),
+                            (_, Some(user)) => user,
                             _ => self.legacy_user(&key)?,
                         };
                         self.renew_cluster(scripts, &key, &user, target)?

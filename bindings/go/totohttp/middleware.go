@@ -24,20 +24,12 @@ const (
 )
 
 // The header names as net/http keys them (textproto's canonical form), computed once:
-// Header.Get and Set with the lower-case names above would canonicalize, and allocate,
-// on every request.
+// Header.Get and Set canonicalize the lower-case names above, allocating, on every
+// request; an already canonical key is used as it is.
 var (
 	keySessionID = http.CanonicalHeaderKey(HeaderSessionID)
 	keyHMAC      = http.CanonicalHeaderKey(HeaderHMAC)
 )
-
-// header is h's first value for the canonical key k.
-func header(h http.Header, k string) string {
-	if v := h[k]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
 
 // HMACPolicy says when requests must be signed and answers are signed.
 type HMACPolicy int
@@ -257,7 +249,7 @@ func (st *state) close() {
 
 // sessionID is the id the request names: the header first, then the cookie.
 func (s *Sessions) sessionID(r *http.Request) string {
-	if id := header(r.Header, keySessionID); id != "" {
+	if id := r.Header.Get(keySessionID); id != "" {
 		return id
 	}
 	if s.opts.Cookies {
@@ -353,7 +345,7 @@ func (s *Sessions) verify(w http.ResponseWriter, r *http.Request, sess *toto.Ses
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
-	return sess.VerifyRequest(header(r.Header, keyHMAC), r.Method, uri, body)
+	return sess.VerifyRequest(r.Header.Get(keyHMAC), r.Method, uri, body)
 }
 
 // readBody reads r's body, at most limit bytes, into one buffer sized by the declared
@@ -401,7 +393,7 @@ func (s *Sessions) finish(w http.ResponseWriter, r *http.Request, st *state, bw 
 	if sess != nil && s.opts.HMAC != HMACOff {
 		// One call: a session without a key answers ErrInvalidHMAC (not signed).
 		if mac, err := sess.SignResponse(body); err == nil {
-			h[keyHMAC] = []string{mac}
+			h.Set(keyHMAC, mac)
 		} else if !errors.Is(err, toto.ErrInvalidHMAC) {
 			s.logf("totohttp: signing the answer: %v", err)
 		}

@@ -272,14 +272,10 @@ module TotoSession
       method = String(method)
       uri = String(uri)
       body = body.nil? ? "" : String(body)
+      verify = @gvl && body.bytesize <= GVL_BODY_LIMIT ? :toto_manager_verify_request_gvl : :toto_manager_verify_request
       session = call_session do |p, out, s|
-        if @gvl && body.bytesize <= GVL_BODY_LIMIT
-          Native.toto_manager_verify_request_gvl(p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
-                                                 uri, uri.bytesize, body, body.bytesize, out, s.err)
-        else
-          Native.toto_manager_verify_request(p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
-                                             uri, uri.bytesize, body, body.bytesize, out, s.err)
-        end
+        Native.public_send(verify, p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
+                           uri, uri.bytesize, body, body.bytesize, out, s.err)
       end
       scoped_saving(session, &block)
     end
