@@ -616,7 +616,7 @@ impl RedisCache {
     }
 }
 
-impl RedisCache {
+impl SessionCache for RedisCache {
     /// One STORE script run: `mode`'s check and the write, atomic on the server.
     fn store_revision(
         &self,
@@ -670,9 +670,6 @@ impl RedisCache {
             ))),
         }
     }
-}
-
-impl SessionCache for RedisCache {
     fn store(
         &self,
         id: &str,
@@ -683,18 +680,6 @@ impl SessionCache for RedisCache {
     ) -> Result<Option<String>> {
         let revision = crate::core::record::peek_revision(record);
         self.store_revision(id, user_id, expires, record, revision, mode)
-    }
-
-    fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
-        let record = session.export()?;
-        self.store_revision(
-            session.id(),
-            session.user_id(),
-            session.expires(),
-            &record,
-            session.revision(),
-            mode,
-        )
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {

@@ -144,17 +144,36 @@ pub trait SessionCache: Send + Sync {
         }))
     }
 
+    /// [`SessionCache::store`] when the caller already knows the record's `revision`
+    /// (the one [`crate::core::record::peek_revision`] would read from it), so a cache
+    /// that keeps the revision beside the entry need not decode the record to find it.
+    /// The default ignores it and calls `store`.
+    fn store_revision(
+        &self,
+        id: &str,
+        user_id: &str,
+        expires: f64,
+        record: &[u8],
+        revision: u64,
+        mode: StoreMode,
+    ) -> Result<Option<String>> {
+        let _ = revision;
+        self.store(id, user_id, expires, record, mode)
+    }
+
     /// Stores a whole session under its id until its expiry, like
     /// [`SessionCache::store`]. The default encodes it ([`Session::export`], which
-    /// refuses a record over the size limit) and calls `store`; an in-process cache may
-    /// keep the session itself instead of its bytes.
+    /// refuses a record over the size limit) and calls `store_revision` with the
+    /// session's revision; an in-process cache may keep the session itself instead of
+    /// its bytes.
     fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
         let record = session.export()?;
-        self.store(
+        self.store_revision(
             session.id(),
             session.user_id(),
             session.expires(),
             &record,
+            session.revision(),
             mode,
         )
     }

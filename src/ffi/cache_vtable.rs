@@ -7,7 +7,6 @@ use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::error::{Error, Result};
 use crate::core::id::validate_session_id;
 use crate::core::record::peek_revision;
-use crate::core::session::Session;
 use crate::ffi::callback::{CallbackOutput, Expect, TotoCallbackCtx};
 use crate::ffi::result::TotoResult;
 
@@ -321,7 +320,9 @@ impl VtableCache {
         })?;
         VtableCache::renamed(out, id, "cache store")
     }
+}
 
+impl SessionCache for VtableCache {
     /// Stores with `mode`, keeping `revision`: through `store_if` when the vtable has
     /// it, else emulated over `load` and `store` (documented on TotoCacheVtable).
     fn store_revision(
@@ -389,9 +390,7 @@ impl VtableCache {
         }
         VtableCache::renamed(out, id, "cache store_if")
     }
-}
 
-impl SessionCache for VtableCache {
     fn store(
         &self,
         id: &str,
@@ -401,18 +400,6 @@ impl SessionCache for VtableCache {
         mode: StoreMode,
     ) -> Result<Option<String>> {
         self.store_revision(id, user_id, expires, record, peek_revision(record), mode)
-    }
-
-    fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
-        let record = session.export()?;
-        self.store_revision(
-            session.id(),
-            session.user_id(),
-            session.expires(),
-            &record,
-            session.revision(),
-            mode,
-        )
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
