@@ -984,7 +984,7 @@ def ruby_rows(t, ruby):
 
 def rack_rows(t, rack):
     per = rack.get("per_round") or {}
-    sec = (f"Ruby Rack layer (bindings/ruby/bench_rack.rb: signed state.get, WEBrick; "
+    sec = (f"Ruby Rack layer (bindings/ruby/bench_rack.rb: signed state.get, Puma; "
            f"{rack.get('rounds')} rounds of {rack.get('requests')} requests, alternating)")
     for label, k in (("over HTTP, round trip", "http_wall"),
                      ("over HTTP, server CPU", "http_server_cpu"),
@@ -1106,7 +1106,7 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
 
     ruby_env = {"TOTO_SESSION_LIB": str(Path(stage) / "lib" / "libtoto_session.so")}
     if {"ruby", "rack", "rackpeers"} & set(selected):
-        run([ROOT / "scripts" / "install-deps.sh", "ruby"])
+        run([ROOT / "scripts" / "install-deps.sh", "ruby", "bench"])
     if "ruby" in selected:
         data["ruby"] = {"version": first_line(["ruby", "--version"]), "rounds": [
             ruby_round(stage, 20_000 if quick else 100_000) for _ in range(rounds)]}
