@@ -319,21 +319,37 @@ module TotoSession
 
       # Toto's cookie: toto-session-id, expires_days = ceil(ttl / 86400) days from now.
       def cookie(headers, session, removed)
-        parts = [removed ? "#{COOKIE}=" : "#{COOKIE}=#{session.id}"]
-        parts << "domain=#{@cookie_domain}" if @cookie_domain
-        parts << "path=/"
-        expires = if removed
-                    Time.at(0)
-                  else
-                    now = Time.now.to_f
-                    days = ((session.expires_at - now) / 86_400.0).ceil
-                    Time.at(now + (days * 86_400))
-                  end
-        parts << "expires=#{expires.httpdate}"
-        parts << "secure" if @cookie_secure
-        parts << "HttpOnly"
-        parts << "SameSite=#{@cookie_same_site}" if @cookie_same_site
-        add_cookie(headers, parts.join("; "))
+        return add_cookie(headers, cleared_cookie) if removed
+
+        now = Process.clock_gettime(Process::CLOCK_REALTIME)
+        days = ((session.expires_at - now) / 86_400.0).ceil
+        expires = httpdate((now + (days * 86_400)).to_i)
+        add_cookie(headers, "#{COOKIE}=#{session.id}#{cookie_attributes[0]}; expires=#{expires}#{cookie_attributes[1]}")
+      end
+
+      # The cookie's attributes before and after its expiry (domain, path; secure,
+      # HttpOnly, SameSite), made once.
+      def cookie_attributes
+        @cookie_attributes ||= [
+          "#{"; domain=#{@cookie_domain}" if @cookie_domain}; path=/",
+          "#{'; secure' if @cookie_secure}; HttpOnly#{"; SameSite=#{@cookie_same_site}" if @cookie_same_site}"
+        ].map(&:freeze).freeze
+      end
+
+      def cleared_cookie
+        @cleared_cookie ||= "#{COOKIE}=#{cookie_attributes[0]}; expires=#{Time.at(0).httpdate}#{cookie_attributes[1]}".freeze
+      end
+
+      # Time#httpdate of Unix second `sec`, remembered for the last second asked (most
+      # answers of one second share their cookie's expiry). The memo is one frozen
+      # pair, replaced whole: safe to share between threads.
+      def httpdate(sec)
+        memo = @httpdate
+        return memo[1] if memo && memo[0] == sec
+
+        text = Time.at(sec).httpdate.freeze
+        @httpdate = [sec, text].freeze
+        text
       end
 
       def add_cookie(headers, value)
