@@ -485,10 +485,28 @@ class Monitor:
         return top, nested
 
 
+# The CPU the Redis part runs its servers and both clients on.
+PIN_CPU = 0
+
+
+def pin_servers(nodes, cpu):
+    """Pins every thread of the Redis servers at `nodes` to `cpu` (taskset)."""
+    for host, port in nodes:
+        info = cli(host, port, "INFO", "server")
+        pid = re.search(r"process_id:(\d+)", info).group(1)
+        run(["taskset", "-a", "-p", "-c", str(cpu), pid])
+
+
 def redis_phase(c_exe, quick, rounds, cluster):
     """Alternates redis-benchmark's single-client GET and toto's retrieve-with-renewal
     on the same server (or cluster), `rounds` times; before each side CONFIG RESETSTAT,
-    after it INFO commandstats. Prints JSON."""
+    after it INFO commandstats. Prints JSON.
+
+    Both clients and every server run on one CPU (taskset): on this 2-CPU VM a round
+    trip between two CPUs waits 100-200 us for the sleeping one to wake (an interrupt
+    and a VM exit), and which side the scheduler happens to split decides the ratio
+    (0.64-1.8 in one run, measured 2026-12-02); on one CPU a round trip is the two
+    processes' own work, so the ratio compares the clients' work per request."""
     if cluster:
         url = os.environ["TOTO_REDIS_CLUSTER_URL"]
         seed = url.split("://", 1)[1].split(",")[0].split("/")[0]
@@ -511,9 +529,12 @@ def redis_phase(c_exe, quick, rounds, cluster):
     # commandstats counts a command run inside a script (EVALSHA's) both in its own
     # line and in the script's time: the server time of a retrieve sums the top-level
     # commands only (a name seen both ways is shared out by its MONITOR counts).
+    pin_servers(nodes, PIN_CPU)
+    pin = ["taskset", "-c", str(PIN_CPU)]
+    rb = pin + rb
     monitors = [Monitor(h, p) for h, p in nodes]
     time.sleep(0.2)
-    warm = run_json([c_exe, "redis", url, "0.1"])
+    warm = run_json(pin + [c_exe, "redis", url, "0.1"])
     mixes = [m.stop() for m in monitors]
     top, nested = {}, {}
     for t_, n_ in mixes:
@@ -542,7 +563,7 @@ def redis_phase(c_exe, quick, rounds, cluster):
         st = commandstats(nodes)["get"]
         out["get_usec"].append(st["usec"] / st["calls"])
         reset_stats(nodes)
-        doc = run_json([c_exe, "redis", url, secs])
+        doc = run_json(pin + [c_exe, "redis", url, secs])
         out["retrieve_rps"].append(doc["info"]["retrieve_per_second"])
         st = commandstats(nodes)
         n_ret = doc["info"]["retrieves_total"]
@@ -855,7 +876,7 @@ def redis_rows(t, redis, cluster=False):
     v = v.split(" v=")[-1].split(" ")[0] if "v=" in v else v
     sec = (f"Redis Cluster ({v}, {redis['nodes']} masters; redis-benchmark --cluster)" if cluster
            else f"Redis: private server ({v}), single client, loopback")
-    sec += f", {len(redis['get_rps'])} rounds alternating"
+    sec += f", servers and clients on one CPU, {len(redis['get_rps'])} rounds alternating"
     t.add(sec, f"retrieve throughput (with renewal) / redis-benchmark GET (-d "
                f"{redis['record_len']}), same server", redis["retrieve_rps"], redis["get_rps"],
           fn=TIME, unit="ops/s", vs="redis-benchmark GET", goal=(">=", 0.95),
@@ -984,7 +1005,7 @@ def ruby_rows(t, ruby):
 
 def rack_rows(t, rack):
     per = rack.get("per_round") or {}
-    sec = (f"Ruby Rack layer (bindings/ruby/bench_rack.rb: signed state.get, WEBrick; "
+    sec = (f"Ruby Rack layer (bindings/ruby/bench_rack.rb: signed state.get, Puma; "
            f"{rack.get('rounds')} rounds of {rack.get('requests')} requests, alternating)")
     for label, k in (("over HTTP, round trip", "http_wall"),
                      ("over HTTP, server CPU", "http_server_cpu"),
@@ -1106,7 +1127,7 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
 
     ruby_env = {"TOTO_SESSION_LIB": str(Path(stage) / "lib" / "libtoto_session.so")}
     if {"ruby", "rack", "rackpeers"} & set(selected):
-        run([ROOT / "scripts" / "install-deps.sh", "ruby"])
+        run([ROOT / "scripts" / "install-deps.sh", "ruby", "bench"])
     if "ruby" in selected:
         data["ruby"] = {"version": first_line(["ruby", "--version"]), "rounds": [
             ruby_round(stage, 20_000 if quick else 100_000) for _ in range(rounds)]}
@@ -1254,7 +1275,7 @@ def main():
     stage = Path(args.stage).resolve()
     if not (stage / "lib" / "libtoto_session.so").exists():
         sys.exit(f"bench: no staged library in {stage} (run `make stage` first)")
-    for tool in ("cargo", "cc", "pkg-config", "redis-server", "redis-benchmark"):
+    for tool in ("cargo", "cc", "pkg-config", "redis-server", "redis-benchmark", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"bench: {tool} missing (scripts/install-deps.sh core redis bench)")
 

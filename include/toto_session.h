@@ -128,6 +128,12 @@
 #define TOTO_MAX_DEPTH 64
 
 /**
+ * Longest text toto_session_object_json writes, without its NUL: a buffer of
+ * TOTO_MAX_SESSION_OBJECT_JSON_LEN + 1 bytes always suffices.
+ */
+#define TOTO_MAX_SESSION_OBJECT_JSON_LEN 9601
+
+/**
  * The options version this header describes: 4 (version 1 ends before
  * `save_policy`, version 2 before `max_sessions_per_user`, version 3 before
  * `renew_granularity`; the library reads only the fields of the version a caller
@@ -2090,6 +2096,26 @@ toto_result toto_session_sign_response(const struct toto_session *session,
                                        size_t body_len,
                                        char *out,
                                        size_t capacity);
+
+/**
+ * Toto's `session` object for this session, `{"session_id": ..., "expires": ...,
+ * "user_id": ...}` (user_id "" when anonymous; never the key), as compact JSON written
+ * with a NUL into `out`, its length (without the NUL) into `*out_len`: what an HTTP
+ * layer splices into its answer. The expiry has the shortest digits that read back
+ * as the same double, with a fraction (`1796000000.0`); strings are escaped as JSON
+ * requires, UTF-8 kept.
+ *
+ * Ownership: `out` is the caller's buffer; TOTO_MAX_SESSION_OBJECT_JSON_LEN + 1 bytes
+ * always suffice (the text of a 22-byte id and a short user id is under 100).
+ * Thread safety: one thread at a time per session.
+ * Errors: TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE,
+ * TOTO_RESULT_INVALID_ARGUMENT when `capacity` is too small for this session's text
+ * (nothing useful is written then).
+ */
+toto_result toto_session_object_json(const struct toto_session *session,
+                                     char *out,
+                                     size_t capacity,
+                                     size_t *out_len);
 
 /**
  * Checks a response's `x-toto-hmac` (what a Toto client does; Toto's 1009 on the

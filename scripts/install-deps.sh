@@ -7,7 +7,8 @@
 #   redis  redis-server and redis-tools
 #   bench  what make bench adds: OpenSSL headers (the HMAC peer), python3, redis-benchmark,
 #          and the Go peers gorilla/sessions + gorilla/securecookie (Debian's Go source
-#          packages, under /usr/share/gocode/src, used offline by bench/go-peers)
+#          packages, under /usr/share/gocode/src, used offline by bench/go-peers),
+#          and Puma (the Rack server of bindings/ruby/bench_rack.rb)
 # A tool that is still missing afterwards is an error, never a skip.
 set -euo pipefail
 
@@ -28,7 +29,7 @@ declare -A want=(
   [go]="go:golang-go"
   [ruby]="ruby:ruby ffi.rb:ruby-ffi minitest.rb:ruby-minitest rack.rb:ruby-rack webrick.rb:ruby-webrick bundle:bundler"
   [redis]="redis-server:redis-server redis-cli:redis-tools"
-  [bench]="openssl/hmac.h:libssl-dev python3:python3 redis-benchmark:redis-tools gorilla/sessions:golang-github-gorilla-sessions-dev gorilla/securecookie:golang-github-gorilla-securecookie-dev"
+  [bench]="openssl/hmac.h:libssl-dev python3:python3 redis-benchmark:redis-tools gorilla/sessions:golang-github-gorilla-sessions-dev gorilla/securecookie:golang-github-gorilla-securecookie-dev puma.rb:puma"
 )
 
 have() {
@@ -39,6 +40,7 @@ have() {
     minitest.rb) command -v ruby >/dev/null && ruby -e 'require "minitest"' 2>/dev/null ;;
     rack.rb) command -v ruby >/dev/null && ruby -e 'require "rack"' 2>/dev/null ;;
     webrick.rb) command -v ruby >/dev/null && ruby -e 'require "webrick"' 2>/dev/null ;;
+    puma.rb) command -v ruby >/dev/null && ruby -e 'require "puma"' 2>/dev/null ;;
     gorilla/*) [ -f "/usr/share/gocode/src/github.com/$1/${1#*/}.go" ] ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac

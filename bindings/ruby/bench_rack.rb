@@ -2,8 +2,9 @@
 
 # What the Rack session layer costs per request: a signed state.get through
 # TotoSession::Rack::Middleware + Methods (the example service, HMAC on, memory cache)
-# against a bare Rack app doing the same JSON work without sessions, both under WEBrick
-# in their own processes, driven over one keep-alive HTTP connection each; then the
+# against a bare Rack app doing the same JSON work without sessions, both under Puma
+# in their own processes, driven over one keep-alive HTTP connection each in
+# alternating chunks of 100 requests; then the
 # same two apps called in process (no HTTP), which isolates the layer. Besides the
 # round-trip time it reports the servers' CPU time per request (from /proc), which a
 # busy machine disturbs far less than wall time.
@@ -36,17 +37,20 @@ module BenchRack
   # --json line (bench/run.py computes a ratio per round from them).
   PER_ROUND = {}
 
+  # Puma (Debian's package), one worker thread: the server Rack users deploy; its own
+  # cost per request is a fraction of WEBrick's, so the layer's share is not lost in
+  # the server's noise.
   def serve(kind)
-    require "rack/handler/webrick"
+    require "puma"
+    require "puma/server"
     app = kind == "bare" ? Bare.new : TotoRackExample.app(TotoRackExample.manager({}), {})
-    server = nil
-    trap("TERM") { server&.shutdown }
-    options = { Host: "127.0.0.1", Port: 0, AccessLog: [], Logger: WEBrick::Log.new(nil, WEBrick::BasicLog::WARN),
-                StartCallback: -> { puts server.config[:Port]; $stdout.flush } }
-    Rack::Handler::WEBrick.run(app, **options) do |s|
-      server = s
-      s.listeners.each { |l| l.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, 1) }
-    end
+    server = Puma::Server.new(app, Puma::Events.null, min_threads: 1, max_threads: 1)
+    server.add_tcp_listener("127.0.0.1", 0) # TCP_NODELAY set by Puma
+    thread = server.run
+    trap("TERM") { Thread.new { server.stop(true) } }
+    puts server.connected_ports.first
+    $stdout.flush
+    thread.join
   end
 
   def spawn_server(kind)
@@ -75,8 +79,8 @@ module BenchRack
   end
 
   # CPU time (seconds) the process `pid` has run, summed over its live threads (the
-  # Linux scheduler's own count, in ns; WEBrick serves a keep-alive connection on one
-  # thread, alive for the whole round).
+  # Linux scheduler's own count, in ns; Puma's threads, one worker here, live as long
+  # as the server).
   def cpu(pid)
     Dir["/proc/#{pid}/task/*/schedstat"].sum { |f| File.read(f).split[0].to_i rescue 0 } / 1e9
   end
@@ -86,7 +90,24 @@ module BenchRack
     c = cpu(pid)
     t = Process.clock_gettime(Process::CLOCK_MONOTONIC)
     n.times { http.post("/", BODY, headers) }
-    [(Process.clock_gettime(Process::CLOCK_MONOTONIC) - t) / n, (cpu(pid) - c) / n]
+    [Process.clock_gettime(Process::CLOCK_MONOTONIC) - t, cpu(pid) - c]
+  end
+
+  # One round: `n` requests to each side in alternating chunks of CHUNK, so both sides
+  # see the same moments of a shared machine; [side => [wall, cpu] per request].
+  CHUNK = 100
+
+  def interleaved_round(https, headers, pids, n)
+    sums = { "toto" => [0.0, 0.0], "bare" => [0.0, 0.0] }
+    (n / CHUNK).times do
+      %w[toto bare].each do |k|
+        wall, cpu = round(https[k], headers[k], CHUNK, pids[k])
+        sums[k][0] += wall
+        sums[k][1] += cpu
+      end
+    end
+    count = n / CHUNK * CHUNK
+    sums.transform_values { |(wall, cpu)| [wall / count, cpu / count] }
   end
 
   def median(values)
@@ -101,12 +122,11 @@ module BenchRack
     https = servers.transform_values { |(_, port)| Net::HTTP.new("127.0.0.1", port).tap(&:start) }
     headers = { "toto" => toto_request(https["toto"]), "bare" => { "content-type" => "application/json" } }
     pids = servers.transform_values { |(io, _)| io.pid }
-    %w[toto bare].each { |k| round(https[k], headers[k], n / 4, pids[k]) } # warm up
+    interleaved_round(https, headers, pids, n / 4) # warm up
     times = { "toto" => [], "bare" => [] }
     cpus = { "toto" => [], "bare" => [] }
     rounds.times do
-      %w[toto bare].each do |k|
-        wall, cpu = round(https[k], headers[k], n, pids[k])
+      interleaved_round(https, headers, pids, n).each do |k, (wall, cpu)|
         times[k] << wall
         cpus[k] << cpu
       end
@@ -125,6 +145,26 @@ module BenchRack
     Rack::MockRequest.env_for("/", { method: "POST", input: BODY }.merge(headers))
   end
 
+  # CPU seconds per call of `app` over `n` requests. The envs are built (not measured)
+  # in batches of BATCH, as a server has a few requests in flight: holding all `n`
+  # alive would make every GC mark thousands of young envs, a cost of the harness
+  # that grows with each allocation the app makes.
+  BATCH = 50
+
+  def in_process_round(app, headers, n)
+    spent = 0.0
+    (n / BATCH).times do
+      envs = Array.new(BATCH) { env_for(headers) }
+      t = Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID)
+      envs.each do |env|
+        _, _, b = app.call(env)
+        b.each { |_| nil }
+      end
+      spent += Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID) - t
+    end
+    spent / (n / BATCH * BATCH)
+  end
+
   def in_process_bench(n, rounds)
     manager = TotoSession::Manager.new(password_cost: { memory_kib: 64, iterations: 1, parallelism: 1 })
     toto = TotoRackExample.app(manager, {})
@@ -141,13 +181,7 @@ module BenchRack
     times = { "toto" => [], "bare" => [] }
     (rounds + 1).times do |r|
       apps.each do |k, (app, headers)|
-        envs = Array.new(n) { env_for(headers) } # env building is not measured
-        t = Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID)
-        envs.each do |env|
-          _, _, b = app.call(env)
-          b.each { |_| nil }
-        end
-        times[k] << ((Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID) - t) / n) if r.positive?
+        times[k] << in_process_round(app, headers, n) if r.positive?
       end
     end
     PER_ROUND["in_process_cpu"] = times
@@ -166,7 +200,7 @@ module BenchRack
     puts "signed state.get, median of #{rounds} rounds x #{n} requests (µs per request); " \
          "load average #{File.read('/proc/loadavg').split[0, 3].join(' ')}"
     puts format("%-40s %10s %10s %10s", "", "toto", "bare", "layer")
-    [["HTTP round trip (WEBrick, keep-alive)", wall], ["HTTP, server CPU time", server],
+    [["HTTP round trip (Puma, keep-alive)", wall], ["HTTP, server CPU time", server],
      ["in process (app.call), CPU time", local]].each do |label, t|
       puts format("%-40s %10s %10s %10s", label, us(t["toto"]), us(t["bare"]), us(t["toto"] - t["bare"]))
     end

@@ -15,6 +15,7 @@ pub mod record;
 pub mod rng;
 pub mod session;
 pub mod session_io;
+pub mod session_object;
 pub mod sign;
 pub mod state_map;
 pub mod store;

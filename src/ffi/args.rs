@@ -110,6 +110,12 @@ pub(crate) fn write_view(ptr_out: *mut *const u8, len_out: *mut usize, view: &[u
 
 /// Copies `text` plus a NUL into a caller buffer of `capacity` bytes.
 pub(crate) fn write_c_string(buf: *mut c_char, capacity: usize, text: &str) -> FfiResult {
+    write_c_bytes(buf, capacity, text.as_bytes())
+}
+
+/// Copies `text` (without NULs of its own) plus a NUL into a caller buffer of
+/// `capacity` bytes.
+pub(crate) fn write_c_bytes(buf: *mut c_char, capacity: usize, text: &[u8]) -> FfiResult {
     if buf.is_null() {
         return Err(Failure::null("output buffer"));
     }
@@ -120,7 +126,7 @@ pub(crate) fn write_c_string(buf: *mut c_char, capacity: usize, text: &str) -> F
         ));
     }
     // SAFETY: `buf` is non-NULL and the caller promised `capacity` writable bytes;
-    // `text.len() + 1 <= capacity`; the source is a distinct Rust string.
+    // `text.len() + 1 <= capacity`; the source is a distinct Rust buffer.
     unsafe {
         std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
         buf.add(text.len()).write(0);

@@ -18,6 +18,9 @@ pub const TOTO_MAX_RECORD_LEN: usize = 1048576;
 pub const TOTO_MAX_MESSAGE_LEN: usize = 67108864;
 /// Deepest nesting of arrays/maps accepted in a value.
 pub const TOTO_MAX_DEPTH: usize = 64;
+/// Longest text toto_session_object_json writes, without its NUL: a buffer of
+/// TOTO_MAX_SESSION_OBJECT_JSON_LEN + 1 bytes always suffices.
+pub const TOTO_MAX_SESSION_OBJECT_JSON_LEN: usize = 9601;
 
 const _: () = assert!(TOTO_MAX_SESSION_ID_LEN == limits::MAX_SESSION_ID_LEN);
 const _: () = assert!(TOTO_MAX_USER_ID_LEN == limits::MAX_USER_ID_LEN);
@@ -27,3 +30,6 @@ const _: () = assert!(TOTO_MAX_RECORD_LEN == limits::MAX_RECORD_LEN);
 const _: () = assert!(TOTO_MAX_RECORD_LEN == limits::MAX_VALUE_LEN);
 const _: () = assert!(TOTO_MAX_MESSAGE_LEN == limits::MAX_MESSAGE_LEN);
 const _: () = assert!(TOTO_MAX_DEPTH == limits::MAX_DEPTH);
+const _: () = assert!(
+    TOTO_MAX_SESSION_OBJECT_JSON_LEN == crate::core::session_object::MAX_SESSION_OBJECT_JSON_LEN
+);

@@ -7,6 +7,7 @@ use std::ffi::c_char;
 
 use crate::core::limits::{MAX_KEY_LEN, MAX_MESSAGE_LEN, MAX_RECORD_LEN, MAX_USER_ID_LEN};
 use crate::core::session::Session;
+use crate::core::session_object::session_object_json;
 use crate::ffi::args;
 use crate::ffi::boundary::{run, run_plain, TotoError};
 use crate::ffi::bytes::TotoBytes;
@@ -463,6 +464,37 @@ pub extern "C" fn toto_session_sign_response(
         let s = session_ref(session)?;
         let mac = s.sign_response(message(body, body_len, "body")?)?;
         args::write_c_string(out, capacity, &mac)
+    })
+}
+
+/// Toto's `session` object for this session, `{"session_id": ..., "expires": ...,
+/// "user_id": ...}` (user_id "" when anonymous; never the key), as compact JSON written
+/// with a NUL into `out`, its length (without the NUL) into `*out_len`: what an HTTP
+/// layer splices into its answer. The expiry has the shortest digits that read back
+/// as the same double, with a fraction (`1796000000.0`); strings are escaped as JSON
+/// requires, UTF-8 kept.
+///
+/// Ownership: `out` is the caller's buffer; TOTO_MAX_SESSION_OBJECT_JSON_LEN + 1 bytes
+/// always suffice (the text of a 22-byte id and a short user id is under 100).
+/// Thread safety: one thread at a time per session.
+/// Errors: TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE,
+/// TOTO_RESULT_INVALID_ARGUMENT when `capacity` is too small for this session's text
+/// (nothing useful is written then).
+#[no_mangle]
+pub extern "C" fn toto_session_object_json(
+    session: *const TotoSession,
+    out: *mut c_char,
+    capacity: usize,
+    out_len: *mut usize,
+) -> TotoResult {
+    run_plain(|| {
+        let s = session_ref(session)?;
+        let len_out = args::out(out_len, "output length")?;
+        let mut text = Vec::with_capacity(96);
+        session_object_json(s, &mut text);
+        args::write_c_bytes(out, capacity, &text)?;
+        args::write(len_out, text.len());
+        Ok(())
     })
 }
 

@@ -140,6 +140,28 @@ static void test_new_with_id_validates_the_id(void) {
     free(over);
 }
 
+static void test_session_object_json(void) {
+    toto_session *s = new_session_with_id("a\"b\\c", "Bob", 1796000000.5);
+    if (!s) return;
+    char buf[TOTO_MAX_SESSION_OBJECT_JSON_LEN + 1];
+    size_t len = 0;
+    CHECK_RC(toto_session_set_key(s, STR("secret")), TOTO_RESULT_OK);
+    if (CHECK_RC(toto_session_object_json(s, buf, sizeof buf, &len), TOTO_RESULT_OK)) {
+        const char *want = "{\"session_id\":\"a\\\"b\\\\c\",\"expires\":1796000000.5,\"user_id\":\"bob\"}";
+        CHECK_STR(buf, len, want);
+        CHECK(buf[len] == '\0');
+    }
+    /* Whole seconds keep a fraction; a too-small buffer is refused. */
+    CHECK_RC(toto_session_set_expires(s, 1796000000.0), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_object_json(s, buf, sizeof buf, &len), TOTO_RESULT_OK);
+    CHECK(strstr(buf, "\"expires\":1796000000.0,") != NULL);
+    CHECK_RC(toto_session_object_json(s, buf, 10, &len), TOTO_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(toto_session_object_json(NULL, buf, sizeof buf, &len), TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_session_object_json(s, NULL, sizeof buf, &len), TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_session_object_json(s, buf, sizeof buf, NULL), TOTO_RESULT_NULL_ARGUMENT);
+    toto_session_free(s);
+}
+
 static void test_free_null_and_twice_distinct(void) {
     toto_session_free(NULL);
     toto_session *a = new_session("u");
@@ -619,6 +641,7 @@ int main(void) {
     RUN(test_new_lowercases_user_id);
     RUN(test_new_user_id_limits);
     RUN(test_new_with_id_validates_the_id);
+    RUN(test_session_object_json);
     RUN(test_free_null_and_twice_distinct);
     RUN(test_expires_get_set_and_dirty);
     RUN(test_key_set_get_clear);

@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
+require "json"
 require_relative "test_helper"
 
 class SessionTest < Minitest::Test
@@ -30,6 +31,20 @@ class SessionTest < Minitest::Test
     assert_raises(TotoSession::InvalidSessionId) { @s.id = "has space" }
     assert_raises(TotoSession::InvalidSessionId) { @s.id = "" }
     TotoSession::Session.open(expires: 1.0) { |anon| assert anon.anonymous? }
+  end
+
+  def test_toto_json_is_the_session_object_of_an_answer
+    @s.key = "secret"
+    object = JSON.parse(@s.toto_json)
+    assert_equal({ "session_id" => @s.id, "expires" => @s.expires_at, "user_id" => "alice" }, object)
+    assert_equal Encoding::UTF_8, @s.toto_json.encoding
+    refute @s.anonymous?
+    anon = TotoSession::Session.new(nil, expires: FAR)
+    assert anon.anonymous?
+    assert_equal "", JSON.parse(anon.toto_json)["user_id"]
+    anon.close
+    @s.close
+    assert_raises(TotoSession::ClosedError) { @s.toto_json }
   end
 
   def test_new_with_id_and_validation

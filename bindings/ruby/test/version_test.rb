@@ -51,6 +51,7 @@ class VersionTest < Minitest::Test
       "TOTO_MAX_NAME_LEN" => TotoSession::Native::MAX_NAME_LEN,
       "TOTO_MAX_RECORD_LEN" => TotoSession::Native::MAX_RECORD_LEN,
       "TOTO_MAX_DEPTH" => TotoSession::Native::MAX_DEPTH,
+      "TOTO_MAX_SESSION_OBJECT_JSON_LEN" => TotoSession::Native::MAX_SESSION_OBJECT_JSON_LEN,
       "TOTO_MAX_SESSION_ID_LEN" => TotoSession::Native::MAX_SESSION_ID_LEN,
       "TOTO_CLIENT_KEY_LEN" => TotoSession::Native::CLIENT_KEY_LEN,
       "TOTO_MAX_CLIENT_KEYS" => TotoSession::Native::MAX_CLIENT_KEYS,

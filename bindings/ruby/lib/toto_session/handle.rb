@@ -43,6 +43,16 @@ module TotoSession
       @mem.get_pointer(PTR)
     end
 
+    # A buffer for toto_session_object_json (made on first use; per thread like the rest).
+    def json_buf
+      @json_buf ||= FFI::MemoryPointer.new(:uint8, Native::MAX_SESSION_OBJECT_JSON_LEN + 1, false)
+    end
+
+    # The text toto_session_object_json wrote (its length in the LEN slot), as UTF-8.
+    def json_string
+      @json_buf.get_bytes(0, @mem.get_uint64(LEN)).force_encoding(Encoding::UTF_8)
+    end
+
     def out_size
       @mem.get_uint64(LEN)
     end

@@ -272,12 +272,21 @@ module TotoSession
       method = String(method)
       uri = String(uri)
       body = body.nil? ? "" : String(body)
-      verify = @gvl && body.bytesize <= GVL_BODY_LIMIT ? :toto_manager_verify_request_gvl : :toto_manager_verify_request
-      session = call_session do |p, out, s|
-        Native.public_send(verify, p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
-                           uri, uri.bytesize, body, body.bytesize, out, s.err)
-      end
-      scoped_saving(session, &block)
+      # the hot path of an HTTP layer: written out as #retrieve is (no block per call)
+      p = @ptr || to_ptr
+      s = Scratch.current
+      owner = SessionPointer.fresh
+      code = if @gvl && body.bytesize <= GVL_BODY_LIMIT
+               Native.toto_manager_verify_request_gvl(p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
+                                                      uri, uri.bytesize, body, body.bytesize, owner.out, s.err)
+             else
+               Callbacks.shielded(@shield) do
+                 Native.toto_manager_verify_request(p, sid, sid.bytesize, mac, mac.bytesize, method, method.bytesize,
+                                                    uri, uri.bytesize, body, body.bytesize, owner.out, s.err)
+               end
+             end
+      session = code == 0 ? Session.adopt(owner) : Session.failed(code, s)
+      block ? scoped_saving(session, &block) : session
     end
 
     # As verify_request, without making a session handle: true, or raises.

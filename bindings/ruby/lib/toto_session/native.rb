@@ -89,6 +89,7 @@ module TotoSession
     MAX_RECORD_LEN = 1_048_576
     MAX_MESSAGE_LEN = 67_108_864
     MAX_DEPTH = 64
+    MAX_SESSION_OBJECT_JSON_LEN = 9601
     MAX_PASSWORD_LEN = 4096
     MAX_REDIS_TEXT_LEN = 4096
     CLIENT_KEY_LEN = 32
@@ -283,6 +284,7 @@ module TotoSession
     attach_function :toto_session_verify_request,
                     %i[session_handle buffer_in size_t buffer_in size_t buffer_in size_t buffer_in size_t], :uint32
     attach_function :toto_session_sign_response, %i[session_handle buffer_in size_t pointer size_t], :uint32
+    attach_function :toto_session_object_json, %i[session_handle pointer size_t pointer], :uint32
     attach_function :toto_session_verify_response, %i[session_handle buffer_in size_t buffer_in size_t], :uint32
 
     # session state

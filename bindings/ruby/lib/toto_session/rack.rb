@@ -76,7 +76,8 @@ module TotoSession
         end
       end
 
-      # The `session` object of a Toto response (the key is never echoed).
+      # The `session` object of a Toto response as a Hash (the key is never echoed);
+      # answers are written with Session#toto_json, the same object made by the library.
       def session_object(session, user_id = session.user_id)
         { "session_id" => session.id, "expires" => session.expires_at, "user_id" => user_id.to_s }
       end
@@ -91,14 +92,19 @@ module TotoSession
         user
       end
 
-      # A whole Toto response body: result (unless nil), error, batch, session.
-      def response_json(result: nil, error: nil, batch: nil, session: nil, user_id: nil)
+      # A whole Toto response body: result (unless nil), error, batch, session (its
+      # object made by the library in one call, Session#toto_json, and spliced in last).
+      def response_json(result: nil, error: nil, batch: nil, session: nil)
         response = {}
         response["result"] = result unless result.nil?
         response["error"] = error if error
         response["batch"] = batch if batch
-        response["session"] = session_object(session, user_id || session.user_id) if session
-        JSON.generate(response)
+        json = JSON.generate(response)
+        return json unless session
+
+        json.chop! # the closing brace
+        json << "," unless response.empty?
+        json << '"session":' << session.toto_json << "}"
       end
 
       # Logs the request's session out: removes it from the cache; the response still
@@ -266,9 +272,9 @@ module TotoSession
           mac = sign(session, data)
           if mac
             headers["x-toto-hmac"] = mac
-            headers["content-length"] = data.bytesize.to_s unless headers.key?("Content-Length")
+            headers["content-length"] = data.bytesize.to_s unless headers.key?("content-length") || headers.key?("Content-Length")
           end
-          out = [data]
+          out = [data] unless out.is_a?(Array) && out.size == 1 && out[0].equal?(data)
         end
         if env["REQUEST_METHOD"] == "HEAD"
           out.close if out.respond_to?(:close)
@@ -350,6 +356,11 @@ module TotoSession
       def cors(headers, env)
         return headers unless @allow_origin
 
+        if @allow_origin.is_a?(String) # one origin (or "*"): two fixed headers
+          headers["access-control-allow-origin"] = @allow_origin
+          headers["access-control-expose-headers"] = "x-toto-hmac"
+          return headers
+        end
         origin = origin_for(env)
         headers["access-control-allow-origin"] = origin if origin
         headers["vary"] = "Origin" if @allow_origin.is_a?(Array) && !headers.key?("vary")
@@ -389,7 +400,9 @@ module TotoSession
       return env[BODY] = "".b unless input
       return nil if limit && env["CONTENT_LENGTH"].to_i > limit
 
-      body = (limit ? input.read(limit + 1) : input.read).to_s.b
+      body = (limit ? input.read(limit + 1) : input.read) || +""
+      # IO#read(n) answers BINARY already; read() and other inputs may not (one copy then)
+      body = body.b unless body.encoding == Encoding::BINARY && !body.frozen?
       input.rewind if input.respond_to?(:rewind)
       return nil if limit && body.bytesize > limit
 

@@ -178,7 +178,10 @@ module TotoSession
     end
 
     def anonymous?
-      user_id.empty?
+      s = Scratch.current
+      code = Native.toto_session_user_id(@ptr || to_ptr, s.ptr, s.len)
+      Errors.raise_for(code) unless code.zero?
+      s.out_size.zero? # the length only: no String made
     end
 
     # Unix seconds (Float).
@@ -187,6 +190,17 @@ module TotoSession
       code = Native.toto_session_expires(to_ptr, s.val)
       Errors.raise_for(code) unless code.zero?
       s.f64
+    end
+
+    # Toto's `session` object of an answer as compact JSON text:
+    # {"session_id":...,"expires":...,"user_id":...} (user_id "" when anonymous; the key
+    # is never in it), made by the library in one call (what TotoSession::Rack splices
+    # into its answers).
+    def toto_json
+      s = Scratch.current
+      code = Native.toto_session_object_json(@ptr || to_ptr, s.json_buf, Native::MAX_SESSION_OBJECT_JSON_LEN + 1, s.len)
+      Errors.raise_for(code) unless code.zero?
+      s.json_string
     end
 
     # The expiry as a Time.

@@ -79,13 +79,14 @@ module TotoSession
           call.create_session
         elsif entry.authenticated
           session = env[SESSION]
-          if session.nil? || env[REMOVED] || Rack.user_id(env, session).empty?
+          if session.nil? || env[REMOVED] || session.anonymous?
             raise MethodError.new(ERROR_NOT_AUTHORIZED, "Not authorized")
           end
         end
-        unless entry.requires.empty?
-          missing = params.is_a?(Hash) ? entry.requires.reject { |k| params.key?(k) } : entry.requires
-          raise MethodError.new(ERROR_MISSING_PARAMS, "Missing parameters: #{missing.join(', ')}") unless missing.empty?
+        requires = entry.requires
+        unless requires.empty? || (params.is_a?(Hash) && requires.all? { |k| params.key?(k) })
+          missing = params.is_a?(Hash) ? requires.reject { |k| params.key?(k) } : requires
+          raise MethodError.new(ERROR_MISSING_PARAMS, "Missing parameters: #{missing.join(', ')}")
         end
         [entry.block.call(call, params), nil]
       rescue StandardError => e
@@ -176,8 +177,10 @@ module TotoSession
 
       # Toto's method_select "both": the path (/a/b -> a.b), else the body's "method".
       def method_name(path, body)
-        path = path.to_s.delete_prefix("/").delete_suffix("/")
-        return path.tr("/", ".") unless path.empty?
+        unless path.nil? || path.empty? || path == "/"
+          path = path.delete_prefix("/").delete_suffix("/")
+          return path.tr("/", ".") unless path.empty?
+        end
         return body["method"].to_s if body.is_a?(Hash) && body.key?("method")
 
         raise MethodError.new(ERROR_MISSING_METHOD, "Missing method.")
@@ -186,12 +189,11 @@ module TotoSession
       def respond(env, status, result: nil, error: nil, batch: nil)
         session = env[SESSION]
         session = nil if session&.closed?
-        user = session && Rack.user_id(env, session)
         json = begin
-          Rack.response_json(result: result, error: error, batch: batch, session: session, user_id: user)
+          Rack.response_json(result: result, error: error, batch: batch, session: session)
         rescue JSON::GeneratorError, EncodingError => e
           Rack.response_json(error: { "code" => ERROR_SERVER, "value" => "The answer is not JSON: #{e.class}" },
-                             session: session, user_id: user)
+                             session: session)
         end
         [status, { "content-type" => JSON_TYPE, "content-length" => json.bytesize.to_s }, [json]]
       end
