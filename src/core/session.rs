@@ -344,6 +344,21 @@ impl Session {
         self.dirty = true;
         Ok(())
     }
+    /// Stores text: as `set(name, Value::Text(text.to_owned()))`, reusing the buffer of
+    /// the text value it replaces when it can (see [`StateMap::insert_text`]).
+    pub fn set_text(&mut self, name: &str, text: &str) -> Result<()> {
+        check_name(name)?;
+        self.state_mut().insert_text(name, text);
+        self.dirty = true;
+        Ok(())
+    }
+    /// Stores bytes, as [`Session::set_text`] does text.
+    pub fn set_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        check_name(name)?;
+        self.state_mut().insert_bytes(name, bytes);
+        self.dirty = true;
+        Ok(())
+    }
     /// Removes a value; a missing key is fine (returns `None`).
     pub fn remove(&mut self, name: &str) -> Option<Value> {
         if !self.shared.state.contains_key(name) {
@@ -540,6 +555,34 @@ mod tests {
         assert!(!back.is_dirty(), "same expiry changes nothing");
         back.remove("cart");
         assert!(back.is_dirty());
+    }
+
+    #[test]
+    fn set_text_and_bytes_never_write_into_shared_state() {
+        let mut a = Session::new("u", 99.5).unwrap();
+        a.set_text("t", "first value").unwrap();
+        a.set_bytes("b", b"first").unwrap();
+        let (id, user) = (a.id().to_owned(), a.user_id().to_owned());
+        let b = a.clone(); // shares the parts, as a memory cache does
+        a.set_text("t", "other value").unwrap();
+        a.set_bytes("b", b"other").unwrap();
+        assert_eq!(a.get("t"), Some(&Value::Text("other value".into())));
+        assert_eq!(a.get("b"), Some(&Value::Bytes(b"other".to_vec())));
+        assert_eq!(b.get("t"), Some(&Value::Text("first value".into())));
+        assert_eq!(b.get("b"), Some(&Value::Bytes(b"first".to_vec())));
+        assert_eq!((a.id(), a.user_id()), (id.as_str(), user.as_str()));
+        assert!(matches!(
+            a.set_text(&"k".repeat(MAX_NAME_LEN + 1), "v"),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(matches!(
+            a.set_bytes(&"k".repeat(MAX_NAME_LEN + 1), b"v"),
+            Err(Error::TooLarge { .. })
+        ));
+        let mut c = Session::import(&a.export().unwrap()).unwrap();
+        assert!(!c.is_dirty());
+        c.set_text("t", "other value").unwrap();
+        assert!(c.is_dirty(), "a text set marks the session dirty");
     }
 
     #[test]

@@ -60,18 +60,31 @@ impl StateMap {
         &self.keys[span.range()]
     }
 
+    /// A key's bytes: what `find` compares (byte order is `str` order), without the
+    /// two char-boundary checks that slicing the `String` makes.
+    fn key_bytes(&self, span: Span) -> &[u8] {
+        &self.keys.as_bytes()[span.range()]
+    }
+
     /// `Ok(index)` of `key`, or `Err(index)` where it would go.
     fn find(&self, key: &str) -> Result<usize, usize> {
+        let key = key.as_bytes();
         if self.entries.len() <= 16 {
             // A handful of keys: an equality scan (lengths first, bytes only for keys of
             // the same length) beats a binary search's full comparisons.
-            return match self.entries.iter().position(|(s, _)| self.key(*s) == key) {
+            return match self
+                .entries
+                .iter()
+                .position(|(s, _)| s.len == key.len() && self.key_bytes(*s) == key)
+            {
                 Some(i) => Ok(i),
-                None => Err(self.entries.partition_point(|(s, _)| self.key(*s) < key)),
+                None => Err(self
+                    .entries
+                    .partition_point(|(s, _)| self.key_bytes(*s) < key)),
             };
         }
         self.entries
-            .binary_search_by(|(s, _)| self.key(*s).cmp(key))
+            .binary_search_by(|(s, _)| self.key_bytes(*s).cmp(key))
     }
 
     /// The value under `key`.
@@ -104,6 +117,33 @@ impl StateMap {
                 None
             }
         }
+    }
+
+    /// Stores text under `key`, as `insert(key, Value::Text(text.to_owned()))` does,
+    /// but writes into the buffer of a text value already there when it is big enough
+    /// and not much bigger (a value rewritten on every request, like a counter or a
+    /// timestamp, then costs no allocation and no free).
+    pub fn insert_text(&mut self, key: &str, text: &str) {
+        if let Some(Value::Text(old)) = self.get_mut(key) {
+            if reusable(old.capacity(), text.len()) {
+                old.clear();
+                old.push_str(text);
+                return;
+            }
+        }
+        self.insert(key, Value::Text(text.to_owned()));
+    }
+
+    /// As [`StateMap::insert_text`] for bytes.
+    pub fn insert_bytes(&mut self, key: &str, bytes: &[u8]) {
+        if let Some(Value::Bytes(old)) = self.get_mut(key) {
+            if reusable(old.capacity(), bytes.len()) {
+                old.clear();
+                old.extend_from_slice(bytes);
+                return;
+            }
+        }
+        self.insert(key, Value::Bytes(bytes.to_vec()));
     }
 
     /// Removes `key`; returns its value.
@@ -265,11 +305,58 @@ impl<'de> Deserialize<'de> for StateMap {
     }
 }
 
+/// Whether a buffer of `capacity` bytes takes `len` new ones: it must hold them, and
+/// waste at most about half (a 1 MiB buffer is not kept for a short value).
+fn reusable(capacity: usize, len: usize) -> bool {
+    len <= capacity && capacity <= 2 * len + 32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::codec;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn insert_text_and_bytes_reuse_a_fitting_buffer_only() {
+        let mut map = StateMap::new();
+        map.insert_text("t", "a text value of moderate length");
+        let buf = |m: &StateMap| match m.get("t") {
+            Some(Value::Text(s)) => (s.as_ptr(), s.capacity()),
+            other => panic!("not text: {other:?}"),
+        };
+        let (ptr, cap) = buf(&map);
+        map.insert_text("t", "A TEXT VALUE OF MODERATE LENGTH");
+        assert_eq!(
+            map.get("t"),
+            Some(&Value::Text("A TEXT VALUE OF MODERATE LENGTH".into()))
+        );
+        assert_eq!(buf(&map), (ptr, cap), "same-length text reuses the buffer");
+        // Too big for the buffer, then far smaller than the new one: fresh buffers.
+        let long = "x".repeat(4 * cap);
+        map.insert_text("t", &long);
+        assert_eq!(map.get("t"), Some(&Value::Text(long.clone())));
+        assert!(buf(&map).1 >= long.len());
+        map.insert_text("t", "ab");
+        assert_eq!(map.get("t"), Some(&Value::Text("ab".into())));
+        assert!(
+            buf(&map).1 < 32 + 2 * 2 + 1,
+            "a short text does not keep a long buffer"
+        );
+        // Over a value of another type, and for a new key: a plain insert.
+        map.insert("n", Value::from(1i64));
+        map.insert_text("n", "now text");
+        map.insert_bytes("b", b"\x00\xff");
+        map.insert_bytes("b", b"\x01\x02");
+        map.insert_bytes("t", b"bytes over text");
+        assert_eq!(map.get("n"), Some(&Value::Text("now text".into())));
+        assert_eq!(map.get("b"), Some(&Value::Bytes(vec![1, 2])));
+        assert_eq!(
+            map.get("t"),
+            Some(&Value::Bytes(b"bytes over text".to_vec()))
+        );
+        assert!(map.keys().eq(["b", "n", "t"]));
+    }
 
     #[test]
     fn behaves_like_a_btree_map() {

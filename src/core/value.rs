@@ -124,8 +124,17 @@ impl Value {
         }
     }
 
-    /// Depth of nesting (a scalar is 0).
+    /// Depth of nesting (a scalar is 0). Inlined, so that a scalar set (every typed
+    /// setter) costs a tag test, not a call.
+    #[inline]
     pub fn depth(&self) -> usize {
+        match self {
+            Value::Array(_) | Value::Map(_) => self.nested_depth(),
+            _ => 0,
+        }
+    }
+
+    fn nested_depth(&self) -> usize {
         match self {
             Value::Array(items) => 1 + items.iter().map(Value::depth).max().unwrap_or(0),
             Value::Map(entries) => {

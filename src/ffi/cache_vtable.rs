@@ -7,6 +7,8 @@ use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::error::{Error, Result};
 use crate::core::id::validate_session_id;
 use crate::core::record::peek_revision;
+use crate::core::session::Session;
+use crate::core::session_io::DecodedRecords;
 use crate::ffi::callback::{CallbackOutput, Expect, TotoCallbackCtx};
 use crate::ffi::result::TotoResult;
 
@@ -185,6 +187,8 @@ pub(crate) struct VtableCache {
     /// every store and remove of the same shard (remove_user takes them all), so that
     /// within this process the emulation is atomic. Unused with `store_if`.
     emulation: Box<[Mutex<()>]>,
+    /// The sessions last decoded from each id's record (see [`DecodedRecords`]).
+    decoded: DecodedRecords,
 }
 
 fn emulation_shard(id: &str) -> usize {
@@ -245,6 +249,7 @@ impl VtableCache {
         Ok(VtableCache {
             vt,
             emulation: (0..EMULATION_SHARDS).map(|_| Mutex::new(())).collect(),
+            decoded: DecodedRecords::new(),
         })
     }
 
@@ -444,10 +449,24 @@ impl SessionCache for VtableCache {
         .transpose()
     }
 
+    /// The default's decode, memoized per id (`decoded`).
+    fn load_session_renew(
+        &self,
+        id: &str,
+        renew: Option<Renewal>,
+    ) -> Result<Option<(Session, Option<f64>)>> {
+        let Some(loaded) = self.load_renew(id, renew)? else {
+            return Ok(None);
+        };
+        let session = self.decoded.import(id, &loaded.record)?;
+        Ok(Some((session, loaded.expires)))
+    }
+
     fn remove(&self, id: &str) -> Result<()> {
         let Some(remove) = self.vt.remove else {
             return Err(Error::Unsupported("remove"));
         };
+        self.decoded.forget(id);
         let _locked = self.emulation_lock(id);
         TotoCallbackCtx::call(Expect::Nothing, "cache remove", &[], |ctx| {
             // SAFETY: as in `store`.
@@ -470,6 +489,7 @@ impl SessionCache for VtableCache {
                 .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()))
                 .collect()
         };
+        self.decoded.forget_user(user_id);
         let mut removed = 0u64;
         TotoCallbackCtx::call(Expect::Nothing, "cache remove_user", &[], |ctx| {
             // SAFETY: as in `store`; `removed` is a live local for the call.

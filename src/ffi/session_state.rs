@@ -36,6 +36,28 @@ impl ValueWrite for *mut TotoSession {
         let name = name(key, key_len)?;
         Ok(s.set(name, value()?)?)
     }
+
+    fn store_text<'t>(
+        self,
+        key: *const c_char,
+        key_len: usize,
+        text: impl FnOnce() -> FfiResult<&'t str>,
+    ) -> FfiResult {
+        let s = session_mut(self)?;
+        let name = name(key, key_len)?;
+        Ok(s.set_text(name, text()?)?)
+    }
+
+    fn store_bytes<'b>(
+        self,
+        key: *const c_char,
+        key_len: usize,
+        bytes: impl FnOnce() -> FfiResult<&'b [u8]>,
+    ) -> FfiResult {
+        let s = session_mut(self)?;
+        let name = name(key, key_len)?;
+        Ok(s.set_bytes(name, bytes()?)?)
+    }
 }
 
 /// Number of state entries.

@@ -92,6 +92,27 @@ pub(crate) trait ValueWrite: Copy {
         key_len: usize,
         value: impl FnOnce() -> FfiResult<Value>,
     ) -> FfiResult;
+
+    /// As `store` with text, which a handle may copy into the buffer of the value it
+    /// replaces instead of allocating a `Value::Text` (the session state does).
+    fn store_text<'t>(
+        self,
+        key: *const c_char,
+        key_len: usize,
+        text: impl FnOnce() -> FfiResult<&'t str>,
+    ) -> FfiResult {
+        self.store(key, key_len, || Ok(Value::Text(text()?.to_owned())))
+    }
+
+    /// As `store_text` with bytes.
+    fn store_bytes<'b>(
+        self,
+        key: *const c_char,
+        key_len: usize,
+        bytes: impl FnOnce() -> FfiResult<&'b [u8]>,
+    ) -> FfiResult {
+        self.store(key, key_len, || Ok(Value::Bytes(bytes()?.to_vec())))
+    }
 }
 
 /// `_get_type`.
@@ -235,9 +256,8 @@ pub(crate) fn set_text(
     value: *const c_char,
     value_len: usize,
 ) -> FfiResult {
-    h.store(key, key_len, || {
-        let text = args::text(value, value_len, "text value", MAX_VALUE_LEN)?;
-        Ok(Value::Text(text.to_owned()))
+    h.store_text(key, key_len, || {
+        args::text(value, value_len, "text value", MAX_VALUE_LEN)
     })
 }
 
@@ -249,9 +269,8 @@ pub(crate) fn set_bytes(
     value: *const u8,
     value_len: usize,
 ) -> FfiResult {
-    h.store(key, key_len, || {
-        let bytes = args::bytes(value, value_len, "bytes value", MAX_VALUE_LEN)?;
-        Ok(Value::Bytes(bytes.to_vec()))
+    h.store_bytes(key, key_len, || {
+        args::bytes(value, value_len, "bytes value", MAX_VALUE_LEN)
     })
 }
 

@@ -177,3 +177,42 @@ func TestHandlesClosed(t *testing.T) {
 	_, err = m.Account("u")
 	wantErr(t, err, ErrClosed)
 }
+
+// The library keeps the last decode of each id's record and reuses it while a Go
+// cache returns the same bytes: retrieved sessions must still be independent copies,
+// and a saved change must be what the next retrieve sees.
+func TestGoCacheRetrievesAreIndependentCopies(t *testing.T) {
+	c := newMemCache(nil)
+	m := goManager(t, c, newMemStore())
+	s := must(m.CreateSession(bg, "user", true))
+	ok(t, s.SetString("k", "stored"))
+	ok(t, m.SaveSession(bg, s))
+	id := s.ID()
+	s.Close()
+
+	a := must(m.RetrieveSession(bg, id))
+	defer a.Close()
+	b := must(m.RetrieveSession(bg, id))
+	defer b.Close()
+	ok(t, a.SetString("k", "changed in a"))
+	if v := must(b.GetString("k")); v != "stored" {
+		t.Fatalf("b sees %q after a change to a, want %q", v, "stored")
+	}
+	if v := must(must(m.RetrieveSession(bg, id)).GetString("k")); v != "stored" {
+		t.Fatalf("a retrieve sees %q before any save, want %q", v, "stored")
+	}
+	ok(t, m.SaveSession(bg, a))
+	r := must(m.RetrieveSession(bg, id))
+	defer r.Close()
+	if v := must(r.GetString("k")); v != "changed in a" {
+		t.Fatalf("a retrieve after the save sees %q, want %q", v, "changed in a")
+	}
+	if n := c.count("load"); n < 4 {
+		t.Fatalf("the cache was asked %d times for 4 retrieves", n)
+	}
+	// Removed from the cache: gone, whatever was decoded before.
+	ok(t, m.RemoveSession(bg, id))
+	if _, err := m.RetrieveSession(bg, id); !errors.Is(err, ErrInvalidSessionID) {
+		t.Fatalf("retrieve after remove: %v, want ErrInvalidSessionID", err)
+	}
+}

@@ -3,10 +3,12 @@ package toto
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // settle runs the GC (which queues finalizers) until cond holds or the timeout passes.
@@ -112,5 +114,81 @@ func TestFinalizersFreeOtherHandles(t *testing.T) {
 	}
 	if !settle(10*time.Second, func() bool { return atMost(LiveHandles(), base) }) {
 		t.Fatalf("handles left alive: %+v, baseline %+v", LiveHandles(), base)
+	}
+}
+
+// quiesceFinalizers stops the GC and lets the finalizers it already queued run, so
+// that no slab finalizer closes a session (and parks its handle) during a test.
+func quiesceFinalizers(t *testing.T) {
+	old := debug.SetGCPercent(-1)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	for i := 0; i < 2; i++ {
+		done := make(chan struct{})
+		sentinel := new([16]byte)
+		runtime.SetFinalizer(sentinel, func(*[16]byte) { close(done) })
+		sentinel = nil
+		runtime.GC()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the finalizer goroutine did not run")
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
+}
+
+// Close parks the native handle and frees the one parked before; the next retrieve or
+// verify_request takes the parked handle and frees it in its own cgo call.
+func TestCloseParksHandleForNextRetrieve(t *testing.T) {
+	m := memManager(t)
+	s := must(m.CreateSession(bg, "user", true))
+	id := s.ID()
+	mac := must(s.SignRequest("POST", "/", nil))
+	quiesceFinalizers(t)
+	closedSession.Store(0)
+
+	for _, via := range []string{"RetrieveSession", "VerifyRequest"} {
+		p := uintptr(unsafe.Pointer(s.ptr))
+		base := LiveHandles().Sessions
+		ok(t, s.Close())
+		if got := closedSession.Load(); got != p {
+			t.Fatalf("%s: parked handle %#x, want the closed session's %#x", via, got, p)
+		}
+		if n := LiveHandles().Sessions; n != base-1 {
+			t.Fatalf("%s: %d live sessions after Close, want %d", via, n, base-1)
+		}
+		ok(t, s.Close()) // idempotent: parks nothing
+		if got := closedSession.Load(); got != p {
+			t.Fatalf("%s: a second Close changed the parked handle to %#x", via, got)
+		}
+		if via == "RetrieveSession" {
+			s = must(m.RetrieveSession(bg, id))
+		} else {
+			s = must(m.VerifyRequest(bg, id, mac, "POST", "/", nil))
+		}
+		if got := closedSession.Load(); got != 0 {
+			t.Fatalf("%s left the parked handle %#x unfreed", via, got)
+		}
+	}
+
+	// A Close displaces (and frees) the parked handle; the new one stays usable until
+	// its own Close.
+	other := must(NewSession("other", time.Now().Add(time.Hour)))
+	ok(t, other.SetString("k", "v"))
+	ok(t, s.Close())
+	q := uintptr(unsafe.Pointer(other.ptr))
+	if v := must(other.GetString("k")); v != "v" {
+		t.Fatalf("GetString after another session's Close = %q", v)
+	}
+	ok(t, other.Close())
+	if got := closedSession.Load(); got != q {
+		t.Fatalf("parked handle %#x, want the last closed session's %#x", got, q)
+	}
+	// A failed retrieve frees the parked handle too.
+	if _, err := m.RetrieveSession(bg, "no-such-session-id-0123456789"); err == nil {
+		t.Fatal("retrieve of an unknown id succeeded")
+	}
+	if got := closedSession.Load(); got != 0 {
+		t.Fatalf("a failed retrieve left the parked handle %#x unfreed", got)
 	}
 }

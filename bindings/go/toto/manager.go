@@ -213,7 +213,7 @@ func (m *Manager) RetrieveSession(ctx context.Context, id string) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	r := C.toto_go_manager_retrieve_session(mptr(p), cstr(id), clen(id))
+	r := C.toto_go_manager_retrieve_session(takeClosed(), mptr(p), cstr(id), clen(id))
 	m.end()
 	runtime.KeepAlive(id) // callbacks may have been handed these very bytes
 	return sessionOut(r)
@@ -468,7 +468,7 @@ func (m *Manager) VerifyRequest(ctx context.Context, sessionID, mac, method, uri
 	if err != nil {
 		return nil, err
 	}
-	r := C.toto_go_manager_verify_request(mptr(p), cstr(sessionID), clen(sessionID), cstr(mac), clen(mac),
+	r := C.toto_go_manager_verify_request(takeClosed(), mptr(p), cstr(sessionID), clen(sessionID), cstr(mac), clen(mac),
 		cstr(method), clen(method), cstr(uri), clen(uri), cbytes(body), clen(body))
 	m.end()
 	runtime.KeepAlive(sessionID)

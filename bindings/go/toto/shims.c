@@ -181,8 +181,9 @@ static toto_go_session_out session_out(toto_result rc, toto_session *s, const to
     return r;
 }
 
-toto_go_session_out toto_go_manager_retrieve_session(uintptr_t manager, const char *id,
-                                                     size_t id_len) {
+toto_go_session_out toto_go_manager_retrieve_session(uintptr_t closed, uintptr_t manager,
+                                                     const char *id, size_t id_len) {
+    if (closed != 0) toto_session_free((toto_session *)closed);
     const char *saved = call_id;
     size_t saved_len = call_id_len;
     toto_session *s = NULL;
@@ -197,12 +198,13 @@ toto_go_session_out toto_go_manager_retrieve_session(uintptr_t manager, const ch
     return session_out(rc, s, &e);
 }
 
-toto_go_session_out toto_go_manager_verify_request(uintptr_t manager, const char *id,
-                                                   size_t id_len, const char *mac,
+toto_go_session_out toto_go_manager_verify_request(uintptr_t closed, uintptr_t manager,
+                                                   const char *id, size_t id_len, const char *mac,
                                                    size_t mac_len, const char *method,
                                                    size_t method_len, const char *uri,
                                                    size_t uri_len, const uint8_t *body,
                                                    size_t body_len) {
+    if (closed != 0) toto_session_free((toto_session *)closed);
     const char *saved = call_id;
     size_t saved_len = call_id_len;
     toto_session *s = NULL;

@@ -44,11 +44,13 @@ typedef struct { toto_result rc; toto_session *s; toto_error *err; } toto_go_ses
 
 /* toto_manager_retrieve_session and toto_manager_verify_request answering by value.
    While they run, the Go cache callbacks they reach on this thread are told when the
-   id they get is the caller's own (the Go string's bytes: see callbacks.go). */
-toto_go_session_out toto_go_manager_retrieve_session(uintptr_t manager, const char *id,
-                                                     size_t id_len);
-toto_go_session_out toto_go_manager_verify_request(uintptr_t manager, const char *id,
-                                                   size_t id_len, const char *mac,
+   id they get is the caller's own (the Go string's bytes: see callbacks.go).
+   `closed` is a session handle to free first (0: none), a closed Go Session's whose
+   free was left to this call (session.go, closedSession). */
+toto_go_session_out toto_go_manager_retrieve_session(uintptr_t closed, uintptr_t manager,
+                                                     const char *id, size_t id_len);
+toto_go_session_out toto_go_manager_verify_request(uintptr_t closed, uintptr_t manager,
+                                                   const char *id, size_t id_len, const char *mac,
                                                    size_t mac_len, const char *method,
                                                    size_t method_len, const char *uri,
                                                    size_t uri_len, const uint8_t *body,
