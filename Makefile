@@ -99,10 +99,13 @@ test:
 	done
 	@echo "make test: all checks passed"
 
-# Formatting, clippy, rustdoc without warnings (its doctests run in test-rust), and
+# Formatting (the library, the bench and fuzz crates), clippy, rustdoc without warnings
+# (its doctests run in test-rust), and
 # ARCHITECTURE.md's folder map against the tree.
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path bench/Cargo.toml -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 	scripts/check-architecture.sh

@@ -315,10 +315,15 @@ fn client_side(h: &mut Harness) -> usize {
     let mut s = session_with_state_len(USER, now() + 365.0 * 86400.0, 200);
     toto_session::backend::store_session(cache.as_ref(), &mut s, StoreMode::Upsert).unwrap();
     let token = s.id().to_owned();
-    eprintln!("  client-side token: {} characters (200-byte state)", token.len());
+    eprintln!(
+        "  client-side token: {} characters (200-byte state)",
+        token.len()
+    );
     h.op("client_aead_open_200", || cache.open(&token).unwrap());
     let (_, record) = cache.open(&token).unwrap();
-    h.op("client_record_import_200", || Session::import(&record).unwrap());
+    h.op("client_record_import_200", || {
+        Session::import(&record).unwrap()
+    });
     h.op("client_open_200", || {
         manager.retrieve_session(&token).unwrap().unwrap()
     });
