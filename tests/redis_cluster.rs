@@ -304,19 +304,7 @@ macro_rules! suite_tests {
     };
 }
 
-suite_tests!(
-    store_load_remove,
-    revoked_and_conflicts,
-    short_ttl_expires_and_user_index_does_not_grow,
-    clear_all_sessions_of_a_user,
-    renewal_respects_windows_and_never_shortens,
-    an_entry_written_before_the_stamp_is_read_and_stamped,
-    rotation_and_logout_through_the_manager,
-    garbage_under_a_key_is_a_result_code,
-    a_record_carrying_another_id_is_refused,
-    equal_records_from_one_revision_still_conflict,
-    sessions_per_user_are_capped,
-);
+crate::for_each_cache_suite_test!(suite_tests);
 
 /// Logout-everywhere fans out over slots: many users' sessions spread over every
 /// master, each user's removal takes exactly its sessions (one user beyond a batch).

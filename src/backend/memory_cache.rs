@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::clock::{Clock, SystemClock};
 use crate::core::error::{Error, Result};
+use crate::core::id::id_shard;
 use crate::core::session::{Session, SharedParts};
 
 const SHARDS: usize = 16;
@@ -205,20 +206,6 @@ fn check_mode(mode: StoreMode, live: Option<u64>) -> Result<()> {
     }
 }
 
-/// Picks a shard. Ids may come from clients, but this only spreads entries over the
-/// shards; each shard's map keeps its own randomly keyed hash against flooding.
-fn shard_index(id: &str) -> usize {
-    // FNV-1a of the last 8 bytes (where ids differ: random ones anywhere, a host's
-    // numbered ones at the end): a fair part of a lookup's time went on hashing the
-    // whole id twice (here and in the shard's map).
-    let bytes = id.as_bytes();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in &bytes[bytes.len().saturating_sub(8)..] {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    (h as usize) % SHARDS
-}
-
 /// A thread-safe in-memory [`SessionCache`]. Expired entries are never returned; they
 /// are reclaimed when loaded and by periodic sweeps.
 pub struct MemoryCache {
@@ -279,7 +266,7 @@ impl MemoryCache {
     fn shard(&self, id: &str) -> MutexGuard<'_, Shard> {
         // A panic while holding the lock cannot leave a shard half-updated in a way
         // that matters here (each operation is one map change), so poison is ignored.
-        self.shards[shard_index(id)]
+        self.shards[id_shard(id, SHARDS)]
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }

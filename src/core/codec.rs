@@ -55,11 +55,7 @@ pub fn from_slice<T: DeserializeOwned>(
     limit: usize,
     what: &'static str,
 ) -> Result<T> {
-    if bytes.len() > limit {
-        return Err(Error::TooLarge { what, limit });
-    }
-    check_nesting(bytes, MAX_NESTING)?;
-    serde_cbor::from_slice(bytes).map_err(describe)
+    from_slice_borrowed(bytes, limit, what)
 }
 
 /// [`from_slice`] for a type that borrows text or bytes from the input.

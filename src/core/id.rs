@@ -43,8 +43,41 @@ pub fn validate_session_id(id: &str) -> Result<()> {
     }
 }
 
+/// Which of `shards` shards (locks, maps) `id` falls in: FNV-1a of its last 8 bytes,
+/// where ids differ (random ones anywhere, a host's numbered ones at the end), so
+/// picking a shard costs a few instructions whatever the id's length. Ids may come
+/// from clients, but this only spreads them: a map inside a shard hashes with its own
+/// random key against flooding.
+pub fn id_shard(id: &str, shards: usize) -> usize {
+    let bytes = id.as_bytes();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in &bytes[bytes.len().saturating_sub(8)..] {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % shards as u64) as usize
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn id_shard_stays_in_range_and_reads_the_last_eight_bytes() {
+        for n in [1usize, 7, 16, 64] {
+            for i in 0..200 {
+                assert!(id_shard(&format!("session-{i}"), n) < n);
+            }
+        }
+        // Only the end picks the shard: ids alike there share it.
+        assert_eq!(
+            id_shard("aaaa-12345678", 16),
+            id_shard("bbbbbbbb-12345678", 16)
+        );
+        assert_eq!(id_shard("", 16), id_shard("", 16));
+        let spread: std::collections::HashSet<usize> = (0..64)
+            .map(|i| id_shard(&format!("user-{i:04}"), 16))
+            .collect();
+        assert!(spread.len() > 8, "numbered ids spread over the shards");
+    }
+
     use super::*;
 
     #[test]

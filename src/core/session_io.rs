@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::core::error::Result;
+use crate::core::id::id_shard;
 use crate::core::session::Session;
 use crate::core::store::{Renewal, SessionCache, StoreMode};
 
@@ -40,14 +41,9 @@ impl DecodedRecords {
     }
 
     fn shard(&self, id: &str) -> MutexGuard<'_, DecodedShard> {
-        // FNV-1a of the id picks the shard (no security role: the map hashes again).
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in id.bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
         // A panic never happens with the lock held (no user code runs under it) and
         // the map is consistent between statements, so a poisoned lock is usable.
-        self.shards[(h as usize) % Self::SHARDS]
+        self.shards[id_shard(id, Self::SHARDS)]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }

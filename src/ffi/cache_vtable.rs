@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::error::{Error, Result};
-use crate::core::id::validate_session_id;
+use crate::core::id::{id_shard, validate_session_id};
 use crate::core::record::peek_revision;
 use crate::core::session::Session;
 use crate::core::session_io::DecodedRecords;
@@ -191,15 +191,6 @@ pub(crate) struct VtableCache {
     decoded: DecodedRecords,
 }
 
-fn emulation_shard(id: &str) -> usize {
-    // FNV-1a: spreads ids over the locks (no security role).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    (h as usize) % EMULATION_SHARDS
-}
-
 // SAFETY: the vtable contract (documented on TotoCacheVtable) requires the callbacks and
 // `user_data` to be usable from any thread, concurrently.
 unsafe impl Send for VtableCache {}
@@ -258,7 +249,7 @@ impl VtableCache {
         if self.vt.store_if.is_some() {
             return None;
         }
-        let lock = &self.emulation[emulation_shard(id)];
+        let lock = &self.emulation[id_shard(id, EMULATION_SHARDS)];
         // A panic never happens while a guard is held past a callback's return; the
         // lock guards no data, so a poisoned one is as good as a clean one.
         Some(lock.lock().unwrap_or_else(|p| p.into_inner()))

@@ -13,6 +13,28 @@ use toto_session::{
     Error, Manager, ManagerConfig, MemoryAccountStore, SessionCache, StoreMode, Value,
 };
 
+/// Calls `$m!` with the name of every test of the suite, so each topology
+/// (tests/redis.rs, tests/redis_cluster.rs) runs all of it from this one list: a test
+/// added here runs on both.
+#[macro_export]
+macro_rules! for_each_cache_suite_test {
+    ($m:ident) => {
+        $m!(
+            store_load_remove,
+            revoked_and_conflicts,
+            short_ttl_expires_and_user_index_does_not_grow,
+            clear_all_sessions_of_a_user,
+            renewal_respects_windows_and_never_shortens,
+            an_entry_written_before_the_stamp_is_read_and_stamped,
+            rotation_and_logout_through_the_manager,
+            garbage_under_a_key_is_a_result_code,
+            a_record_carrying_another_id_is_refused,
+            equal_records_from_one_revision_still_conflict,
+            sessions_per_user_are_capped,
+        );
+    };
+}
+
 /// Where the suite runs.
 pub trait Backend {
     /// A cache with `options` (a cluster backend gives each cache a fresh key prefix,

@@ -181,20 +181,35 @@ static toto_go_session_out session_out(toto_result rc, toto_session *s, const to
     return r;
 }
 
+/* The caller's id while a retrieve runs (so the Go cache's callbacks can reuse the Go
+ * string for it), and the session a Close parked to be freed in this call. */
+typedef struct {
+    const char *id;
+    size_t id_len;
+} call_scope;
+
+static call_scope enter_call(uintptr_t closed, const char *id, size_t id_len) {
+    if (closed != 0) toto_session_free((toto_session *)closed);
+    call_scope saved = {call_id, call_id_len};
+    call_id = id;
+    call_id_len = id_len;
+    return saved;
+}
+
+static void leave_call(call_scope saved) {
+    call_id = saved.id;
+    call_id_len = saved.id_len;
+}
+
 toto_go_session_out toto_go_manager_retrieve_session(uintptr_t closed, uintptr_t manager,
                                                      const char *id, size_t id_len) {
-    if (closed != 0) toto_session_free((toto_session *)closed);
-    const char *saved = call_id;
-    size_t saved_len = call_id_len;
+    call_scope saved = enter_call(closed, id, id_len);
     toto_session *s = NULL;
     toto_error e;
     e.code = 0;
-    call_id = id;
-    call_id_len = id_len;
     toto_result rc = toto_manager_retrieve_session((const toto_manager *)manager, id, id_len,
                                                    &s, &e);
-    call_id = saved;
-    call_id_len = saved_len;
+    leave_call(saved);
     return session_out(rc, s, &e);
 }
 
@@ -204,18 +219,13 @@ toto_go_session_out toto_go_manager_verify_request(uintptr_t closed, uintptr_t m
                                                    size_t method_len, const char *uri,
                                                    size_t uri_len, const uint8_t *body,
                                                    size_t body_len) {
-    if (closed != 0) toto_session_free((toto_session *)closed);
-    const char *saved = call_id;
-    size_t saved_len = call_id_len;
+    call_scope saved = enter_call(closed, id, id_len);
     toto_session *s = NULL;
     toto_error e;
     e.code = 0;
-    call_id = id;
-    call_id_len = id_len;
     toto_result rc = toto_manager_verify_request((const toto_manager *)manager, id, id_len, mac,
                                                  mac_len, method, method_len, uri, uri_len, body,
                                                  body_len, &s, &e);
-    call_id = saved;
-    call_id_len = saved_len;
+    leave_call(saved);
     return session_out(rc, s, &e);
 }

@@ -30,7 +30,6 @@ module TotoSession
     REMOVED = "toto.session.removed"   # true once the session was removed (logout)
     MIDDLEWARE = "toto.middleware"     # the Middleware serving the request
     BODY = "toto.body"                 # the raw request body (BINARY), read once
-    USER_ID = "toto.user_id"           # [session, its user id], see Rack.user_id
 
     HMAC_POLICIES = %i[off if_key required].freeze
     SUPPORTED_METHODS = %w[POST OPTIONS GET HEAD].freeze
@@ -74,22 +73,6 @@ module TotoSession
         else
           { "code" => ERROR_SERVER, "value" => exception.message }
         end
-      end
-
-      # The `session` object of a Toto response as a Hash (the key is never echoed);
-      # answers are written with Session#toto_json, the same object made by the library.
-      def session_object(session, user_id = session.user_id)
-        { "session_id" => session.id, "expires" => session.expires_at, "user_id" => user_id.to_s }
-      end
-
-      # The user id of `session`, read once per request and session (env["toto.user_id"]).
-      def user_id(env, session)
-        memo = env[USER_ID]
-        return memo[1] if memo && memo[0].equal?(session)
-
-        user = session.user_id
-        env[USER_ID] = [session, user]
-        user
       end
 
       # A whole Toto response body: result (unless nil), error, batch, session (its
