@@ -46,6 +46,7 @@
 //!   so keep no state a client must not roll back (balances, one-time flags) here.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use aes_gcm_siv::aead::AeadInOut;
@@ -190,8 +191,11 @@ impl ClientCache {
     /// Opens a token: its expiry and record, or `None` when it is malformed, sealed
     /// with an unknown key or tampered with. The expiry is not checked here.
     pub fn open(&self, token: &str) -> Option<(f64, Vec<u8>)> {
-        let (expires, raw) = self.authentic_header(token)?;
-        self.decrypt(raw).map(|record| (expires, record))
+        let (expires, mut raw) = self.authentic_header(token)?;
+        let record = self.decrypt(&mut raw)?;
+        raw.truncate(record.end);
+        raw.drain(..record.start);
+        Some((expires, raw))
     }
 
     /// Decodes the token and reads its header; `None` when it cannot be ours.
@@ -213,8 +217,9 @@ impl ClientCache {
         Some((expires, raw))
     }
 
-    /// Authenticates and decrypts a token whose header was read.
-    fn decrypt(&self, mut raw: Vec<u8>) -> Option<Vec<u8>> {
+    /// Authenticates and decrypts, in place, a token whose header was read: where in
+    /// `raw` the record now is.
+    fn decrypt(&self, raw: &mut [u8]) -> Option<Range<usize>> {
         let key_id = u32::from_be_bytes(raw[1..5].try_into().ok()?);
         let cipher = &self.keys.iter().find(|(id, _)| *id == key_id)?.1;
         let tag_at = raw.len() - TAG_LEN;
@@ -225,19 +230,20 @@ impl ClientCache {
         cipher
             .decrypt_inout_detached(&nonce, &head[..HEADER_LEN], body.into(), &tag)
             .ok()?;
-        raw.truncate(tag_at);
-        raw.drain(..HEADER_LEN + NONCE_LEN);
-        Some(raw)
+        Some(HEADER_LEN + NONCE_LEN..tag_at)
     }
 
     /// Opens a live token: `None` when it does not open or has expired at `now`.
-    fn open_live(&self, token: &str, now: f64) -> Option<(f64, Vec<u8>)> {
-        let (expires, raw) = self.authentic_header(token)?;
+    /// Answers the decrypted token and where the record is in it (no copy to cut it
+    /// out).
+    fn open_live(&self, token: &str, now: f64) -> Option<(f64, Vec<u8>, Range<usize>)> {
+        let (expires, mut raw) = self.authentic_header(token)?;
         // Expired tokens are refused before any decryption.
         if expires <= now {
             return None;
         }
-        self.decrypt(raw).map(|record| (expires, record))
+        let record = self.decrypt(&mut raw)?;
+        Some((expires, raw, record))
     }
 }
 
@@ -258,7 +264,7 @@ impl SessionCache for ClientCache {
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
             .open_live(id, self.clock.now())
-            .map(|(_, record)| record))
+            .map(|(_, raw, record)| raw[record].to_vec()))
     }
 
     /// Seals the session's record, with a placeholder in the record's id field (the
@@ -285,10 +291,10 @@ impl SessionCache for ClientCache {
             Some(now) if self.clock.is_system() => now,
             _ => self.clock.now(),
         };
-        let Some((expires, record)) = self.open_live(id, now) else {
+        let Some((expires, raw, record)) = self.open_live(id, now) else {
             return Ok(None);
         };
-        let session = Session::import(&record)?;
+        let session = Session::import(&raw[record])?;
         let reported = match renew {
             Some(r) => {
                 // Past the slack: unreported, so the manager renews (a new token).

@@ -201,14 +201,11 @@ impl StateMap {
         self.entries.iter().map(|(_, v)| v)
     }
 
-    /// Sorts entries decoded in any order; a repeated key keeps its last value (as
+    /// Sorts entries decoded out of order; a repeated key keeps its last value (as
     /// inserting them one by one would).
     fn sort_decoded(&mut self) {
         let keys = &self.keys;
         let key = |s: &Span| &keys[s.range()];
-        if self.entries.windows(2).all(|w| key(&w[0].0) < key(&w[1].0)) {
-            return;
-        }
         let mut entries = std::mem::take(&mut self.entries);
         entries.sort_by(|a, b| key(&a.0).cmp(key(&b.0))); // stable: equal keys keep their order
         let mut unique = StateMap {
@@ -287,12 +284,22 @@ impl<'de> Visitor<'de> for StateMapVisitor {
             keys: String::with_capacity(hint * 12),
             entries: Vec::with_capacity(hint),
         };
+        // Whether the keys came in strictly ascending order, as this library writes
+        // them: checked as they arrive, so only other input is sorted afterwards.
+        let mut sorted = true;
         while let Some(span) = map.next_key_seed(KeySeed(&mut state.keys))? {
             let value = map.next_value::<Value>()?;
+            if let Some((last, _)) = state.entries.last() {
+                sorted &= state.key_bytes(*last) < state.key_bytes(span);
+            }
             state.entries.push((span, value));
         }
-        state.sort_decoded();
-        if state.keys.capacity() > state.keys.len() + 16 {
+        if !sorted {
+            state.sort_decoded();
+        }
+        // A decoded session is mostly short-lived: the keys' buffer is only trimmed when
+        // it wastes more than a cache line (a trim is a reallocation).
+        if state.keys.capacity() > state.keys.len() + 64 {
             state.keys.shrink_to_fit();
         }
         Ok(state)
