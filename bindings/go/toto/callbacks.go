@@ -93,7 +93,8 @@ func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int
 }
 
 //export totoGoCacheLoad
-func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, out *C.toto_go_load_out,
+	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Load", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
 	record, found, err := c.impl.Load(idString(id, idLen, callers))
@@ -103,12 +104,16 @@ func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, c
 	if !found {
 		return C.TOTO_RESULT_NOT_FOUND
 	}
+	if putRecord(scratch(out), record) {
+		out.len = clen(record)
+		return C.TOTO_RESULT_OK
+	}
 	return C.uint32_t(C.toto_go_callback_set_result(cctx(ctx), cbytes(record), clen(record)))
 }
 
 //export totoGoCacheLoadRenew
 func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, renewUserTo, renewAnonymousTo C.double,
-	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	out *C.toto_go_load_out, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache LoadRenew", &rc)
 	c := cgo.Handle(h).Value().(*goCache)
 	record, expires, found, err := c.renewer.LoadRenew(idString(id, idLen, callers),
@@ -119,6 +124,14 @@ func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.i
 	if !found {
 		return C.TOTO_RESULT_NOT_FOUND
 	}
+	if putRecord(scratch(out), record) {
+		out.len = clen(record)
+		if !expires.IsZero() {
+			out.has_expires = 1
+			out.expires = C.double(unixSeconds(expires))
+		}
+		return C.TOTO_RESULT_OK
+	}
 	if r := C.toto_go_callback_set_result(cctx(ctx), cbytes(record), clen(record)); r != C.TOTO_RESULT_OK {
 		return C.uint32_t(r)
 	}
@@ -126,6 +139,27 @@ func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.i
 		return C.uint32_t(C.toto_go_callback_set_expires(cctx(ctx), C.double(unixSeconds(expires))))
 	}
 	return C.TOTO_RESULT_OK
+}
+
+// loadScratchSize is the capacity of the load shims' scratch buffer (shims.h).
+const loadScratchSize = C.TOTO_GO_LOAD_SCRATCH
+
+// scratch is the C stack buffer the load shims (shims.c) lend a Go load for its record.
+// It is C memory, valid only until the callback returns: Go writes it and keeps no
+// reference (the cgo pointer rules allow Go to write C memory).
+func scratch(out *C.toto_go_load_out) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(out.buf)), int(out.cap))
+}
+
+// putRecord copies record into the load scratch when it fits, and says whether it did;
+// the shim then hands it to toto_callback_set_result in C, sparing the callback a
+// nested Go -> C cgo call. A record that does not fit goes through that call as before.
+func putRecord(dst, record []byte) bool {
+	if len(record) > len(dst) {
+		return false
+	}
+	copy(dst, record)
+	return true
 }
 
 //export totoGoCacheRemove

@@ -56,6 +56,23 @@ toto_go_session_out toto_go_manager_verify_request(uintptr_t closed, uintptr_t m
                                                    size_t uri_len, const uint8_t *body,
                                                    size_t body_len);
 
+/* A Go cache's load hands its record back through this scratch buffer on the shim's C
+   stack when the record fits: Go copies the bytes in (C memory: no cgo call) and reports
+   the length, and the shim calls toto_callback_set_result itself, in C. A larger
+   record takes the cgo call from Go (the nested Go -> C transition the scratch saves). */
+#define TOTO_GO_LOAD_SCRATCH 4096
+/* `len` when Go wrote nothing into the scratch (not found, an error, or a record it
+   handed over itself). */
+#define TOTO_GO_LOAD_NONE ((size_t)-1)
+
+typedef struct {
+    uint8_t *buf;    /* in: the scratch, `cap` bytes */
+    size_t cap;
+    size_t len;      /* out: bytes of record in `buf`, or TOTO_GO_LOAD_NONE */
+    int has_expires; /* out (load_renew): call toto_callback_set_expires with `expires` */
+    double expires;
+} toto_go_load_out;
+
 /* The toto_callback_* calls a Go callback makes, with the context as an integer: a
    toto_callback_ctx * argument (an incomplete type) would go through cgo's pointer
    check, which costs an allocation per call. */
