@@ -1,6 +1,6 @@
 // C-callable shims: the library calls these through its vtables and clock pointers;
-// they pass the cgo.Handle (user_data / clock_data) on to the //export'ed Go functions
-// in callbacks.go, which never see a void* they would have to convert.
+// they pass the ref (user_data / clock_data: an integer, refs.go) on to the //export'ed
+// Go functions in callbacks.go, which never see a void* they would have to convert.
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,9 @@
 #include <stdint.h>
 #include "toto_session.h"
 
-/* A cache whose callbacks call the Go Cache behind cgo.Handle `handle`. On success the
-   cache owns the handle (deleted through free_user_data); on failure the caller does. */
+/* A cache whose callbacks call the Go Cache behind the ref `handle` (refs.go). On
+   success the cache owns the ref (deleted through free_user_data); on failure the
+   caller does. */
 toto_result toto_go_cache_new(uintptr_t handle, int with_remove_user, int with_load_renew,
                               int with_store_if, toto_cache **out);
 
@@ -14,11 +15,11 @@ toto_result toto_go_cache_new(uintptr_t handle, int with_remove_user, int with_l
 toto_result toto_go_account_store_new(uintptr_t handle, int with_remove,
                                       toto_account_store **out);
 
-/* The built-in memory cache on the Go clock behind cgo.Handle `clock`. */
+/* The built-in memory cache on the Go clock behind the ref `clock`. */
 toto_result toto_go_cache_new_memory_with_clock(uintptr_t clock, toto_cache **out);
 
 /* toto_manager_new with `options` copied and, when `clock` is not 0, the Go clock
-   behind that cgo.Handle installed. */
+   behind that ref installed. */
 toto_result toto_go_manager_new(const toto_cache *cache, const toto_account_store *store,
                                 const toto_manager_options *options, uintptr_t clock,
                                 toto_manager **out, toto_error *error);
