@@ -1150,8 +1150,10 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
         log("Ruby Rack layer")
         script = ROOT / "bindings" / "ruby" / "bench_rack.rb"
         n, r = ("300", str(rounds)) if quick else ("2000", str(max(rounds, 7)))
-        out = run(["ruby", "-I", ROOT / "bindings" / "ruby" / "lib", script, n, r, "--json"],
-                  env=ruby_env, cwd=script.parent)
+        # On one CPU, as the Go layer's over-HTTP row: client and servers on two CPUs
+        # made the servers' CPU mostly wake-ups (58-283 us added in one run).
+        out = run(["taskset", "-c", str(PIN_CPU), "ruby", "-I", ROOT / "bindings" / "ruby" / "lib",
+                   script, n, r, "--json"], env=ruby_env, cwd=script.parent)
         data["rack"] = last_json_line(out, script)
     if "rackpeers" in selected:
         log("Ruby peers: Rack::Session")
