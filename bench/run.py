@@ -367,11 +367,12 @@ def build_go_test(pkg_dir, out, stage):
 GO_LINE = re.compile(r"^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$")
 
 
-def run_go_round(exe, pkg_dir, bench, benchtime, metric=None):
+def run_go_round(exe, pkg_dir, bench, benchtime, metric=None, prefix=()):
     """One round: the test binary's benchmarks once each. {name: ns} (or the named
-    metric, e.g. cpu-ns/op), and {name: "N allocs, B B/op"}."""
-    out = run([exe, "-test.run", "^$", "-test.bench", bench, "-test.benchtime", benchtime,
-               "-test.benchmem"], cwd=pkg_dir)
+    metric, e.g. cpu-ns/op), and {name: "N allocs, B B/op"}. `prefix` goes before the
+    command (e.g. taskset)."""
+    out = run([*prefix, exe, "-test.run", "^$", "-test.bench", bench, "-test.benchtime",
+               benchtime, "-test.benchmem"], cwd=pkg_dir)
     found, allocs = {}, {}
     for line in out.splitlines():
         m = GO_LINE.match(line)
@@ -381,6 +382,9 @@ def run_go_round(exe, pkg_dir, bench, benchtime, metric=None):
         if metric:
             mm = re.search(r"([\d.]+) " + re.escape(metric), m.group(3))
             v = float(mm.group(1)) if mm else v
+            # Per-side figures of one benchmark (e.g. bare-cpu-ns/op): NAME/side.
+            for side in re.finditer(r"([\d.]+) ([a-z]+)-" + re.escape(metric), m.group(3)):
+                found[f"{m.group(1)}/{side.group(2)}"] = float(side.group(1))
         found[m.group(1)] = v
         a = re.search(r"(\d+) B/op\s+(\d+) allocs/op", line)
         if a:
@@ -941,7 +945,8 @@ def gohttp_rows(t, http):
     rounds = http["rounds"]
     sec = (f"Go HTTP layer (bindings/go/totohttp: signed state.get, CPU per request, "
            f"{len(rounds)} rounds)")
-    for label, name in (("over HTTP", "SignedStateGet"), ("in process", "SignedStateGetInProcess")):
+    for label, name in (("over HTTP, server process CPU, one CPU", "SignedStateGetOverHTTP"),
+                        ("in process", "SignedStateGetInProcess")):
         bare = [r.get(f"{name}/bare") for r in rounds]
         mw = [r.get(f"{name}/middleware") for r in rounds]
         if None in bare or None in mw:
@@ -1106,7 +1111,8 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
         run([ROOT / "scripts" / "install-deps.sh", "go", "bench"])
         benchtime = "50ms" if quick else "200ms"
         pkgs = {"go": (ROOT / "bindings" / "go" / "toto", ".", None),
-                "gohttp": (ROOT / "bindings" / "go" / "totohttp", "SignedStateGet", "cpu-ns/op"),
+                "gohttp": (ROOT / "bindings" / "go" / "totohttp", "SignedStateGetInProcess",
+                           "cpu-ns/op"),
                 "gopeers": (BENCH / "go-peers", ".", None)}
         exes = {p: build_go_test(pkgs[p][0], BUILD / f"{p}.test", stage)
                 for p in PARTS if p in go_parts}
@@ -1115,6 +1121,13 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
             for p, exe in exes.items():
                 log(f"{p} round {i + 1}/{rounds}")
                 found, allocs = run_go_round(exe, pkgs[p][0], pkgs[p][1], benchtime, pkgs[p][2])
+                if p == "gohttp":
+                    # Over HTTP: client and child servers on one CPU, a fixed number of
+                    # alternating chunks (the benchmark's comment says why).
+                    more, _ = run_go_round(exe, pkgs[p][0], "SignedStateGetOverHTTP",
+                                           "2000x" if quick else "6000x", "cpu-ns/op",
+                                           prefix=("taskset", "-c", str(PIN_CPU)))
+                    found.update(more)
                 got[p]["rounds"].append(found)
                 got[p]["allocs"].update(allocs)
         for p in got:
@@ -1137,8 +1150,10 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
         log("Ruby Rack layer")
         script = ROOT / "bindings" / "ruby" / "bench_rack.rb"
         n, r = ("300", str(rounds)) if quick else ("2000", str(max(rounds, 7)))
-        out = run(["ruby", "-I", ROOT / "bindings" / "ruby" / "lib", script, n, r, "--json"],
-                  env=ruby_env, cwd=script.parent)
+        # On one CPU, as the Go layer's over-HTTP row: client and servers on two CPUs
+        # made the servers' CPU mostly wake-ups (58-283 us added in one run).
+        out = run(["taskset", "-c", str(PIN_CPU), "ruby", "-I", ROOT / "bindings" / "ruby" / "lib",
+                   script, n, r, "--json"], env=ruby_env, cwd=script.parent)
         data["rack"] = last_json_line(out, script)
     if "rackpeers" in selected:
         log("Ruby peers: Rack::Session")
