@@ -10,7 +10,6 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"runtime/cgo"
 	"time"
 )
 
@@ -124,12 +123,12 @@ func NewCache(impl Cache) (*CacheHandle, error) {
 	c.userRemover, _ = impl.(CacheUserRemover)
 	c.renewer, _ = impl.(CacheRenewer)
 	c.storer, _ = impl.(CacheConditionalStorer)
-	h := cgo.NewHandle(c)
+	h := newRef(c)
 	var out *C.toto_cache
 	rc := C.toto_go_cache_new(C.uintptr_t(h), cbool(c.userRemover != nil), cbool(c.renewer != nil),
 		cbool(c.storer != nil), &out)
 	if err := check(rc, nil); err != nil {
-		h.Delete() // not taken on failure
+		deleteRef(h) // not taken on failure
 		return nil, err
 	}
 	live.backends.Add(1)
@@ -145,11 +144,11 @@ func NewAccountStore(impl AccountStore) (*StoreHandle, error) {
 	}
 	s := &goStore{impl: impl}
 	s.remover, _ = impl.(AccountRemover)
-	h := cgo.NewHandle(s)
+	h := newRef(s)
 	var out *C.toto_account_store
 	rc := C.toto_go_account_store_new(C.uintptr_t(h), cbool(s.remover != nil), &out)
 	if err := check(rc, nil); err != nil {
-		h.Delete()
+		deleteRef(h)
 		return nil, err
 	}
 	live.backends.Add(1)

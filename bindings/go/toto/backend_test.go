@@ -191,7 +191,7 @@ func TestGoBackendPanics(t *testing.T) {
 	wantErr(t, err, ErrBackendFailed)
 }
 
-// The library releases a Go backend (free_user_data deletes its cgo.Handle) once the
+// The library releases a Go backend (free_user_data deletes its ref) once the
 // last native user is gone, so the implementation becomes garbage.
 func TestGoBackendReleased(t *testing.T) {
 	var cacheGone, storeGone atomic.Bool

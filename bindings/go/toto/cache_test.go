@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -214,5 +215,103 @@ func TestGoCacheRetrievesAreIndependentCopies(t *testing.T) {
 	ok(t, m.RemoveSession(bg, id))
 	if _, err := m.RetrieveSession(bg, id); !errors.Is(err, ErrInvalidSessionID) {
 		t.Fatalf("retrieve after remove: %v, want ErrInvalidSessionID", err)
+	}
+}
+
+// putRecord decides how a Go load hands its record over: copied into the shim's
+// scratch buffer up to its capacity, through the cgo call above it.
+func TestPutRecordScratchBoundary(t *testing.T) {
+	for _, n := range []int{0, 1, loadScratchSize - 1, loadScratchSize, loadScratchSize + 1, 100 << 10} {
+		dst := bytes.Repeat([]byte{0xee}, loadScratchSize)
+		rec := make([]byte, n)
+		for i := range rec {
+			rec[i] = byte(i*7 + 1)
+		}
+		fits := putRecord(dst, rec)
+		if fits != (n <= loadScratchSize) {
+			t.Fatalf("%d bytes: fits %v with a %d-byte scratch", n, fits, loadScratchSize)
+		}
+		if fits && !bytes.Equal(dst[:n], rec) {
+			t.Fatalf("%d bytes: the scratch holds other bytes", n)
+		}
+		if !fits && !bytes.Equal(dst, bytes.Repeat([]byte{0xee}, loadScratchSize)) {
+			t.Fatalf("%d bytes: a record that does not fit was written to the scratch", n)
+		}
+	}
+}
+
+// A Go cache's record crosses to the library through the load shims' scratch buffer
+// when it fits and through toto_callback_set_result from Go when it does not: records
+// of one byte under, at and over the scratch's size, and of 100 KiB, round-trip
+// through Load and LoadRenew alike (with LoadRenew's expiry), and the refusals (an
+// empty, a malformed and an over-1-MiB record) keep their codes and messages.
+func TestGoCacheRecordAroundScratchSize(t *testing.T) {
+	for _, renew := range []bool{false, true} {
+		clock := newFakeClock()
+		mc := newMemCache(clock.Now)
+		var c Cache = mc
+		if renew {
+			c = renewingCache{mc}
+		}
+		m := goManager(t, c, newMemStore(), WithClock(clock.Now))
+		recordLen := func(id string) int {
+			mc.mu.Lock()
+			defer mc.mu.Unlock()
+			return len(mc.entries[id].record)
+		}
+		for _, want := range []int{loadScratchSize - 1, loadScratchSize, loadScratchSize + 1, 100 << 10} {
+			s := must(m.CreateSession(bg, "u", false))
+			id := s.ID()
+			// Grow the padding until the stored record has exactly `want` bytes.
+			pad := want
+			for try := 0; try < 5; try++ {
+				ok(t, s.SetString("pad", strings.Repeat("p", pad)))
+				ok(t, m.SaveSession(bg, s))
+				if recordLen(id) == want {
+					break
+				}
+				pad += want - recordLen(id)
+			}
+			s.Close()
+			if got := recordLen(id); got != want {
+				t.Fatalf("made a %d-byte record, want %d", got, want)
+			}
+			clock.Advance(time.Minute)
+			loads := mc.count("load") + mc.count("load_renew")
+			r := must(m.RetrieveSession(bg, id))
+			if v := must(r.GetString("pad")); v != strings.Repeat("p", pad) {
+				t.Fatalf("renew %v, %d-byte record: pad of %d bytes back, want %d", renew, want, len(v), pad)
+			}
+			if mc.count("load")+mc.count("load_renew") != loads+1 {
+				t.Fatalf("renew %v, %d-byte record: the retrieve did not load from the Go cache", renew, want)
+			}
+			if renew && !r.Expires().Equal(clock.Now().Add(year)) {
+				t.Fatalf("%d-byte record: LoadRenew's expiry not used: %v", want, r.Expires())
+			}
+			r.Close()
+		}
+
+		s := must(m.CreateSession(bg, "u", false))
+		id := s.ID()
+		s.Close()
+		for _, bad := range []struct {
+			record []byte
+			code   Code
+			msg    string
+		}{
+			{[]byte{}, CodeInvalidCBOR, "toto: malformed CBOR: truncated at byte 0 (code 7)"},
+			{[]byte("junk"), CodeInvalidCBOR, "toto: malformed CBOR: truncated at byte 4 (code 7)"},
+			{make([]byte, 1<<20+1), CodeTooLarge, "toto: session record is larger than 1048576 bytes (code 3)"},
+		} {
+			mc.mu.Lock()
+			e := mc.entries[id]
+			e.record = bad.record
+			mc.entries[id] = e
+			mc.mu.Unlock()
+			_, err := m.RetrieveSession(bg, id)
+			if CodeOf(err) != bad.code || err.Error() != bad.msg {
+				t.Fatalf("renew %v, %d-byte record: %v (code %d), want %q", renew, len(bad.record), err, CodeOf(err), bad.msg)
+			}
+		}
 	}
 }

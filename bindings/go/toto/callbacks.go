@@ -16,7 +16,6 @@ import "C"
 
 import (
 	"reflect"
-	"runtime/cgo"
 	"time"
 	"unsafe"
 )
@@ -46,14 +45,14 @@ func totoGoClock(h C.uintptr_t) (now C.double) {
 			now = C.double(unixSeconds(time.Now()))
 		}
 	}()
-	f := cgo.Handle(h).Value().(func() time.Time)
+	f := refValue(uintptr(h)).(func() time.Time)
 	return C.double(unixSeconds(f()))
 }
 
 //export totoGoFreeHandle
 func totoGoFreeHandle(h C.uintptr_t) {
 	defer func() { _ = recover() }()
-	cgo.Handle(h).Delete()
+	deleteRef(uintptr(h))
 	live.backends.Add(-1)
 }
 
@@ -61,7 +60,7 @@ func totoGoFreeHandle(h C.uintptr_t) {
 func totoGoCacheStore(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, userID *C.char, userIDLen C.size_t,
 	expires C.double, record *C.uint8_t, recordLen C.size_t, flags C.uint32_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Store", &rc)
-	c := cgo.Handle(h).Value().(*goCache)
+	c := refValue(uintptr(h)).(*goCache)
 	sid := idString(id, idLen, callers)
 	newID, err := c.impl.Store(sid, goStringN(userID, userIDLen), fromUnixSeconds(float64(expires)),
 		goBytesN(unsafe.Pointer(record), recordLen), flags&C.TOTO_STORE_CREATE_NEW != 0)
@@ -79,7 +78,7 @@ func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int
 	expires C.double, record *C.uint8_t, recordLen C.size_t, flags C.uint32_t,
 	expected, revision C.uint64_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache StoreIf", &rc)
-	c := cgo.Handle(h).Value().(*goCache)
+	c := refValue(uintptr(h)).(*goCache)
 	sid := idString(id, idLen, callers)
 	newID, err := c.storer.StoreIf(sid, goStringN(userID, userIDLen), fromUnixSeconds(float64(expires)),
 		goBytesN(unsafe.Pointer(record), recordLen), StoreMode(flags), uint64(expected), uint64(revision))
@@ -93,9 +92,10 @@ func totoGoCacheStoreIf(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int
 }
 
 //export totoGoCacheLoad
-func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, out *C.toto_go_load_out,
+	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Load", &rc)
-	c := cgo.Handle(h).Value().(*goCache)
+	c := refValue(uintptr(h)).(*goCache)
 	record, found, err := c.impl.Load(idString(id, idLen, callers))
 	if err != nil {
 		return callbackError(ctx, err)
@@ -103,14 +103,18 @@ func totoGoCacheLoad(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, c
 	if !found {
 		return C.TOTO_RESULT_NOT_FOUND
 	}
+	if putRecord(scratch(out), record) {
+		out.len = clen(record)
+		return C.TOTO_RESULT_OK
+	}
 	return C.uint32_t(C.toto_go_callback_set_result(cctx(ctx), cbytes(record), clen(record)))
 }
 
 //export totoGoCacheLoadRenew
 func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, renewUserTo, renewAnonymousTo C.double,
-	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
+	out *C.toto_go_load_out, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache LoadRenew", &rc)
-	c := cgo.Handle(h).Value().(*goCache)
+	c := refValue(uintptr(h)).(*goCache)
 	record, expires, found, err := c.renewer.LoadRenew(idString(id, idLen, callers),
 		fromUnixSeconds(float64(renewUserTo)), fromUnixSeconds(float64(renewAnonymousTo)))
 	if err != nil {
@@ -118,6 +122,14 @@ func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.i
 	}
 	if !found {
 		return C.TOTO_RESULT_NOT_FOUND
+	}
+	if putRecord(scratch(out), record) {
+		out.len = clen(record)
+		if !expires.IsZero() {
+			out.has_expires = 1
+			out.expires = C.double(unixSeconds(expires))
+		}
+		return C.TOTO_RESULT_OK
 	}
 	if r := C.toto_go_callback_set_result(cctx(ctx), cbytes(record), clen(record)); r != C.TOTO_RESULT_OK {
 		return C.uint32_t(r)
@@ -128,10 +140,31 @@ func totoGoCacheLoadRenew(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.i
 	return C.TOTO_RESULT_OK
 }
 
+// loadScratchSize is the capacity of the load shims' scratch buffer (shims.h).
+const loadScratchSize = C.TOTO_GO_LOAD_SCRATCH
+
+// scratch is the C stack buffer the load shims (shims.c) lend a Go load for its record.
+// It is C memory, valid only until the callback returns: Go writes it and keeps no
+// reference (the cgo pointer rules allow Go to write C memory).
+func scratch(out *C.toto_go_load_out) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(out.buf)), int(out.cap))
+}
+
+// putRecord copies record into the load scratch when it fits, and says whether it did;
+// the shim then hands it to toto_callback_set_result in C, sparing the callback a
+// nested Go -> C cgo call. A record that does not fit goes through that call as before.
+func putRecord(dst, record []byte) bool {
+	if len(record) > len(dst) {
+		return false
+	}
+	copy(dst, record)
+	return true
+}
+
 //export totoGoCacheRemove
 func totoGoCacheRemove(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache Remove", &rc)
-	c := cgo.Handle(h).Value().(*goCache)
+	c := refValue(uintptr(h)).(*goCache)
 	if err := c.impl.Remove(idString(id, idLen, callers)); err != nil {
 		return callbackError(ctx, err)
 	}
@@ -142,7 +175,7 @@ func totoGoCacheRemove(h C.uintptr_t, id *C.char, idLen C.size_t, callers C.int,
 func totoGoCacheRemoveUser(h C.uintptr_t, userID *C.char, userIDLen C.size_t, removed *C.uint64_t,
 	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "cache RemoveUser", &rc)
-	c := cgo.Handle(h).Value().(*goCache)
+	c := refValue(uintptr(h)).(*goCache)
 	n, err := c.userRemover.RemoveUser(goStringN(userID, userIDLen))
 	if err != nil {
 		return callbackError(ctx, err)
@@ -155,7 +188,7 @@ func totoGoCacheRemoveUser(h C.uintptr_t, userID *C.char, userIDLen C.size_t, re
 func totoGoStoreLoad(h C.uintptr_t, userID *C.char, userIDLen C.size_t, names *C.toto_str, count C.size_t,
 	ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "account store Load", &rc)
-	s := cgo.Handle(h).Value().(*goStore)
+	s := refValue(uintptr(h)).(*goStore)
 	var list []string // nil: every property
 	if names != nil {
 		list = make([]string, int(count))
@@ -186,7 +219,7 @@ func totoGoStoreWrite(h C.uintptr_t, create C.int, userID *C.char, userIDLen C.s
 		op = "account store Create"
 	}
 	defer recoverCallback(ctx, op, &rc)
-	s := cgo.Handle(h).Value().(*goStore)
+	s := refValue(uintptr(h)).(*goStore)
 	m := make(map[string][]byte, int(count))
 	if props != nil {
 		for _, p := range unsafe.Slice(props, int(count)) {
@@ -209,7 +242,7 @@ func totoGoStoreWrite(h C.uintptr_t, create C.int, userID *C.char, userIDLen C.s
 //export totoGoStoreRemove
 func totoGoStoreRemove(h C.uintptr_t, userID *C.char, userIDLen C.size_t, ctx *C.toto_callback_ctx) (rc C.uint32_t) {
 	defer recoverCallback(ctx, "account store Remove", &rc)
-	s := cgo.Handle(h).Value().(*goStore)
+	s := refValue(uintptr(h)).(*goStore)
 	if err := s.remover.Remove(goStringN(userID, userIDLen)); err != nil {
 		return callbackError(ctx, err)
 	}

@@ -63,10 +63,12 @@ func goStringN(p *C.char, n C.size_t) string {
 
 // goBytesN copies n bytes at p into a new Go slice (never nil).
 func goBytesN(p unsafe.Pointer, n C.size_t) []byte {
-	out := make([]byte, int(n))
-	if n > 0 && p != nil {
-		copy(out, unsafe.Slice((*byte)(p), int(n)))
+	if n == 0 || p == nil {
+		return make([]byte, int(n))
 	}
+	src := unsafe.Slice((*byte)(p), int(n))
+	out := make([]byte, len(src)) // make + copy: one allocation, not zeroed first
+	copy(out, src)
 	return out
 }
 

@@ -375,10 +375,16 @@ func (s *Session) Get(key string, dst any) error {
 		return store(d, b, err)
 	case *string:
 		str, err := s.GetString(key)
-		return store(d, str, err)
+		if err == nil {
+			*d = str
+		}
+		return err
 	case *[]byte:
 		b, err := s.getBytes(key)
-		return store(d, b, err)
+		if err == nil {
+			*d = b
+		}
+		return err
 	case *int8, *int16, *int32, *uint8, *uint16, *uint32, *float32:
 		v, err := s.scalar(key)
 		if err != nil {

@@ -1,6 +1,6 @@
 // C-callable shims: the library calls these through its vtables and clock pointers;
-// they pass the cgo.Handle (user_data / clock_data) on to the //export'ed Go functions
-// in callbacks.go, which never see a void* they would have to convert.
+// they pass the ref (user_data / clock_data: an integer, refs.go) on to the //export'ed
+// Go functions in callbacks.go, which never see a void* they would have to convert.
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,16 +43,33 @@ static uint32_t shim_cache_store_if(void *user_data, const char *id, size_t id_l
                               record_len, flags, expected_revision, revision, ctx);
 }
 
+/* After a Go load returned: hand over the record (and expiry) Go left in the scratch. */
+static uint32_t finish_load(uint32_t rc, const toto_go_load_out *out, toto_callback_ctx *ctx) {
+    if (rc != TOTO_RESULT_OK || out->len == TOTO_GO_LOAD_NONE) return rc;
+    toto_result r = toto_callback_set_result(ctx, out->buf, out->len);
+    if (r != TOTO_RESULT_OK) return (uint32_t)r;
+    if (out->has_expires) return (uint32_t)toto_callback_set_expires(ctx, out->expires);
+    return TOTO_RESULT_OK;
+}
+
 static uint32_t shim_cache_load(void *user_data, const char *id, size_t id_len,
                                 toto_callback_ctx *ctx) {
-    return totoGoCacheLoad((uintptr_t)user_data, (char *)id, id_len, is_call_id(id, id_len), ctx);
+    uint8_t buf[TOTO_GO_LOAD_SCRATCH];
+    toto_go_load_out out = {buf, sizeof buf, TOTO_GO_LOAD_NONE, 0, 0};
+    uint32_t rc = totoGoCacheLoad((uintptr_t)user_data, (char *)id, id_len,
+                                  is_call_id(id, id_len), &out, ctx);
+    return finish_load(rc, &out, ctx);
 }
 
 static uint32_t shim_cache_load_renew(void *user_data, const char *id, size_t id_len,
                                       double renew_user_to, double renew_anonymous_to,
                                       toto_callback_ctx *ctx) {
-    return totoGoCacheLoadRenew((uintptr_t)user_data, (char *)id, id_len, is_call_id(id, id_len),
-                                renew_user_to, renew_anonymous_to, ctx);
+    uint8_t buf[TOTO_GO_LOAD_SCRATCH];
+    toto_go_load_out out = {buf, sizeof buf, TOTO_GO_LOAD_NONE, 0, 0};
+    uint32_t rc = totoGoCacheLoadRenew((uintptr_t)user_data, (char *)id, id_len,
+                                       is_call_id(id, id_len), renew_user_to,
+                                       renew_anonymous_to, &out, ctx);
+    return finish_load(rc, &out, ctx);
 }
 
 static uint32_t shim_cache_remove(void *user_data, const char *id, size_t id_len,

@@ -5,8 +5,9 @@
 #include <stdint.h>
 #include "toto_session.h"
 
-/* A cache whose callbacks call the Go Cache behind cgo.Handle `handle`. On success the
-   cache owns the handle (deleted through free_user_data); on failure the caller does. */
+/* A cache whose callbacks call the Go Cache behind the ref `handle` (refs.go). On
+   success the cache owns the ref (deleted through free_user_data); on failure the
+   caller does. */
 toto_result toto_go_cache_new(uintptr_t handle, int with_remove_user, int with_load_renew,
                               int with_store_if, toto_cache **out);
 
@@ -14,11 +15,11 @@ toto_result toto_go_cache_new(uintptr_t handle, int with_remove_user, int with_l
 toto_result toto_go_account_store_new(uintptr_t handle, int with_remove,
                                       toto_account_store **out);
 
-/* The built-in memory cache on the Go clock behind cgo.Handle `clock`. */
+/* The built-in memory cache on the Go clock behind the ref `clock`. */
 toto_result toto_go_cache_new_memory_with_clock(uintptr_t clock, toto_cache **out);
 
 /* toto_manager_new with `options` copied and, when `clock` is not 0, the Go clock
-   behind that cgo.Handle installed. */
+   behind that ref installed. */
 toto_result toto_go_manager_new(const toto_cache *cache, const toto_account_store *store,
                                 const toto_manager_options *options, uintptr_t clock,
                                 toto_manager **out, toto_error *error);
@@ -55,6 +56,23 @@ toto_go_session_out toto_go_manager_verify_request(uintptr_t closed, uintptr_t m
                                                    size_t method_len, const char *uri,
                                                    size_t uri_len, const uint8_t *body,
                                                    size_t body_len);
+
+/* A Go cache's load hands its record back through this scratch buffer on the shim's C
+   stack when the record fits: Go copies the bytes in (C memory: no cgo call) and reports
+   the length, and the shim calls toto_callback_set_result itself, in C. A larger
+   record takes the cgo call from Go (the nested Go -> C transition the scratch saves). */
+#define TOTO_GO_LOAD_SCRATCH 4096
+/* `len` when Go wrote nothing into the scratch (not found, an error, or a record it
+   handed over itself). */
+#define TOTO_GO_LOAD_NONE ((size_t)-1)
+
+typedef struct {
+    uint8_t *buf;    /* in: the scratch, `cap` bytes */
+    size_t cap;
+    size_t len;      /* out: bytes of record in `buf`, or TOTO_GO_LOAD_NONE */
+    int has_expires; /* out (load_renew): call toto_callback_set_expires with `expires` */
+    double expires;
+} toto_go_load_out;
 
 /* The toto_callback_* calls a Go callback makes, with the context as an integer: a
    toto_callback_ctx * argument (an incomplete type) would go through cgo's pointer
