@@ -46,6 +46,7 @@
 //!   so keep no state a client must not roll back (balances, one-time flags) here.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -82,6 +83,9 @@ const TOKEN_BASE64: base64_simd::Base64 = base64_simd::URL_SAFE_NO_PAD;
 pub const CLIENT_TOKEN_OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
 /// Largest record a token can carry: (4000 / 4 * 3) - 41 = 2959 bytes.
 pub const MAX_CLIENT_RECORD_LEN: usize = MAX_SESSION_ID_LEN / 4 * 3 - CLIENT_TOKEN_OVERHEAD;
+/// Room for what a token within the id limit decodes to (4000 characters of base64
+/// are 3000 bytes; the slack keeps any rounding off the decoder's length assertion).
+const MAX_RAW_LEN: usize = MAX_SESSION_ID_LEN / 4 * 3 + 3;
 /// The id the sealed record carries (the token is the id; storing the previous token
 /// inside the next one would make tokens grow on every save).
 const INNER_ID: &str = "c";
@@ -191,22 +195,33 @@ impl ClientCache {
     /// Opens a token: its expiry and record, or `None` when it is malformed, sealed
     /// with an unknown key or tampered with. The expiry is not checked here.
     pub fn open(&self, token: &str) -> Option<(f64, Vec<u8>)> {
-        let (expires, mut raw) = self.authentic_header(token)?;
-        let record = self.decrypt(&mut raw)?;
-        raw.truncate(record.end);
-        raw.drain(..record.start);
-        Some((expires, raw))
+        let mut buf = [const { MaybeUninit::uninit() }; MAX_RAW_LEN];
+        let (expires, raw) = self.authentic_header(token, &mut buf)?;
+        let record = self.decrypt(raw)?;
+        Some((expires, raw[record].to_vec()))
     }
 
-    /// Decodes the token and reads its header; `None` when it cannot be ours.
-    fn authentic_header(&self, token: &str) -> Option<(f64, Vec<u8>)> {
+    /// Decodes the token into `buf` and reads its header; `None` when it cannot be
+    /// ours. Answers the expiry and the decoded token.
+    fn authentic_header<'b>(
+        &self,
+        token: &str,
+        buf: &'b mut [MaybeUninit<u8>; MAX_RAW_LEN],
+    ) -> Option<(f64, &'b mut [u8])> {
         // Base64 of the smallest token (empty record); a token over the id limit never
         // reaches a cache (1007), but the check costs nothing.
         let min_len = (CLIENT_TOKEN_OVERHEAD * 4).div_ceil(3);
         if token.len() < min_len || token.len() > MAX_SESSION_ID_LEN {
             return None;
         }
-        let raw = TOKEN_BASE64.decode_to_vec(token).ok()?;
+        // On the stack, not zeroed first (the decoder answers the part it wrote): at
+        // most MAX_RAW_LEN bytes for a token within the id limit.
+        let raw = TOKEN_BASE64
+            .decode(
+                token.as_bytes(),
+                base64_simd::Out::from_uninit_slice(&mut buf[..]),
+            )
+            .ok()?;
         if raw.len() < CLIENT_TOKEN_OVERHEAD || raw[0] != FORMAT {
             return None;
         }
@@ -233,17 +248,21 @@ impl ClientCache {
         Some(HEADER_LEN + NONCE_LEN..tag_at)
     }
 
-    /// Opens a live token: `None` when it does not open or has expired at `now`.
-    /// Answers the decrypted token and where the record is in it (no copy to cut it
-    /// out).
-    fn open_live(&self, token: &str, now: f64) -> Option<(f64, Vec<u8>, Range<usize>)> {
-        let (expires, mut raw) = self.authentic_header(token)?;
+    /// Opens a live token into `buf`: its expiry and record (read where it was
+    /// decrypted), or `None` when it does not open or has expired at `now`.
+    fn open_live<'b>(
+        &self,
+        token: &str,
+        now: f64,
+        buf: &'b mut [MaybeUninit<u8>; MAX_RAW_LEN],
+    ) -> Option<(f64, &'b [u8])> {
+        let (expires, raw) = self.authentic_header(token, buf)?;
         // Expired tokens are refused before any decryption.
         if expires <= now {
             return None;
         }
-        let record = self.decrypt(&mut raw)?;
-        Some((expires, raw, record))
+        let record = self.decrypt(raw)?;
+        Some((expires, &raw[record]))
     }
 }
 
@@ -262,9 +281,10 @@ impl SessionCache for ClientCache {
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let mut buf = [const { MaybeUninit::uninit() }; MAX_RAW_LEN];
         Ok(self
-            .open_live(id, self.clock.now())
-            .map(|(_, raw, record)| raw[record].to_vec()))
+            .open_live(id, self.clock.now(), &mut buf)
+            .map(|(_, record)| record.to_vec()))
     }
 
     /// Seals the session's record, with a placeholder in the record's id field (the
@@ -291,10 +311,12 @@ impl SessionCache for ClientCache {
             Some(now) if self.clock.is_system() => now,
             _ => self.clock.now(),
         };
-        let Some((expires, raw, record)) = self.open_live(id, now) else {
+        let mut buf = [const { MaybeUninit::uninit() }; MAX_RAW_LEN];
+        let Some((expires, record)) = self.open_live(id, now, &mut buf) else {
             return Ok(None);
         };
-        let session = Session::import(&raw[record])?;
+        // Known by its token: the session gets that id as it is built.
+        let session = Session::import_as(record, id)?;
         let reported = match renew {
             Some(r) => {
                 // Past the slack: unreported, so the manager renews (a new token).
@@ -449,6 +471,23 @@ mod tests {
         let only_new = cache_at(&[key(2, 2)], &clock);
         assert!(load(&only_new, &old_token).is_none());
         assert!(load(&only_new, &new_token).is_some());
+    }
+
+    #[test]
+    fn tokens_at_the_id_limit_decode_on_the_stack_without_panicking() {
+        let clock = Arc::new(ManualClock::new(NOW));
+        let cache = cache_at(&[key(1, 1)], &clock);
+        for len in [
+            MAX_SESSION_ID_LEN - 2,
+            MAX_SESSION_ID_LEN - 1,
+            MAX_SESSION_ID_LEN,
+        ] {
+            // Well-formed base64 of the longest lengths (a length of 4n+1 is not).
+            let token = "A".repeat(len);
+            assert_eq!(cache.open(&token), None, "{len} characters");
+            assert!(load(&cache, &token).is_none(), "{len} characters");
+        }
+        assert_eq!(cache.open(&"A".repeat(MAX_SESSION_ID_LEN + 1)), None);
     }
 
     #[test]

@@ -434,6 +434,18 @@ impl Session {
     /// Decodes a record blob into a clean session. The record's fields are checked
     /// like arguments (id, user id, key); a bad one is a decode error.
     pub fn import(bytes: &[u8]) -> Result<Session> {
+        Session::import_under(bytes, None)
+    }
+
+    /// [`Session::import`] giving the session `id` instead of the record's own (a
+    /// cache whose entries are known by another id than the one inside them, e.g. a
+    /// client-side token): one copy of the id instead of two.
+    pub(crate) fn import_as(bytes: &[u8], id: &str) -> Result<Session> {
+        validate_session_id(id)?;
+        Session::import_under(bytes, Some(id))
+    }
+
+    fn import_under(bytes: &[u8], id: Option<&str>) -> Result<Session> {
         let record = RecordIn::decode(bytes)?;
         let bad = |what: &str| Error::Decode(format!("record has an invalid {what}"));
         check_record_fields(&record.id, record.exp, &record.user, record.key.as_deref())?;
@@ -444,7 +456,7 @@ impl Session {
         // the record's two levels plus MAX_DEPTH (codec::MAX_NESTING).
         Ok(Session {
             shared: Arc::new(Parts {
-                id: Arc::from(&*record.id),
+                id: Arc::from(id.unwrap_or(&record.id)),
                 user_id: Arc::from(&*record.user),
                 key: record.key.as_deref().map(SessionKey::new),
                 state: record.state,
