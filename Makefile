@@ -275,7 +275,7 @@ run-asan-tests:
 # leaves a reproducer in fuzz/artifacts/<target>/: fix the bug, then copy the file to
 # fuzz/regressions/<target>/ so `make test` replays it forever.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= record cbor_value json password ffi toto_pickle
+FUZZ_TARGETS ?= record cbor_value json password ffi toto_pickle client_token
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -50,3 +50,8 @@ fn ffi_inputs() {
 fn toto_pickle_inputs() {
     replay("toto_pickle", checks::toto_pickle);
 }
+
+#[test]
+fn client_token_inputs() {
+    replay("client_token", checks::client_token);
+}

@@ -250,3 +250,37 @@ pub fn toto_pickle(data: &[u8]) {
     let e2 = round(&e1);
     assert_eq!(round(&e2), e2);
 }
+
+/// Client-side tokens: opening any text never panics (a token is decoded on the
+/// stack, and the base64 decoder asserts its output fits), and what opens imports or
+/// is an error; a record sealed from the input opens to the same bytes, and a token
+/// with one character changed does not open.
+pub fn client_token(data: &[u8]) {
+    use toto_session::backend::{ClientCache, ClientKey, MAX_CLIENT_RECORD_LEN};
+    use toto_session::SessionCache;
+    let cache = ClientCache::new(&[ClientKey {
+        id: 7,
+        key: [9; 32],
+    }])
+    .expect("a valid key");
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Some((_, record)) = cache.open(text) {
+            let _ = Session::import(&record);
+        }
+        let _ = cache.load_session_renew(text, None);
+    }
+    if data.len() > MAX_CLIENT_RECORD_LEN {
+        return;
+    }
+    let expires = 4_000_000_000.0;
+    let token = cache
+        .seal(expires, data)
+        .expect("a record within the limit seals");
+    assert_eq!(cache.open(&token), Some((expires, data.to_vec())));
+    // One character changed, where the input says, to another base64 character.
+    let at = data.first().map_or(0, |b| usize::from(*b)) % token.len();
+    let mut tampered = token.into_bytes();
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("still ASCII");
+    assert_eq!(cache.open(&tampered), None, "a changed token must not open");
+}
