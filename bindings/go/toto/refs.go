@@ -16,13 +16,24 @@ import (
 // list are atomics because a callback may run on another thread than the one that
 // registered the value, synchronized only through the library, which the race
 // detector does not see. Refs start at 1: 0 means "none" to the shims.
+//
+// A ref is its slot number plus one in the low refSlotBits bits and the slot's
+// generation above them: a slot is reused once its ref is deleted, and the generation
+// makes a stale ref (one used after its deletion, which the library never does) panic
+// as a stale cgo.Handle did, instead of reaching the slot's next value.
 
 const (
 	refChunkBits = 8
 	refChunkSize = 1 << refChunkBits
+	// 32 bits of slot on a 64-bit platform, 20 on a 32-bit one (a million refs).
+	refSlotBits = 20 + 12*uint(^uintptr(0)>>63)
+	refSlotMask = 1<<refSlotBits - 1
 )
 
-type refSlot struct{ v any }
+type refSlot struct {
+	v   any
+	gen uintptr // the generation the slot's ref carries
+}
 
 type refChunk [refChunkSize]atomic.Pointer[refSlot]
 
@@ -31,6 +42,7 @@ var refs struct {
 	mu     sync.Mutex // taken by newRef and deleteRef
 	used   uintptr    // slots handed out so far
 	free   []uintptr  // released slots, reused first
+	gens   []uintptr  // each slot's last generation
 }
 
 // newRef registers v and returns its ref (never 0).
@@ -42,9 +54,15 @@ func newRef(v any) uintptr {
 		i = refs.free[n-1]
 		refs.free = refs.free[:n-1]
 	} else {
+		if refs.used == refSlotMask {
+			panic("toto: out of refs")
+		}
 		i = refs.used
 		refs.used++
+		refs.gens = append(refs.gens, 0)
 	}
+	refs.gens[i]++
+	gen := refs.gens[i] & (^uintptr(0) >> refSlotBits)
 	var chunks []*refChunk
 	if p := refs.chunks.Load(); p != nil {
 		chunks = *p
@@ -56,25 +74,27 @@ func newRef(v any) uintptr {
 		refs.chunks.Store(&grown)
 		chunks = grown
 	}
-	chunks[i>>refChunkBits][i&(refChunkSize-1)].Store(&refSlot{v})
-	return i + 1
+	chunks[i>>refChunkBits][i&(refChunkSize-1)].Store(&refSlot{v: v, gen: gen})
+	return gen<<refSlotBits | (i + 1)
 }
 
-// refSlotOf is the slot of ref r; it panics for a ref never handed out.
-func refSlotOf(r uintptr) *atomic.Pointer[refSlot] {
-	i := r - 1 // 0 wraps around and fails the check below
+// refSlotOf is the slot of ref r and r's generation; it panics for a ref never
+// handed out.
+func refSlotOf(r uintptr) (*atomic.Pointer[refSlot], uintptr) {
+	i := r&refSlotMask - 1 // 0 wraps around and fails the check below
 	p := refs.chunks.Load()
 	if p == nil || i>>refChunkBits >= uintptr(len(*p)) {
 		panic("toto: misuse of an invalid ref")
 	}
-	return &(*p)[i>>refChunkBits][i&(refChunkSize-1)]
+	return &(*p)[i>>refChunkBits][i&(refChunkSize-1)], r >> refSlotBits
 }
 
 // refValue is the value registered under r; it panics for a deleted or invalid ref
 // (inside a callback the panic becomes CodePanic, as cgo.Handle's did).
 func refValue(r uintptr) any {
-	s := refSlotOf(r).Load()
-	if s == nil {
+	slot, gen := refSlotOf(r)
+	s := slot.Load()
+	if s == nil || s.gen != gen {
 		panic("toto: misuse of an invalid ref")
 	}
 	return s.v
@@ -85,8 +105,10 @@ func refValue(r uintptr) any {
 func deleteRef(r uintptr) {
 	refs.mu.Lock()
 	defer refs.mu.Unlock()
-	if refSlotOf(r).Swap(nil) == nil {
+	slot, gen := refSlotOf(r)
+	if s := slot.Load(); s == nil || s.gen != gen {
 		panic("toto: misuse of an invalid ref")
 	}
-	refs.free = append(refs.free, r-1)
+	slot.Store(nil)
+	refs.free = append(refs.free, r&refSlotMask-1)
 }

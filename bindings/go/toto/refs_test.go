@@ -18,7 +18,8 @@ func mustPanic(t *testing.T, what string, f func()) {
 
 // Refs (refs.go) stand for Go values in C: each looks up its own value, across chunk
 // boundaries and while other goroutines register and delete; a deleted or invalid ref
-// panics (a callback turns that into CodePanic); deleted slots are reused.
+// panics (a callback turns that into CodePanic); deleted slots are reused, and a
+// stale ref to a reused slot panics too.
 func TestRefs(t *testing.T) {
 	mustPanic(t, "ref 0", func() { refValue(0) })
 	mustPanic(t, "a ref never handed out", func() { refValue(^uintptr(0) >> 1) })
@@ -68,5 +69,20 @@ func TestRefs(t *testing.T) {
 	refs.mu.Unlock()
 	if after != used || refValue(again).(string) != "again" {
 		t.Fatalf("freed slots not reused: %d slots after %d", after, used)
+	}
+
+	// A stale ref to a reused slot (its previous generation) panics instead of
+	// reaching the slot's new value.
+	deleteRef(newRef("old"))
+	reused := newRef("new")
+	defer deleteRef(reused)
+	if reused>>refSlotBits < 2 {
+		t.Fatalf("ref %x: its slot was not reused (finalizers freed others?)", reused)
+	}
+	stale := (reused>>refSlotBits-1)<<refSlotBits | reused&refSlotMask
+	mustPanic(t, "a stale ref to a reused slot", func() { refValue(stale) })
+	mustPanic(t, "deleting a stale ref to a reused slot", func() { deleteRef(stale) })
+	if refValue(reused).(string) != "new" {
+		t.Fatal("the reused slot lost its value")
 	}
 }
