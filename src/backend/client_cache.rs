@@ -86,6 +86,10 @@ pub const MAX_CLIENT_RECORD_LEN: usize = MAX_SESSION_ID_LEN / 4 * 3 - CLIENT_TOK
 /// Room for what a token within the id limit decodes to (4000 characters of base64
 /// are 3000 bytes; the slack keeps any rounding off the decoder's length assertion).
 const MAX_RAW_LEN: usize = MAX_SESSION_ID_LEN / 4 * 3 + 3;
+/// A token decoded on the stack (not zeroed first: the decoder answers the part it
+/// wrote).
+type RawBuf = [MaybeUninit<u8>; MAX_RAW_LEN];
+const RAW_BUF: RawBuf = [MaybeUninit::uninit(); MAX_RAW_LEN];
 /// The id the sealed record carries (the token is the id; storing the previous token
 /// inside the next one would make tokens grow on every save).
 const INNER_ID: &str = "c";
@@ -195,7 +199,7 @@ impl ClientCache {
     /// Opens a token: its expiry and record, or `None` when it is malformed, sealed
     /// with an unknown key or tampered with. The expiry is not checked here.
     pub fn open(&self, token: &str) -> Option<(f64, Vec<u8>)> {
-        let mut buf = [const { MaybeUninit::uninit() }; MAX_RAW_LEN];
+        let mut buf = RAW_BUF;
         let (expires, raw) = self.authentic_header(token, &mut buf)?;
         let record = self.decrypt(raw)?;
         Some((expires, raw[record].to_vec()))
@@ -206,7 +210,7 @@ impl ClientCache {
     fn authentic_header<'b>(
         &self,
         token: &str,
-        buf: &'b mut [MaybeUninit<u8>; MAX_RAW_LEN],
+        buf: &'b mut RawBuf,
     ) -> Option<(f64, &'b mut [u8])> {
         // Base64 of the smallest token (empty record); a token over the id limit never
         // reaches a cache (1007), but the check costs nothing.
@@ -214,8 +218,7 @@ impl ClientCache {
         if token.len() < min_len || token.len() > MAX_SESSION_ID_LEN {
             return None;
         }
-        // On the stack, not zeroed first (the decoder answers the part it wrote): at
-        // most MAX_RAW_LEN bytes for a token within the id limit.
+        // At most MAX_RAW_LEN bytes for a token within the id limit.
         let raw = TOKEN_BASE64
             .decode(
                 token.as_bytes(),
@@ -250,12 +253,7 @@ impl ClientCache {
 
     /// Opens a live token into `buf`: its expiry and record (read where it was
     /// decrypted), or `None` when it does not open or has expired at `now`.
-    fn open_live<'b>(
-        &self,
-        token: &str,
-        now: f64,
-        buf: &'b mut [MaybeUninit<u8>; MAX_RAW_LEN],
-    ) -> Option<(f64, &'b [u8])> {
+    fn open_live<'b>(&self, token: &str, now: f64, buf: &'b mut RawBuf) -> Option<(f64, &'b [u8])> {
         let (expires, raw) = self.authentic_header(token, buf)?;
         // Expired tokens are refused before any decryption.
         if expires <= now {
@@ -281,7 +279,7 @@ impl SessionCache for ClientCache {
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        let mut buf = [const { MaybeUninit::uninit() }; MAX_RAW_LEN];
+        let mut buf = RAW_BUF;
         Ok(self
             .open_live(id, self.clock.now(), &mut buf)
             .map(|(_, record)| record.to_vec()))
@@ -311,7 +309,7 @@ impl SessionCache for ClientCache {
             Some(now) if self.clock.is_system() => now,
             _ => self.clock.now(),
         };
-        let mut buf = [const { MaybeUninit::uninit() }; MAX_RAW_LEN];
+        let mut buf = RAW_BUF;
         let Some((expires, record)) = self.open_live(id, now, &mut buf) else {
             return Ok(None);
         };

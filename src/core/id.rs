@@ -59,6 +59,8 @@ pub fn id_shard(id: &str, shards: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn id_shard_stays_in_range_and_reads_the_last_eight_bytes() {
         for n in [1usize, 7, 16, 64] {
@@ -77,8 +79,6 @@ mod tests {
             .collect();
         assert!(spread.len() > 8, "numbered ids spread over the shards");
     }
-
-    use super::*;
 
     #[test]
     fn generated_ids_are_22_url_safe_chars_and_distinct() {
