@@ -109,48 +109,72 @@ fn from_json_value(json: Json) -> Value {
     }
 }
 
-/// Renders a value as compact JSON text.
+/// Renders a value as compact JSON text: members of a map in key order, the last of
+/// duplicate keys kept (as a JSON object map holds them).
 pub fn to_json(value: &Value) -> Result<String> {
-    let json = to_json_value(value)?;
-    serde_json::to_string(&json).map_err(|e| Error::Json(e.to_string()))
+    serde_json::to_string(&Plain(value)).map_err(|e| Error::Json(e.to_string()))
 }
 
-fn to_json_value(value: &Value) -> Result<Json> {
-    Ok(match value {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Integer(i) => {
-            if let Ok(small) = i64::try_from(*i) {
-                Json::from(small)
-            } else if let Ok(big) = u64::try_from(*i) {
-                Json::from(big)
-            } else {
-                // Below -2^63: JSON numbers this large only survive as floats.
-                serde_json::Number::from_f64(*i as f64)
-                    .map(Json::Number)
-                    .unwrap_or(Json::Null)
+/// Serializes a value as plain JSON, written straight from the value (no JSON tree).
+struct Plain<'a>(&'a Value);
+
+impl Serialize for Plain<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Integer(i) => {
+                if let Ok(small) = i64::try_from(*i) {
+                    s.serialize_i64(small)
+                } else if let Ok(big) = u64::try_from(*i) {
+                    s.serialize_u64(big)
+                } else {
+                    // Below -2^63: JSON numbers this large only survive as floats.
+                    s.serialize_f64(*i as f64)
+                }
+            }
+            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            Value::Float(_) => s.serialize_unit(),
+            Value::Text(t) => s.serialize_str(t),
+            Value::Bytes(b) => s.serialize_str(&STANDARD.encode(b)),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Plain(item))?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut keys = Vec::with_capacity(entries.len());
+                for (k, _) in entries {
+                    let Value::Text(key) = k else {
+                        return Err(serde::ser::Error::custom(format!(
+                            "a map key of type {} cannot be shown as JSON",
+                            k.kind().name()
+                        )));
+                    };
+                    keys.push(key.as_str());
+                }
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                if keys.windows(2).all(|w| w[0] < w[1]) {
+                    // In key order and unique already (a map read from JSON is).
+                    for (key, (_, v)) in keys.iter().zip(entries) {
+                        map.serialize_entry(key, &Plain(v))?;
+                    }
+                } else {
+                    let ordered: std::collections::BTreeMap<&str, &Value> = keys
+                        .iter()
+                        .copied()
+                        .zip(entries.iter().map(|(_, v)| v))
+                        .collect();
+                    for (key, v) in ordered {
+                        map.serialize_entry(key, &Plain(v))?;
+                    }
+                }
+                map.end()
             }
         }
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(Json::Number)
-            .unwrap_or(Json::Null),
-        Value::Text(s) => Json::String(s.clone()),
-        Value::Bytes(b) => Json::String(STANDARD.encode(b)),
-        Value::Array(items) => Json::Array(items.iter().map(to_json_value).collect::<Result<_>>()?),
-        Value::Map(entries) => {
-            let mut map = serde_json::Map::with_capacity(entries.len());
-            for (k, v) in entries {
-                let Value::Text(key) = k else {
-                    return Err(Error::Json(format!(
-                        "a map key of type {} cannot be shown as JSON",
-                        k.kind().name()
-                    )));
-                };
-                map.insert(key.clone(), to_json_value(v)?);
-            }
-            Json::Object(map)
-        }
-    })
+    }
 }
 
 /// Renders a value as tagged JSON (see the module docs): lossless, compact.
@@ -411,6 +435,42 @@ mod tests {
     fn bytes_become_base64_and_nan_null() {
         assert_eq!(to_json(&Value::Bytes(vec![0, 255])).unwrap(), "\"AP8=\"");
         assert_eq!(to_json(&Value::Float(f64::NAN)).unwrap(), "null");
+    }
+
+    #[test]
+    fn plain_json_orders_members_and_keeps_the_last_duplicate() {
+        let text = |s: &str| Value::Text(s.into());
+        let cases: Vec<(Value, &str)> = vec![
+            (Value::Integer(-7), "-7"),
+            (Value::Integer(u64::MAX.into()), "18446744073709551615"),
+            (Value::Integer(-(1i128 << 64)), "-1.8446744073709552e+19"),
+            (Value::Float(1.0), "1.0"),
+            (Value::Float(f64::NEG_INFINITY), "null"),
+            (
+                Value::Map(vec![
+                    (text("a"), Value::Null),
+                    (text("b"), Value::Bool(true)),
+                ]),
+                r#"{"a":null,"b":true}"#,
+            ),
+            (
+                Value::Map(vec![
+                    (text("z"), Value::Integer(1)),
+                    (text("a"), Value::Array(vec![Value::Bytes(vec![1])])),
+                    (text("z"), Value::Integer(2)),
+                ]),
+                r#"{"a":["AQ=="],"z":2}"#,
+            ),
+            (Value::Map(vec![]), "{}"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(to_json(&value).unwrap(), want);
+        }
+        let nested = Value::Array(vec![Value::Map(vec![(Value::Bool(true), Value::Null)])]);
+        match to_json(&nested) {
+            Err(Error::Json(m)) => assert_eq!(m, "a map key of type bool cannot be shown as JSON"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
