@@ -276,16 +276,7 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 
 		var loadErr error
 		if id := s.sessionID(r); id != "" {
-			sess, err := s.mgr.RetrieveSession(ctx, id)
-			switch {
-			case err == nil:
-				st.replace(sess)
-				loadErr = s.verify(w, r, sess)
-			case errors.Is(err, toto.ErrInvalidSessionID):
-				// Unknown, expired or removed: the request has no session (Toto).
-			default:
-				loadErr = err
-			}
+			loadErr = s.load(w, r, st, id)
 		}
 
 		if s.opts.Unbuffered != nil && s.opts.Unbuffered(r) && loadErr == nil {
@@ -320,6 +311,70 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// load retrieves and renews the session named id into st and applies the HMAC policy;
+// the error is the one to answer with (nil: serve the request). An unknown, expired
+// or removed id is no session (Toto). A request carrying a mac, with a body of a
+// declared length within MaxBodyBytes, is retrieved and verified in one library call
+// (Manager.VerifyRequest); any other request, and one that call refuses for its mac,
+// takes the session first and is then checked against it, so that a refusal is
+// answered with the session (and signed when it has a key).
+func (s *Sessions) load(w http.ResponseWriter, r *http.Request, st *state, id string) error {
+	mac := r.Header.Get(keyHMAC)
+	if s.opts.HMAC != HMACOff && mac != "" && r.ContentLength >= 0 && r.ContentLength <= s.opts.MaxBodyBytes {
+		body, err := takeBody(w, r, s.opts.MaxBodyBytes)
+		if err != nil {
+			return s.refuse(r, st, id, errBodyTooLarge)
+		}
+		sess, err := s.mgr.VerifyRequest(r.Context(), id, mac, r.Method, requestURI(r), body)
+		switch {
+		case err == nil:
+			st.replace(sess)
+			return nil
+		case errors.Is(err, toto.ErrInvalidSessionID):
+			return nil
+		case !errors.Is(err, toto.ErrInvalidHMAC):
+			return err
+		}
+		// A wrong mac, or a session without a key (which HMACIfKey lets through).
+		sess, err = s.retrieve(r, st, id)
+		if sess == nil || err != nil {
+			return err
+		}
+		if _, has := sess.Key(); !has && s.opts.HMAC == HMACIfKey {
+			return nil
+		}
+		return toto.ErrInvalidHMAC
+	}
+	sess, err := s.retrieve(r, st, id)
+	if sess == nil || err != nil {
+		return err
+	}
+	return s.verify(w, r, sess)
+}
+
+// retrieve retrieves and renews the session named id into st (nil, nil: none).
+func (s *Sessions) retrieve(r *http.Request, st *state, id string) (*toto.Session, error) {
+	sess, err := s.mgr.RetrieveSession(r.Context(), id)
+	switch {
+	case err == nil:
+		st.replace(sess)
+		return sess, nil
+	case errors.Is(err, toto.ErrInvalidSessionID):
+		return nil, nil
+	default:
+		return nil, err
+	}
+}
+
+// refuse answers a request whose body could not be read with err, with its session
+// (if any) in st so that the answer is signed.
+func (s *Sessions) refuse(r *http.Request, st *state, id string, err error) error {
+	if _, rerr := s.retrieve(r, st, id); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
 // verify applies the HMAC policy to a request naming sess; the body is read (up to
 // MaxBodyBytes) and put back for the handler.
 func (s *Sessions) verify(w http.ResponseWriter, r *http.Request, sess *toto.Session) error {
@@ -331,21 +386,33 @@ func (s *Sessions) verify(w http.ResponseWriter, r *http.Request, sess *toto.Ses
 			return nil
 		}
 	}
-	var body []byte
-	if r.Body != nil && r.Body != http.NoBody {
-		var err error
-		body, err = readBody(w, r, s.opts.MaxBodyBytes)
-		r.Body.Close()
-		if err != nil {
-			return errBodyTooLarge
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+	body, err := takeBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return errBodyTooLarge
 	}
-	uri := r.RequestURI
-	if uri == "" {
-		uri = r.URL.RequestURI()
+	return sess.VerifyRequest(r.Header.Get(keyHMAC), r.Method, requestURI(r), body)
+}
+
+// takeBody reads r's body (up to limit bytes) and puts it back for the handler.
+func takeBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
 	}
-	return sess.VerifyRequest(r.Header.Get(keyHMAC), r.Method, uri, body)
+	body, err := readBody(w, r, limit)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
+
+// requestURI is Toto's request URI: the raw path with its query string.
+func requestURI(r *http.Request) string {
+	if r.RequestURI != "" {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI()
 }
 
 // readBody reads r's body, at most limit bytes, into one buffer sized by the declared

@@ -107,12 +107,27 @@ func TestMiddlewareHMACPolicies(t *testing.T) {
 		req.Header.Set("x-toto-hmac", hmacOf(t, key, []byte("POST/count?write=nobody")))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if tampered := decode(t, rec.Result()); (tampered.Error != nil) == (tc.policy == totohttp.HMACOff) {
+		tampered := decode(t, rec.Result())
+		if (tampered.Error != nil) == (tc.policy == totohttp.HMACOff) {
 			t.Fatalf("%s: tampered body: %q", name, tampered.Body)
+		}
+		if tampered.Error != nil && (tampered.Error.Code != 1008 || tampered.Session == nil ||
+			tampered.Header.Get("x-toto-hmac") != hmacOf(t, key, append([]byte(id), tampered.Body...))) {
+			t.Fatalf("%s: tampered body: not a signed 1008 envelope: %q %v", name, tampered.Body, tampered.Header)
 		}
 		r = do(t, h, "GET", "/count?write=no", nil, anonID, "")
 		if (r.Error == nil) != tc.keylessPasses {
 			t.Fatalf("%s: keyless session: %q", name, r.Body)
+		}
+		// a mac on a keyless session proves nothing: as without one
+		r = do(t, h, "POST", "/count?write=no", []byte("body"), anonID, "0123456789abcdefghij")
+		if (r.Error == nil) != tc.keylessPasses || (r.Error != nil && r.Error.Code != 1008) {
+			t.Fatalf("%s: keyless session with a mac: %q", name, r.Body)
+		}
+		// an unknown session is no session, with or without a mac
+		r = do(t, h, "POST", "/count?write=no", []byte("body"), "no-such-session", key)
+		if r.Error != nil || r.Session != nil {
+			t.Fatalf("%s: unknown session: %q", name, r.Body)
 		}
 	}
 }
