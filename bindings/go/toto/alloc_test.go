@@ -12,7 +12,7 @@ func allocs(t *testing.T, what string, max float64, f func()) {
 	}
 }
 
-// Bytes, the id and a retrieve allocate their result only (a retrieve: at most the
+// Bytes, the id, a value's JSON and a retrieve allocate their result only (a retrieve: at most the
 // Session, which comes from a slab of 32, so on average less than one).
 func TestResultsAreTheOnlyAllocation(t *testing.T) {
 	s := benchSession(t)
@@ -23,6 +23,11 @@ func TestResultsAreTheOnlyAllocation(t *testing.T) {
 	// Set(key, any) with a []byte: only the caller's boxing of the slice header.
 	allocs(t, "Set([]byte)", 1, func() { ok(t, s.Set("bin", value)) })
 	allocs(t, "ID", 1, func() { _ = s.ID() })
+	ok(t, s.SetJSON("cart", []byte(`{"items":["apple","pear"],"total":3}`)))
+	allocs(t, "GetJSON", 1, func() { _ = must(s.GetJSON("cart")) })
+	allocs(t, "IsDirty", 0, func() { _ = s.IsDirty() })
+	answer := []byte(`{"result":1}`)
+	allocs(t, "SignResponse", 1, func() { _ = must(s.SignResponse(answer)) })
 	allocs(t, "UserID", 1, func() { _ = s.UserID() })
 	for _, kind := range []string{"memory", "go renewing cache"} {
 		var m *Manager

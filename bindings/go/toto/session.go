@@ -8,6 +8,27 @@ package toto
 // costs an allocation for cgo's pointer check).
 static inline void toto_go_session_free(uintptr_t s) { toto_session_free((toto_session *)s); }
 
+typedef struct { toto_result rc; bool v; } toto_go_dirty_result;
+
+// toto_session_sign_response with the mac returned by value (a Go buffer passed to C
+// would move to the heap: one allocation per response).
+typedef struct { toto_result rc; char mac[TOTO_MAC_BUFFER_LEN]; } toto_go_mac_result;
+
+static inline toto_go_mac_result toto_go_session_sign_response(uintptr_t s, const uint8_t *body,
+                                                               size_t body_len) {
+	toto_go_mac_result r;
+	r.mac[0] = 0;
+	r.rc = toto_session_sign_response((const toto_session *)s, body, body_len, r.mac,
+	                                  TOTO_MAC_BUFFER_LEN);
+	return r;
+}
+
+static inline toto_go_dirty_result toto_go_session_is_dirty(uintptr_t s) {
+	toto_go_dirty_result r = {0, false};
+	r.rc = toto_session_is_dirty((const toto_session *)s, &r.v);
+	return r;
+}
+
 typedef struct { toto_result rc; const char *ptr; size_t len; } toto_go_str_result;
 
 // toto_session_id / _user_id / _key with the view returned by value (the address of a
@@ -303,13 +324,13 @@ func (s *Session) GenerateKey() (string, error) {
 // IsDirty tells whether the session changed since it was created, loaded or marked
 // clean (false once closed).
 func (s *Session) IsDirty() bool {
-	p, err := s.lock()
-	if err != nil {
+	p := s.acquire()
+	if p == nil {
 		return false
 	}
-	defer s.unlock()
-	var out C.bool
-	return check(C.toto_session_is_dirty(p, &out), nil) == nil && bool(out)
+	r := C.toto_go_session_is_dirty(handle(p))
+	s.mu.Unlock()
+	return r.rc == C.TOTO_RESULT_OK && bool(r.v)
 }
 
 // MarkClean clears the dirty flag.
@@ -379,9 +400,16 @@ func (s *Session) VerifyRequest(mac, method, uri string, body []byte) error {
 // SignResponse is the response x-toto-hmac for body: base64(HMAC-SHA1(key, SESSION_ID
 // + BODY)) with the session's current id. Sign the exact bytes you send.
 func (s *Session) SignResponse(body []byte) (string, error) {
-	return s.mac(func(p *C.toto_session, out *C.char) C.toto_result {
-		return C.toto_session_sign_response(p, cbytes(body), clen(body), out, C.TOTO_MAC_BUFFER_LEN)
-	})
+	p := s.acquire()
+	if p == nil {
+		return "", ErrClosed
+	}
+	r := C.toto_go_session_sign_response(handle(p), cbytes(body), clen(body))
+	s.mu.Unlock()
+	if r.rc != C.TOTO_RESULT_OK {
+		return "", rcErr(r.rc)
+	}
+	return cString(r.mac[:]), nil
 }
 
 // VerifyResponse checks a response's x-toto-hmac (a Toto client's check; Toto reports

@@ -1,6 +1,8 @@
 package toto
 
 /*
+#include <stdlib.h>
+#include <string.h>
 #include "toto_session.h"
 
 // The hot path's C side. Two things make a cgo call allocate, and these avoid both:
@@ -121,6 +123,40 @@ static inline toto_result toto_go_session_set_bytes(uintptr_t s, const char *key
 static inline toto_result toto_go_session_delete(uintptr_t s, const char *key, size_t key_len) {
 	return toto_session_delete(TOTO_GO_SESSION(s), key, key_len);
 }
+
+// toto_session_get_json answered by value, with its text copied into the caller's
+// buffer `dst` (Go memory, `cap` bytes) when it fits and the library's buffer freed
+// here, so reading a value as JSON is one cgo call and not two; a longer text is handed
+// over in `data` (the caller frees it with toto_go_bytes_free), a failure's details in
+// `err` (malloc'ed: the caller frees it).
+typedef struct { toto_result rc; size_t len; uint8_t *data; toto_error *err; } toto_go_json_result;
+
+static inline toto_go_json_result toto_go_session_get_json(uintptr_t s, const char *key,
+                                                           size_t key_len, uint8_t *dst,
+                                                           size_t cap) {
+	toto_go_json_result r = {0, 0, NULL, NULL};
+	toto_bytes out = {NULL, 0};
+	toto_error e;
+	r.rc = toto_session_get_json(TOTO_GO_SESSION(s), key, key_len, &out, &e);
+	if (r.rc != TOTO_RESULT_OK) {
+		r.err = malloc(sizeof e);
+		if (r.err != NULL) memcpy(r.err, &e, sizeof e);
+		return r;
+	}
+	r.len = out.len;
+	if (out.len <= cap) {
+		if (out.len > 0) memcpy(dst, out.data, out.len);
+		toto_bytes_free(&out);
+	} else {
+		r.data = out.data;
+	}
+	return r;
+}
+
+static inline void toto_go_bytes_free(uint8_t *data, size_t len) {
+	toto_bytes b = {data, len};
+	toto_bytes_free(&b);
+}
 */
 import "C"
 
@@ -128,6 +164,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sync"
 	"unsafe"
 )
 
@@ -752,4 +789,31 @@ func (s *Session) SetJSON(key string, json []byte) error {
 	}
 	defer s.unlock()
 	return valueIO{s: p}.setJSON(key, json)
+}
+
+// jsonScratchSize is the Go buffer a session value's JSON text is copied into by the
+// library call that reads it (toto_go_session_get_json); a longer text takes a second
+// cgo call to free the library's copy.
+const jsonScratchSize = 1024
+
+var jsonScratch = sync.Pool{New: func() any { return new([jsonScratchSize]byte) }}
+
+// sessionJSON is toto_session_get_json in one cgo call: the text, in a new slice.
+func sessionJSON(p *C.toto_session, k string) ([]byte, error) {
+	buf := jsonScratch.Get().(*[jsonScratchSize]byte)
+	defer jsonScratch.Put(buf)
+	r := C.toto_go_session_get_json(handle(p), cstr(k), clen(k), (*C.uint8_t)(unsafe.Pointer(&buf[0])),
+		jsonScratchSize)
+	switch {
+	case r.rc != C.TOTO_RESULT_OK:
+		err := check(r.rc, r.err)
+		C.free(unsafe.Pointer(r.err))
+		return nil, err
+	case r.data != nil:
+		out := goBytesN(unsafe.Pointer(r.data), r.len)
+		C.toto_go_bytes_free(r.data, r.len)
+		return out, nil
+	default:
+		return append(make([]byte, 0, int(r.len)), buf[:r.len]...), nil
+	}
 }

@@ -244,6 +244,36 @@ func TestSessionSetGet(t *testing.T) {
 	}
 }
 
+// GetJSON's text crosses in the read call itself when it fits the Go scratch
+// (jsonScratchSize), and through a second call that frees the library's copy when it
+// does not: texts of one byte under, at and over the scratch's size, and of 100 KiB,
+// come back whole, each in a slice of its own; a failure keeps its details.
+func TestSessionGetJSONAroundScratchSize(t *testing.T) {
+	s := must(NewSession("", time.Now().Add(time.Hour)))
+	defer s.Close()
+	var got [][]byte
+	for _, n := range []int{2, jsonScratchSize - 1, jsonScratchSize, jsonScratchSize + 1, 100 << 10} {
+		text := strings.Repeat("x", n-2) // the JSON string adds two quotes
+		ok(t, s.SetString("t", text))
+		js := must(s.GetJSON("t"))
+		if string(js) != `"`+text+`"` {
+			t.Fatalf("%d bytes: got %d bytes %.20q...", n, len(js), js)
+		}
+		got = append(got, js)
+	}
+	for i, js := range got {
+		if js[0] != '"' || len(js) < 2 || (i > 0 && &got[i-1][0] == &js[0]) {
+			t.Fatalf("text %d shares its memory or was overwritten", i)
+		}
+	}
+	ok(t, s.SetCBOR("m", []byte{0xa1, 0x01, 0x02})) // {1: 2}: no JSON form
+	_, err := s.GetJSON("m")
+	var te *Error
+	if !errors.As(err, &te) || te.Code != CodeInvalidJSON || !strings.Contains(te.Message, "map key") {
+		t.Fatalf("GetJSON of a map with an integer key: %#v", err)
+	}
+}
+
 func TestSessionRawAndKeys(t *testing.T) {
 	s := must(NewSession("", time.Now().Add(time.Hour)))
 	defer s.Close()

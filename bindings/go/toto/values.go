@@ -219,14 +219,12 @@ func (v valueIO) getCBOR(k string) ([]byte, error) {
 }
 
 func (v valueIO) getJSON(k string) ([]byte, error) {
-	var out C.toto_bytes
-	var rc C.toto_result
-	e := new(C.toto_error)
 	if v.s != nil {
-		rc = C.toto_session_get_json(v.s, cstr(k), clen(k), &out, e)
-	} else {
-		rc = C.toto_account_get_json(v.a, cstr(k), clen(k), &out, e)
+		return sessionJSON(v.s, k)
 	}
+	var out C.toto_bytes
+	e := new(C.toto_error)
+	rc := C.toto_account_get_json(v.a, cstr(k), clen(k), &out, e)
 	if err := check(rc, e); err != nil {
 		return nil, err
 	}
