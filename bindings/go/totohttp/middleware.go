@@ -119,15 +119,36 @@ func (s *Sessions) logf(format string, args ...any) {
 
 // state is one request's session state, shared by the middleware and the handler
 // through the context.
+//
+// The state is itself the request's context (it extends the one the request came
+// with, and answers Value(ctxKey{}) with itself), and holds the buffered answer and
+// room for one owned session: one allocation per request for all three.
 type state struct {
+	context.Context
 	s       *Sessions
 	mu      sync.Mutex
 	sess    *toto.Session   // the request's session, nil for none
 	removed bool            // Logout removed sess: never saved again
 	owned   []*toto.Session // closed when the request ends
+	first   [1]*toto.Session
+	bw      bufferedWriter // the answer, when buffered
+}
+
+func newState(ctx context.Context, s *Sessions) *state {
+	st := &state{Context: ctx, s: s}
+	st.owned = st.first[:0]
+	return st
 }
 
 type ctxKey struct{}
+
+// Value is the context's: the state itself for ctxKey{}.
+func (st *state) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return st
+	}
+	return st.Context.Value(key)
+}
 
 func stateOf(ctx context.Context) *state {
 	st, _ := ctx.Value(ctxKey{}).(*state)
@@ -269,10 +290,9 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 			s.preflight(w, r)
 			return
 		}
-		st := &state{s: s}
+		st := newState(r.Context(), s)
 		defer st.close()
-		ctx := context.WithValue(r.Context(), ctxKey{}, st)
-		r = r.WithContext(ctx)
+		r = r.WithContext(st)
 
 		var loadErr error
 		if id := s.sessionID(r); id != "" {
@@ -291,7 +311,8 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 				bufPool.Put(buf)
 			}
 		}()
-		bw := &bufferedWriter{header: w.Header(), buf: buf}
+		bw := &st.bw
+		*bw = bufferedWriter{header: w.Header(), buf: buf}
 		if loadErr != nil {
 			s.writeError(bw, st, loadErr)
 		} else {
@@ -403,9 +424,17 @@ func takeBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	br := new(bodyReader)
+	br.Reset(body)
+	r.Body = br
 	return body, nil
 }
+
+// bodyReader is a body read whole, put back for the handler (one allocation where
+// io.NopCloser around a bytes.Reader takes two).
+type bodyReader struct{ bytes.Reader }
+
+func (*bodyReader) Close() error { return nil }
 
 // requestURI is Toto's request URI: the raw path with its query string.
 func requestURI(r *http.Request) string {
@@ -418,19 +447,19 @@ func requestURI(r *http.Request) string {
 // readBody reads r's body, at most limit bytes, into one buffer sized by the declared
 // Content-Length when there is one (io.ReadAll would start small and grow).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, limit)
 	if n := r.ContentLength; n > 0 && n <= limit {
+		// At most n+1 bytes are read: no MaxBytesReader needed.
 		buf := make([]byte, n, n+1)
-		if _, err := io.ReadFull(body, buf); err != nil {
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
 			return nil, err
 		}
 		// Anything beyond the declared length is an error, as net/http reports it.
-		if extra, err := body.Read(buf[n : n+1]); extra > 0 || (err != nil && err != io.EOF) {
+		if extra, err := r.Body.Read(buf[n : n+1]); extra > 0 || (err != nil && err != io.EOF) {
 			return nil, errBodyTooLarge
 		}
 		return buf, nil
 	}
-	return io.ReadAll(body)
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 }
 
 var errBodyTooLarge = &Error{Code: toto.CodeServerError, Value: "Request body too large"}
