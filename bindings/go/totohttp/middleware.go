@@ -132,6 +132,7 @@ type state struct {
 	owned   []*toto.Session // closed when the request ends
 	first   [1]*toto.Session
 	bw      bufferedWriter // the answer, when buffered
+	body    bodyReader     // the request body, when read for its mac
 }
 
 func newState(ctx context.Context, s *Sessions) *state {
@@ -342,7 +343,7 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 func (s *Sessions) load(w http.ResponseWriter, r *http.Request, st *state, id string) error {
 	mac := r.Header.Get(keyHMAC)
 	if s.opts.HMAC != HMACOff && mac != "" && r.ContentLength >= 0 && r.ContentLength <= s.opts.MaxBodyBytes {
-		body, err := takeBody(w, r, s.opts.MaxBodyBytes)
+		body, err := takeBody(w, r, s.opts.MaxBodyBytes, &st.body)
 		if err != nil {
 			return s.refuse(r, st, id, errBodyTooLarge)
 		}
@@ -370,7 +371,7 @@ func (s *Sessions) load(w http.ResponseWriter, r *http.Request, st *state, id st
 	if sess == nil || err != nil {
 		return err
 	}
-	return s.verify(w, r, sess)
+	return s.verify(w, r, st, sess)
 }
 
 // retrieve retrieves and renews the session named id into st (nil, nil: none).
@@ -398,7 +399,7 @@ func (s *Sessions) refuse(r *http.Request, st *state, id string, err error) erro
 
 // verify applies the HMAC policy to a request naming sess; the body is read (up to
 // MaxBodyBytes) and put back for the handler.
-func (s *Sessions) verify(w http.ResponseWriter, r *http.Request, sess *toto.Session) error {
+func (s *Sessions) verify(w http.ResponseWriter, r *http.Request, st *state, sess *toto.Session) error {
 	if s.opts.HMAC == HMACOff {
 		return nil
 	}
@@ -407,15 +408,15 @@ func (s *Sessions) verify(w http.ResponseWriter, r *http.Request, sess *toto.Ses
 			return nil
 		}
 	}
-	body, err := takeBody(w, r, s.opts.MaxBodyBytes)
+	body, err := takeBody(w, r, s.opts.MaxBodyBytes, &st.body)
 	if err != nil {
 		return errBodyTooLarge
 	}
 	return sess.VerifyRequest(r.Header.Get(keyHMAC), r.Method, requestURI(r), body)
 }
 
-// takeBody reads r's body (up to limit bytes) and puts it back for the handler.
-func takeBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// takeBody reads r's body (up to limit bytes) and puts it back for the handler, in br.
+func takeBody(w http.ResponseWriter, r *http.Request, limit int64, br *bodyReader) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -424,14 +425,13 @@ func takeBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	br := new(bodyReader)
 	br.Reset(body)
 	r.Body = br
 	return body, nil
 }
 
-// bodyReader is a body read whole, put back for the handler (one allocation where
-// io.NopCloser around a bytes.Reader takes two).
+// bodyReader is a body read whole, put back for the handler (kept in the request's
+// state: no allocation where io.NopCloser around a bytes.Reader takes two).
 type bodyReader struct{ bytes.Reader }
 
 func (*bodyReader) Close() error { return nil }
@@ -486,10 +486,14 @@ func (s *Sessions) finish(w http.ResponseWriter, r *http.Request, st *state, bw 
 	st.mu.Unlock()
 	s.cookie(w, sess, removed)
 	body := bw.buf.Bytes()
+	// The two header values this adds share one slice (each key gets its own
+	// one-element window; the keys are canonical, as Set would store them).
+	values := make([]string, 2)
 	if sess != nil && s.opts.HMAC != HMACOff {
 		// One call: a session without a key answers ErrInvalidHMAC (not signed).
 		if mac, err := sess.SignResponse(body); err == nil {
-			h.Set(keyHMAC, mac)
+			values[0] = mac
+			h[keyHMAC] = values[0:1:1]
 		} else if !errors.Is(err, toto.ErrInvalidHMAC) {
 			s.logf("totohttp: signing the answer: %v", err)
 		}
@@ -497,7 +501,8 @@ func (s *Sessions) finish(w http.ResponseWriter, r *http.Request, st *state, bw 
 	if h.Get("Content-Type") == "" && len(body) > 0 {
 		h.Set("Content-Type", http.DetectContentType(body))
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	values[1] = strconv.Itoa(len(body))
+	h["Content-Length"] = values[1:2:2]
 	status := bw.status
 	if status == 0 {
 		status = http.StatusOK
