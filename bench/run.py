@@ -19,6 +19,7 @@ Parts (each a child process, or a child process per round; --filter picks some):
   gopeers    bench/go-peers: gorilla/sessions vs the binding
   ruby       bindings/ruby/bench.rb (binding vs bare ffi call)
   rack       bindings/ruby/bench_rack.rb (Rack layer vs bare Rack app)
+  rackyjit   the same under Ruby's YJIT (RUBYOPT=--yjit), rows without goals
   rackpeers  bench/ruby/rack_peers.rb: Rack::Session::Pool / Cookie vs the Rack layer
 
 Every ratio is computed per round from that round's two sides; a row shows the
@@ -55,13 +56,13 @@ SCALES = [1_000, 100_000, 1_000_000]
 ROUNDS = 5  # rounds of every cheap part (--rounds)
 
 PARTS = ["micro", "scale", "threads", "redis", "cluster", "go", "gohttp", "gopeers", "ruby",
-         "rack", "rackpeers"]
+         "rack", "rackyjit", "rackpeers"]
 # A row's part, from its key's prefix (first match).
 KEY_PARTS = [("scale.threads", "threads"), ("scale.", "scale"), ("rust.", "micro"),
              ("tower.", "micro"), ("c.", "micro"), ("openssl.", "micro"), ("python.", "micro"),
              ("redis.", "redis"), ("cluster.", "cluster"), ("gohttp.", "gohttp"),
              ("gopeers.", "gopeers"), ("go.", "go"), ("rackpeers.", "rackpeers"),
-             ("rack.", "rack"), ("ruby.", "ruby")]
+             ("rackyjit.", "rackyjit"), ("rack.", "rack"), ("ruby.", "ruby")]
 
 
 # ---- pure functions (bench/test_run.py tests them) ------------------------------------
@@ -1010,23 +1011,30 @@ def ruby_rows(t, ruby):
               vs="limit 1200 ns", goal=("<=", 1.0), key="ruby.retrieve_limit")
 
 
-def rack_rows(t, rack):
+def rack_rows(t, rack, yjit=False):
+    """The Rack layer's rows; with `yjit`, the same run under Ruby's YJIT (client and
+    servers), for information: the goal is judged without it."""
     per = rack.get("per_round") or {}
     sec = (f"Ruby Rack layer (bindings/ruby/bench_rack.rb: signed state.get, Puma; "
            f"{rack.get('rounds')} rounds of {rack.get('requests')} requests, alternating)")
+    prefix = "rack"
+    if yjit:
+        sec = sec.replace("Ruby Rack layer", "Ruby Rack layer under YJIT (RUBYOPT=--yjit, no goal)")
+        prefix = "rackyjit"
     for label, k in (("over HTTP, round trip", "http_wall"),
                      ("over HTTP, server CPU", "http_server_cpu"),
                      ("in process (app.call), CPU", "in_process_cpu")):
         fig = per.get(k) or {}
         if "toto" not in fig or "bare" not in fig:
             continue
-        t.add(sec, f"{label}: middleware + methods", fig["toto"], key=f"rack.{k}.toto")
-        t.add(sec, f"{label}: bare Rack app", fig["bare"], key=f"rack.{k}.bare")
+        t.add(sec, f"{label}: middleware + methods", fig["toto"], key=f"{prefix}.{k}.toto")
+        t.add(sec, f"{label}: bare Rack app", fig["bare"], key=f"{prefix}.{k}.bare")
         # The goal is judged on CPU time (the server's over HTTP, and in process, as
         # for Go's layer): wall time on a shared machine is mostly others' noise.
         t.add(sec, f"{label}: added by the layer (us)", fig["toto"], fig["bare"], fn=ADDED_US,
               vs="bare Rack app; ratio = added us",
-              goal=("<=", 30.0) if k != "http_wall" else None, key=f"rack.{k}.layer")
+              goal=("<=", 30.0) if k != "http_wall" and not yjit else None,
+              key=f"{prefix}.{k}.layer")
 
 
 def rackpeers_rows(t, peers):
@@ -1141,7 +1149,7 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
         data.update(got)
 
     ruby_env = {"TOTO_SESSION_LIB": str(Path(stage) / "lib" / "libtoto_session.so")}
-    if {"ruby", "rack", "rackpeers"} & set(selected):
+    if {"ruby", "rack", "rackyjit", "rackpeers"} & set(selected):
         run([ROOT / "scripts" / "install-deps.sh", "ruby", "bench"])
     if "ruby" in selected:
         data["ruby"] = {"version": first_line(["ruby", "--version"]), "rounds": [
@@ -1155,6 +1163,15 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
         out = run(["taskset", "-c", str(PIN_CPU), "ruby", "-I", ROOT / "bindings" / "ruby" / "lib",
                    script, n, r, "--json"], env=ruby_env, cwd=script.parent)
         data["rack"] = last_json_line(out, script)
+    if "rackyjit" in selected:
+        log("Ruby Rack layer under YJIT")
+        script = ROOT / "bindings" / "ruby" / "bench_rack.rb"
+        # The servers are children of the script: RUBYOPT reaches them too.
+        run(["ruby", "--yjit", "-e", "exit(RubyVM::YJIT.enabled? ? 0 : 1)"])
+        n, r = ("300", str(rounds)) if quick else ("2000", str(max(rounds, 7)))
+        out = run(["taskset", "-c", str(PIN_CPU), "ruby", "-I", ROOT / "bindings" / "ruby" / "lib",
+                   script, n, r, "--json"], env={**ruby_env, "RUBYOPT": "--yjit"}, cwd=script.parent)
+        data["rackyjit"] = last_json_line(out, script)
     if "rackpeers" in selected:
         log("Ruby peers: Rack::Session")
         n, r = ("300", str(rounds)) if quick else ("2000", str(max(rounds, 7)))
@@ -1169,6 +1186,7 @@ def build_rows(data):
     builders = [("micro", micro_rows), ("scale", scale_rows), ("threads", threads_rows),
                 ("redis", redis_rows), ("go", go_rows), ("gohttp", gohttp_rows),
                 ("gopeers", gopeers_rows), ("ruby", ruby_rows), ("rack", rack_rows),
+                ("rackyjit", lambda t, d: rack_rows(t, d, yjit=True)),
                 ("rackpeers", rackpeers_rows)]
     for part, fn in builders:
         if data.get(part):
