@@ -1133,7 +1133,7 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
                     # Over HTTP: client and child servers on one CPU, a fixed number of
                     # alternating chunks (the benchmark's comment says why).
                     more, _ = run_go_round(exe, pkgs[p][0], "SignedStateGetOverHTTP",
-                                           "2000x" if quick else "6000x", "cpu-ns/op",
+                                           "2000x" if quick else "12000x", "cpu-ns/op",
                                            prefix=("taskset", "-c", str(PIN_CPU)))
                     found.update(more)
                 got[p]["rounds"].append(found)
