@@ -109,6 +109,28 @@ func BenchmarkSessionGetStringTyped(b *testing.B) {
 	}
 }
 
+func BenchmarkSessionSetBytesTyped(b *testing.B) {
+	s := benchSession(b)
+	v := []byte("0123456789abcdef")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := s.SetBytes("bin", v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSessionGetBytesTyped(b *testing.B) {
+	s := benchSession(b)
+	ok(b, s.SetBytes("bin", []byte("0123456789abcdef")))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.GetBytes("bin"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkSessionSetFloat64(b *testing.B) {
 	s := benchSession(b)
 	b.ReportAllocs()

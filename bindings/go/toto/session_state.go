@@ -311,8 +311,9 @@ func (s *Session) SetString(key, v string) error {
 	return rcErr(rc)
 }
 
-// setBytes stores bytes (ErrTooLarge over 1 MiB). It allocates nothing.
-func (s *Session) setBytes(key string, v []byte) error {
+// SetBytes stores bytes (ErrTooLarge over 1 MiB; nil stores empty bytes). It
+// allocates nothing (Set with a []byte boxes the slice header at the call site).
+func (s *Session) SetBytes(key string, v []byte) error {
 	p := s.acquire()
 	if p == nil {
 		return ErrClosed
@@ -343,7 +344,7 @@ func (s *Session) Set(key string, v any) error {
 	case float64:
 		return s.SetFloat64(key, x)
 	case []byte:
-		return s.setBytes(key, x)
+		return s.SetBytes(key, x)
 	case nil, int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32, json.RawMessage:
 		p := s.acquire()
 		if p == nil {
@@ -417,7 +418,7 @@ func (s *Session) Get(key string, dst any) error {
 		}
 		return err
 	case *[]byte:
-		b, err := s.getBytes(key)
+		b, err := s.GetBytes(key)
 		if err == nil {
 			*d = b
 		}
@@ -445,9 +446,9 @@ func (s *Session) Get(key string, dst any) error {
 	return s.getDecoded(key, dst)
 }
 
-// getBytes reads a bytes value (ErrTypeMismatch for another type, text included) with
-// one toto_session_get_bytes call; the only allocation is the returned slice.
-func (s *Session) getBytes(key string) ([]byte, error) {
+// GetBytes reads a bytes value (ErrTypeMismatch for another type, text included) with
+// one toto_session_get_bytes call; the only allocation is the returned slice, a copy.
+func (s *Session) GetBytes(key string) ([]byte, error) {
 	p := s.acquire()
 	if p == nil {
 		return nil, ErrClosed

@@ -1,6 +1,7 @@
 package toto
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,6 +168,50 @@ func TestSessionTypedString(t *testing.T) {
 	}
 }
 
+func TestSessionTypedBytes(t *testing.T) {
+	s := newTestSession(t)
+	for _, v := range [][]byte{{}, {0}, []byte("raw\xff\x00"), bytes.Repeat([]byte{0xab}, 1<<20)} {
+		ok(t, s.SetBytes("b", v))
+		if got := must(s.GetBytes("b")); !bytes.Equal(got, v) {
+			t.Fatalf("GetBytes: %d bytes back for %d", len(got), len(v))
+		}
+		if must(s.Type("b")) != TypeBytes {
+			t.Fatal("SetBytes stores bytes")
+		}
+	}
+	ok(t, s.SetBytes("nil", nil))
+	if got := must(s.GetBytes("nil")); len(got) != 0 {
+		t.Fatalf("nil bytes read back as %q", got)
+	}
+	// The result is a copy: it survives the value changing.
+	ok(t, s.SetBytes("b", []byte("first")))
+	got := must(s.GetBytes("b"))
+	ok(t, s.SetBytes("b", []byte("other")))
+	if string(got) != "first" {
+		t.Fatalf("GetBytes result changed to %q", got)
+	}
+	// Set with a []byte and SetBytes store the same value; text is not bytes.
+	ok(t, s.Set("g", []byte("x")))
+	if got := must(s.GetBytes("g")); string(got) != "x" {
+		t.Fatalf("GetBytes of Set([]byte) = %q", got)
+	}
+	ok(t, s.SetString("t", "text"))
+	_, err := s.GetBytes("t")
+	wantErr(t, err, ErrTypeMismatch)
+	_, err = s.GetString("b")
+	wantErr(t, err, ErrTypeMismatch)
+	_, err = s.GetBytes("missing")
+	wantErr(t, err, ErrNotFound)
+	wantErr(t, s.SetBytes("big", make([]byte, 1<<20+1)), ErrTooLarge)
+	if s.Has("big") {
+		t.Fatal("failed SetBytes stored something")
+	}
+	ok(t, s.Close())
+	_, err = s.GetBytes("b")
+	wantErr(t, err, ErrClosed)
+	wantErr(t, s.SetBytes("b", []byte("x")), ErrClosed)
+}
+
 // Keys are checked the same way by every getter and setter, typed or not.
 func TestSessionTypedKeyErrors(t *testing.T) {
 	s := newTestSession(t)
@@ -179,13 +224,15 @@ func TestSessionTypedKeyErrors(t *testing.T) {
 		_, e2 := s.GetFloat64(k)
 		_, e3 := s.GetBool(k)
 		_, e4 := s.GetString(k)
-		for i, e := range []error{e1, e2, e3, e4} {
+		_, e5 := s.GetBytes(k)
+		for i, e := range []error{e1, e2, e3, e4, e5} {
 			if CodeOf(e) != CodeOf(generic) {
 				t.Fatalf("key of %d bytes: getter %d gave %v, Get gave %v", len(k), i, e, generic)
 			}
 		}
 		generic = s.Set(k, int64(1))
-		for i, e := range []error{s.SetInt64(k, 1), s.SetFloat64(k, 1), s.SetBool(k, true), s.SetString(k, "v")} {
+		for i, e := range []error{s.SetInt64(k, 1), s.SetFloat64(k, 1), s.SetBool(k, true), s.SetString(k, "v"),
+			s.SetBytes(k, []byte("v"))} {
 			if CodeOf(e) != CodeOf(generic) {
 				t.Fatalf("key of %d bytes: setter %d gave %v, Set gave %v", len(k), i, e, generic)
 			}
@@ -204,6 +251,7 @@ func TestSessionTypedMarksDirty(t *testing.T) {
 		func() error { return s.SetFloat64("a", 1) },
 		func() error { return s.SetBool("a", true) },
 		func() error { return s.SetString("a", "x") },
+		func() error { return s.SetBytes("a", []byte("x")) },
 	} {
 		ok(t, s.MarkClean())
 		ok(t, set())
@@ -369,6 +417,7 @@ func TestSessionStateAllocs(t *testing.T) {
 	var f float64
 	var b bool
 	var str string
+	bin := []byte("0123456789abcdef")
 	cases := []struct {
 		name string
 		max  float64
@@ -382,6 +431,8 @@ func TestSessionStateAllocs(t *testing.T) {
 		{"GetBool", 0, func() { must(s.GetBool("b")) }},
 		{"SetString", 0, func() { ok(t, s.SetString("t", "a text value of moderate length")) }},
 		{"GetString", 1, func() { must(s.GetString("t")) }},
+		{"SetBytes", 0, func() { ok(t, s.SetBytes("bin", bin)) }},
+		{"GetBytes", 1, func() { must(s.GetBytes("bin")) }},
 		{"Get(*int)", 0, func() { ok(t, s.Get("n", &n)) }},
 		{"Get(*int64)", 0, func() { ok(t, s.Get("n", &n64)) }},
 		{"Get(*float64)", 0, func() { ok(t, s.Get("f", &f)) }},
