@@ -43,6 +43,9 @@ pub fn cbor_value(data: &[u8]) {
 
 /// JSON bridges: parsing never panics; what parses renders and parses back the same,
 /// as plain JSON and as tagged JSON (compared as CBOR bytes: NaN is not equal to itself).
+/// Plain JSON is also the text the library wrote through a serde_json tree before it
+/// wrote values directly, byte for byte (maps of any key order and duplicates come in
+/// through tagged JSON).
 pub fn json(data: &[u8]) {
     if let Ok(value) = from_json(data) {
         let text = to_json(&value).expect("a parsed value renders");
@@ -50,8 +53,10 @@ pub fn json(data: &[u8]) {
             from_json(text.as_bytes()).expect("rendered JSON parses"),
             value
         );
+        assert_eq!(Some(text), json_through_tree(&value));
     }
     if let Ok(value) = from_tagged_json(data) {
+        assert_eq!(to_json(&value).ok(), json_through_tree(&value));
         let text = to_tagged_json(&value).expect("a parsed value renders as tagged JSON");
         let back = from_tagged_json(text.as_bytes()).expect("rendered tagged JSON parses");
         assert_eq!(
@@ -60,6 +65,38 @@ pub fn json(data: &[u8]) {
             "{text}"
         );
     }
+}
+
+/// A value's plain JSON made the way the library made it until 2026-12-02: a
+/// serde_json tree (objects keyed in order, the last duplicate kept), then its text;
+/// None for a map with a key that is not text.
+fn json_through_tree(value: &Value) -> Option<String> {
+    fn tree(v: &Value) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        Some(match v {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Integer(i) => match (i64::try_from(*i), u64::try_from(*i)) {
+                (Ok(small), _) => J::from(small),
+                (_, Ok(big)) => J::from(big),
+                _ => serde_json::Number::from_f64(*i as f64).map_or(J::Null, J::Number),
+            },
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Text(t) => J::String(t.clone()),
+            // (base64: the one piece taken from the library itself)
+            Value::Bytes(_) => serde_json::from_str(&to_json(v).ok()?).ok()?,
+            Value::Array(items) => J::Array(items.iter().map(tree).collect::<Option<_>>()?),
+            Value::Map(entries) => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in entries {
+                    let Value::Text(k) = k else { return None };
+                    map.insert(k.clone(), tree(v)?);
+                }
+                J::Object(map)
+            }
+        })
+    }
+    tree(value).map(|t| serde_json::to_string(&t).expect("a tree renders"))
 }
 
 /// Password hash strings: never panic, never match a password they were not made from
