@@ -191,4 +191,14 @@ func TestCloseParksHandleForNextRetrieve(t *testing.T) {
 	if got := closedSession.Load(); got != 0 {
 		t.Fatalf("a failed retrieve left the parked handle %#x unfreed", got)
 	}
+	// Closing a manager frees the parked handle (nothing is left at exit).
+	last := must(NewSession("last", time.Now().Add(time.Hour)))
+	ok(t, last.Close())
+	if closedSession.Load() == 0 {
+		t.Fatal("Close parked nothing")
+	}
+	ok(t, memManager(t).Close())
+	if got := closedSession.Load(); got != 0 {
+		t.Fatalf("Manager.Close left the parked handle %#x unfreed", got)
+	}
 }

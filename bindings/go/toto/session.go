@@ -139,11 +139,19 @@ func (s *Session) Close() error {
 // and free instead of two (a transition costs about as much as the retrieve's library
 // work). The swap hands each handle to exactly one freer; no Go object refers to a
 // parked handle (Close has cleared s.ptr), so LiveHandles no longer counts it, and
-// its memory waits at most until the next Close or retrieve in the process.
+// its memory waits at most until the next Close, retrieve or Manager.Close in the
+// process.
 var closedSession atomic.Uintptr
 
 // takeClosed takes the parked handle (0 when there is none) for a shim to free.
 func takeClosed() C.uintptr_t { return C.uintptr_t(closedSession.Swap(0)) }
+
+// freeParked frees the parked handle now, if there is one (Manager.Close).
+func freeParked() {
+	if old := takeClosed(); old != 0 {
+		C.toto_go_session_free(old)
+	}
+}
 
 // lock locks the session and returns its handle, or ErrClosed (with the lock released).
 func (s *Session) lock() (*C.toto_session, error) {
