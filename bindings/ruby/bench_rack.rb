@@ -1,11 +1,14 @@
 # frozen_string_literal: true
 
 # What the Rack session layer costs per request: a signed state.get through
-# TotoSession::Rack::Middleware + Methods (the example service, HMAC on, memory cache)
-# against a bare Rack app doing the same JSON work without sessions, both under Puma
-# in their own processes, driven over one keep-alive HTTP connection each in
-# alternating chunks of 100 requests; then the
-# same two apps called in process (no HTTP), which isolates the layer. Besides the
+# TotoSession::Rack::Middleware (HMAC required, memory cache) around an app doing the
+# bare app's JSON work with the value read from the session ("middleware": the layer
+# the goal is about, as Go's middleware row), and through Middleware + Methods (the
+# example service: Toto's method protocol on top, "toto"), against a bare Rack app
+# doing the same JSON work without sessions, all three under Puma in their own
+# processes, driven over one keep-alive HTTP connection each in alternating chunks of
+# 100 requests; then the same apps called in process (no HTTP), which isolates the
+# layer. Besides the
 # round-trip time it reports the servers' CPU time per request (from /proc), which a
 # busy machine disturbs far less than wall time.
 #   ruby -Ilib bench_rack.rb [REQUESTS_PER_ROUND] [ROUNDS] [--json]   (defaults 2000, 7;
@@ -31,7 +34,32 @@ module BenchRack
     end
   end
 
+  # Bare's work with the value read from the request's session, behind the Middleware.
+  class FromSession
+    def call(env)
+      body = JSON.parse(env["rack.input"].read)
+      json = JSON.generate("result" => { "value" => env[TotoSession::Rack::SESSION][body["parameters"]["key"]] })
+      [200, { "content-type" => "application/json", "content-length" => json.bytesize.to_s }, [json]]
+    end
+  end
+
+  KINDS = %w[toto middleware bare].freeze
+
   module_function
+
+  # A manager with user "bench" logged in and "k" set in the session: [manager, session].
+  def bench_session
+    manager = TotoSession::Manager.new(password_cost: { memory_kib: 64, iterations: 1, parallelism: 1 })
+    manager.create_account("bench", "pw")
+    session = manager.login("bench", "pw")
+    session[:k] = "v" * 32
+    manager.save_session(session)
+    [manager, session]
+  end
+
+  def middleware_app(manager)
+    TotoSession::Rack::Middleware.new(FromSession.new, manager: manager, hmac: :required)
+  end
 
   # Every round's figure (seconds per request) by measurement and side, for the
   # --json line (bench/run.py computes a ratio per round from them).
@@ -40,23 +68,33 @@ module BenchRack
   # Puma (Debian's package), one worker thread: the server Rack users deploy; its own
   # cost per request is a fraction of WEBrick's, so the layer's share is not lost in
   # the server's noise.
+  # Prints the port (and, for "middleware", the session's id and key: that server has
+  # no account methods to log in through).
   def serve(kind)
     require "puma"
     require "puma/server"
-    app = kind == "bare" ? Bare.new : TotoRackExample.app(TotoRackExample.manager({}), {})
+    session = nil
+    app = case kind
+          when "bare" then Bare.new
+          when "middleware"
+            manager, session = bench_session
+            middleware_app(manager)
+          else TotoRackExample.app(TotoRackExample.manager({}), {})
+          end
     server = Puma::Server.new(app, Puma::Events.null, min_threads: 1, max_threads: 1)
     server.add_tcp_listener("127.0.0.1", 0) # TCP_NODELAY set by Puma
     thread = server.run
     trap("TERM") { Thread.new { server.stop(true) } }
-    puts server.connected_ports.first
+    puts [server.connected_ports.first, session&.id, session&.key].compact.join(" ")
     $stdout.flush
     thread.join
   end
 
+  # [io, port, session id, key] (id and key for "middleware" only).
   def spawn_server(kind)
     io = IO.popen([RbConfig.ruby, "-I", File.join(__dir__, "lib"), __FILE__, "--serve", kind], "r")
-    port = Integer(io.gets)
-    [io, port]
+    port, id, key = io.gets.split
+    [io, Integer(port), id, key]
   end
 
   BODY = '{"method":"state.get","parameters":{"key":"k"}}'
@@ -71,6 +109,17 @@ module BenchRack
                 "x-toto-hmac" => TotoSession.hmac(key, "POST/#{set}") }
     http.post("/", set, headers)
     headers = headers.merge("x-toto-hmac" => TotoSession.hmac(key, "POST/#{BODY}"))
+    res = http.post("/", BODY, headers)
+    raise "no result: #{res.body}" unless JSON.parse(res.body)["result"] == { "value" => "v" * 32 }
+    raise "bad response signature" unless TotoSession.verify(key, res["x-toto-hmac"], sid + res.body)
+
+    headers
+  end
+
+  # The signed state.get headers for the middleware server's session, checked once.
+  def middleware_request(http, sid, key)
+    headers = { "content-type" => "application/json", "x-toto-session-id" => sid,
+                "x-toto-hmac" => TotoSession.hmac(key, "POST/#{BODY}") }
     res = http.post("/", BODY, headers)
     raise "no result: #{res.body}" unless JSON.parse(res.body)["result"] == { "value" => "v" * 32 }
     raise "bad response signature" unless TotoSession.verify(key, res["x-toto-hmac"], sid + res.body)
@@ -98,9 +147,9 @@ module BenchRack
   CHUNK = 100
 
   def interleaved_round(https, headers, pids, n)
-    sums = { "toto" => [0.0, 0.0], "bare" => [0.0, 0.0] }
+    sums = KINDS.to_h { |k| [k, [0.0, 0.0]] }
     (n / CHUNK).times do
-      %w[toto bare].each do |k|
+      KINDS.each do |k|
         wall, cpu = round(https[k], headers[k], CHUNK, pids[k])
         sums[k][0] += wall
         sums[k][1] += cpu
@@ -118,13 +167,16 @@ module BenchRack
   def us(seconds) = format("%.1f", seconds * 1e6)
 
   def http_bench(n, rounds)
-    servers = %w[toto bare].to_h { |kind| [kind, spawn_server(kind)] }
+    servers = {}
+    KINDS.each { |kind| servers[kind] = spawn_server(kind) }
     https = servers.transform_values { |(_, port)| Net::HTTP.new("127.0.0.1", port).tap(&:start) }
-    headers = { "toto" => toto_request(https["toto"]), "bare" => { "content-type" => "application/json" } }
+    _, _, sid, key = servers["middleware"]
+    headers = { "toto" => toto_request(https["toto"]), "middleware" => middleware_request(https["middleware"], sid, key),
+                "bare" => { "content-type" => "application/json" } }
     pids = servers.transform_values { |(io, _)| io.pid }
     interleaved_round(https, headers, pids, n / 4) # warm up
-    times = { "toto" => [], "bare" => [] }
-    cpus = { "toto" => [], "bare" => [] }
+    times = KINDS.to_h { |k| [k, []] }
+    cpus = KINDS.to_h { |k| [k, []] }
     rounds.times do
       interleaved_round(https, headers, pids, n).each do |k, (wall, cpu)|
         times[k] << wall
@@ -134,11 +186,15 @@ module BenchRack
     PER_ROUND["http_wall"] = times
     PER_ROUND["http_server_cpu"] = cpus
     https.each_value(&:finish)
-    servers.each_value do |(io, _)|
+    [times.transform_values { |v| median(v) }, cpus.transform_values { |v| median(v) }]
+  ensure
+    # Also when a server or a check failed: no server outlives the bench.
+    (servers || {}).each_value do |(io, _)|
       Process.kill("TERM", io.pid)
       io.close
+    rescue SystemCallError, IOError
+      nil
     end
-    [times.transform_values { |v| median(v) }, cpus.transform_values { |v| median(v) }]
   end
 
   def env_for(headers)
@@ -166,19 +222,18 @@ module BenchRack
   end
 
   def in_process_bench(n, rounds)
-    manager = TotoSession::Manager.new(password_cost: { memory_kib: 64, iterations: 1, parallelism: 1 })
+    manager, session = bench_session
     toto = TotoRackExample.app(manager, {})
-    manager.create_account("bench", "pw")
-    session = manager.login("bench", "pw")
-    session[:k] = "v" * 32
-    manager.save_session(session)
     toto_headers = { "CONTENT_TYPE" => "application/json", "HTTP_X_TOTO_SESSION_ID" => session.id,
                      "HTTP_X_TOTO_HMAC" => TotoSession.hmac(session.key, "POST/#{BODY}") }
-    apps = { "toto" => [toto, toto_headers], "bare" => [Bare.new, { "CONTENT_TYPE" => "application/json" }] }
-    _, _, body = toto.call(env_for(toto_headers))
-    raise "in-process call failed: #{body.join}" unless JSON.parse(body.join)["result"]
+    apps = { "toto" => [toto, toto_headers], "middleware" => [middleware_app(manager), toto_headers],
+             "bare" => [Bare.new, { "CONTENT_TYPE" => "application/json" }] }
+    apps.each do |k, (app, headers)|
+      _, _, body = app.call(env_for(headers))
+      raise "in-process call of #{k} failed: #{body.join}" unless JSON.parse(body.join)["result"]
+    end
 
-    times = { "toto" => [], "bare" => [] }
+    times = KINDS.to_h { |k| [k, []] }
     (rounds + 1).times do |r|
       apps.each do |k, (app, headers)|
         times[k] << in_process_round(app, headers, n) if r.positive?
@@ -199,10 +254,11 @@ module BenchRack
     local = in_process_bench(n, rounds)
     puts "signed state.get, median of #{rounds} rounds x #{n} requests (µs per request); " \
          "load average #{File.read('/proc/loadavg').split[0, 3].join(' ')}"
-    puts format("%-40s %10s %10s %10s", "", "toto", "bare", "layer")
+    puts format("%-40s %10s %10s %10s %10s %10s", "", "toto", "middleware", "bare", "layer", "+methods")
     [["HTTP round trip (Puma, keep-alive)", wall], ["HTTP, server CPU time", server],
      ["in process (app.call), CPU time", local]].each do |label, t|
-      puts format("%-40s %10s %10s %10s", label, us(t["toto"]), us(t["bare"]), us(t["toto"] - t["bare"]))
+      puts format("%-40s %10s %10s %10s %10s %10s", label, us(t["toto"]), us(t["middleware"]), us(t["bare"]),
+                  us(t["middleware"] - t["bare"]), us(t["toto"] - t["bare"]))
     end
     return unless json
 
