@@ -8,9 +8,8 @@
 # doing the same JSON work without sessions, all three under Puma in their own
 # processes, driven over one keep-alive HTTP connection each in alternating chunks of
 # 100 requests; then the same apps called in process (no HTTP), which isolates the
-# layer. Besides the
-# round-trip time it reports the servers' CPU time per request (from /proc), which a
-# busy machine disturbs far less than wall time.
+# layer. Besides the round-trip time it reports the servers' CPU time per request
+# (from /proc), which a busy machine disturbs far less than wall time.
 #   ruby -Ilib bench_rack.rb [REQUESTS_PER_ROUND] [ROUNDS] [--json]   (defaults 2000, 7;
 #   TOTO_BENCH_QUICK=1: 500, 3; --json adds one JSON line of ns figures for bench/run.py:
 #   the medians, and every round's figures under "per_round")
@@ -99,25 +98,22 @@ module BenchRack
 
   BODY = '{"method":"state.get","parameters":{"key":"k"}}'
 
+  # Logs in through the example service's account.create, stores the state and
+  # answers signed_get's headers.
   def toto_request(http)
     create = JSON.generate("method" => "account.create", "parameters" => { "user_id" => "bench", "password" => "pw" })
     login = JSON.parse(http.post("/", create, "content-type" => "application/json").body)["result"]
     sid = login["session_id"]
     key = login["key"]
     set = JSON.generate("method" => "state.set", "parameters" => { "key" => "k", "value" => "v" * 32 })
-    headers = { "content-type" => "application/json", "x-toto-session-id" => sid,
-                "x-toto-hmac" => TotoSession.hmac(key, "POST/#{set}") }
-    http.post("/", set, headers)
-    headers = headers.merge("x-toto-hmac" => TotoSession.hmac(key, "POST/#{BODY}"))
-    res = http.post("/", BODY, headers)
-    raise "no result: #{res.body}" unless JSON.parse(res.body)["result"] == { "value" => "v" * 32 }
-    raise "bad response signature" unless TotoSession.verify(key, res["x-toto-hmac"], sid + res.body)
-
-    headers
+    http.post("/", set, "content-type" => "application/json", "x-toto-session-id" => sid,
+                        "x-toto-hmac" => TotoSession.hmac(key, "POST/#{set}"))
+    signed_get(http, sid, key)
   end
 
-  # The signed state.get headers for the middleware server's session, checked once.
-  def middleware_request(http, sid, key)
+  # The headers of a signed state.get on session `sid`, checked once (the answer and
+  # its signature).
+  def signed_get(http, sid, key)
     headers = { "content-type" => "application/json", "x-toto-session-id" => sid,
                 "x-toto-hmac" => TotoSession.hmac(key, "POST/#{BODY}") }
     res = http.post("/", BODY, headers)
@@ -171,7 +167,7 @@ module BenchRack
     KINDS.each { |kind| servers[kind] = spawn_server(kind) }
     https = servers.transform_values { |(_, port)| Net::HTTP.new("127.0.0.1", port).tap(&:start) }
     _, _, sid, key = servers["middleware"]
-    headers = { "toto" => toto_request(https["toto"]), "middleware" => middleware_request(https["middleware"], sid, key),
+    headers = { "toto" => toto_request(https["toto"]), "middleware" => signed_get(https["middleware"], sid, key),
                 "bare" => { "content-type" => "application/json" } }
     pids = servers.transform_values { |(io, _)| io.pid }
     interleaved_round(https, headers, pids, n / 4) # warm up

@@ -121,21 +121,8 @@ struct Plain<'a>(&'a Value);
 impl Serialize for Plain<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         match self.0 {
-            Value::Null => s.serialize_unit(),
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::Integer(i) => {
-                if let Ok(small) = i64::try_from(*i) {
-                    s.serialize_i64(small)
-                } else if let Ok(big) = u64::try_from(*i) {
-                    s.serialize_u64(big)
-                } else {
-                    // Below -2^63: JSON numbers this large only survive as floats.
-                    s.serialize_f64(*i as f64)
-                }
-            }
-            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
-            Value::Float(_) => s.serialize_unit(),
-            Value::Text(t) => s.serialize_str(t),
+            // Below -2^63: JSON numbers this large only survive as floats.
+            Value::Integer(i) if *i < i128::from(i64::MIN) => s.serialize_f64(*i as f64),
             Value::Bytes(b) => s.serialize_str(&STANDARD.encode(b)),
             Value::Array(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
@@ -173,6 +160,9 @@ impl Serialize for Plain<'_> {
                 }
                 map.end()
             }
+            // Null, bool, the other integers, floats (non-finite ones as null) and
+            // text: as the value serializes itself.
+            scalar => scalar.serialize(s),
         }
     }
 }

@@ -3,7 +3,7 @@ package toto
 /*
 #include <stdlib.h>
 #include <string.h>
-#include "toto_session.h"
+#include "shims.h"
 
 // The hot path's C side. Two things make a cgo call allocate, and these avoid both:
 //   - the address of a Go variable passed to C escapes to the heap: the getters write
@@ -139,8 +139,7 @@ static inline toto_go_json_result toto_go_session_get_json(uintptr_t s, const ch
 	toto_error e;
 	r.rc = toto_session_get_json(TOTO_GO_SESSION(s), key, key_len, &out, &e);
 	if (r.rc != TOTO_RESULT_OK) {
-		r.err = malloc(sizeof e);
-		if (r.err != NULL) memcpy(r.err, &e, sizeof e);
+		r.err = toto_go_error_copy(&e);
 		return r;
 	}
 	r.len = out.len;

@@ -188,12 +188,17 @@ toto_result toto_go_callback_add_property(uintptr_t ctx, const char *name, size_
     return toto_callback_add_property((toto_callback_ctx *)ctx, name, name_len, value, value_len);
 }
 
+toto_error *toto_go_error_copy(const toto_error *e) {
+    toto_error *copy = malloc(sizeof *copy);
+    if (copy != NULL) memcpy(copy, e, sizeof *e);
+    return copy;
+}
+
 static toto_go_session_out session_out(toto_result rc, toto_session *s, const toto_error *e) {
     toto_go_session_out r = {rc, s, NULL};
     if (rc != TOTO_RESULT_OK) {
         r.s = NULL;
-        r.err = malloc(sizeof *r.err);
-        if (r.err != NULL) memcpy(r.err, e, sizeof *e);
+        r.err = toto_go_error_copy(e);
     }
     return r;
 }

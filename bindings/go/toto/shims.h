@@ -43,6 +43,10 @@ toto_result toto_go_account_store_new_redis(const char *url, size_t url_len,
    in Go. */
 typedef struct { toto_result rc; toto_session *s; toto_error *err; } toto_go_session_out;
 
+/* A malloc'ed copy of a call's error details (NULL if out of memory): how a shim hands
+   them back by value; the caller frees it. */
+toto_error *toto_go_error_copy(const toto_error *e);
+
 /* toto_manager_retrieve_session and toto_manager_verify_request answering by value.
    While they run, the Go cache callbacks they reach on this thread are told when the
    id they get is the caller's own (the Go string's bytes: see callbacks.go).
