@@ -28,6 +28,9 @@ func TestResultsAreTheOnlyAllocation(t *testing.T) {
 	allocs(t, "IsDirty", 0, func() { _ = s.IsDirty() })
 	answer := []byte(`{"result":1}`)
 	allocs(t, "SignResponse", 1, func() { _ = must(s.SignResponse(answer)) })
+	// the signing calls allocate their string only
+	allocs(t, "HMAC", 1, func() { _ = must(s.HMAC(answer)) })
+	allocs(t, "SignRequest", 1, func() { _ = must(s.SignRequest("POST", "/", answer)) })
 	allocs(t, "UserID", 1, func() { _ = s.UserID() })
 	for _, kind := range []string{"memory", "go renewing cache"} {
 		var m *Manager

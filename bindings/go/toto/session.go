@@ -10,8 +10,8 @@ static inline void toto_go_session_free(uintptr_t s) { toto_session_free((toto_s
 
 typedef struct { toto_result rc; bool v; } toto_go_dirty_result;
 
-// toto_session_sign_response with the mac returned by value (a Go buffer passed to C
-// would move to the heap: one allocation per response).
+// The signing calls with the mac returned by value (a Go buffer passed to C would move
+// to the heap: one allocation per signature besides the string).
 typedef struct { toto_result rc; char mac[TOTO_MAC_BUFFER_LEN]; } toto_go_mac_result;
 
 static inline toto_go_mac_result toto_go_session_sign_response(uintptr_t s, const uint8_t *body,
@@ -20,6 +20,25 @@ static inline toto_go_mac_result toto_go_session_sign_response(uintptr_t s, cons
 	r.mac[0] = 0;
 	r.rc = toto_session_sign_response((const toto_session *)s, body, body_len, r.mac,
 	                                  TOTO_MAC_BUFFER_LEN);
+	return r;
+}
+
+static inline toto_go_mac_result toto_go_session_hmac(uintptr_t s, const uint8_t *message,
+                                                      size_t message_len) {
+	toto_go_mac_result r;
+	r.mac[0] = 0;
+	r.rc = toto_session_hmac((const toto_session *)s, message, message_len, r.mac, TOTO_MAC_BUFFER_LEN);
+	return r;
+}
+
+static inline toto_go_mac_result toto_go_session_sign_request(uintptr_t s, const char *method,
+                                                              size_t method_len, const char *uri,
+                                                              size_t uri_len, const uint8_t *body,
+                                                              size_t body_len) {
+	toto_go_mac_result r;
+	r.mac[0] = 0;
+	r.rc = toto_session_sign_request((const toto_session *)s, method, method_len, uri, uri_len, body,
+	                                 body_len, r.mac, TOTO_MAC_BUFFER_LEN);
 	return r;
 }
 
@@ -351,26 +370,25 @@ func (s *Session) MarkClean() error {
 	return check(C.toto_session_mark_clean(p), nil)
 }
 
-// mac runs a signing call that writes a MAC into a caller buffer.
-func (s *Session) mac(sign func(p *C.toto_session, out *C.char) C.toto_result) (string, error) {
-	p, err := s.lock()
-	if err != nil {
-		return "", err
+// macResult is a by-value signing shim's answer as Go's (string, error); the session's
+// lock is released by the caller.
+func macResult(r C.toto_go_mac_result) (string, error) {
+	if r.rc != C.TOTO_RESULT_OK {
+		return "", rcErr(r.rc)
 	}
-	defer s.unlock()
-	var buf [C.TOTO_MAC_BUFFER_LEN]C.char
-	if err := check(sign(p, &buf[0]), nil); err != nil {
-		return "", err
-	}
-	return cString(buf[:]), nil
+	return cString(r.mac[:]), nil
 }
 
 // HMAC is Toto's session.hmac(message): base64(HMAC-SHA1(key, message)).
 // ErrInvalidHMAC when the session has no key.
 func (s *Session) HMAC(message []byte) (string, error) {
-	return s.mac(func(p *C.toto_session, out *C.char) C.toto_result {
-		return C.toto_session_hmac(p, cbytes(message), clen(message), out, C.TOTO_MAC_BUFFER_LEN)
-	})
+	p := s.acquire()
+	if p == nil {
+		return "", ErrClosed
+	}
+	r := C.toto_go_session_hmac(handle(p), cbytes(message), clen(message))
+	s.mu.Unlock()
+	return macResult(r)
 }
 
 // Verify is Toto's session.verify(mac, message), in constant time: nil or
@@ -387,10 +405,14 @@ func (s *Session) Verify(mac string, message []byte) error {
 // SignRequest signs a request as Toto's clients do: base64(HMAC-SHA1(key, METHOD + URI
 // + BODY)), URI being the raw path with its query string.
 func (s *Session) SignRequest(method, uri string, body []byte) (string, error) {
-	return s.mac(func(p *C.toto_session, out *C.char) C.toto_result {
-		return C.toto_session_sign_request(p, cstr(method), clen(method), cstr(uri), clen(uri),
-			cbytes(body), clen(body), out, C.TOTO_MAC_BUFFER_LEN)
-	})
+	p := s.acquire()
+	if p == nil {
+		return "", ErrClosed
+	}
+	r := C.toto_go_session_sign_request(handle(p), cstr(method), clen(method), cstr(uri), clen(uri),
+		cbytes(body), clen(body))
+	s.mu.Unlock()
+	return macResult(r)
 }
 
 // VerifyRequest checks a request's x-toto-hmac header in constant time.
@@ -414,10 +436,7 @@ func (s *Session) SignResponse(body []byte) (string, error) {
 	}
 	r := C.toto_go_session_sign_response(handle(p), cbytes(body), clen(body))
 	s.mu.Unlock()
-	if r.rc != C.TOTO_RESULT_OK {
-		return "", rcErr(r.rc)
-	}
-	return cString(r.mac[:]), nil
+	return macResult(r)
 }
 
 // VerifyResponse checks a response's x-toto-hmac (a Toto client's check; Toto reports
