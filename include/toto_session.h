@@ -1724,6 +1724,31 @@ toto_result toto_manager_session_account(const struct toto_manager *manager_,
                                          struct toto_account **out);
 
 /**
+ * The end of a request in one call, as an HTTP layer finishes it: saves `session` when
+ * it changed (as toto_manager_save_session: an unchanged session is not written), then
+ * writes its response x-toto-hmac for `body` (as toto_session_sign_response) with a NUL
+ * into `mac_out`, or an empty string when the session has no key (the answer goes
+ * unsigned). Two calls in one for the per-request path of bindings, where each call
+ * across the boundary costs.
+ *
+ * Ownership: inputs borrowed for the call; `mac_out` is the caller's buffer of
+ * `mac_capacity` bytes, at least TOTO_MAC_BUFFER_LEN (checked before anything is
+ * saved).
+ * Thread safety: the manager from any thread; the session one thread at a time.
+ * Errors: those of toto_manager_save_session (then nothing is signed and `mac_out`
+ * holds an empty string), TOTO_RESULT_INVALID_ARGUMENT (`mac_capacity` under
+ * TOTO_MAC_BUFFER_LEN), TOTO_RESULT_TOO_LARGE (`body` over TOTO_MAX_MESSAGE_LEN),
+ * TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+ */
+toto_result toto_manager_finish_response(const struct toto_manager *manager_,
+                                         struct toto_session *session,
+                                         const uint8_t *body,
+                                         size_t body_len,
+                                         char *mac_out,
+                                         size_t mac_capacity,
+                                         struct toto_error *error);
+
+/**
  * Checks a Toto request in one call: retrieves session `session_id` (the
  * x-toto-session-id header) with the renewal rule applied, as Toto's handler does (one
  * cache operation), then verifies `mac` (the x-toto-hmac header) over METHOD + URI +

@@ -1434,6 +1434,19 @@ class Manager : public detail::Handle<toto_manager, toto_manager_free> {
                       err);
         return Session(s);
     }
+
+    /// The end of a request in one call: saves `session` if it changed (as
+    /// save_session), then returns the response x-toto-hmac for `body`, or "" when the
+    /// session has no key (the answer goes unsigned).
+    /// Throws: save_session's errors (nothing signed then), TOTO_RESULT_TOO_LARGE.
+    std::string finish_response(Session &session, ByteView body) const {
+        char out[TOTO_MAC_BUFFER_LEN];
+        toto_error err{};
+        detail::check(toto_manager_finish_response(raw_, session.capi(), body.data(), body.size(), out,
+                                                   sizeof out, &err),
+                      err);
+        return out;
+    }
 };
 
 // ---- free functions --------------------------------------------------------------

@@ -275,6 +275,40 @@ fn save_writes_only_dirty_sessions_and_refresh_reloads() {
 }
 
 #[test]
+fn finish_response_saves_a_changed_session_then_signs() {
+    let f = fixture(fast_config());
+    let body = br#"{"result":1}"#;
+    let mut s = f.manager.create_session("u", true).unwrap();
+    let want = s.sign_response(body).unwrap();
+    assert_eq!(
+        f.manager.finish_response(&mut s, body).unwrap(),
+        Some(want.clone())
+    );
+    s.set("n", Value::from(7i64)).unwrap();
+    assert_eq!(f.manager.finish_response(&mut s, body).unwrap(), Some(want));
+    assert!(!s.is_dirty(), "saved");
+    let stored = f.manager.retrieve_session(s.id()).unwrap().unwrap();
+    assert_eq!(stored.get("n"), Some(&Value::from(7i64)));
+
+    let mut plain = f.manager.create_session("u", false).unwrap();
+    plain.set("n", Value::from(1i64)).unwrap();
+    assert_eq!(
+        f.manager.finish_response(&mut plain, body).unwrap(),
+        None,
+        "no key: unsigned"
+    );
+    assert!(!plain.is_dirty(), "saved all the same");
+
+    f.manager.remove_session(s.id()).unwrap();
+    s.set("n", Value::from(8i64)).unwrap();
+    assert_eq!(
+        f.manager.finish_response(&mut s, body),
+        Err(Error::Revoked),
+        "a failed save signs nothing"
+    );
+}
+
+#[test]
 fn rotation_moves_the_session_and_kills_the_old_id() {
     let f = fixture(fast_config());
     let mut s = f.manager.create_session("u", true).unwrap();

@@ -341,6 +341,18 @@ impl Manager {
         Ok(true)
     }
 
+    /// The end of a request, as an HTTP layer finishes it: saves the session when it
+    /// changed ([`Manager::save_session`]), then signs the response body
+    /// ([`Session::sign_response`]). `None` when the session has no key (the answer goes
+    /// unsigned); when the save fails nothing is signed.
+    pub fn finish_response(&self, session: &mut Session, body: &[u8]) -> Result<Option<String>> {
+        self.save_session(session)?;
+        if session.key().is_none() {
+            return Ok(None);
+        }
+        session.sign_response(body).map(Some)
+    }
+
     /// Retrieves session `id`, applies `change` and saves it; on [`Error::Conflict`]
     /// does it all again, up to `attempts` times in all (at least once). The change must
     /// be safe to run more than once (it sees fresh state each time). Returns the

@@ -4,6 +4,7 @@
 //! The session and account handles it returns follow their own rules (one thread at a
 //! time each).
 
+use std::borrow::Cow;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
@@ -17,12 +18,13 @@ use crate::ffi::account::TotoAccount;
 use crate::ffi::account_store::{store_ref, TotoAccountStore};
 use crate::ffi::args;
 use crate::ffi::args::session_id_arg;
-use crate::ffi::boundary::{run, run_plain, FfiResult, TotoError};
+use crate::ffi::boundary::{run, run_plain, Failure, FfiResult, TotoError};
 use crate::ffi::cache::{cache_ref, TotoCache};
 use crate::ffi::clock::CClock;
 use crate::ffi::handle::{self, handle};
 use crate::ffi::result::TotoResult;
 use crate::ffi::session::{session_mut, session_ref, TotoSession};
+use crate::ffi::sign::TOTO_MAC_BUFFER_LEN;
 
 /// The options version this header describes: 4 (version 1 ends before
 /// `save_policy`, version 2 before `max_sessions_per_user`, version 3 before
@@ -615,6 +617,49 @@ pub extern "C" fn toto_manager_session_account(
         let out = args::out(out, "out")?;
         let account = manager(manager_)?.session_account(session_ref(session)?)?;
         args::write(out, TotoAccount::boxed(account));
+        Ok(())
+    })
+}
+
+/// The end of a request in one call, as an HTTP layer finishes it: saves `session` when
+/// it changed (as toto_manager_save_session: an unchanged session is not written), then
+/// writes its response x-toto-hmac for `body` (as toto_session_sign_response) with a NUL
+/// into `mac_out`, or an empty string when the session has no key (the answer goes
+/// unsigned). Two calls in one for the per-request path of bindings, where each call
+/// across the boundary costs.
+///
+/// Ownership: inputs borrowed for the call; `mac_out` is the caller's buffer of
+/// `mac_capacity` bytes, at least TOTO_MAC_BUFFER_LEN (checked before anything is
+/// saved).
+/// Thread safety: the manager from any thread; the session one thread at a time.
+/// Errors: those of toto_manager_save_session (then nothing is signed and `mac_out`
+/// holds an empty string), TOTO_RESULT_INVALID_ARGUMENT (`mac_capacity` under
+/// TOTO_MAC_BUFFER_LEN), TOTO_RESULT_TOO_LARGE (`body` over TOTO_MAX_MESSAGE_LEN),
+/// TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
+#[no_mangle]
+pub extern "C" fn toto_manager_finish_response(
+    manager_: *const TotoManager,
+    session: *mut TotoSession,
+    body: *const u8,
+    body_len: usize,
+    mac_out: *mut c_char,
+    mac_capacity: usize,
+    error: *mut TotoError,
+) -> TotoResult {
+    run(error, || {
+        let m = manager(manager_)?;
+        let s = session_mut(session)?;
+        let body = args::bytes(body, body_len, "body", MAX_MESSAGE_LEN)?;
+        args::write_c_string(mac_out, mac_capacity, "")?;
+        if mac_capacity < TOTO_MAC_BUFFER_LEN {
+            return Err(Failure::Code(
+                TotoResult::InvalidArgument,
+                Cow::Borrowed("mac_out needs TOTO_MAC_BUFFER_LEN bytes"),
+            ));
+        }
+        if let Some(mac) = m.finish_response(s, body)? {
+            args::write_c_string(mac_out, mac_capacity, &mac)?;
+        }
         Ok(())
     })
 }

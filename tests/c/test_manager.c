@@ -1129,6 +1129,80 @@ static void test_verify_request(void) {
     world_free(&w);
 }
 
+/* toto_manager_finish_response: saves a changed session (only a changed one), then
+ * signs; "" for a keyless session; a failed save signs nothing; a short buffer is refused
+ * before anything is saved. */
+static void test_finish_response(void) {
+    world w;
+    g_now = 1000000.0;
+    if (!world_new(&w, 1000, 0, 0, 0)) {
+        world_free(&w);
+        return;
+    }
+    toto_error err = {0};
+    toto_session *s = create(&w, "rory", true);
+    toto_session *plain = create(&w, "rory", false);
+    if (!s || !plain) {
+        toto_session_free(s);
+        toto_session_free(plain);
+        world_free(&w);
+        return;
+    }
+    const char *body = "{\"result\":1}";
+    char mac[TOTO_MAC_BUFFER_LEN], want[TOTO_MAC_BUFFER_LEN];
+    CHECK_RC(toto_session_sign_response(s, BYTES(body), want, sizeof want), TOTO_RESULT_OK);
+    /* unchanged: signed, nothing written */
+    CHECK_RC(toto_manager_finish_response(w.m, s, BYTES(body), mac, sizeof mac, &err),
+             TOTO_RESULT_OK);
+    CHECK(strcmp(mac, want) == 0);
+    /* changed: saved, then signed */
+    CHECK_RC(toto_session_set_i64(s, STR("n"), 7), TOTO_RESULT_OK);
+    CHECK_RC(toto_manager_finish_response(w.m, s, BYTES(body), mac, sizeof mac, &err),
+             TOTO_RESULT_OK);
+    CHECK(strcmp(mac, want) == 0);
+    bool dirty = true;
+    CHECK_RC(toto_session_is_dirty(s, &dirty), TOTO_RESULT_OK);
+    CHECK(!dirty);
+    char id[64];
+    session_id_copy(s, id, sizeof id);
+    toto_session *held = NULL;
+    if (CHECK_RC(toto_cache_load_session(w.cache, STR(id), &held, NULL), TOTO_RESULT_OK)) {
+        int64_t n = 0;
+        CHECK_RC(toto_session_get_i64(held, STR("n"), &n), TOTO_RESULT_OK);
+        CHECK(n == 7);
+        toto_session_free(held);
+    }
+    /* no key: saved, answered unsigned ("") */
+    CHECK_RC(toto_session_set_i64(plain, STR("n"), 1), TOTO_RESULT_OK);
+    memcpy(mac, "junk", 5);
+    CHECK_RC(toto_manager_finish_response(w.m, plain, BYTES(body), mac, sizeof mac, &err),
+             TOTO_RESULT_OK);
+    CHECK(mac[0] == 0);
+    CHECK_RC(toto_session_is_dirty(plain, &dirty), TOTO_RESULT_OK);
+    CHECK(!dirty);
+    /* a failed save (the session was removed meanwhile) signs nothing */
+    CHECK_RC(toto_manager_remove_session(w.m, STR(id), &err), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_set_i64(s, STR("n"), 8), TOTO_RESULT_OK);
+    memcpy(mac, "junk", 5);
+    CHECK_RC(toto_manager_finish_response(w.m, s, BYTES(body), mac, sizeof mac, &err),
+             TOTO_RESULT_SESSION_REVOKED);
+    CHECK_ERR(err, TOTO_RESULT_SESSION_REVOKED);
+    CHECK(mac[0] == 0);
+    /* a buffer too short: refused before the save */
+    CHECK_RC(toto_manager_finish_response(w.m, plain, BYTES(body), mac, TOTO_MAC_BUFFER_LEN - 1,
+                                          &err),
+             TOTO_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(toto_manager_finish_response(w.m, plain, BYTES(body), NULL, sizeof mac, &err),
+             TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_manager_finish_response(NULL, plain, BYTES(body), mac, sizeof mac, &err),
+             TOTO_RESULT_NULL_ARGUMENT);
+    CHECK_RC(toto_manager_finish_response(w.m, NULL, BYTES(body), mac, sizeof mac, &err),
+             TOTO_RESULT_NULL_ARGUMENT);
+    toto_session_free(s);
+    toto_session_free(plain);
+    world_free(&w);
+}
+
 /*
  * User ids are limited to TOTO_MAX_USER_ID_LEN bytes as given; lowercasing "İ" (2 bytes)
  * gives "i̇" (3 bytes). An id the library accepts for an account must also work for
@@ -1243,6 +1317,7 @@ int main(void) {
     RUN(test_generate_password);
     RUN(test_session_account);
     RUN(test_verify_request);
+    RUN(test_finish_response);
     RUN(test_long_unicode_user_id);
     RUN(test_concurrent_use);
     return finish();

@@ -356,6 +356,14 @@ void manager_flow(const toto::Manager &m) {
     m.refresh_session(s);
     CHECK(s.get_bool("seen") == std::optional<bool>(true));
 
+    // The end of a request: a change saved and the answer signed in one call.
+    toto::Session f = m.verify_request(id, mac, "POST", "/api?x=1", body);
+    f.set_i64("visits", 8);
+    CHECK(m.finish_response(f, "{}") == f.sign_response("{}"));
+    CHECK(!f.dirty());
+    CHECK(m.retrieve_session(id).get_i64("visits") == std::optional<int64_t>(8));
+    m.refresh_session(s); // s is behind that save (rotation below saves it first)
+
     // The account behind the session.
     toto::Account a = m.session_account(s);
     CHECK(a.user_id() == "alice");

@@ -191,6 +191,28 @@ class ManagerTest < Minitest::Test
     assert_equal true, @manager.retrieve_session(s.id)[:seen]
   end
 
+  def test_finish_response
+    plain = TotoSession::Manager.new # built-in backends: the call that holds the GVL
+    [@manager, plain].each do |m|
+      body = '{"result":1}'
+      s = m.create_session("ivy", key: true)
+      assert_equal s.sign_response(body), m.finish_response(s, body), "unchanged: signed"
+      s[:n] = 7
+      assert_equal s.sign_response(body), m.finish_response(s, body), "changed: saved, signed"
+      refute s.dirty?
+      assert_equal 7, m.retrieve_session(s.id)[:n]
+      keyless = m.create_session("ivy")
+      keyless[:n] = 1
+      assert_nil m.finish_response(keyless, body), "no key: unsigned"
+      refute keyless.dirty?, "saved all the same"
+      m.remove_session(s.id)
+      s[:n] = 8
+      assert_raises(TotoSession::SessionRevoked) { m.finish_response(s, body) }
+      s.close
+      assert_raises(TotoSession::ClosedError) { m.finish_response(s, body) }
+    end
+  end
+
   def test_renew_granularity
     assert_raises(TotoSession::InvalidArgument) { fast_manager(renew_granularity: 1.5) }
     m = fast_manager(cache: TotoSession::Cache.memory(clock: @clock), clock: @clock, renew_granularity: 0)

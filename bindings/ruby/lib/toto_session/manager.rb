@@ -267,12 +267,15 @@ module TotoSession
     # yields it, saves it if changed and closes it. Raises InvalidSessionId (1007) or
     # InvalidHMAC (1008).
     def verify_request(session_id, mac, method, uri, body = "", &block)
-      sid = String(session_id)
-      mac = String(mac)
-      method = String(method)
-      uri = String(uri)
       body = body.nil? ? "" : String(body)
-      # the hot path of an HTTP layer: written out as #retrieve is (no block per call)
+      session = verify_strings(String(session_id), String(mac), String(method), String(uri), body)
+      block ? scoped_saving(session, &block) : session
+    end
+
+    # @api private: verify_request for five Strings (what an HTTP layer has), the
+    # session returned. The hot path of an HTTP layer: written out as #retrieve is (no
+    # block per call).
+    def verify_strings(sid, mac, method, uri, body)
       p = @ptr || to_ptr
       s = Scratch.current
       owner = SessionPointer.fresh
@@ -285,8 +288,28 @@ module TotoSession
                                                     uri, uri.bytesize, body, body.bytesize, owner.out, s.err)
                end
              end
-      session = code == 0 ? Session.adopt(owner) : Session.failed(code, s)
-      block ? scoped_saving(session, &block) : session
+      code == 0 ? Session.adopt(owner) : Session.failed(code, s)
+    end
+
+    # The end of a request in one call: saves `session` if it changed (as
+    # #save_session), then answers the response x-toto-hmac for `body` (as
+    # Session#sign_response), or nil when the session has no key. When the save raises,
+    # nothing is signed.
+    def finish_response(session, body)
+      body = String(body)
+      sp = session.to_ptr
+      p = @ptr || to_ptr
+      s = Scratch.current
+      code = if @gvl && body.bytesize <= GVL_BODY_LIMIT
+               Native.toto_manager_finish_response_gvl(p, sp, body, body.bytesize, s.buf, Scratch::BUF_LEN, s.err)
+             else
+               Callbacks.shielded(@shield) do
+                 Native.toto_manager_finish_response(p, sp, body, body.bytesize, s.buf, Scratch::BUF_LEN, s.err)
+               end
+             end
+      Errors.raise_for(code, s) unless code.zero?
+      mac = s.buf_string
+      mac.empty? ? nil : mac
     end
 
     # As verify_request, without making a session handle: true, or raises.

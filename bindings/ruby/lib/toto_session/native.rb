@@ -416,5 +416,9 @@ module TotoSession
     attach_function :toto_manager_verify_request_gvl, :toto_manager_verify_request,
                     %i[pointer buffer_in size_t buffer_in size_t buffer_in size_t buffer_in size_t
                        buffer_in size_t session_out pointer], :uint32
+    attach_function :toto_manager_finish_response,
+                    %i[pointer session_handle buffer_in size_t pointer size_t pointer], :uint32, B
+    attach_function :toto_manager_finish_response_gvl, :toto_manager_finish_response,
+                    %i[pointer session_handle buffer_in size_t pointer size_t pointer], :uint32
   end
 end
