@@ -142,6 +142,7 @@ module TotoSession
         @cookie_same_site = cookie_same_site&.to_s
         @max_body_bytes = Integer(max_body_bytes)
         @allow_origin = allow_origin.is_a?(Array) ? allow_origin.map(&:to_s).freeze : allow_origin&.to_s
+        @cors_origin = @allow_origin if @allow_origin.is_a?(String)
       end
 
       # Whether sessions made for this service get an HMAC key (login, anonymous).
@@ -149,6 +150,12 @@ module TotoSession
         @hmac != :off
       end
 
+      # Written for what over HTTP costs (a profile of the server under load, and the
+      # layer timed between bursts of other work, as a server runs it): each Ruby call
+      # the layer makes costs several times its price in a loop, the server's caches being
+      # cold between requests, so the usual request (the id in the header, its mac
+      # checked in one library call, a session left unchanged, the app's one-String
+      # body) takes as few calls as it can and the rare cases go to methods of their own.
       def call(env)
         method = env["REQUEST_METHOD"]
         return preflight(env) if method == "OPTIONS" && @allow_origin
@@ -173,7 +180,9 @@ module TotoSession
         env["rack.errors"]&.puts("toto_session: #{e.class}: #{e.message}")
         [200, cors({ "content-type" => JSON_TYPE }, env), [Rack.response_json(error: Rack.error_object(e))]]
       ensure
-        close_sessions(env, session)
+        session&.close
+        current = env[SESSION]
+        current.close if current && !current.equal?(session)
       end
 
       # Toto's request URI: the raw path with its query string.
@@ -199,9 +208,51 @@ module TotoSession
 
       private
 
-      def session_id(env)
+      NO_SESSION = [nil, nil].freeze
+      # What an unknown, expired or malformed id raises: no session, as in Toto.
+      NO_SUCH_SESSION = [TotoSession::InvalidSessionId, TotoSession::InvalidArgument, TotoSession::InvalidUtf8,
+                         TotoSession::TooLarge].freeze
+      INVALID_HMAC = { "code" => ERROR_INVALID_HMAC, "value" => "Invalid HMAC" }.freeze
+      private_constant :NO_SESSION, :NO_SUCH_SESSION, :INVALID_HMAC
+
+      # [session or nil, refusal (an error object) or nil]
+      def load(env, method, body)
         id = env["HTTP_X_TOTO_SESSION_ID"]
-        return id unless id.nil? || id.empty?
+        id = cookie_session_id(env) if id.nil? || id.empty?
+        return NO_SESSION if id.nil? || id.empty?
+        return [@manager.retrieve_session(id), nil] if @hmac == :off
+
+        mac = env["HTTP_X_TOTO_HMAC"]
+        return unverified(id, nil) if mac.nil? || mac.empty?
+
+        uri = env["REQUEST_URI"]
+        uri = Middleware.request_uri(env) unless uri&.start_with?("/")
+        [@manager.verify_strings(id, mac, method, uri, body), nil]
+      rescue TotoSession::InvalidHMAC
+        unverified(id, mac)
+      rescue *NO_SUCH_SESSION
+        NO_SESSION
+      end
+
+      # A request without a mac (`mac` nil), or whose mac was wrong: is there a
+      # session, does it need a mac?
+      def unverified(id, mac)
+        if @hmac == :if_key
+          session = @manager.retrieve_session(id)
+          return [session, nil] if session.nil? || session.key.nil?
+        else
+          # Read without renewing: a request without a mac does not extend the session.
+          # (One with a wrong mac was renewed by verify_request, which, like Toto's
+          # retrieve-then-verify, renews before it checks.)
+          session = @manager.cache.load_session(id)
+          return NO_SESSION if session.nil?
+        end
+        [session, INVALID_HMAC]
+      rescue *NO_SUCH_SESSION
+        NO_SESSION
+      end
+
+      def cookie_session_id(env)
         return nil unless @cookies
 
         cookie = env["HTTP_COOKIE"]
@@ -211,93 +262,57 @@ module TotoSession
         id.is_a?(Array) ? id.first : id
       end
 
-      # [session or nil, refusal (an error object) or nil]
-      def load(env, method, body)
-        id = session_id(env)
-        return [nil, nil] if id.nil? || id.empty?
-        return [@manager.retrieve_session(id), nil] if @hmac == :off
+      def finish(env, status, headers, out)
+        headers = headers.dup if headers.frozen?
+        session = env[SESSION]
+        if session
+          removed = env[REMOVED]
+          open = session.ptr
+          # (signed below saves and signs in one call)
+          @manager.save_session(session) if open && !removed && @hmac == :off && session.dirty?
+          cookie(headers, session, removed) if @cookies
+        end
+        if @cors_origin # one origin (or "*"): two fixed headers
+          headers["access-control-allow-origin"] = @cors_origin
+          headers["access-control-expose-headers"] = "x-toto-hmac"
+        elsif @allow_origin
+          cors(headers, env)
+        end
+        out = signed(headers, session, removed, out) if open && @hmac != :off
+        return [status, headers, out] unless env["REQUEST_METHOD"] == "HEAD"
 
-        mac = env["HTTP_X_TOTO_HMAC"]
-        unless mac.nil? || mac.empty?
-          begin
-            return [@manager.verify_request(id, mac, method, Middleware.request_uri(env), body), nil]
-          rescue TotoSession::InvalidSessionId
-            return [nil, nil]
-          rescue TotoSession::InvalidHMAC
-            nil # below: is there a session, does it need a mac?
-          end
-        end
-        if @hmac == :if_key
-          session = @manager.retrieve_session(id)
-          return [session, nil] if session.nil? || session.key.nil?
-        else
-          # Read without renewing: a request without a mac does not extend the session.
-          # (One with a wrong mac was renewed by verify_request, which, like Toto's
-          # retrieve-then-verify, renews before it checks.)
-          session = @manager.cache.load_session(id)
-          return [nil, nil] if session.nil?
-        end
-        [session, { "code" => ERROR_INVALID_HMAC, "value" => "Invalid HMAC" }]
-      rescue TotoSession::InvalidSessionId, TotoSession::InvalidArgument, TotoSession::InvalidUtf8,
-             TotoSession::TooLarge
-        [nil, nil] # a malformed id names no session
+        out.close if out.respond_to?(:close)
+        [status, headers, []]
       end
 
-      def finish(env, status, headers, out)
-        headers = headers.frozen? ? headers.dup : headers
-        session = env[SESSION]
-        removed = env[REMOVED]
-        @manager.save_session(session) if session && !removed && !session.closed? && session.dirty?
-        cookie(headers, session, removed) if @cookies && session
-        cors(headers, env) if @allow_origin
-        if session && @hmac != :off && !session.closed?
-          data = body_bytes(out)
-          mac = sign(session, data)
-          if mac
-            headers["x-toto-hmac"] = mac
-            headers["content-length"] = data.bytesize.to_s unless headers.key?("content-length") || headers.key?("Content-Length")
-          end
-          out = [data] unless out.is_a?(Array) && out.size == 1 && out[0].equal?(data)
-        end
-        if env["REQUEST_METHOD"] == "HEAD"
+      # The body as a one-String Array (the app's own when it is one), signed: x-toto-hmac
+      # = base64(HMAC-SHA1(key, SESSION_ID + BODY)) and its content-length when the
+      # session has a key, the session saved first if it changed (one library call,
+      # Manager#finish_response) unless it was removed.
+      def signed(headers, session, removed, out)
+        if out.is_a?(Array) && out.size == 1 && (data = out[0]).is_a?(String)
+          body = out
+        else
+          data = +"".b
+          out.each { |chunk| data << chunk.b }
           out.close if out.respond_to?(:close)
-          out = []
+          body = [data]
         end
-        [status, headers, out]
+        mac = if removed
+                session.key && session.sign_response(data)
+              else
+                @manager.finish_response(session, data)
+              end
+        if mac
+          headers["x-toto-hmac"] = mac
+          headers["content-length"] = data.bytesize.to_s unless headers.key?("content-length") || headers.key?("Content-Length")
+        end
+        body
       end
 
       def too_large(env)
         error = { "code" => ERROR_SERVER, "value" => "Request body too large" }
         [413, cors({ "content-type" => JSON_TYPE }, env), [Rack.response_json(error: error)]]
-      end
-
-      # The whole body as one String (an app's one-String Array as it is).
-      def body_bytes(out)
-        if out.is_a?(Array) && out.size == 1 && out[0].is_a?(String)
-          data = out[0]
-        else
-          data = +"".b
-          out.each { |chunk| data << chunk.b }
-        end
-        out.close if out.respond_to?(:close)
-        data
-      end
-
-      # base64(HMAC-SHA1(key, SESSION_ID + BODY)) in one library call; nil when the
-      # session has no key.
-      def sign(session, data)
-        s = Scratch.current
-        code = Native.toto_session_sign_response(session.to_ptr, data, data.bytesize, s.buf, Scratch::BUF_LEN)
-        return nil if code == ERROR_INVALID_HMAC
-
-        Errors.raise_for(code) unless code.zero?
-        s.buf_string
-      end
-
-      def close_sessions(env, session)
-        session&.close
-        current = env[SESSION]
-        current.close if current && !current.equal?(session)
       end
 
       # Toto's cookie: toto-session-id, expires_days = ceil(ttl / 86400) days from now.

@@ -239,6 +239,11 @@ module TotoSession
       s.view(Encoding::UTF_8)
     end
 
+    # @api private: the handle's address (what Native takes), nil once closed. An
+    # attribute reader, the cheapest call Ruby makes: for an HTTP layer's per-request
+    # checks.
+    attr_reader :ptr
+
     # Whether the session changed since it was created, imported, loaded or saved.
     def dirty?
       s = Scratch.current
