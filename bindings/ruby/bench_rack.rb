@@ -5,10 +5,10 @@
 # bare app's JSON work with the value read from the session ("middleware": the layer
 # the goal is about, as Go's middleware row), and through Middleware + Methods (the
 # example service: Toto's method protocol on top, "toto"), against a bare Rack app
-# doing the same JSON work without sessions, all three under Puma in their own
-# processes, driven over one keep-alive HTTP connection each in alternating chunks of
-# 100 requests; then the same apps called in process (no HTTP), which isolates the
-# layer. Besides the round-trip time it reports the servers' CPU time per request
+# doing the same JSON work without sessions, all three under Puma, each in three
+# server processes of its own (see PROCESSES), driven over one keep-alive HTTP
+# connection each in chunks of 100 requests taken in turns in a random order; then the
+# same apps called in process (no HTTP), which isolates the layer. Besides the round-trip time it reports the servers' CPU time per request
 # (from /proc), which a busy machine disturbs far less than wall time.
 #   ruby -Ilib bench_rack.rb [REQUESTS_PER_ROUND] [ROUNDS] [--json]   (defaults 2000, 7;
 #   TOTO_BENCH_QUICK=1: 500, 3; --json adds one JSON line of ns figures for bench/run.py:
@@ -130,7 +130,7 @@ module BenchRack
     Dir["/proc/#{pid}/task/*/schedstat"].sum { |f| File.read(f).split[0].to_i rescue 0 } / 1e9
   end
 
-  # [wall seconds, server CPU seconds] per request over `n` requests.
+  # [wall seconds, server CPU seconds] spent on `n` requests.
   def round(http, headers, n, pid)
     c = cpu(pid)
     t = Process.clock_gettime(Process::CLOCK_MONOTONIC)
@@ -138,21 +138,25 @@ module BenchRack
     [Process.clock_gettime(Process::CLOCK_MONOTONIC) - t, cpu(pid) - c]
   end
 
-  # One round: `n` requests to each side in alternating chunks of CHUNK, so both sides
-  # see the same moments of a shared machine; [side => [wall, cpu] per request].
+  # One round: `n` requests to each side in chunks of CHUNK, every side's server
+  # processes taking turns in a new random order each turn, so all see the same moments
+  # of a shared machine and none is always first after another; [side => [wall, cpu] per
+  # request], each side's figure over all its processes.
   CHUNK = 100
 
-  def interleaved_round(https, headers, pids, n)
-    sums = KINDS.to_h { |k| [k, [0.0, 0.0]] }
-    (n / CHUNK).times do
-      KINDS.each do |k|
-        wall, cpu = round(https[k], headers[k], CHUNK, pids[k])
-        sums[k][0] += wall
-        sums[k][1] += cpu
+  def interleaved_round(servers, n)
+    sums = KINDS.to_h { |k| [k, [0.0, 0.0, 0]] }
+    turns = servers.flat_map { |k, list| list.map { |server| [k, server] } }
+    [n / (CHUNK * PROCESSES), 1].max.times do
+      turns.shuffle.each do |k, server|
+        wall, cpu = round(server[:http], server[:headers], CHUNK, server[:pid])
+        sum = sums[k]
+        sum[0] += wall
+        sum[1] += cpu
+        sum[2] += CHUNK
       end
     end
-    count = n / CHUNK * CHUNK
-    sums.transform_values { |(wall, cpu)| [wall / count, cpu / count] }
+    sums.transform_values { |(wall, cpu, count)| [wall / count, cpu / count] }
   end
 
   def median(values)
@@ -162,34 +166,48 @@ module BenchRack
 
   def us(seconds) = format("%.1f", seconds * 1e6)
 
+  # Server processes per side: two processes of the same code differ by several us per
+  # request (where their heaps and code happen to lie), as much as the layer's own
+  # changes; each side's figure is over PROCESSES of them so that no one process decides
+  # a ratio. TOTO_BENCH_RACK_PROCESSES overrides.
+  PROCESSES = Integer(ENV["TOTO_BENCH_RACK_PROCESSES"] || 3)
+
   def http_bench(n, rounds)
-    servers = {}
-    KINDS.each { |kind| servers[kind] = spawn_server(kind) }
-    https = servers.transform_values { |(_, port)| Net::HTTP.new("127.0.0.1", port).tap(&:start) }
-    _, _, sid, key = servers["middleware"]
-    headers = { "toto" => toto_request(https["toto"]), "middleware" => signed_get(https["middleware"], sid, key),
-                "bare" => { "content-type" => "application/json" } }
-    pids = servers.transform_values { |(io, _)| io.pid }
-    interleaved_round(https, headers, pids, n / 4) # warm up
+    servers = KINDS.to_h { |kind| [kind, []] }
+    KINDS.each do |kind|
+      PROCESSES.times do
+        io, port, sid, key = spawn_server(kind)
+        http = Net::HTTP.new("127.0.0.1", port).tap(&:start)
+        headers = case kind
+                  when "toto" then toto_request(http)
+                  when "middleware" then signed_get(http, sid, key)
+                  else { "content-type" => "application/json" }
+                  end
+        servers[kind] << { io: io, pid: io.pid, http: http, headers: headers }
+      end
+    end
+    interleaved_round(servers, n / 2) # warm up
     times = KINDS.to_h { |k| [k, []] }
     cpus = KINDS.to_h { |k| [k, []] }
     rounds.times do
-      interleaved_round(https, headers, pids, n).each do |k, (wall, cpu)|
+      interleaved_round(servers, n).each do |k, (wall, cpu)|
         times[k] << wall
         cpus[k] << cpu
       end
     end
     PER_ROUND["http_wall"] = times
     PER_ROUND["http_server_cpu"] = cpus
-    https.each_value(&:finish)
     [times.transform_values { |v| median(v) }, cpus.transform_values { |v| median(v) }]
   ensure
     # Also when a server or a check failed: no server outlives the bench.
-    (servers || {}).each_value do |(io, _)|
-      Process.kill("TERM", io.pid)
-      io.close
-    rescue SystemCallError, IOError
-      nil
+    (servers || {}).each_value do |list|
+      list.each do |server|
+        server[:http]&.finish
+        Process.kill("TERM", server[:pid])
+        server[:io].close
+      rescue SystemCallError, IOError
+        nil
+      end
     end
   end
 
