@@ -28,6 +28,10 @@ func TestResultsAreTheOnlyAllocation(t *testing.T) {
 	allocs(t, "IsDirty", 0, func() { _ = s.IsDirty() })
 	answer := []byte(`{"result":1}`)
 	allocs(t, "SignResponse", 1, func() { _ = must(s.SignResponse(answer)) })
+	m := memManager(t)
+	fs := must(m.CreateSession(bg, "u", true))
+	defer fs.Close()
+	allocs(t, "FinishResponse", 1, func() { _ = must(m.FinishResponse(bg, fs, answer)) })
 	// the signing calls allocate their string only
 	allocs(t, "HMAC", 1, func() { _ = must(s.HMAC(answer)) })
 	allocs(t, "SignRequest", 1, func() { _ = must(s.SignRequest("POST", "/", answer)) })

@@ -54,7 +54,9 @@ func Example() {
 	if err := session.Set("cart", []string{"apple"}); err != nil {
 		log.Fatal(err)
 	}
-	if err := mgr.SaveSession(ctx, session); err != nil {
+	// At the end of the request: the change saved and the answer signed, in one call
+	// (the mac goes out as the answer's x-toto-hmac header).
+	if _, err := mgr.FinishResponse(ctx, session, []byte(`{"result":true}`)); err != nil {
 		log.Fatal(err)
 	}
 

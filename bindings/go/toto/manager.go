@@ -266,6 +266,33 @@ func (m *Manager) SaveSession(ctx context.Context, s *Session) error {
 	})
 }
 
+// FinishResponse ends a request in one call, as an HTTP layer does: saves s if it
+// changed (as SaveSession), then returns the response x-toto-hmac for body (as
+// Session.SignResponse), or "" when s has no key (the answer goes unsigned). When the
+// save fails nothing is signed and s keeps its changes. One call into the library
+// where IsDirty, SaveSession and SignResponse take three.
+func (m *Manager) FinishResponse(ctx context.Context, s *Session, body []byte) (string, error) {
+	p, err := m.begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	sp := s.acquire()
+	if sp == nil {
+		m.end()
+		return "", ErrClosed
+	}
+	r := C.toto_go_manager_finish_response(mptr(p), handle(sp), cbytes(body), clen(body))
+	s.mu.Unlock()
+	m.end()
+	runtime.KeepAlive(body)
+	if r.rc != C.TOTO_RESULT_OK {
+		err := check(r.rc, r.err)
+		C.free(unsafe.Pointer(r.err))
+		return "", err
+	}
+	return cString(r.mac[:]), nil
+}
+
 // DefaultUpdateAttempts is how many times UpdateSession tries before it gives up with
 // ErrConflict.
 const DefaultUpdateAttempts = 16

@@ -210,6 +210,44 @@ func TestManagerVerifyRequest(t *testing.T) {
 	})
 }
 
+func TestManagerFinishResponse(t *testing.T) {
+	backends(t, func(t *testing.T, m *Manager, clock *fakeClock) {
+		body := []byte(`{"result":1}`)
+		s := must(m.CreateSession(bg, "erin", true))
+		defer s.Close()
+		want := must(s.SignResponse(body))
+		if mac := must(m.FinishResponse(bg, s, body)); mac != want {
+			t.Fatalf("unchanged: mac %q, want %q", mac, want)
+		}
+		ok(t, s.SetInt64("n", 7))
+		if mac := must(m.FinishResponse(bg, s, body)); mac != want || s.IsDirty() {
+			t.Fatalf("changed: mac %q, dirty %v", mac, s.IsDirty())
+		}
+		stored := must(m.RetrieveSession(bg, s.ID()))
+		if n := must(stored.GetInt64("n")); n != 7 {
+			t.Fatalf("saved n = %d", n)
+		}
+		stored.Close()
+		plain := must(m.CreateSession(bg, "erin", false))
+		defer plain.Close()
+		ok(t, plain.SetInt64("n", 1))
+		if mac := must(m.FinishResponse(bg, plain, body)); mac != "" || plain.IsDirty() {
+			t.Fatalf("keyless: mac %q (want none), dirty %v", mac, plain.IsDirty())
+		}
+		// a failed save signs nothing and keeps the change
+		ok(t, m.RemoveSession(bg, s.ID()))
+		ok(t, s.SetInt64("n", 8))
+		mac, err := m.FinishResponse(bg, s, body)
+		wantErr(t, err, ErrSessionRevoked)
+		if mac != "" || !s.IsDirty() {
+			t.Fatalf("after a failed save: mac %q, dirty %v", mac, s.IsDirty())
+		}
+		s.Close()
+		_, err = m.FinishResponse(bg, s, body)
+		wantErr(t, err, ErrClosed)
+	})
+}
+
 func TestManagerOptions(t *testing.T) {
 	c := must(NewMemoryCache())
 	defer c.Close()

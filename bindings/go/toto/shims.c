@@ -203,6 +203,19 @@ static toto_go_session_out session_out(toto_result rc, toto_session *s, const to
     return r;
 }
 
+toto_go_finish_out toto_go_manager_finish_response(uintptr_t manager, uintptr_t session,
+                                                   const uint8_t *body, size_t body_len) {
+    toto_go_finish_out r;
+    toto_error e;
+    e.code = 0;
+    r.mac[0] = 0;
+    r.err = NULL;
+    r.rc = toto_manager_finish_response((const toto_manager *)manager, (toto_session *)session, body,
+                                        body_len, r.mac, TOTO_MAC_BUFFER_LEN, &e);
+    if (r.rc != TOTO_RESULT_OK) r.err = toto_go_error_copy(&e);
+    return r;
+}
+
 /* The caller's id while a retrieve runs (so the Go cache's callbacks can reuse the Go
  * string for it), and the session a Close parked to be freed in this call. */
 typedef struct {

@@ -61,6 +61,12 @@ toto_go_session_out toto_go_manager_verify_request(uintptr_t closed, uintptr_t m
                                                    size_t uri_len, const uint8_t *body,
                                                    size_t body_len);
 
+/* toto_manager_finish_response answering by value: the mac ("" for a keyless session),
+   or, when it failed, the error details (a toto_go_error_copy; the caller frees it). */
+typedef struct { toto_result rc; char mac[TOTO_MAC_BUFFER_LEN]; toto_error *err; } toto_go_finish_out;
+toto_go_finish_out toto_go_manager_finish_response(uintptr_t manager, uintptr_t session,
+                                                   const uint8_t *body, size_t body_len);
+
 /* A Go cache's load hands its record back through this scratch buffer on the shim's C
    stack when the record fits: Go copies the bytes in (C memory: no cgo call) and reports
    the length, and the shim calls toto_callback_set_result itself, in C. A larger

@@ -133,6 +133,8 @@ type state struct {
 	first   [1]*toto.Session
 	bw      bufferedWriter // the answer, when buffered
 	body    bodyReader     // the request body, when read for its mac
+	mac     string         // the answer's x-toto-hmac ("": none), when save made it
+	macFor  *toto.Session  // the session save signed the answer with, or nil
 }
 
 func newState(ctx context.Context, s *Sessions) *state {
@@ -318,7 +320,7 @@ func (s *Sessions) Middleware(next http.Handler) http.Handler {
 			s.writeError(bw, st, loadErr)
 		} else {
 			next.ServeHTTP(bw, r)
-			if err := s.save(st); err != nil {
+			if err := s.save(st, true, bw.buf.Bytes()); err != nil {
 				// The handler's answer claims a change that was not stored: answer
 				// with the failure instead (the answer is still only in memory).
 				for k := range bw.header {
@@ -464,14 +466,30 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 var errBodyTooLarge = &Error{Code: toto.CodeServerError, Value: "Request body too large"}
 
-// save writes the request's session when it changed and was not removed. A client
-// that went away must not lose the change, so the request's cancellation is not
-// applied.
-func (s *Sessions) save(st *state) error {
+// save writes the request's session when it changed and was not removed. With `sign`
+// (the whole answer buffered) and HMAC on, it also signs `answer` in the same library
+// call (Manager.FinishResponse: st.mac, st.macFor). A client that went away must not
+// lose the change, so the request's cancellation is not applied.
+func (s *Sessions) save(st *state, sign bool, answer []byte) error {
 	st.mu.Lock()
 	sess, removed := st.sess, st.removed
 	st.mu.Unlock()
-	if sess == nil || removed || !sess.IsDirty() {
+	if sess == nil || removed {
+		return nil
+	}
+	if sign && s.opts.HMAC != HMACOff {
+		mac, err := s.mgr.FinishResponse(context.Background(), sess, answer)
+		if err == nil {
+			st.mac, st.macFor = mac, sess
+			return nil
+		}
+		if !errors.Is(err, toto.ErrTooLarge) {
+			return err
+		}
+		// An answer too long to sign was refused before anything was saved: save
+		// alone (finish reports that it cannot sign it).
+	}
+	if !sess.IsDirty() {
 		return nil
 	}
 	return s.mgr.SaveSession(context.Background(), sess)
@@ -489,7 +507,13 @@ func (s *Sessions) finish(w http.ResponseWriter, r *http.Request, st *state, bw 
 	// The two header values this adds share one slice (each key gets its own
 	// one-element window; the keys are canonical, as Set would store them).
 	values := make([]string, 2)
-	if sess != nil && s.opts.HMAC != HMACOff {
+	if st.macFor != nil && st.macFor == sess {
+		// save signed it (Manager.FinishResponse); "" for a session without a key
+		if st.mac != "" {
+			values[0] = st.mac
+			h[keyHMAC] = values[0:1:1]
+		}
+	} else if sess != nil && s.opts.HMAC != HMACOff {
 		// One call: a session without a key answers ErrInvalidHMAC (not signed).
 		if mac, err := sess.SignResponse(body); err == nil {
 			values[0] = mac
@@ -643,7 +667,7 @@ func (b *bufferedWriter) WriteString(p string) (int, error) {
 // serveUnbuffered runs next with a pass-through writer (Options.Unbuffered).
 func (s *Sessions) serveUnbuffered(w http.ResponseWriter, r *http.Request, st *state, next http.Handler) {
 	sw := &streamWriter{ResponseWriter: w, before: func() {
-		if err := s.save(st); err != nil {
+		if err := s.save(st, false, nil); err != nil {
 			s.logf("totohttp: saving the session: %v", err)
 		}
 		s.corsHeaders(w.Header(), r)
@@ -654,7 +678,7 @@ func (s *Sessions) serveUnbuffered(w http.ResponseWriter, r *http.Request, st *s
 	}}
 	next.ServeHTTP(sw, r)
 	sw.start()
-	if err := s.save(st); err != nil {
+	if err := s.save(st, false, nil); err != nil {
 		s.logf("totohttp: saving the session: %v", err)
 	}
 }

@@ -152,6 +152,37 @@ func TestMiddlewareSavesOnlyChangedSessions(t *testing.T) {
 	}
 }
 
+// With HMAC on, the change is saved and the answer signed in one library call; when
+// that save fails, the answer is the failure, still signed.
+func TestMiddlewareSignedSaveAndItsFailure(t *testing.T) {
+	mgr, _ := newManager(t)
+	h := totohttp.New(mgr, totohttp.Options{HMAC: totohttp.HMACRequired}).Middleware(http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("revoke") == "yes" {
+				// another request logs the session out meanwhile
+				if err := mgr.RemoveSession(context.Background(), totohttp.FromContext(r.Context()).ID()); err != nil {
+					t.Error(err)
+				}
+			}
+			counter(w, r)
+		}))
+	id, key := login(t, mgr, "signed-save")
+	signed := func(r *reply) bool {
+		return toto.Verify([]byte(key), r.Header.Get("x-toto-hmac"), append([]byte(id), r.Body...)) == nil
+	}
+	r := do(t, h, "POST", "/", []byte("{}"), id, key)
+	if string(r.Body) != "1" || !signed(r) {
+		t.Fatalf("answer %q, signed %v", r.Body, signed(r))
+	}
+	if r := do(t, h, "POST", "/?write=no", []byte("{}"), id, key); string(r.Body) != "1" || !signed(r) {
+		t.Fatalf("change not stored: %q (signed %v)", r.Body, signed(r))
+	}
+	r = do(t, h, "POST", "/?revoke=yes", []byte("{}"), id, key)
+	if r.Error == nil || string(r.Body) == "2" || !signed(r) {
+		t.Fatalf("failed save: answer %q, signed %v", r.Body, signed(r))
+	}
+}
+
 func TestMiddlewareLogoutIsNotSavedBack(t *testing.T) {
 	mgr, _ := newManager(t)
 	h := totohttp.New(mgr, totohttp.Options{Cookies: true}).Middleware(http.HandlerFunc(
