@@ -483,11 +483,11 @@ func (s *Sessions) save(st *state, sign bool, answer []byte) error {
 			st.mac, st.macFor = mac, sess
 			return nil
 		}
-		if !errors.Is(err, toto.ErrTooLarge) {
+		if !errors.Is(err, toto.ErrTooLarge) && !errors.Is(err, toto.ErrClosed) {
 			return err
 		}
-		// An answer too long to sign was refused before anything was saved: save
-		// alone (finish reports that it cannot sign it).
+		// Refused before anything was saved (an answer too long to sign, a session the
+		// handler closed): as without HMAC (finish reports that it cannot sign it).
 	}
 	if !sess.IsDirty() {
 		return nil
