@@ -445,6 +445,13 @@ static void test_null_manager_functions(void) {
     NULL_ARG(toto_manager_retrieve_session(M, STR("fixture-id"), NULL, &err));
     NULL_ARG(toto_manager_save_session(NULL, S, &err));
     NULL_ARG(toto_manager_save_session(M, NULL, &err));
+    {
+        char mac[TOTO_MAC_BUFFER_LEN];
+        NULL_ARG(toto_manager_finish_response(NULL, S, NULL, 0, mac, sizeof mac, &err));
+        NULL_ARG(toto_manager_finish_response(M, NULL, NULL, 0, mac, sizeof mac, &err));
+        NULL_ARG(toto_manager_finish_response(M, S, NULL, 2, mac, sizeof mac, &err));
+        NULL_ARG(toto_manager_finish_response(M, S, NULL, 0, NULL, sizeof mac, &err));
+    }
     NULL_ARG(toto_manager_refresh_session(NULL, S, &err));
     NULL_ARG(toto_manager_refresh_session(M, NULL, &err));
     NULL_ARG(toto_manager_rotate_session(NULL, S, &err));
@@ -721,6 +728,10 @@ static void test_wrong_handle_type_reads_only_the_object(void) {
     BAD_HANDLE(toto_cache_store_session(C, as_session, &err));
     BAD_HANDLE(toto_manager_session_account(M, as_session, &a));
     BAD_HANDLE(toto_manager_save_session(M, as_session, &err));
+    {
+        char mac[TOTO_MAC_BUFFER_LEN];
+        BAD_HANDLE(toto_manager_finish_response(M, as_session, NULL, 0, mac, sizeof mac, &err));
+    }
 
     BAD_HANDLE(toto_account_user_id(as_account, &p, &l));
     BAD_HANDLE(toto_account_load(as_account, NULL, 0, &err));
@@ -737,6 +748,10 @@ static void test_wrong_handle_type_reads_only_the_object(void) {
     BAD_HANDLE(toto_manager_create_session(as_manager, STR("u"), false, &s, &err));
     BAD_HANDLE(toto_manager_retrieve_session(as_manager, STR("fixture-id"), &s, &err));
     BAD_HANDLE(toto_manager_save_session(as_manager, S, &err));
+    {
+        char mac[TOTO_MAC_BUFFER_LEN];
+        BAD_HANDLE(toto_manager_finish_response(as_manager, S, NULL, 0, mac, sizeof mac, &err));
+    }
     BAD_HANDLE(toto_manager_account(as_manager, STR("alice"), &a));
     toto_manager_free(as_manager); /* ignored */
     CHECK(s == NULL && a == NULL);
