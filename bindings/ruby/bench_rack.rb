@@ -8,8 +8,9 @@
 # doing the same JSON work without sessions, all three under Puma, each in three
 # server processes of its own (see PROCESSES), driven over one keep-alive HTTP
 # connection each in chunks of 100 requests taken in turns in a random order; then the
-# same apps called in process (no HTTP), which isolates the layer. Besides the round-trip time it reports the servers' CPU time per request
-# (from /proc), which a busy machine disturbs far less than wall time.
+# same apps called in process (no HTTP), which isolates the layer. Besides the
+# round-trip time it reports the servers' CPU time per request (from /proc), which a
+# busy machine disturbs far less than wall time.
 #   ruby -Ilib bench_rack.rb [REQUESTS_PER_ROUND] [ROUNDS] [--json]   (defaults 2000, 7;
 #   TOTO_BENCH_QUICK=1: 500, 3; --json adds one JSON line of ns figures for bench/run.py:
 #   the medians, and every round's figures under "per_round")

@@ -91,6 +91,24 @@ pub(crate) fn out<T>(ptr: *mut T, what: &'static str) -> FfiResult<*mut T> {
     Ok(ptr)
 }
 
+/// Checks a caller's text buffer up front, before any work it would report: not NULL
+/// (`what` names it), at least `min` bytes (`needs` says which constant).
+pub(crate) fn out_buffer(
+    buf: *mut c_char,
+    capacity: usize,
+    min: usize,
+    what: &'static str,
+    needs: &'static str,
+) -> FfiResult {
+    if buf.is_null() {
+        return Err(Failure::null(what));
+    }
+    if capacity < min {
+        return Err(Error::InvalidArgument(needs).into());
+    }
+    Ok(())
+}
+
 /// Writes an output checked by [`out`].
 pub(crate) fn write<T>(ptr: *mut T, value: T) {
     // SAFETY: `ptr` passed `out` (non-NULL, aligned) and the C contract is that output

@@ -4,7 +4,6 @@
 //! The session and account handles it returns follow their own rules (one thread at a
 //! time each).
 
-use std::borrow::Cow;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
@@ -18,7 +17,7 @@ use crate::ffi::account::TotoAccount;
 use crate::ffi::account_store::{store_ref, TotoAccountStore};
 use crate::ffi::args;
 use crate::ffi::args::session_id_arg;
-use crate::ffi::boundary::{run, run_plain, Failure, FfiResult, TotoError};
+use crate::ffi::boundary::{run, run_plain, FfiResult, TotoError};
 use crate::ffi::cache::{cache_ref, TotoCache};
 use crate::ffi::clock::CClock;
 use crate::ffi::handle::{self, handle};
@@ -566,15 +565,13 @@ pub extern "C" fn toto_manager_generate_password(
     run(error, || {
         let m = manager(manager_)?;
         let user = user_id(user_id_, user_id_len)?;
-        if out.is_null() {
-            return Err(crate::ffi::boundary::Failure::null("out"));
-        }
-        if capacity < TOTO_GENERATED_PASSWORD_BUFFER_LEN {
-            return Err(Error::InvalidArgument(
-                "output buffer needs TOTO_GENERATED_PASSWORD_BUFFER_LEN bytes",
-            )
-            .into());
-        }
+        args::out_buffer(
+            out,
+            capacity,
+            TOTO_GENERATED_PASSWORD_BUFFER_LEN,
+            "out",
+            "output buffer needs TOTO_GENERATED_PASSWORD_BUFFER_LEN bytes",
+        )?;
         let generated = m.generate_password(user)?;
         args::write_c_string(out, capacity, &generated)
     })
@@ -650,13 +647,14 @@ pub extern "C" fn toto_manager_finish_response(
         let m = manager(manager_)?;
         let s = session_mut(session)?;
         let body = args::bytes(body, body_len, "body", MAX_MESSAGE_LEN)?;
-        args::write_c_string(mac_out, mac_capacity, "")?;
-        if mac_capacity < TOTO_MAC_BUFFER_LEN {
-            return Err(Failure::Code(
-                TotoResult::InvalidArgument,
-                Cow::Borrowed("mac_out needs TOTO_MAC_BUFFER_LEN bytes"),
-            ));
-        }
+        args::out_buffer(
+            mac_out,
+            mac_capacity,
+            TOTO_MAC_BUFFER_LEN,
+            "mac_out",
+            "mac_out needs TOTO_MAC_BUFFER_LEN bytes",
+        )?;
+        args::write_c_string(mac_out, mac_capacity, "")?; // what a failed save leaves
         if let Some(mac) = m.finish_response(s, body)? {
             args::write_c_string(mac_out, mac_capacity, &mac)?;
         }

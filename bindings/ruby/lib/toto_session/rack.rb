@@ -142,7 +142,6 @@ module TotoSession
         @cookie_same_site = cookie_same_site&.to_s
         @max_body_bytes = Integer(max_body_bytes)
         @allow_origin = allow_origin.is_a?(Array) ? allow_origin.map(&:to_s).freeze : allow_origin&.to_s
-        @cors_origin = @allow_origin if @allow_origin.is_a?(String)
       end
 
       # Whether sessions made for this service get an HMAC key (login, anonymous).
@@ -272,12 +271,7 @@ module TotoSession
           @manager.save_session(session) if open && !removed && @hmac == :off && session.dirty?
           cookie(headers, session, removed) if @cookies
         end
-        if @cors_origin # one origin (or "*"): two fixed headers
-          headers["access-control-allow-origin"] = @cors_origin
-          headers["access-control-expose-headers"] = "x-toto-hmac"
-        elsif @allow_origin
-          cors(headers, env)
-        end
+        cors(headers, env) if @allow_origin
         out = signed(headers, session, removed, out) if open && @hmac != :off
         return [status, headers, out] unless env["REQUEST_METHOD"] == "HEAD"
 
