@@ -71,7 +71,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use manager::{Manager, ManagerConfig, SavePolicy};
 pub use session::Session;
-pub use sign::Signer;
+pub use sign::{MacText, Signer};
 pub use value::{Value, ValueKind};
 
 /// The crate version (also `TOTO_SESSION_VERSION` in the C header).

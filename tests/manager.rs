@@ -280,10 +280,7 @@ fn finish_response_saves_a_changed_session_then_signs() {
     let body = br#"{"result":1}"#;
     let mut s = f.manager.create_session("u", true).unwrap();
     let want = s.sign_response(body).unwrap();
-    assert_eq!(
-        f.manager.finish_response(&mut s, body).unwrap(),
-        Some(want.clone())
-    );
+    assert_eq!(f.manager.finish_response(&mut s, body).unwrap(), Some(want));
     s.set("n", Value::from(7i64)).unwrap();
     assert_eq!(f.manager.finish_response(&mut s, body).unwrap(), Some(want));
     assert!(!s.is_dirty(), "saved");

@@ -35,6 +35,7 @@ use crate::core::id::{generate_id, validate_session_id};
 use crate::core::password::{generate_password, PasswordPolicy, Passwords, Verdict};
 use crate::core::session::{normalize_user_id, Session};
 use crate::core::session_io::{load_session, store_session, store_session_as, LoadedSession};
+use crate::core::sign::MacText;
 use crate::core::store::{AccountStore, Renewal, SessionCache, StoreMode};
 use crate::core::value::Value;
 
@@ -345,7 +346,7 @@ impl Manager {
     /// changed ([`Manager::save_session`]), then signs the response body
     /// ([`Session::sign_response`]). `None` when the session has no key (the answer goes
     /// unsigned); when the save fails nothing is signed.
-    pub fn finish_response(&self, session: &mut Session, body: &[u8]) -> Result<Option<String>> {
+    pub fn finish_response(&self, session: &mut Session, body: &[u8]) -> Result<Option<MacText>> {
         self.save_session(session)?;
         if session.key().is_none() {
             return Ok(None);

@@ -16,7 +16,7 @@ use crate::core::error::{Error, Result};
 use crate::core::id::{generate_id, validate_session_id};
 use crate::core::limits::{MAX_DEPTH, MAX_KEY_LEN, MAX_NAME_LEN, MAX_USER_ID_LEN};
 use crate::core::record::{Record, RecordIn, RecordRef, RECORD_VERSION};
-use crate::core::sign::Signer;
+use crate::core::sign::{MacText, Signer};
 use crate::core::state_map::StateMap;
 use crate::core::value::Value;
 
@@ -500,7 +500,7 @@ impl Session {
         Ok(key.signer.get_or_init(|| Box::new(signer)))
     }
     /// Toto's `session.hmac(message)`.
-    pub fn hmac(&self, message: &[u8]) -> Result<String> {
+    pub fn hmac(&self, message: &[u8]) -> Result<MacText> {
         self.signer()?.sign(message)
     }
     /// Toto's `session.verify(mac, message)`, constant-time.
@@ -512,11 +512,11 @@ impl Session {
         self.signer()?.verify_request(mac, method, uri, body)
     }
     /// Signs a request the way a Toto client does (METHOD + URI + BODY).
-    pub fn sign_request(&self, method: &[u8], uri: &[u8], body: &[u8]) -> Result<String> {
+    pub fn sign_request(&self, method: &[u8], uri: &[u8], body: &[u8]) -> Result<MacText> {
         self.signer()?.sign_request(method, uri, body)
     }
     /// The response `x-toto-hmac` for `body`: HMAC of this session's id + body.
-    pub fn sign_response(&self, body: &[u8]) -> Result<String> {
+    pub fn sign_response(&self, body: &[u8]) -> Result<MacText> {
         self.signer()?
             .sign_response(self.shared.id.as_bytes(), body)
     }

@@ -4,8 +4,9 @@
 //! - request:  message = METHOD + URI + BODY (header `x-toto-hmac` from the client)
 //! - response: message = SESSION_ID + BODY   (header `x-toto-hmac` from the server)
 //!
-//! A [`Signer`] keys the HMAC state once and clones it per message. Verification
-//! compares in constant time and, like Toto, fails on an empty key, mac or message.
+//! A [`Signer`] keys the HMAC state once and clones it per message; a mac comes back
+//! as a [`MacText`] on the stack (no allocation per signature). Verification compares
+//! in constant time and, like Toto, fails on an empty key, mac or message.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -20,6 +21,79 @@ type HmacSha1 = Hmac<Sha1>;
 
 /// Length of a base64 HMAC-SHA1 (20 bytes with padding).
 pub const MAC_LEN: usize = 28;
+
+/// A Toto mac as text: the 28 base64 characters, held inline (`Copy`, no allocation).
+/// Reads as a `&str` ([`MacText::as_str`], `Deref`, `Display`); `String::from` makes
+/// an owned copy.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MacText([u8; MAC_LEN]);
+
+impl MacText {
+    /// The base64 of a raw 20-byte MAC.
+    fn encode(raw: [u8; 20]) -> MacText {
+        let mut text = [0u8; MAC_LEN];
+        let written = STANDARD
+            .encode_slice(raw, &mut text)
+            .expect("20 bytes are 28 base64 characters");
+        debug_assert_eq!(written, MAC_LEN);
+        MacText(text)
+    }
+
+    /// The mac as text.
+    pub fn as_str(&self) -> &str {
+        // The bytes are base64's alphabet and `=`: ASCII.
+        std::str::from_utf8(&self.0).expect("base64 text is ASCII")
+    }
+}
+
+impl std::ops::Deref for MacText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for MacText {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for MacText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for MacText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<MacText> for String {
+    fn from(mac: MacText) -> String {
+        mac.as_str().to_owned()
+    }
+}
+
+impl PartialEq<str> for MacText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for MacText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for MacText {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
 
 /// An HMAC-SHA1 state keyed once, reused for many messages.
 #[derive(Clone)]
@@ -66,8 +140,8 @@ impl Signer {
     }
 
     /// Toto's `hmac(message)`: base64 of the MAC of the concatenated parts.
-    pub fn sign_parts(&self, parts: &[&[u8]]) -> Result<String> {
-        Ok(STANDARD.encode(self.mac_parts(parts)?))
+    pub fn sign_parts(&self, parts: &[&[u8]]) -> Result<MacText> {
+        Ok(MacText::encode(self.mac_parts(parts)?))
     }
 
     /// Toto's `verify(mac, message)` over the concatenated parts, in constant time.
@@ -76,14 +150,10 @@ impl Signer {
         if mac.is_empty() || parts.iter().all(|p| p.is_empty()) {
             return Err(Error::InvalidHmac);
         }
-        let mut expected = [0u8; MAC_LEN];
-        let written = STANDARD
-            .encode_slice(self.mac_parts(parts)?, &mut expected)
-            .map_err(|_| Error::InvalidHmac)?;
-        debug_assert_eq!(written, MAC_LEN);
+        let expected = MacText::encode(self.mac_parts(parts)?);
         // Lengths are public (always 28 for a valid mac); the bytes are compared in
         // constant time.
-        if bool::from(expected.as_slice().ct_eq(mac)) {
+        if bool::from(expected.0.as_slice().ct_eq(mac)) {
             Ok(())
         } else {
             Err(Error::InvalidHmac)
@@ -91,7 +161,7 @@ impl Signer {
     }
 
     /// Signs one message.
-    pub fn sign(&self, message: &[u8]) -> Result<String> {
+    pub fn sign(&self, message: &[u8]) -> Result<MacText> {
         self.sign_parts(&[message])
     }
 
@@ -101,7 +171,7 @@ impl Signer {
     }
 
     /// The request signature Toto's clients send: METHOD + URI + BODY.
-    pub fn sign_request(&self, method: &[u8], uri: &[u8], body: &[u8]) -> Result<String> {
+    pub fn sign_request(&self, method: &[u8], uri: &[u8], body: &[u8]) -> Result<MacText> {
         self.sign_parts(&[method, uri, body])
     }
 
@@ -111,7 +181,7 @@ impl Signer {
     }
 
     /// The response signature Toto's server sends: SESSION_ID + BODY.
-    pub fn sign_response(&self, session_id: &[u8], body: &[u8]) -> Result<String> {
+    pub fn sign_response(&self, session_id: &[u8], body: &[u8]) -> Result<MacText> {
         self.sign_parts(&[session_id, body])
     }
 
@@ -122,7 +192,7 @@ impl Signer {
 }
 
 /// One-shot `base64(HMAC-SHA1(key, message))`.
-pub fn hmac(key: &[u8], message: &[u8]) -> Result<String> {
+pub fn hmac(key: &[u8], message: &[u8]) -> Result<MacText> {
     Signer::new(key)?.sign(message)
 }
 
@@ -168,6 +238,17 @@ mod tests {
             s.sign_request(b"PUT", b"/a?b=1", b"{}").unwrap(),
             s.sign(b"PUT/a?b=1{}").unwrap()
         );
+    }
+
+    #[test]
+    fn mac_text_reads_as_its_base64() {
+        let mac = hmac(b"Jefe", b"what do ya want for nothing?").unwrap();
+        let want = "7/zfauXrL6LSdBbV8YTfnCWafHk=";
+        assert_eq!(mac.as_str(), want);
+        assert_eq!(mac.to_string(), want);
+        assert_eq!(String::from(mac), want);
+        assert_eq!(format!("{mac:?}"), format!("{want:?}"));
+        assert_eq!(mac.len(), MAC_LEN);
     }
 
     #[test]
