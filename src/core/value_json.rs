@@ -115,6 +115,65 @@ pub fn to_json(value: &Value) -> Result<String> {
     serde_json::to_string(&Plain(value)).map_err(|e| Error::Json(e.to_string()))
 }
 
+/// A value's compact JSON text (as [`to_json`] renders it) in a `Vec` whose capacity
+/// is its length: one allocation for a text of up to [`SHORT_JSON`] bytes, which is
+/// written on the stack first (a growing `Vec` shrunk to fit takes two or three).
+pub fn to_json_vec(value: &Value) -> Result<Vec<u8>> {
+    let mut out = StackFirst {
+        stack: [0; SHORT_JSON],
+        len: 0,
+        heap: Vec::new(),
+    };
+    serde_json::to_writer(&mut out, &Plain(value)).map_err(|e| Error::Json(e.to_string()))?;
+    Ok(if out.heap.is_empty() {
+        out.stack[..out.len].to_vec()
+    } else {
+        out.heap.shrink_to_fit();
+        out.heap
+    })
+}
+
+/// The longest JSON text [`to_json_vec`] writes on the stack.
+pub const SHORT_JSON: usize = 512;
+
+/// A writer into a stack buffer that moves to the heap when it fills.
+struct StackFirst {
+    stack: [u8; SHORT_JSON],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl std::io::Write for StackFirst {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.heap.is_empty() {
+            if let Some(room) = self.stack.get_mut(self.len..self.len + bytes.len()) {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+                return Ok(bytes.len());
+            }
+            self.heap.reserve(2 * SHORT_JSON + bytes.len());
+            self.heap.extend_from_slice(&self.stack[..self.len]);
+        }
+        self.heap.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A map key as JSON shows it: text only.
+fn text_key<S: Serializer>(key: &Value) -> std::result::Result<&str, S::Error> {
+    match key {
+        Value::Text(key) => Ok(key),
+        other => Err(serde::ser::Error::custom(format!(
+            "a map key of type {} cannot be shown as JSON",
+            other.kind().name()
+        ))),
+    }
+}
+
 /// Serializes a value as plain JSON, written straight from the value (no JSON tree).
 struct Plain<'a>(&'a Value);
 
@@ -132,28 +191,25 @@ impl Serialize for Plain<'_> {
                 seq.end()
             }
             Value::Map(entries) => {
-                let mut keys = Vec::with_capacity(entries.len());
+                // Every key must be text; in strict key order (a map read from JSON
+                // is) the entries are written as they stand, without a copy.
+                let mut ordered = true;
+                let mut previous: Option<&str> = None;
                 for (k, _) in entries {
-                    let Value::Text(key) = k else {
-                        return Err(serde::ser::Error::custom(format!(
-                            "a map key of type {} cannot be shown as JSON",
-                            k.kind().name()
-                        )));
-                    };
-                    keys.push(key.as_str());
+                    let key = text_key::<S>(k)?;
+                    ordered &= previous.is_none_or(|p| p < key);
+                    previous = Some(key);
                 }
                 let mut map = s.serialize_map(Some(entries.len()))?;
-                if keys.windows(2).all(|w| w[0] < w[1]) {
-                    // In key order and unique already (a map read from JSON is).
-                    for (key, (_, v)) in keys.iter().zip(entries) {
-                        map.serialize_entry(key, &Plain(v))?;
+                if ordered {
+                    for (k, v) in entries {
+                        map.serialize_entry(text_key::<S>(k)?, &Plain(v))?;
                     }
                 } else {
-                    let ordered: std::collections::BTreeMap<&str, &Value> = keys
-                        .iter()
-                        .copied()
-                        .zip(entries.iter().map(|(_, v)| v))
-                        .collect();
+                    let mut ordered = std::collections::BTreeMap::new();
+                    for (k, v) in entries {
+                        ordered.insert(text_key::<S>(k)?, v);
+                    }
                     for (key, v) in ordered {
                         map.serialize_entry(key, &Plain(v))?;
                     }
@@ -424,6 +480,18 @@ mod tests {
     #[test]
     fn bytes_become_base64_and_nan_null() {
         assert_eq!(to_json(&Value::Bytes(vec![0, 255])).unwrap(), "\"AP8=\"");
+        for len in [
+            0,
+            SHORT_JSON - 3,
+            SHORT_JSON - 2,
+            SHORT_JSON - 1,
+            5 * SHORT_JSON,
+        ] {
+            let text = Value::Text("x".repeat(len));
+            let vec = to_json_vec(&text).unwrap();
+            assert_eq!(vec, to_json(&text).unwrap().into_bytes(), "{len}");
+            assert_eq!(vec.capacity(), vec.len());
+        }
         assert_eq!(to_json(&Value::Float(f64::NAN)).unwrap(), "null");
     }
 

@@ -208,8 +208,8 @@ pub(crate) fn get_json(
 ) -> FfiResult {
     let value = found(h.lookup(key, key_len)?)?;
     let out = args::out(out, "out")?;
-    let json = value_json::to_json(value)?;
-    args::write(out, TotoBytes::from_vec(json.into_bytes()));
+    let json = value_json::to_json_vec(value)?;
+    args::write(out, TotoBytes::from_vec(json));
     Ok(())
 }
 

@@ -435,6 +435,17 @@ static void test_cbor_nested_in_and_out(void) {
     CHECK_RC(toto_session_get_json(s, STR("m"), &out, &err), TOTO_RESULT_INVALID_JSON);
     CHECK_ERR(err, TOTO_RESULT_INVALID_JSON);
     CHECK(out.data == NULL);
+    /* Keys out of order or repeated: written in key order, the last of a key kept. */
+    static const uint8_t unordered[] = {0xa3, 0x61, 'b', 0x01, 0x61, 'a', 0x02, 0x61, 'b', 0x03};
+    CHECK_RC(toto_session_set_cbor(s, STR("u"), unordered, sizeof unordered, &err),
+             TOTO_RESULT_OK);
+    check_json(s, "u", "{\"a\":2,\"b\":3}");
+    /* A map with a non-text key nested after good entries: the whole read fails. */
+    static const uint8_t late[] = {0xa1, 0x61, 'a', 0xa1, 0x01, 0x02};
+    CHECK_RC(toto_session_set_cbor(s, STR("late"), late, sizeof late, &err), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_json(s, STR("late"), &out, &err), TOTO_RESULT_INVALID_JSON);
+    CHECK(out.data == NULL);
+    check_json(s, "t", "\"abc\"");
     /* Indefinite-length input is accepted and written back definite. */
     static const uint8_t indefinite[] = {0x9f, 0x01, 0x02, 0xff};
     CHECK_RC(toto_session_set_cbor(s, STR("i"), indefinite, sizeof indefinite, &err),
@@ -580,6 +591,21 @@ static void test_json_in_and_out(void) {
     CHECK(type_of(s, "n") == TOTO_VALUE_TYPE_NULL);
     CHECK_RC(toto_session_get_bool(s, STR("b"), &b), TOTO_RESULT_OK);
     CHECK(!b);
+    /* A text far longer than any before it, then a short one: each read exact. */
+    enum { LONG = 40000 };
+    char *long_json = malloc(LONG + 3);
+    if (long_json) {
+        long_json[0] = '"';
+        memset(long_json + 1, 'x', LONG);
+        long_json[LONG + 1] = '"';
+        long_json[LONG + 2] = 0;
+        CHECK_RC(toto_session_set_json(s, STR("long"), long_json, LONG + 2, &err),
+                 TOTO_RESULT_OK);
+        check_json(s, "long", long_json);
+        check_json(s, "i", "42");
+        check_json(s, "long", long_json);
+        free(long_json);
+    }
     /* CBOR in, JSON out, JSON back in: same CBOR. */
     toto_bytes j = {0};
     if (CHECK_RC(toto_session_get_json(s, STR("j"), &j, &err), TOTO_RESULT_OK)) {
