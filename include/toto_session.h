@@ -2299,6 +2299,27 @@ toto_result toto_session_get_json(const struct toto_session *session,
                                   struct toto_error *error);
 
 /**
+ * Reads any value as compact JSON text (as toto_session_get_json) into the caller's
+ * buffer: no allocation, for a per-request read of a short value. The text is not
+ * NUL-terminated; `*out_len` receives its length.
+ * Ownership: `out` is the caller's buffer of `capacity` bytes (NULL with capacity 0
+ * measures the text).
+ * Thread safety: one thread at a time per session.
+ * Errors: TOTO_RESULT_TOO_LARGE when the text is longer than `capacity`: `*out_len`
+ * then holds its whole length (retry with that many bytes, or use
+ * toto_session_get_json) and `out` only a beginning of it; TOTO_RESULT_NOT_FOUND,
+ * TOTO_RESULT_INVALID_JSON (a map with a non-text key), TOTO_RESULT_NULL_ARGUMENT,
+ * TOTO_RESULT_INVALID_HANDLE, TOTO_RESULT_INVALID_UTF8 (key).
+ */
+toto_result toto_session_get_json_into(const struct toto_session *session,
+                                       const char *key,
+                                       size_t key_len,
+                                       uint8_t *out,
+                                       size_t capacity,
+                                       size_t *out_len,
+                                       struct toto_error *error);
+
+/**
  * Stores null (present, unlike a deleted key).
  */
 toto_result toto_session_set_null(struct toto_session *session, const char *key, size_t key_len);

@@ -116,45 +116,46 @@ pub fn to_json(value: &Value) -> Result<String> {
 }
 
 /// A value's compact JSON text (as [`to_json`] renders it) in a `Vec` whose capacity
-/// is its length: one allocation for a text of up to [`SHORT_JSON`] bytes, which is
-/// written on the stack first (a growing `Vec` shrunk to fit takes two or three).
+/// is its length, in one allocation: a text of up to [`SHORT_JSON`] bytes is written on
+/// the stack first, a longer one measured there and written again into a `Vec` of its
+/// length (a growing `Vec` shrunk to fit takes two or three allocations).
 pub fn to_json_vec(value: &Value) -> Result<Vec<u8>> {
-    let mut out = StackFirst {
-        stack: [0; SHORT_JSON],
-        len: 0,
-        heap: Vec::new(),
-    };
-    serde_json::to_writer(&mut out, &Plain(value)).map_err(|e| Error::Json(e.to_string()))?;
-    Ok(if out.heap.is_empty() {
-        out.stack[..out.len].to_vec()
-    } else {
-        out.heap.shrink_to_fit();
-        out.heap
-    })
+    let mut stack = [0u8; SHORT_JSON];
+    let len = write_json_into(value, &mut stack)?;
+    if len <= SHORT_JSON {
+        return Ok(stack[..len].to_vec());
+    }
+    let mut out = vec![0u8; len];
+    let written = write_json_into(value, &mut out)?;
+    debug_assert_eq!(written, len);
+    Ok(out)
 }
 
 /// The longest JSON text [`to_json_vec`] writes on the stack.
 pub const SHORT_JSON: usize = 512;
 
-/// A writer into a stack buffer that moves to the heap when it fills.
-struct StackFirst {
-    stack: [u8; SHORT_JSON],
-    len: usize,
-    heap: Vec<u8>,
+/// Writes a value's compact JSON text (as [`to_json`] renders it) into `out` and
+/// answers its length. A text longer than `out` is measured, not cut: the answer is
+/// its whole length (more than `out.len()`), and `out` holds only its beginning.
+pub fn write_json_into(value: &Value, out: &mut [u8]) -> Result<usize> {
+    let mut fill = Fill { buf: out, len: 0 };
+    serde_json::to_writer(&mut fill, &Plain(value)).map_err(|e| Error::Json(e.to_string()))?;
+    Ok(fill.len)
 }
 
-impl std::io::Write for StackFirst {
+/// A writer that fills a slice and counts every byte given, beyond the slice too.
+struct Fill<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl std::io::Write for Fill<'_> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if self.heap.is_empty() {
-            if let Some(room) = self.stack.get_mut(self.len..self.len + bytes.len()) {
-                room.copy_from_slice(bytes);
-                self.len += bytes.len();
-                return Ok(bytes.len());
-            }
-            self.heap.reserve(2 * SHORT_JSON + bytes.len());
-            self.heap.extend_from_slice(&self.stack[..self.len]);
+        let end = self.len + bytes.len();
+        if let Some(room) = self.buf.get_mut(self.len..end) {
+            room.copy_from_slice(bytes);
         }
-        self.heap.extend_from_slice(bytes);
+        self.len = end;
         Ok(bytes.len())
     }
 

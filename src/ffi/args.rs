@@ -30,6 +30,30 @@ pub(crate) fn bytes<'a>(
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// A caller's output buffer of `capacity` bytes as a slice (empty for capacity 0,
+/// where `ptr` may be NULL).
+pub(crate) fn bytes_mut<'a>(
+    ptr: *mut u8,
+    capacity: usize,
+    what: &'static str,
+) -> FfiResult<&'a mut [u8]> {
+    if capacity == 0 {
+        return Ok(&mut []);
+    }
+    if ptr.is_null() {
+        return Err(Failure::null(what));
+    }
+    if capacity > isize::MAX as usize {
+        return Err(Failure::Code(
+            TotoResult::InvalidArgument,
+            Cow::Owned(format!("{what} capacity is over isize::MAX")),
+        ));
+    }
+    // SAFETY: `ptr` is non-NULL and the C contract is that it points to `capacity`
+    // writable bytes, not otherwise accessed during the call; `capacity <= isize::MAX`.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, capacity) })
+}
+
 /// The length of a NUL-terminated string argument (the `_z` entry points), without
 /// its NUL: `TOTO_RESULT_NULL_ARGUMENT` for NULL. The scan stops after `limit` bytes
 /// (the caller's own length limit), so an over-long argument is refused as one given

@@ -269,6 +269,32 @@ pub extern "C" fn toto_session_get_json(
     run(error, || value_io::get_json(session, key, key_len, out))
 }
 
+/// Reads any value as compact JSON text (as toto_session_get_json) into the caller's
+/// buffer: no allocation, for a per-request read of a short value. The text is not
+/// NUL-terminated; `*out_len` receives its length.
+/// Ownership: `out` is the caller's buffer of `capacity` bytes (NULL with capacity 0
+/// measures the text).
+/// Thread safety: one thread at a time per session.
+/// Errors: TOTO_RESULT_TOO_LARGE when the text is longer than `capacity`: `*out_len`
+/// then holds its whole length (retry with that many bytes, or use
+/// toto_session_get_json) and `out` only a beginning of it; TOTO_RESULT_NOT_FOUND,
+/// TOTO_RESULT_INVALID_JSON (a map with a non-text key), TOTO_RESULT_NULL_ARGUMENT,
+/// TOTO_RESULT_INVALID_HANDLE, TOTO_RESULT_INVALID_UTF8 (key).
+#[no_mangle]
+pub extern "C" fn toto_session_get_json_into(
+    session: *const TotoSession,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut u8,
+    capacity: usize,
+    out_len: *mut usize,
+    error: *mut TotoError,
+) -> TotoResult {
+    run(error, || {
+        value_io::get_json_into(session, key, key_len, out, capacity, out_len)
+    })
+}
+
 /// Stores null (present, unlike a deleted key).
 #[no_mangle]
 pub extern "C" fn toto_session_set_null(

@@ -3,6 +3,7 @@
 //! its values); the generic `get_*` and `set_*` functions here do the rest, so each
 //! `toto_session_get_*` / `toto_account_get_*` entry point is one call.
 
+use std::borrow::Cow;
 use std::ffi::c_char;
 
 use crate::core::codec;
@@ -11,8 +12,9 @@ use crate::core::limits::{MAX_DEPTH, MAX_NAME_LEN, MAX_VALUE_LEN};
 use crate::core::value::{Value, ValueKind};
 use crate::core::value_json;
 use crate::ffi::args;
-use crate::ffi::boundary::FfiResult;
+use crate::ffi::boundary::{Failure, FfiResult};
 use crate::ffi::bytes::TotoBytes;
+use crate::ffi::result::TotoResult;
 
 /// The type of a stored value.
 #[repr(u32)]
@@ -210,6 +212,30 @@ pub(crate) fn get_json(
     let out = args::out(out, "out")?;
     let json = value_json::to_json_vec(value)?;
     args::write(out, TotoBytes::from_vec(json));
+    Ok(())
+}
+
+/// `_get_json_into`: into the caller's buffer; TooLarge (with the length written)
+/// when it does not fit.
+pub(crate) fn get_json_into(
+    h: impl ValueRead,
+    key: *const c_char,
+    key_len: usize,
+    out: *mut u8,
+    capacity: usize,
+    out_len: *mut usize,
+) -> FfiResult {
+    let value = found(h.lookup(key, key_len)?)?;
+    let len_out = args::out(out_len, "out_len")?;
+    let buf = args::bytes_mut(out, capacity, "out")?;
+    let len = value_json::write_json_into(value, buf)?;
+    args::write(len_out, len);
+    if len > capacity {
+        return Err(Failure::Code(
+            TotoResult::TooLarge,
+            Cow::Borrowed("the JSON text is longer than capacity (*out_len is its length)"),
+        ));
+    }
     Ok(())
 }
 

@@ -216,6 +216,14 @@ static void test_null_state_functions(void) {
     NULL_ARG(toto_session_get_json(NULL, STR("i"), &out, &err));
     NULL_ARG(toto_session_get_json(S, NULL, 1, &out, &err));
     NULL_ARG(toto_session_get_json(S, STR("i"), NULL, &err));
+    {
+        uint8_t jb[16];
+        size_t jl = 0;
+        NULL_ARG(toto_session_get_json_into(NULL, STR("i"), jb, sizeof jb, &jl, &err));
+        NULL_ARG(toto_session_get_json_into(S, NULL, 1, jb, sizeof jb, &jl, &err));
+        NULL_ARG(toto_session_get_json_into(S, STR("i"), NULL, sizeof jb, &jl, &err));
+        NULL_ARG(toto_session_get_json_into(S, STR("i"), jb, sizeof jb, NULL, &err));
+    }
     NULL_ARG(toto_session_set_null(NULL, STR("x")));
     NULL_ARG(toto_session_set_null(S, NULL, 1));
     NULL_ARG(toto_session_set_bool(NULL, STR("x"), true));
@@ -528,6 +536,11 @@ static void test_invalid_utf8_everywhere(void) {
     BAD_UTF8(toto_session_get_cbor(S, STR(X), &out, &err));
     CHECK_ERR(err, TOTO_RESULT_INVALID_UTF8);
     BAD_UTF8(toto_session_get_json(S, STR(X), &out, &err));
+    {
+        uint8_t jb[16];
+        size_t jl = 0;
+        BAD_UTF8(toto_session_get_json_into(S, STR(X), jb, sizeof jb, &jl, &err));
+    }
     BAD_UTF8(toto_session_set_null(S, STR(X)));
     BAD_UTF8(toto_session_set_bool(S, STR(X), true));
     BAD_UTF8(toto_session_set_i64(S, STR(X), 1));
@@ -722,6 +735,11 @@ static void test_wrong_handle_type_reads_only_the_object(void) {
     BAD_HANDLE(toto_session_get_i64(as_session, STR("i"), &i));
     BAD_HANDLE(toto_session_get_text(as_session, STR("t"), &p, &l));
     BAD_HANDLE(toto_session_get_json(as_session, STR("t"), &out, &err));
+    {
+        uint8_t jb[16];
+        size_t jl = 0;
+        BAD_HANDLE(toto_session_get_json_into(as_session, STR("t"), jb, sizeof jb, &jl, &err));
+    }
     BAD_HANDLE(toto_session_set_i64(as_session, STR("i"), 2));
     BAD_HANDLE(toto_session_set_cbor(as_session, STR("i"), NULL_CBOR, 1, &err));
     toto_session_free(as_session); /* not a live session: ignored */

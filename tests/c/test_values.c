@@ -622,6 +622,72 @@ static void test_json_in_and_out(void) {
     toto_session_free(s);
 }
 
+/* get_json_into: the same text as get_json, written into the caller's buffer. */
+static void test_json_into(void) {
+    toto_session *s = new_session("u");
+    if (!s) return;
+    toto_error err = {0};
+    const char *doc = "{\"a\":[1,\"x\"],\"b\":true}"; /* 22 bytes */
+    size_t n = strlen(doc);
+    CHECK_RC(toto_session_set_json(s, STR("j"), STR(doc), &err), TOTO_RESULT_OK);
+    uint8_t buf[64];
+    size_t len = 0;
+    /* Room to spare, and exactly enough. */
+    memset(buf, '#', sizeof buf);
+    if (CHECK_RC(toto_session_get_json_into(s, STR("j"), buf, sizeof buf, &len, &err),
+                 TOTO_RESULT_OK)) {
+        CHECK_MEM(buf, len, doc, n);
+        CHECK(buf[n] == '#'); /* not NUL-terminated, nothing past the text */
+    }
+    len = 0;
+    if (CHECK_RC(toto_session_get_json_into(s, STR("j"), buf, n, &len, &err), TOTO_RESULT_OK)) {
+        CHECK_MEM(buf, len, doc, n);
+    }
+    /* One byte short: TOO_LARGE with the whole length; nothing written past capacity. */
+    memset(buf, '#', sizeof buf);
+    len = 0;
+    CHECK_RC(toto_session_get_json_into(s, STR("j"), buf, n - 1, &len, &err),
+             TOTO_RESULT_TOO_LARGE);
+    CHECK_ERR(err, TOTO_RESULT_TOO_LARGE);
+    CHECK(len == n);
+    CHECK(buf[n - 1] == '#');
+    /* Capacity 0 (NULL buffer) measures. */
+    len = 0;
+    CHECK_RC(toto_session_get_json_into(s, STR("j"), NULL, 0, &len, &err), TOTO_RESULT_TOO_LARGE);
+    CHECK(len == n);
+    /* Missing key: NOT_FOUND, length untouched; no JSON form: INVALID_JSON. */
+    len = 42;
+    CHECK_RC(toto_session_get_json_into(s, STR("missing"), buf, sizeof buf, &len, &err),
+             TOTO_RESULT_NOT_FOUND);
+    CHECK(len == 42);
+    static const uint8_t intkey[] = {0xa1, 0x01, 0x02};
+    CHECK_RC(toto_session_set_cbor(s, STR("m"), intkey, sizeof intkey, &err), TOTO_RESULT_OK);
+    CHECK_RC(toto_session_get_json_into(s, STR("m"), buf, sizeof buf, &len, &err),
+             TOTO_RESULT_INVALID_JSON);
+    CHECK_ERR(err, TOTO_RESULT_INVALID_JSON);
+    /* A long text: measured, then read whole into a buffer of that length. */
+    enum { LONG = 3000 };
+    char *long_json = malloc(LONG + 3);
+    uint8_t *long_buf = malloc(LONG + 2);
+    if (long_json && long_buf) {
+        long_json[0] = '"';
+        memset(long_json + 1, 'y', LONG);
+        long_json[LONG + 1] = '"';
+        long_json[LONG + 2] = 0;
+        CHECK_RC(toto_session_set_json(s, STR("long"), long_json, LONG + 2, &err), TOTO_RESULT_OK);
+        CHECK_RC(toto_session_get_json_into(s, STR("long"), buf, sizeof buf, &len, &err),
+                 TOTO_RESULT_TOO_LARGE);
+        CHECK(len == LONG + 2);
+        if (CHECK_RC(toto_session_get_json_into(s, STR("long"), long_buf, len, &len, &err),
+                     TOTO_RESULT_OK)) {
+            CHECK_MEM(long_buf, len, long_json, (size_t)LONG + 2);
+        }
+    }
+    free(long_json);
+    free(long_buf);
+    toto_session_free(s);
+}
+
 static void test_json_invalid(void) {
     toto_session *s = new_session("u");
     if (!s) return;
@@ -884,6 +950,7 @@ int main(void) {
     RUN(test_deep_values_on_a_small_stack);
     RUN(test_cbor_invalid);
     RUN(test_json_in_and_out);
+    RUN(test_json_into);
     RUN(test_json_invalid);
     RUN(test_tagged_json_conversions);
     return finish();

@@ -124,31 +124,27 @@ static inline toto_result toto_go_session_delete(uintptr_t s, const char *key, s
 	return toto_session_delete(TOTO_GO_SESSION(s), key, key_len);
 }
 
-// toto_session_get_json answered by value, with its text copied into the caller's
-// buffer `dst` (Go memory, `cap` bytes) when it fits and the library's buffer freed
-// here, so reading a value as JSON is one cgo call and not two; a longer text is handed
-// over in `data` (the caller frees it with toto_go_bytes_free), a failure's details in
-// `err` (malloc'ed: the caller frees it).
+// A value's JSON text in one cgo call: written by the library straight into the
+// caller's buffer `dst` (Go memory, `cap` bytes) when it fits
+// (toto_session_get_json_into: no allocation); a longer text is handed over in a
+// library buffer, `data` (the caller frees it with toto_go_bytes_free); a failure's
+// details in `err` (malloc'ed: the caller frees it).
 typedef struct { toto_result rc; size_t len; uint8_t *data; toto_error *err; } toto_go_json_result;
 
 static inline toto_go_json_result toto_go_session_get_json(uintptr_t s, const char *key,
                                                            size_t key_len, uint8_t *dst,
                                                            size_t cap) {
 	toto_go_json_result r = {0, 0, NULL, NULL};
-	toto_bytes out = {NULL, 0};
 	toto_error e;
-	r.rc = toto_session_get_json(TOTO_GO_SESSION(s), key, key_len, &out, &e);
-	if (r.rc != TOTO_RESULT_OK) {
-		r.err = toto_go_error_copy(&e);
-		return r;
-	}
-	r.len = out.len;
-	if (out.len <= cap) {
-		if (out.len > 0) memcpy(dst, out.data, out.len);
-		toto_bytes_free(&out);
-	} else {
+	r.rc = toto_session_get_json_into(TOTO_GO_SESSION(s), key, key_len, dst, cap, &r.len, &e);
+	if (r.rc == TOTO_RESULT_TOO_LARGE && r.len > cap) {
+		// Longer than the buffer: in a library buffer instead.
+		toto_bytes out = {NULL, 0};
+		r.rc = toto_session_get_json(TOTO_GO_SESSION(s), key, key_len, &out, &e);
+		r.len = out.len;
 		r.data = out.data;
 	}
+	if (r.rc != TOTO_RESULT_OK) r.err = toto_go_error_copy(&e);
 	return r;
 }
 

@@ -176,6 +176,17 @@ class SessionTest < Minitest::Test
     @s.set_json(:raw, '{"x":[true,null]}')
     assert_equal({ "x" => [true, nil] }, @s[:raw])
     assert_nil @s.get_json(:missing)
+    # Texts around the per-thread buffer's size read whole (the longer ones through the
+    # library's own buffer), each right after a short one.
+    limit = TotoSession::Scratch::VALUE_JSON_LEN
+    [limit - 3, limit - 2, limit - 1, 5 * limit].each do |n|
+      long = { "t" => "x" * (n - 8) } # {"t":"..."} is 8 bytes more
+      @s[:long] = long
+      assert_equal n, @s.get_json(:long).bytesize
+      assert_equal long, @s[:long]
+      assert_equal '{"x":[true,null]}', @s.get_json(:raw)
+    end
+    assert_raises(TotoSession::TooLarge) { @s.get_json("k" * 2000) }
     assert_raises(TotoSession::InvalidJson) { @s[:bad] = { "b" => "\xFF".b } }
     assert_raises(TotoSession::InvalidJson) { @s[:nan] = [Float::NAN] }
     assert_raises(TotoSession::InvalidJson) { @s.set_json(:x, "not json") }

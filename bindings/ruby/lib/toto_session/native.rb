@@ -302,6 +302,8 @@ module TotoSession
     attach_function :toto_session_get_bytes, %i[session_handle buffer_in size_t pointer pointer], :uint32
     attach_function :toto_session_get_cbor, %i[session_handle buffer_in size_t pointer pointer], :uint32
     attach_function :toto_session_get_json, %i[session_handle buffer_in size_t pointer pointer], :uint32
+    attach_function :toto_session_get_json_into,
+                    %i[session_handle buffer_in size_t pointer size_t pointer pointer], :uint32
     attach_function :toto_session_set_null, %i[session_handle buffer_in size_t], :uint32
     attach_function :toto_session_set_bool, %i[session_handle buffer_in size_t bool], :uint32
     attach_function :toto_session_set_i64, %i[session_handle buffer_in size_t int64], :uint32

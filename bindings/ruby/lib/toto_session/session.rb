@@ -449,12 +449,7 @@ module TotoSession
     # The value under `key` as compact JSON text (bytes as base64); nil when missing.
     def get_json(key)
       k = Values.key(key)
-      s = Scratch.current
-      code = Native.toto_session_get_json(to_ptr, k, k.bytesize, s.bytes, s.err)
-      return nil if code == 5
-
-      Errors.raise_for(code, s) unless code.zero?
-      s.take_bytes(Encoding::UTF_8)
+      json_at(to_ptr, k, k.bytesize) { |code, s| code == 5 ? nil : Errors.raise_for(code, s) }
     end
 
     # Stores JSON text as a value (objects become maps).
@@ -595,12 +590,29 @@ module TotoSession
 
     # An array or a map: through JSON, or its CBOR item when JSON cannot hold it.
     def read_structured(k, n)
-      s = Scratch.current
-      code = Native.toto_session_get_json(@ptr || to_ptr, k, n, s.bytes, s.err)
-      return Values.parse_json(s.take_bytes(UTF_8)) if code == 0
-      return Values.from_cbor(cbor_at(k, n)) if code == 9 # e.g. a map with non-text keys
+      json = json_at(@ptr || to_ptr, k, n) do |code, s|
+        # e.g. a map with non-text keys
+        return Values.from_cbor(cbor_at(k, n)) if code == 9
 
-      Errors.raise_for(code, s)
+        Errors.raise_for(code, s)
+      end
+      Values.parse_json(json)
+    end
+
+    # The value under `k` (`n` bytes) of session `p` as JSON text: written by the library
+    # into this thread's scratch (one call, no allocation in the library), or, when
+    # longer than that, in a library buffer. A failure's code (and the scratch holding
+    # its error) goes to the block, whose value is then returned.
+    def json_at(p, k, n)
+      s = Scratch.current
+      code = Native.toto_session_get_json_into(p, k, n, s.value_json_buf, Scratch::VALUE_JSON_LEN, s.len, s.err)
+      return s.value_json if code == 0
+
+      if code == 3 # longer than the scratch (or a key over the limit: reported again)
+        code = Native.toto_session_get_json(p, k, n, s.bytes, s.err)
+        return s.take_bytes(UTF_8) if code == 0
+      end
+      yield code, s
     end
 
     # The value under `k` (`n` bytes) as one CBOR item (it is present).
