@@ -532,9 +532,21 @@ class Session : public detail::Handle<toto_session, toto_session_free> {
     /// Any value as compact JSON text, or nullopt when absent (bytes become base64
     /// text, non-finite floats null). Throws TOTO_RESULT_INVALID_JSON for a map with a
     /// non-text key.
+    /// A text of up to 256 bytes is written by the library straight into a buffer on
+    /// the stack (toto_session_get_json_into); a longer one comes in a library buffer.
     std::optional<std::string> get_json(std::string_view key) const {
-        detail::OwnedBytes out;
+        char buf[256];
+        std::size_t len = 0;
         toto_error err{};
+        toto_result rc = toto_session_get_json_into(raw_, key.data(), key.size(),
+                                                    reinterpret_cast<uint8_t *>(buf), sizeof buf,
+                                                    &len, &err);
+        if (rc == TOTO_RESULT_OK) return std::string(buf, len);
+        if (rc != TOTO_RESULT_TOO_LARGE || len <= sizeof buf) {
+            // absent, or a failure (a key over the limit is TOO_LARGE too: len untouched)
+            if (!detail::found(rc, err)) return std::nullopt;
+        }
+        detail::OwnedBytes out;
         if (!detail::found(toto_session_get_json(raw_, key.data(), key.size(), &out.raw, &err), err))
             return std::nullopt;
         return out.text();

@@ -522,6 +522,13 @@ void test_session_values() {
     CHECK(!s.get_f64("missing").has_value());
     CHECK(!s.get_bytes("missing").has_value());
     CHECK(!s.get_json("missing").has_value());
+    // Texts around the wrapper's stack buffer (256 bytes) read whole.
+    for (std::size_t n : {254u, 255u, 256u, 257u, 5000u}) {
+        std::string text = "\"" + std::string(n - 2, 'z') + "\"";
+        s.set_json("long", text);
+        CHECK(s.get_json("long") == std::optional<std::string>(text));
+    }
+    CHECK_THROWS(s.get_json(std::string(2000, 'k')), TOTO_RESULT_TOO_LARGE);
     CHECK(!s.get_cbor("missing").has_value());
     CHECK(!s.type("missing").has_value());
     CHECK_THROWS(s.get_i64("t"), TOTO_RESULT_TYPE_MISMATCH);
