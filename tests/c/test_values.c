@@ -655,6 +655,13 @@ static void test_json_into(void) {
     len = 0;
     CHECK_RC(toto_session_get_json_into(s, STR("j"), NULL, 0, &len, &err), TOTO_RESULT_TOO_LARGE);
     CHECK(len == n);
+    /* A key over the name limit: TOO_LARGE too, the length untouched. */
+    char long_key[TOTO_MAX_NAME_LEN + 1];
+    memset(long_key, 'k', sizeof long_key);
+    len = 42;
+    CHECK_RC(toto_session_get_json_into(s, long_key, sizeof long_key, buf, sizeof buf, &len, &err),
+             TOTO_RESULT_TOO_LARGE);
+    CHECK(len == 42);
     /* Missing key: NOT_FOUND, length untouched; no JSON form: INVALID_JSON. */
     len = 42;
     CHECK_RC(toto_session_get_json_into(s, STR("missing"), buf, sizeof buf, &len, &err),
