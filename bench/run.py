@@ -1139,9 +1139,8 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
         exes = {p: build_go_test(pkgs[p][0], BUILD / f"{p}.test", stage)
                 for p in PARTS if p in go_parts}
         if "gohttp" in exes:
-            # Over HTTP the two ways of linking differ by more than the rounds' spread
-            # (docs/performance.md says how): both are measured, the goal row on the
-            # default one (shared library), as a service built by the README links.
+            # Both ways of linking are measured over HTTP, the goal row on the default
+            # one (shared library), as a service built by the README links it.
             shared_http = build_go_test(pkgs["gohttp"][0], BUILD / "gohttp-shared.test", stage,
                                         static=False)
         got = {p: {"rounds": [], "allocs": {}} for p in exes}
