@@ -2307,7 +2307,7 @@ toto_result toto_session_get_json(const struct toto_session *session,
  * Thread safety: one thread at a time per session.
  * Errors: TOTO_RESULT_TOO_LARGE when the text is longer than `capacity`: `*out_len`
  * then holds its whole length (retry with that many bytes, or use
- * toto_session_get_json) and `out` only a beginning of it (a key over the name limit
+ * toto_session_get_json) and `out` its first `capacity` bytes (a key over the name limit
  * is TOTO_RESULT_TOO_LARGE too, with `*out_len` untouched); TOTO_RESULT_NOT_FOUND,
  * TOTO_RESULT_INVALID_JSON (a map with a non-text key), TOTO_RESULT_NULL_ARGUMENT,
  * TOTO_RESULT_INVALID_HANDLE, TOTO_RESULT_INVALID_UTF8 (key).

@@ -135,8 +135,8 @@ pub fn to_json_vec(value: &Value) -> Result<Vec<u8>> {
 pub const SHORT_JSON: usize = 512;
 
 /// Writes a value's compact JSON text (as [`to_json`] renders it) into `out` and
-/// answers its length. A text longer than `out` is measured, not cut: the answer is
-/// its whole length (more than `out.len()`), and `out` holds only its beginning.
+/// answers its length. A text longer than `out` is measured: the answer is its whole
+/// length (more than `out.len()`), and `out` holds its first `out.len()` bytes.
 pub fn write_json_into(value: &Value, out: &mut [u8]) -> Result<usize> {
     let mut fill = Fill { buf: out, len: 0 };
     serde_json::to_writer(&mut fill, &Plain(value)).map_err(|e| Error::Json(e.to_string()))?;
@@ -144,6 +144,7 @@ pub fn write_json_into(value: &Value, out: &mut [u8]) -> Result<usize> {
 }
 
 /// A writer that fills a slice and counts every byte given, beyond the slice too.
+/// (`get_mut(len..)` is None once `len` is past the end: nothing more is copied.)
 struct Fill<'a> {
     buf: &'a mut [u8],
     len: usize,
@@ -151,11 +152,11 @@ struct Fill<'a> {
 
 impl std::io::Write for Fill<'_> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let end = self.len + bytes.len();
-        if let Some(room) = self.buf.get_mut(self.len..end) {
-            room.copy_from_slice(bytes);
+        if let Some(room) = self.buf.get_mut(self.len..) {
+            let n = room.len().min(bytes.len());
+            room[..n].copy_from_slice(&bytes[..n]);
         }
-        self.len = end;
+        self.len += bytes.len();
         Ok(bytes.len())
     }
 

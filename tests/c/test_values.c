@@ -643,13 +643,14 @@ static void test_json_into(void) {
     if (CHECK_RC(toto_session_get_json_into(s, STR("j"), buf, n, &len, &err), TOTO_RESULT_OK)) {
         CHECK_MEM(buf, len, doc, n);
     }
-    /* One byte short: TOO_LARGE with the whole length; nothing written past capacity. */
+    /* One byte short: TOO_LARGE with the whole length, its first capacity bytes written. */
     memset(buf, '#', sizeof buf);
     len = 0;
     CHECK_RC(toto_session_get_json_into(s, STR("j"), buf, n - 1, &len, &err),
              TOTO_RESULT_TOO_LARGE);
     CHECK_ERR(err, TOTO_RESULT_TOO_LARGE);
     CHECK(len == n);
+    CHECK(memcmp(buf, doc, n - 1) == 0); /* its first capacity bytes */
     CHECK(buf[n - 1] == '#');
     /* Capacity 0 (NULL buffer) measures. */
     len = 0;

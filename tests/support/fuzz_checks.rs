@@ -6,7 +6,9 @@
 
 use toto_session::internals::codec;
 use toto_session::internals::limits::{MAX_DEPTH, MAX_RECORD_LEN, MAX_VALUE_LEN};
-use toto_session::internals::value_json::{from_json, from_tagged_json, to_json, to_tagged_json};
+use toto_session::internals::value_json::{
+    from_json, from_tagged_json, to_json, to_json_vec, to_tagged_json, write_json_into,
+};
 use toto_session::password::{verify_legacy, PasswordPolicy, Passwords};
 use toto_session::{Session, Value};
 
@@ -53,7 +55,15 @@ pub fn json(data: &[u8]) {
             from_json(text.as_bytes()).expect("rendered JSON parses"),
             value
         );
-        assert_eq!(Some(text), json_through_tree(&value));
+        assert_eq!(Some(text.clone()), json_through_tree(&value));
+        // The same text through the allocation-light writers the C API uses.
+        assert_eq!(to_json_vec(&value).expect("renders"), text.as_bytes());
+        let mut short = vec![0u8; text.len() / 2];
+        assert_eq!(
+            write_json_into(&value, &mut short).expect("measures"),
+            text.len()
+        );
+        assert_eq!(&short[..], &text.as_bytes()[..short.len()]);
     }
     if let Ok(value) = from_tagged_json(data) {
         assert_eq!(to_json(&value).ok(), json_through_tree(&value));
