@@ -1035,17 +1035,25 @@ def rack_rows(t, rack, yjit=False):
         t.add(sec, f"{label}: middleware + methods", fig["toto"], key=f"{prefix}.{k}.toto")
         if "middleware" in fig:
             t.add(sec, f"{label}: middleware", fig["middleware"], key=f"{prefix}.{k}.middleware")
+        if "cors" in fig:
+            t.add(sec, f"{label}: middleware with Toto's CORS headers", fig["cors"],
+                  key=f"{prefix}.{k}.cors")
         t.add(sec, f"{label}: bare Rack app", fig["bare"], key=f"{prefix}.{k}.bare")
         # The goal is the session layer's (the Middleware around the bare app's work,
-        # as Go's middleware row), judged on CPU time (the server's over HTTP, and in
-        # process): wall time on a shared machine is mostly others' noise. Toto's method
-        # protocol on top (Methods) is shown beside it.
+        # configured as Go's middleware row: no CORS), judged on CPU time (the server's
+        # over HTTP, and in process): wall time on a shared machine is mostly others'
+        # noise. Toto's default CORS answer headers, and Toto's method protocol on top
+        # (Methods), are shown beside it.
         goal = ("<=", 30.0) if k != "http_wall" and not yjit else None
         if "middleware" in fig:
             t.add(sec, f"{label}: added by the session layer (us)", fig["middleware"], fig["bare"],
                   fn=ADDED_US, vs="bare Rack app; ratio = added us", goal=goal,
                   key=f"{prefix}.{k}.mw_layer")
             goal = None
+        if "cors" in fig:
+            t.add(sec, f"{label}: added by the session layer with CORS headers (us)", fig["cors"],
+                  fig["bare"], fn=ADDED_US, vs="bare Rack app; ratio = added us",
+                  key=f"{prefix}.{k}.cors_layer")
         t.add(sec, f"{label}: added by middleware + methods (us)", fig["toto"], fig["bare"],
               fn=ADDED_US, vs="bare Rack app; ratio = added us", goal=goal,
               key=f"{prefix}.{k}.layer")

@@ -1,11 +1,12 @@
 # frozen_string_literal: true
 
 # What the Rack session layer costs per request: a signed state.get through
-# TotoSession::Rack::Middleware (HMAC required, memory cache) around an app doing the
-# bare app's JSON work with the value read from the session ("middleware": the layer
-# the goal is about, as Go's middleware row), and through Middleware + Methods (the
-# example service: Toto's method protocol on top, "toto"), against a bare Rack app
-# doing the same JSON work without sessions, all three under Puma, each in three
+# TotoSession::Rack::Middleware (HMAC required, memory cache, no CORS) around an app
+# doing the bare app's JSON work with the value read from the session ("middleware":
+# the layer the goal is about, configured as Go's middleware row is), the same with
+# Toto's default CORS answer headers (allow_origin "*": "cors"), and through Middleware
+# + Methods (the example service: Toto's method protocol on top, "toto"), against a
+# bare Rack app doing the same JSON work without sessions, all four under Puma, each in three
 # server processes of its own (see PROCESSES), driven over one keep-alive HTTP
 # connection each in chunks of 100 requests taken in turns in a random order; then the
 # same apps called in process (no HTTP), which isolates the layer. Besides the
@@ -43,7 +44,7 @@ module BenchRack
     end
   end
 
-  KINDS = %w[toto middleware bare].freeze
+  KINDS = %w[toto middleware cors bare].freeze
 
   module_function
 
@@ -57,8 +58,11 @@ module BenchRack
     [manager, session]
   end
 
-  def middleware_app(manager)
-    TotoSession::Rack::Middleware.new(FromSession.new, manager: manager, hmac: :required)
+  # The session layer alone (no CORS headers, as Go's middleware by default), or with
+  # Toto's default CORS answer headers (`cors`).
+  def middleware_app(manager, cors: false)
+    TotoSession::Rack::Middleware.new(FromSession.new, manager: manager, hmac: :required,
+                                                        allow_origin: cors ? "*" : nil)
   end
 
   # Every round's figure (seconds per request) by measurement and side, for the
@@ -68,17 +72,17 @@ module BenchRack
   # Puma (Debian's package), one worker thread: the server Rack users deploy; its own
   # cost per request is a fraction of WEBrick's, so the layer's share is not lost in
   # the server's noise.
-  # Prints the port (and, for "middleware", the session's id and key: that server has
-  # no account methods to log in through).
+  # Prints the port (and, for "middleware" and "cors", the session's id and key: those
+  # servers have no account methods to log in through).
   def serve(kind)
     require "puma"
     require "puma/server"
     session = nil
     app = case kind
           when "bare" then Bare.new
-          when "middleware"
+          when "middleware", "cors"
             manager, session = bench_session
-            middleware_app(manager)
+            middleware_app(manager, cors: kind == "cors")
           else TotoRackExample.app(TotoRackExample.manager({}), {})
           end
     server = Puma::Server.new(app, Puma::Events.null, min_threads: 1, max_threads: 1)
@@ -90,7 +94,7 @@ module BenchRack
     thread.join
   end
 
-  # [io, port, session id, key] (id and key for "middleware" only).
+  # [io, port, session id, key] (id and key for "middleware" and "cors" only).
   def spawn_server(kind)
     io = IO.popen([RbConfig.ruby, "-I", File.join(__dir__, "lib"), __FILE__, "--serve", kind], "r")
     port, id, key = io.gets.split
@@ -181,7 +185,7 @@ module BenchRack
         http = Net::HTTP.new("127.0.0.1", port).tap(&:start)
         headers = case kind
                   when "toto" then toto_request(http)
-                  when "middleware" then signed_get(http, sid, key)
+                  when "middleware", "cors" then signed_get(http, sid, key)
                   else { "content-type" => "application/json" }
                   end
         servers[kind] << { io: io, pid: io.pid, http: http, headers: headers }
@@ -242,6 +246,7 @@ module BenchRack
     toto_headers = { "CONTENT_TYPE" => "application/json", "HTTP_X_TOTO_SESSION_ID" => session.id,
                      "HTTP_X_TOTO_HMAC" => TotoSession.hmac(session.key, "POST/#{BODY}") }
     apps = { "toto" => [toto, toto_headers], "middleware" => [middleware_app(manager), toto_headers],
+             "cors" => [middleware_app(manager, cors: true), toto_headers],
              "bare" => [Bare.new, { "CONTENT_TYPE" => "application/json" }] }
     apps.each do |k, (app, headers)|
       _, _, body = app.call(env_for(headers))
@@ -269,11 +274,13 @@ module BenchRack
     local = in_process_bench(n, rounds)
     puts "signed state.get, median of #{rounds} rounds x #{n} requests (µs per request); " \
          "load average #{File.read('/proc/loadavg').split[0, 3].join(' ')}"
-    puts format("%-40s %10s %10s %10s %10s %10s", "", "toto", "middleware", "bare", "layer", "+methods")
+    puts format("%-40s %10s %10s %10s %10s %10s %10s %10s", "", "toto", "middleware", "cors", "bare", "layer",
+                "+cors", "+methods")
     [["HTTP round trip (Puma, keep-alive)", wall], ["HTTP, server CPU time", server],
      ["in process (app.call), CPU time", local]].each do |label, t|
-      puts format("%-40s %10s %10s %10s %10s %10s", label, us(t["toto"]), us(t["middleware"]), us(t["bare"]),
-                  us(t["middleware"] - t["bare"]), us(t["toto"] - t["bare"]))
+      puts format("%-40s %10s %10s %10s %10s %10s %10s %10s", label, us(t["toto"]), us(t["middleware"]),
+                  us(t["cors"]), us(t["bare"]), us(t["middleware"] - t["bare"]), us(t["cors"] - t["bare"]),
+                  us(t["toto"] - t["bare"]))
     end
     return unless json
 
