@@ -543,8 +543,10 @@ class Session : public detail::Handle<toto_session, toto_session_free> {
                                                     &len, &err);
         if (rc == TOTO_RESULT_OK) return std::string(buf, len);
         if (rc != TOTO_RESULT_TOO_LARGE || len <= sizeof buf) {
-            // absent, or a failure (a key over the limit is TOO_LARGE too: len untouched)
-            if (!detail::found(rc, err)) return std::nullopt;
+            // absent (nullopt), or a failure, which throws (a key over the limit is
+            // TOO_LARGE too, with len untouched)
+            detail::found(rc, err);
+            return std::nullopt;
         }
         detail::OwnedBytes out;
         if (!detail::found(toto_session_get_json(raw_, key.data(), key.size(), &out.raw, &err), err))

@@ -3,7 +3,6 @@
 //! its values); the generic `get_*` and `set_*` functions here do the rest, so each
 //! `toto_session_get_*` / `toto_account_get_*` entry point is one call.
 
-use std::borrow::Cow;
 use std::ffi::c_char;
 
 use crate::core::codec;
@@ -12,9 +11,8 @@ use crate::core::limits::{MAX_DEPTH, MAX_NAME_LEN, MAX_VALUE_LEN};
 use crate::core::value::{Value, ValueKind};
 use crate::core::value_json;
 use crate::ffi::args;
-use crate::ffi::boundary::{Failure, FfiResult};
+use crate::ffi::boundary::FfiResult;
 use crate::ffi::bytes::TotoBytes;
-use crate::ffi::result::TotoResult;
 
 /// The type of a stored value.
 #[repr(u32)]
@@ -231,10 +229,11 @@ pub(crate) fn get_json_into(
     let len = value_json::write_json_into(value, buf)?;
     args::write(len_out, len);
     if len > capacity {
-        return Err(Failure::Code(
-            TotoResult::TooLarge,
-            Cow::Borrowed("the JSON text is longer than capacity (*out_len is its length)"),
-        ));
+        return Err(Error::TooLarge {
+            what: "the JSON text (*out_len is its length)",
+            limit: capacity,
+        }
+        .into());
     }
     Ok(())
 }
