@@ -121,7 +121,9 @@ impl UserIds {
 }
 
 struct Shard {
-    sessions: HashMap<Arc<str>, Stored>,
+    /// Hashed with foldhash, seeded per map (see Cargo.toml: ids are the library's own
+    /// random ones, or a C caller's).
+    sessions: HashMap<Arc<str>, Stored, foldhash::fast::RandomState>,
     /// user id -> ids in this shard (anonymous sessions are not indexed).
     by_user: HashMap<Arc<str>, UserIds>,
     stores_since_sweep: u32,
@@ -132,7 +134,7 @@ struct Shard {
 impl Default for Shard {
     fn default() -> Self {
         Shard {
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             by_user: HashMap::new(),
             stores_since_sweep: 0,
             anonymous: Arc::from(""),
