@@ -1230,21 +1230,37 @@ def build_rows(data):
     return t.rows
 
 
-def committed_rows(path=None):
-    """The baseline of the regression check: the rows of `path` when given, else of
-    bench/results.json as committed (HEAD), else as on disk, else []."""
+def committed_results(path=None):
+    """The baseline of the regression check: the results (rows, machine) of `path` when
+    given, else of bench/results.json as committed (HEAD), else as on disk, else {}."""
     if path:
-        return json.loads(Path(path).read_text()).get("rows", [])
+        return json.loads(Path(path).read_text())
     try:
         out = subprocess.run(["git", "show", "HEAD:bench/results.json"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
-        return json.loads(out).get("rows", [])
+        return json.loads(out)
     except (subprocess.CalledProcessError, OSError, ValueError):
         pass
     try:
-        return json.loads(RESULTS.read_text()).get("rows", [])
+        return json.loads(RESULTS.read_text())
     except (OSError, ValueError):
-        return []
+        return {}
+
+
+def machine_note(old_machine, new_machine):
+    """A warning when the baseline was measured on another kind of machine (CPU model or
+    number of CPUs), else None: a row can then "regress" with no change of code (a VM
+    that moves cache lines between cores more slowly, say)."""
+    old_machine, new_machine = old_machine or {}, new_machine or {}
+    keys = ("cpu", "cpus")
+    if not old_machine or all(old_machine.get(k) == new_machine.get(k) for k in keys):
+        return None
+    was = ", ".join(f"{old_machine.get(k)}" for k in keys)
+    now = ", ".join(f"{new_machine.get(k)}" for k in keys)
+    return (f"note: the baseline was measured on another machine ({was} CPUs; this run: "
+            f"{now} CPUs): before blaming the code, run the baseline's library and this "
+            "one in turn on this machine (docs/performance.md does so), and commit this "
+            "run's results.json as the new baseline once the cause is known")
 
 
 def load_results():
@@ -1346,7 +1362,8 @@ def main():
             sys.exit(f"bench: {tool} missing (scripts/install-deps.sh core redis bench)")
 
     previous = load_results()
-    baseline = committed_rows(args.baseline)
+    baseline_results = committed_results(args.baseline)
+    baseline = baseline_results.get("rows", [])
     known = (previous.get("rows") or []) + baseline
     selected = select_parts(args.filter, known)
     if not selected:
@@ -1433,6 +1450,9 @@ def main():
               "(rule: bench/README.md):")
         for r, why in regressed:
             print(f"  {r['key']} ({r['label'].strip()}): {why}")
+        note = machine_note(baseline_results.get("machine"), info)
+        if note:
+            print(note)
         if not args.no_regression_check:
             sys.exit(1)
         print("(--no-regression-check: exit status 0 anyway)")

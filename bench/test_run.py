@@ -104,6 +104,19 @@ class Regression(unittest.TestCase):
         self.assertEqual(run.regressions(old, []), [])
         self.assertEqual(run.regressions([], new), [])
 
+    def test_a_baseline_from_another_machine_is_named(self):
+        xeon = {"cpu": "Intel(R) Xeon(R) Processor", "cpus": 2, "kernel": "a"}
+        epyc = {"cpu": "AMD EPYC", "cpus": 2, "kernel": "a"}
+        note = run.machine_note(epyc, xeon)
+        self.assertIn("AMD EPYC", note)
+        self.assertIn("Intel(R) Xeon(R) Processor", note)
+        self.assertIsNotNone(run.machine_note(xeon, dict(xeon, cpus=4)))
+        # The same kind of machine (another kernel or load is not another machine),
+        # or a baseline that does not say: no note.
+        self.assertIsNone(run.machine_note(xeon, dict(xeon, kernel="b")))
+        self.assertIsNone(run.machine_note(None, xeon))
+        self.assertIsNone(run.machine_note({}, xeon))
+
 
 class FilterAndMerge(unittest.TestCase):
     def test_merge_replaces_in_place_and_keeps_rows_not_run(self):
