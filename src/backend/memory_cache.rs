@@ -16,12 +16,16 @@
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use foldhash::fast::SeedableRandomState;
+use foldhash::SharedSeed;
 
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::clock::{Clock, SystemClock};
 use crate::core::error::{Error, Result};
 use crate::core::id::id_shard;
+use crate::core::rng;
 use crate::core::session::{Session, SharedParts};
 
 const SHARDS: usize = 16;
@@ -128,9 +132,9 @@ impl UserIds {
 /// next, miss even when nothing in the maps had changed.
 #[repr(align(128))]
 struct Shard {
-    /// Hashed with foldhash, seeded per map (see Cargo.toml: ids are the library's own
-    /// random ones, or a C caller's).
-    sessions: HashMap<Arc<str>, Stored, foldhash::fast::RandomState>,
+    /// Hashed with foldhash, keyed per map from the CSPRNG ([`id_hasher`]; Cargo.toml
+    /// says why foldhash: ids are the library's own random ones, or a caller's).
+    sessions: HashMap<Arc<str>, Stored, SeedableRandomState>,
     /// user id -> ids in this shard (anonymous sessions are not indexed).
     by_user: HashMap<Arc<str>, UserIds>,
     stores_since_sweep: u32,
@@ -138,10 +142,20 @@ struct Shard {
     anonymous: Arc<str>,
 }
 
+/// The hasher of a shard's id map: foldhash keyed from the library's OS-seeded CSPRNG,
+/// 64 bits shared by every map of the process and 64 of the map's own. (foldhash's own
+/// `RandomState` seeds from addresses and the time, which its docs call enough only
+/// because it claims little resistance to chosen keys.)
+fn id_hasher() -> SeedableRandomState {
+    static SHARED: OnceLock<SharedSeed> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| SharedSeed::from_u64(u64::from_ne_bytes(rng::bytes())));
+    SeedableRandomState::with_seed(u64::from_ne_bytes(rng::bytes()), shared)
+}
+
 impl Default for Shard {
     fn default() -> Self {
         Shard {
-            sessions: HashMap::default(),
+            sessions: HashMap::with_hasher(id_hasher()),
             by_user: HashMap::new(),
             stores_since_sweep: 0,
             anonymous: Arc::from(""),
@@ -656,6 +670,17 @@ mod tests {
     fn index_slots_stay_small() {
         // Memory per session: a user-index slot is a pointer pair, not an inline set.
         assert_eq!(std::mem::size_of::<UserIds>(), 16);
+    }
+
+    #[test]
+    fn id_maps_are_keyed_each_their_own() {
+        use std::hash::BuildHasher;
+        let (a, b) = (id_hasher(), id_hasher());
+        assert_ne!(
+            a.hash_one("IpHYzcMQQR5-wnN4pmHJNQ"),
+            b.hash_one("IpHYzcMQQR5-wnN4pmHJNQ")
+        );
+        assert_eq!(a.hash_one("same"), a.hash_one("same"));
     }
 
     #[test]
