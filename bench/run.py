@@ -1159,7 +1159,7 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
                 if p == "gohttp":
                     # Over HTTP: client and child servers on one CPU, a fixed number of
                     # alternating chunks (the benchmark's comment says why); the shared
-                    # and the static build in turn, which first alternating by round.
+                    # and the static build in turn, which goes first alternating by round.
                     builds = [(shared_http, ""), (exe, "Static")]
                     for http_exe, suffix in builds if i % 2 == 0 else builds[::-1]:
                         more, _ = run_go_round(http_exe, pkgs[p][0], "SignedStateGetOverHTTP",

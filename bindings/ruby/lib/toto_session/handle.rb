@@ -48,11 +48,6 @@ module TotoSession
       @json_buf ||= FFI::MemoryPointer.new(:uint8, Native::MAX_SESSION_OBJECT_JSON_LEN + 1, false)
     end
 
-    # The text toto_session_object_json wrote (its length in the LEN slot), as UTF-8.
-    def json_string
-      @json_buf.get_bytes(0, @mem.get_uint64(LEN)).force_encoding(Encoding::UTF_8)
-    end
-
     # Room for a value's JSON text written by toto_session_get_json_into (made on first
     # use); a longer text is read through toto_session_get_json instead.
     VALUE_JSON_LEN = 1024
@@ -61,9 +56,10 @@ module TotoSession
       @value_json_buf ||= FFI::MemoryPointer.new(:uint8, VALUE_JSON_LEN, false)
     end
 
-    # The text toto_session_get_json_into wrote (its length in the LEN slot), as UTF-8.
-    def value_json
-      @value_json_buf.get_bytes(0, @mem.get_uint64(LEN)).force_encoding(Encoding::UTF_8)
+    # The text a call just wrote into `buf` (json_buf or value_json_buf; its length in
+    # the LEN slot), as UTF-8.
+    def text_in(buf)
+      buf.get_bytes(0, @mem.get_uint64(LEN)).force_encoding(Encoding::UTF_8)
     end
 
     def out_size

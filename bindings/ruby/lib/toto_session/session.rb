@@ -198,9 +198,10 @@ module TotoSession
     # into its answers).
     def toto_json
       s = Scratch.current
-      code = Native.toto_session_object_json(@ptr || to_ptr, s.json_buf, Native::MAX_SESSION_OBJECT_JSON_LEN + 1, s.len)
+      buf = s.json_buf
+      code = Native.toto_session_object_json(@ptr || to_ptr, buf, Native::MAX_SESSION_OBJECT_JSON_LEN + 1, s.len)
       Errors.raise_for(code) unless code.zero?
-      s.json_string
+      s.text_in(buf)
     end
 
     # The expiry as a Time.
@@ -605,8 +606,9 @@ module TotoSession
     # its error) goes to the block, whose value is then returned.
     def json_at(p, k, n)
       s = Scratch.current
-      code = Native.toto_session_get_json_into(p, k, n, s.value_json_buf, Scratch::VALUE_JSON_LEN, s.len, s.err)
-      return s.value_json if code == 0
+      buf = s.value_json_buf
+      code = Native.toto_session_get_json_into(p, k, n, buf, Scratch::VALUE_JSON_LEN, s.len, s.err)
+      return s.text_in(buf) if code == 0
 
       if code == 3 # longer than the scratch (or a key over the limit: reported again)
         code = Native.toto_session_get_json(p, k, n, s.bytes, s.err)
