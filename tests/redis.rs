@@ -392,3 +392,24 @@ fn a_loading_redis_is_unavailable() {
         Err(Error::Unavailable(_))
     ));
 }
+
+/// Issue 19: a host whose signals land on the thread calling Redis (a pre-forking
+/// master's SIGCHLD, a Ruby or Go runtime's own) is not an outage (the body is shared
+/// with the cluster tests). Here the server also shows that the signals did interrupt
+/// socket calls: the interrupted calls ran again on fresh connections.
+#[test]
+fn signals_are_not_outages() {
+    let server = RedisServer::start();
+    let mut admin = server.connection();
+    let connections_before = connections_received(&mut admin);
+    suite::calls_under_signals(&cache(&server));
+    assert!(connections_received(&mut admin) > connections_before + 2);
+}
+
+fn connections_received(con: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .map(|n| n.trim().parse().unwrap())
+        .unwrap()
+}

@@ -306,6 +306,16 @@ macro_rules! suite_tests {
 
 crate::for_each_cache_suite_test!(suite_tests);
 
+/// Issue 19: signals landing on the calling thread are not an outage on a cluster
+/// either (the body is shared with tests/redis.rs). The crate's cluster client
+/// reconnects on an I/O error by itself; this holds it, and the pool, to that.
+#[test]
+#[ignore = "needs the Redis Cluster of `make test-cluster`"]
+fn signals_are_not_outages() {
+    let _shared = shared();
+    suite::calls_under_signals(&suite::cache(&cluster()));
+}
+
 /// Logout-everywhere fans out over slots: many users' sessions spread over every
 /// master, each user's removal takes exactly its sessions (one user beyond a batch).
 #[test]

@@ -29,7 +29,10 @@
 //!   signals to any thread) is not an outage: the connection, whose state is then
 //!   unknown, is dropped and the operation runs again on a fresh one
 //!   ([`RedisPool::run`]), unless the caller says it must not run twice
-//!   ([`RedisPool::run_once`]).
+//!   ([`RedisPool::run_once`]); an interrupted connect is tried again in both, and
+//!   neither starts the back-off. A call keeps trying for at least
+//!   [`INTERRUPTED_RETRIES`] interruptions and for as long as it is within one I/O
+//!   timeout.
 //!
 //! In cluster mode the same holds per pooled cluster connection (which holds one
 //! socket per node, all with the timeouts): a connection-level failure on any node
@@ -46,8 +49,8 @@ use redis::{Cmd, Connection, ConnectionLike, ErrorKind, RedisError, ServerErrorK
 
 use crate::core::error::{Error, Result};
 
-/// How many times an operation interrupted by a signal is run again by
-/// [`RedisPool::run`].
+/// How many times an operation interrupted by a signal is at least run again by
+/// [`RedisPool::run`] (more while the call is within its I/O timeout).
 const INTERRUPTED_RETRIES: u32 = 3;
 
 /// The URL scheme that selects Redis Cluster (seed nodes, comma separated).
@@ -275,25 +278,23 @@ impl RedisPool {
         matches!(self.target, Target::Cluster(_))
     }
 
-    fn connect(&self) -> Result<RedisConnection> {
+    fn connect(&self) -> redis::RedisResult<RedisConnection> {
         let io = Some(self.options.io_timeout);
         match &self.target {
             Target::Single(client) => {
-                let con = client
-                    .get_connection_with_timeout(self.options.connect_timeout)
-                    .map_err(classify)?;
-                con.set_read_timeout(io).map_err(classify)?;
-                con.set_write_timeout(io).map_err(classify)?;
+                let con = client.get_connection_with_timeout(self.options.connect_timeout)?;
+                con.set_read_timeout(io)?;
+                con.set_write_timeout(io)?;
                 Ok(RedisConnection::Single(con))
             }
             Target::Cluster(client) => {
                 // Connects to a seed, reads the slot map, connects to the nodes (each
                 // with the connect timeout, replies with the I/O timeout).
-                let con = client.get_connection().map_err(classify)?;
+                let con = client.get_connection()?;
                 // The crate leaves writes without a timeout: set it on every node's
                 // socket, present and future.
-                con.set_write_timeout(io).map_err(classify)?;
-                con.set_read_timeout(io).map_err(classify)?;
+                con.set_write_timeout(io)?;
+                con.set_read_timeout(io)?;
                 Ok(RedisConnection::Cluster(Box::new(con)))
             }
         }
@@ -345,32 +346,42 @@ impl RedisPool {
         &self,
         op: impl Fn(&mut RedisConnection) -> redis::RedisResult<T>,
     ) -> Result<T> {
-        self.run_with(INTERRUPTED_RETRIES, op)
+        self.run_with(true, op)
     }
 
     /// [`RedisPool::run`] for an operation that must not run twice (its outcome after
-    /// an interruption is unknown, and reported as [`Error::Unavailable`]).
+    /// an interruption is unknown, and reported as [`Error::Unavailable`]; an
+    /// interrupted connect, before the operation ran, is still tried again).
     pub(crate) fn run_once<T>(
         &self,
         op: impl Fn(&mut RedisConnection) -> redis::RedisResult<T>,
     ) -> Result<T> {
-        self.run_with(0, op)
+        self.run_with(false, op)
     }
 
     fn run_with<T>(
         &self,
-        retries: u32,
+        may_repeat: bool,
         op: impl Fn(&mut RedisConnection) -> redis::RedisResult<T>,
     ) -> Result<T> {
         let pid = std::process::id();
-        let mut attempt = 0;
+        let started = Instant::now();
+        let mut interruptions = 0;
         let mut replaced_stale = false;
         loop {
             let (mut con, pooled) = match self.checkout(pid)? {
                 Some(con) => (con, true),
                 None => match self.connect() {
                     Ok(con) => (con, false),
+                    // A signal is not an outage: no back-off, connect again.
+                    Err(e) if is_interrupted(&e) => {
+                        if self.interrupted_again(started, &mut interruptions) {
+                            continue;
+                        }
+                        return Err(classify(e));
+                    }
                     Err(e) => {
+                        let e = classify(e);
                         if matches!(e, Error::Unavailable(_)) {
                             self.mark_down();
                         }
@@ -385,8 +396,7 @@ impl RedisPool {
                 }
                 Err(e) if is_interrupted(&e) => {
                     drop(con);
-                    attempt += 1;
-                    if attempt > retries {
+                    if !may_repeat || !self.interrupted_again(started, &mut interruptions) {
                         return Err(classify(e));
                     }
                 }
@@ -399,7 +409,7 @@ impl RedisPool {
                     drop(con);
                     self.pool().idle.clear();
                     replaced_stale = true;
-                    if retries == 0 {
+                    if !may_repeat {
                         return Err(classify(e));
                     }
                 }
@@ -414,6 +424,15 @@ impl RedisPool {
                 }
             }
         }
+    }
+
+    /// Counts one more interruption of a call that started at `started`; true while it
+    /// may try again: [`INTERRUPTED_RETRIES`] times, and beyond them for as long as the
+    /// call has not taken one I/O timeout (so a storm of signals ends the call in about
+    /// that time, as a hung server would, rather than never).
+    fn interrupted_again(&self, started: Instant, interruptions: &mut u32) -> bool {
+        *interruptions += 1;
+        *interruptions <= INTERRUPTED_RETRIES || started.elapsed() < self.options.io_timeout
     }
 }
 
