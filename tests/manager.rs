@@ -735,3 +735,36 @@ fn duplicate_sign_up_is_refused_before_any_password_work() {
         "refused up front, not by the store after hashing"
     );
 }
+
+/// On the wall clock, over the memory cache, a retrieve reads the cheaper rough clock
+/// (which lags by up to a second) and settles close calls with a precise reading:
+/// a session that expires within that second is live just before its expiry and gone
+/// just after it, and renewal slides its expiry from the precise time.
+#[test]
+fn the_rough_clock_decides_as_the_wall_clock() {
+    let config = ManagerConfig {
+        anon_session_ttl: 0.3,
+        anon_session_renew: 0.3,
+        renew_granularity: 0.0,
+        ..fast_config()
+    };
+    let cache = Arc::new(MemoryCache::new());
+    let manager = Manager::new(cache, Arc::new(MemoryAccountStore::new()), config).unwrap();
+    let wall = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let s = manager.create_session("", false).unwrap();
+    let before = wall();
+    let r = manager.retrieve_session(s.id()).unwrap().expect("live");
+    assert!(r.expires() >= before + 0.3, "renewed from the precise time");
+    assert!(r.expires() <= wall() + 0.3);
+    let expires = r.expires();
+    std::thread::sleep(std::time::Duration::from_secs_f64(expires - wall() + 0.05));
+    assert!(
+        manager.retrieve_session(s.id()).unwrap().is_none(),
+        "expired"
+    );
+}

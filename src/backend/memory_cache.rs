@@ -22,7 +22,7 @@ use foldhash::fast::SeedableRandomState;
 use foldhash::SharedSeed;
 
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
-use crate::core::clock::{Clock, SystemClock};
+use crate::core::clock::{self, Clock, SystemClock};
 use crate::core::error::{Error, Result};
 use crate::core::id::id_shard;
 use crate::core::rng;
@@ -386,13 +386,19 @@ impl MemoryCache {
     /// reclaimed. The lock is held only for the lookup: any decoding or encoding
     /// happens after.
     fn get_renew(&self, id: &str, renew: Option<Renewal>) -> Option<Found> {
-        let now = match renew.and_then(|r| r.system_now) {
-            Some(caller_now) if self.clock.is_system() => caller_now,
-            _ => self.clock.now(),
+        // The caller's reading of the system clock (which may lag it) stands for this
+        // cache's own when that is the system clock too.
+        let (now, lag) = match renew {
+            Some(Renewal {
+                system_now: Some(at),
+                lag,
+                ..
+            }) if self.clock.is_system() => (at, lag),
+            _ => (self.clock.now(), 0.0),
         };
         let mut shard = self.shard(id);
         let stored = shard.sessions.get(id)?;
-        if stored.expires.get() <= now {
+        if clock::reached(stored.expires.get(), now, lag) {
             shard.take(id);
             return None;
         }
@@ -418,6 +424,11 @@ impl MemoryCache {
 }
 
 impl SessionCache for MemoryCache {
+    /// Expiry is judged by [`clock::reached`] and renewal by [`Renewal::renewed_expiry`].
+    fn settles_lagging_renewal(&self) -> bool {
+        true
+    }
+
     fn store(
         &self,
         id: &str,

@@ -29,7 +29,7 @@
 use std::sync::Arc;
 
 use crate::core::account::Account;
-use crate::core::clock::{Clock, SystemClock};
+use crate::core::clock::{self, Clock, SystemClock};
 use crate::core::error::{Error, Result};
 use crate::core::id::{generate_id, validate_session_id};
 use crate::core::password::{generate_password, PasswordPolicy, Passwords, Verdict};
@@ -151,6 +151,10 @@ pub struct Manager {
     cache: Arc<dyn SessionCache>,
     store: Arc<dyn AccountStore>,
     clock: Arc<dyn Clock>,
+    /// Whether retrieves read the rough wall clock: the clock is the system clock and
+    /// the cache settles a lagging reading's close calls
+    /// ([`SessionCache::settles_lagging_renewal`]).
+    rough_clock: bool,
     config: ManagerConfig,
     passwords: Passwords,
     /// A hash checked when the user is unknown, so that answer takes as long as a
@@ -187,6 +191,7 @@ impl Manager {
         let passwords = Passwords::new(config.passwords)?;
         let decoy_hash = passwords.hash(&generate_id())?;
         Ok(Manager {
+            rough_clock: clock.is_system() && cache.settles_lagging_renewal(),
             cache,
             store,
             clock,
@@ -269,11 +274,17 @@ impl Manager {
     /// its expiry.
     fn load_live(&self, id: &str, renew: bool) -> Result<Option<Session>> {
         validate_session_id(id)?;
-        let now = self.now();
+        // A cache that settles close calls itself is given the cheaper rough reading.
+        let (now, lag) = if self.rough_clock {
+            (clock::rough_wall_clock_now(), clock::ROUGH_LAG)
+        } else {
+            (self.now(), 0.0)
+        };
         let renewal = renew.then(|| {
             let (user, anonymous) = (self.config.renew(false), self.config.renew(true));
             Renewal {
                 system_now: self.clock.is_system().then_some(now),
+                lag,
                 user: now + user,
                 anonymous: now + anonymous,
                 user_slack: user * self.config.renew_granularity,
@@ -287,7 +298,7 @@ impl Manager {
         else {
             return Ok(None);
         };
-        if session.is_expired(now) {
+        if clock::reached(session.expires(), now, lag) {
             // Reclaiming is best effort: the session is gone for the caller either way.
             let _ = self.cache.remove(id);
             return Ok(None);

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::core::clock;
 use crate::core::error::{Error, Result};
 use crate::core::session::Session;
 use crate::core::value::Value;
@@ -52,6 +53,12 @@ pub struct Renewal {
     /// clock may judge expiry by it instead of reading the clock again a few
     /// microseconds later (a wall-clock read is a fair part of an in-memory retrieve).
     pub system_now: Option<f64>,
+    /// How far `system_now` and the targets computed from it may lag the system wall
+    /// clock, in seconds: 0 (as [`Renewal::new`] makes it) for a precise reading. A
+    /// positive lag is given only to a cache whose
+    /// [`SessionCache::settles_lagging_renewal`] says it settles a close call with a
+    /// precise reading of its own.
+    pub lag: f64,
 }
 
 impl Renewal {
@@ -64,6 +71,7 @@ impl Renewal {
             user_slack: 0.0,
             anonymous_slack: 0.0,
             system_now: None,
+            lag: 0.0,
         }
     }
 
@@ -88,9 +96,30 @@ impl Renewal {
     /// The rule: `Some(target)` when a session of `user_id` stored until `expires`
     /// must be renewed (its expiry lags the target by more than the slack), `None`
     /// when it stays as it is (never shortened, never written within the slack).
+    ///
+    /// With a lag, a session that may be due is decided, and its target taken, from a
+    /// precise reading of the wall clock: the answer is the one a precise reading would
+    /// give.
     pub fn renewed_expiry(&self, user_id: &str, expires: f64) -> Option<f64> {
         let target = self.target_for(user_id);
-        (expires < target - self.slack_for(user_id)).then_some(target)
+        let slack = self.slack_for(user_id);
+        if self.lag > 0.0 && expires < target + self.lag - slack {
+            return self.settled().renewed_expiry(user_id, expires);
+        }
+        (expires < target - slack).then_some(target)
+    }
+
+    /// The same targets from a precise reading of the wall clock.
+    fn settled(&self) -> Renewal {
+        let now = clock::wall_clock_now();
+        let shift = self.system_now.map_or(0.0, |at| now - at);
+        Renewal {
+            user: self.user + shift,
+            anonymous: self.anonymous + shift,
+            system_now: self.system_now.map(|_| now),
+            lag: 0.0,
+            ..*self
+        }
     }
 }
 
@@ -116,6 +145,15 @@ pub struct Loaded {
 /// ([`crate::core::record::peek_revision`]; [`SessionCache::store_session`] gives
 /// [`Session::revision`] without decoding).
 pub trait SessionCache: Send + Sync {
+    /// True for a cache that may be given a renewal whose reading lags the wall clock
+    /// ([`Renewal::lag`]): it renews only through [`Renewal::renewed_expiry`], and
+    /// judges expiry by `system_now` only where the lag cannot change the answer,
+    /// reading the wall clock itself otherwise. The manager then reads the cheaper rough
+    /// clock for it. False (the default): the manager's reading is precise.
+    fn settles_lagging_renewal(&self) -> bool {
+        false
+    }
+
     /// Stores `record` under `id` until `expires` (Unix seconds) for `user_id` (empty =
     /// anonymous), as `mode` says. Returns `Some(new_id)` when the cache chose another
     /// id.
@@ -234,5 +272,50 @@ pub trait AccountStore: Send + Sync {
     fn remove(&self, user_id: &str) -> Result<()> {
         let _ = user_id;
         Err(Error::Unsupported("remove"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::clock::wall_clock_now;
+
+    /// Targets from a reading that lags the wall clock by half a second, with that lag
+    /// declared: every expiry gets the answer, and a renewed one the target, that a
+    /// precise reading gives.
+    #[test]
+    fn a_lagging_reading_renews_as_a_precise_one() {
+        let window = 100.0;
+        let slack = 10.0;
+        let lagging = |lag: f64| {
+            let at = wall_clock_now() - 0.5;
+            Renewal {
+                user: at + window,
+                anonymous: at + window,
+                user_slack: slack,
+                anonymous_slack: slack,
+                system_now: Some(at),
+                lag,
+            }
+        };
+        let now = wall_clock_now();
+        // Due by the precise clock, not by the lagging one: renewed, to a target from
+        // a precise reading (at least the wall clock before the call + the window).
+        let between = now + window - slack - 0.25;
+        assert!(
+            lagging(0.0).renewed_expiry("u", between).is_none(),
+            "the premise"
+        );
+        let target = lagging(1.0).renewed_expiry("u", between).expect("due");
+        assert!(target >= now + window, "{target} < {}", now + window);
+        assert!(target <= wall_clock_now() + window);
+        // Well before the band: renewed, also to a precise target.
+        let target = lagging(1.0).renewed_expiry("", now).expect("due");
+        assert!(target >= now + window);
+        // Past the band: left as it is, as by a precise reading.
+        assert!(lagging(1.0).renewed_expiry("u", now + window).is_none());
+        assert!(lagging(1.0)
+            .renewed_expiry("u", now + window - slack + 0.75)
+            .is_none());
     }
 }
