@@ -328,16 +328,18 @@ impl MemoryCache {
         revision: u64,
         mode: StoreMode,
     ) -> Result<Option<String>> {
-        let now = self.clock.now();
+        let (now, lag) = self.reading();
         let mut shard = self.shard(id);
         shard.stores_since_sweep += 1;
         if shard.stores_since_sweep >= SWEEP_EVERY {
+            // A lagging reading sweeps fewer: never a live entry.
             shard.sweep(now);
         }
         // One lookup in the common case (a save over the same owner's entry).
         match shard.sessions.get_mut(id) {
             Some(existing) => {
-                let live = (existing.expires.get() > now).then_some(existing.revision);
+                let live = (!clock::reached(existing.expires.get(), now, lag))
+                    .then_some(existing.revision);
                 check_mode(mode, live)?;
                 if *existing.user_id == *user_id {
                     existing.held = held;
@@ -382,6 +384,17 @@ impl MemoryCache {
         Ok(None)
     }
 
+    /// This cache's time and how far it may lag the clock: the system clock read
+    /// roughly (every decision from it goes through [`clock::reached`], which settles a
+    /// close call with a precise reading), or another clock's own reading.
+    fn reading(&self) -> (f64, f64) {
+        if self.clock.is_system() {
+            (clock::rough_wall_clock_now(), clock::ROUGH_LAG)
+        } else {
+            (self.clock.now(), 0.0)
+        }
+    }
+
     /// The live entry under `id`, renewed when `renew` is given; an expired one is
     /// reclaimed. The lock is held only for the lookup: any decoding or encoding
     /// happens after.
@@ -394,7 +407,7 @@ impl MemoryCache {
                 lag,
                 ..
             }) if self.clock.is_system() => (at, lag),
-            _ => (self.clock.now(), 0.0),
+            _ => self.reading(),
         };
         let mut shard = self.shard(id);
         let stored = shard.sessions.get(id)?;
@@ -650,6 +663,30 @@ mod tests {
             matches!(s.export(), Err(Error::TooLarge { .. })),
             "same rule"
         );
+    }
+
+    /// On the system clock the cache reads the rough clock, which lags by up to a
+    /// second: an entry that expired a moment ago is still expired to a save (and a
+    /// load), as by a precise reading.
+    #[test]
+    fn on_the_system_clock_expiry_is_exact_despite_the_rough_reading() {
+        let c = MemoryCache::new();
+        let expires = SystemClock.now() + 0.1;
+        c.store("sid", "u", expires, b"r", StoreMode::Upsert)
+            .unwrap();
+        c.store("sid", "u", expires, b"r", StoreMode::IfExists)
+            .unwrap();
+        // Just past the expiry, where the rough clock is most likely still before it.
+        while SystemClock.now() <= expires {
+            std::hint::spin_loop();
+        }
+        assert!(matches!(
+            c.store("sid", "u", expires, b"r", StoreMode::IfExists),
+            Err(Error::Revoked)
+        ));
+        assert!(c.load("sid").unwrap().is_none());
+        c.store("sid", "u", expires, b"r", StoreMode::CreateNew)
+            .unwrap();
     }
 
     #[test]
