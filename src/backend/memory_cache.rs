@@ -437,7 +437,7 @@ impl MemoryCache {
 }
 
 impl SessionCache for MemoryCache {
-    /// Expiry is judged by [`clock::reached`] and renewal by [`Renewal::renewed_expiry`].
+    /// Expiry is judged by `clock::reached` and renewal by [`Renewal::renewed_expiry`].
     fn settles_lagging_renewal(&self) -> bool {
         true
     }

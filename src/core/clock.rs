@@ -43,11 +43,11 @@ pub(crate) fn wall_clock_now() -> f64 {
 /// milliseconds behind (5.8 ms the most seen on a tickless VM, against a 4 ms tick);
 /// a second is a wide margin, and costs only a precise reading now and then.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub const ROUGH_LAG: f64 = 1.0;
+pub(crate) const ROUGH_LAG: f64 = 1.0;
 
 /// [`ROUGH_LAG`] where the rough reading is the precise one.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub const ROUGH_LAG: f64 = 0.0;
+pub(crate) const ROUGH_LAG: f64 = 0.0;
 
 /// Unix seconds from the system's realtime clock as of the kernel's last tick
 /// (`CLOCK_REALTIME_COARSE`, a vDSO read that takes no clock source read): never
