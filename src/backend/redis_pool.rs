@@ -441,3 +441,43 @@ impl RedisPool {
 fn is_closed_by_peer(e: &RedisError) -> bool {
     e.is_connection_dropped() && !e.is_timeout() && !e.is_connection_refusal()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call interrupted again and again tries at least INTERRUPTED_RETRIES more
+    /// times, then on while within one I/O timeout, and then gives up: a storm of
+    /// signals ends the call in about that time instead of never.
+    #[test]
+    fn interruptions_are_retried_within_the_io_timeout_only() {
+        let io_timeout = Duration::from_millis(100);
+        let pool = RedisPool::new(
+            "redis://127.0.0.1:1/",
+            PoolOptions {
+                connect_timeout: io_timeout,
+                io_timeout,
+                pool_size: 1,
+                down_backoff: Duration::ZERO,
+            },
+        )
+        .unwrap();
+        // Long ago: only the minimum number of retries is left.
+        let long_ago = Instant::now() - io_timeout * 2;
+        let mut n = 0;
+        for _ in 0..INTERRUPTED_RETRIES {
+            assert!(pool.interrupted_again(long_ago, &mut n));
+        }
+        assert!(!pool.interrupted_again(long_ago, &mut n));
+        // Just started: any number of retries while within the timeout.
+        let started = Instant::now();
+        let mut n = 0;
+        for _ in 0..100 {
+            assert!(pool.interrupted_again(started, &mut n));
+        }
+        while started.elapsed() < io_timeout {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!pool.interrupted_again(started, &mut n));
+    }
+}

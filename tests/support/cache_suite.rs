@@ -3,12 +3,13 @@
 //! function is one test body; the backend gives caches (with a key prefix of their own
 //! on a shared cluster) and a direct connection for inspecting or planting data.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::ConnectionLike;
 use toto_session::backend::{RedisCache, RedisOptions, Renewal};
+
+use crate::support::signals::{self, Signaller};
 use toto_session::password::PasswordPolicy;
 use toto_session::{
     Error, Manager, ManagerConfig, MemoryAccountStore, SessionCache, StoreMode, Value,
@@ -405,44 +406,13 @@ pub fn sessions_per_user_are_capped(b: &dyn Backend) {
     }
 }
 
-/// Signals delivered while [`calls_under_signals`] runs (its handler counts them).
-static SIGNALS_SEEN: AtomicU64 = AtomicU64::new(0);
-
-extern "C" fn count_signal(_: libc::c_int) {
-    SIGNALS_SEEN.fetch_add(1, Ordering::Relaxed);
-}
-
-/// Stores and loads on `c` while another thread signals the calling one every 300 us
-/// (through a handler without SA_RESTART, as Ruby and many C servers install theirs).
-/// Socket calls with a timeout then fail with EINTR whatever SA_RESTART, on open
-/// connections and on ones being opened: every call must still succeed, none backing
-/// off as if Redis were down.
+/// Stores and loads on `c` while the calling thread is signalled every 300 us
+/// ([`Signaller`]): socket calls fail with EINTR, on open connections and on ones
+/// being opened, and every call must still succeed, none backing off as if Redis were
+/// down.
 pub fn calls_under_signals(c: &RedisCache) {
-    // SAFETY (test): the handler only bumps an atomic (async-signal-safe).
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = count_signal as extern "C" fn(libc::c_int) as usize;
-        libc::sigemptyset(&mut action.sa_mask);
-        action.sa_flags = 0;
-        assert_eq!(
-            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
-            0
-        );
-    }
-    let seen_before = SIGNALS_SEEN.load(Ordering::Relaxed);
-    // SAFETY (test): the calling thread's own id.
-    let target = unsafe { libc::pthread_self() } as usize;
-    let done = Arc::new(AtomicBool::new(false));
-    let signaller = {
-        let done = Arc::clone(&done);
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                // SAFETY (test): the target thread joins this one before it ends.
-                unsafe { libc::pthread_kill(target as libc::pthread_t, libc::SIGUSR2) };
-                std::thread::sleep(Duration::from_micros(300));
-            }
-        })
-    };
+    let seen_before = signals::seen();
+    let signaller = Signaller::start(Duration::from_micros(300));
     let mut failures = Vec::new();
     for i in 0..2000 {
         let id = format!("sig{i}");
@@ -454,13 +424,12 @@ pub fn calls_under_signals(c: &RedisCache) {
             other => failures.push(format!("load {i}: {other:?}")),
         }
     }
-    done.store(true, Ordering::Relaxed);
-    signaller.join().unwrap();
+    signaller.stop();
     assert!(
         failures.is_empty(),
         "{} failed, the first: {:?}",
         failures.len(),
         &failures[..failures.len().min(3)]
     );
-    assert!(SIGNALS_SEEN.load(Ordering::Relaxed) - seen_before > 100);
+    assert!(signals::seen() - seen_before > 100);
 }

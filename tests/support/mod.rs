@@ -3,3 +3,4 @@
 pub mod cache_suite;
 pub mod fuzz_checks;
 pub mod redis_server;
+pub mod signals;
