@@ -328,7 +328,7 @@ impl MemoryCache {
         revision: u64,
         mode: StoreMode,
     ) -> Result<Option<String>> {
-        let (now, lag) = self.reading();
+        let (now, lag) = clock::reading(&*self.clock);
         let mut shard = self.shard(id);
         shard.stores_since_sweep += 1;
         if shard.stores_since_sweep >= SWEEP_EVERY {
@@ -384,17 +384,6 @@ impl MemoryCache {
         Ok(None)
     }
 
-    /// This cache's time and how far it may lag the clock: the system clock read
-    /// roughly (every decision from it goes through [`clock::reached`], which settles a
-    /// close call with a precise reading), or another clock's own reading.
-    fn reading(&self) -> (f64, f64) {
-        if self.clock.is_system() {
-            (clock::rough_wall_clock_now(), clock::ROUGH_LAG)
-        } else {
-            (self.clock.now(), 0.0)
-        }
-    }
-
     /// The live entry under `id`, renewed when `renew` is given; an expired one is
     /// reclaimed. The lock is held only for the lookup: any decoding or encoding
     /// happens after.
@@ -407,7 +396,7 @@ impl MemoryCache {
                 lag,
                 ..
             }) if self.clock.is_system() => (at, lag),
-            _ => self.reading(),
+            _ => clock::reading(&*self.clock),
         };
         let mut shard = self.shard(id);
         let stored = shard.sessions.get(id)?;

@@ -34,7 +34,13 @@ impl Clock for SystemClock {
 /// checks and `Duration` arithmetic cost as much again, a tenth of a retrieve.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn wall_clock_now() -> f64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
+    unix_seconds(rustix::time::ClockId::Realtime)
+}
+
+/// Unix seconds from one of the system's realtime clocks, read with `clock_gettime`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn unix_seconds(clock: rustix::time::ClockId) -> f64 {
+    let t = rustix::time::clock_gettime(clock);
     t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
 
@@ -43,26 +49,36 @@ pub(crate) fn wall_clock_now() -> f64 {
 /// milliseconds behind (5.8 ms the most seen on a tickless VM, against a 4 ms tick);
 /// a second is a wide margin, and costs only a precise reading now and then.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) const ROUGH_LAG: f64 = 1.0;
+const ROUGH_LAG: f64 = 1.0;
 
 /// [`ROUGH_LAG`] where the rough reading is the precise one.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) const ROUGH_LAG: f64 = 0.0;
+const ROUGH_LAG: f64 = 0.0;
 
 /// Unix seconds from the system's realtime clock as of the kernel's last tick
 /// (`CLOCK_REALTIME_COARSE`, a vDSO read that takes no clock source read): never
 /// ahead of [`SystemClock`], behind it by less than [`ROUGH_LAG`], and a third of the
 /// cost of a precise reading. Decisions taken from it go through [`reached`].
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn rough_wall_clock_now() -> f64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
-    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+fn rough_wall_clock_now() -> f64 {
+    unix_seconds(rustix::time::ClockId::RealtimeCoarse)
 }
 
 /// The precise reading, where there is no cheaper one.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn rough_wall_clock_now() -> f64 {
+fn rough_wall_clock_now() -> f64 {
     wall_clock_now()
+}
+
+/// A reading of `clock` and how far it may lag it, in seconds: the system clock read
+/// roughly ([`rough_wall_clock_now`], up to [`ROUGH_LAG`] behind), any other clock's
+/// own reading (no lag). Every decision taken from it goes through [`reached`].
+pub(crate) fn reading(clock: &dyn Clock) -> (f64, f64) {
+    if clock.is_system() {
+        (rough_wall_clock_now(), ROUGH_LAG)
+    } else {
+        (clock.now(), 0.0)
+    }
 }
 
 /// Whether the system wall clock has reached `t`, given a reading `now` of it that

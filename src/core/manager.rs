@@ -151,8 +151,8 @@ pub struct Manager {
     cache: Arc<dyn SessionCache>,
     store: Arc<dyn AccountStore>,
     clock: Arc<dyn Clock>,
-    /// Whether retrieves read the rough wall clock: the clock is the system clock and
-    /// the cache settles a lagging reading's close calls
+    /// Whether retrieves may read the clock roughly (`clock::reading`): the cache
+    /// settles a lagging reading's close calls
     /// ([`SessionCache::settles_lagging_renewal`]).
     rough_clock: bool,
     config: ManagerConfig,
@@ -191,7 +191,7 @@ impl Manager {
         let passwords = Passwords::new(config.passwords)?;
         let decoy_hash = passwords.hash(&generate_id())?;
         Ok(Manager {
-            rough_clock: clock.is_system() && cache.settles_lagging_renewal(),
+            rough_clock: cache.settles_lagging_renewal(),
             cache,
             store,
             clock,
@@ -276,7 +276,7 @@ impl Manager {
         validate_session_id(id)?;
         // A cache that settles close calls itself is given the cheaper rough reading.
         let (now, lag) = if self.rough_clock {
-            (clock::rough_wall_clock_now(), clock::ROUGH_LAG)
+            clock::reading(&*self.clock)
         } else {
             (self.now(), 0.0)
         };

@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::ConnectionLike;
 use toto_session::backend::{RedisCache, RedisOptions, Renewal};
-
-use crate::support::signals::{self, Signaller};
 use toto_session::password::PasswordPolicy;
 use toto_session::{
     Error, Manager, ManagerConfig, MemoryAccountStore, SessionCache, StoreMode, Value,
 };
+
+use crate::support::signals::{self, Signaller};
 
 /// Calls `$m!` with the name of every test of the suite, so each topology
 /// (tests/redis.rs, tests/redis_cluster.rs) runs all of it from this one list: a test

@@ -29,7 +29,7 @@ pub struct Signaller {
 
 impl Signaller {
     /// Starts signalling the calling thread every `period` (at least; sleeps are
-    /// coarser than a few tens of microseconds), or back to back for a zero period.
+    /// coarser than a few tens of microseconds).
     pub fn start(period: Duration) -> Signaller {
         // SAFETY (test): the handler only bumps an atomic (async-signal-safe).
         unsafe {
@@ -52,9 +52,7 @@ impl Signaller {
                     // SAFETY (test): the target thread stops and joins this one (in
                     // `stop` or on drop) before it can end.
                     unsafe { libc::pthread_kill(target as libc::pthread_t, libc::SIGUSR2) };
-                    if !period.is_zero() {
-                        std::thread::sleep(period);
-                    }
+                    std::thread::sleep(period);
                 }
             })
         };
