@@ -5,7 +5,7 @@ use std::sync::Arc;
 use toto_session::password::{hash_legacy, PasswordPolicy};
 use toto_session::{
     AccountStore, Error, Manager, ManagerConfig, ManualClock, MemoryAccountStore, MemoryCache,
-    SessionCache, Value,
+    Session, SessionCache, Value,
 };
 
 const DAY: f64 = 86_400.0;
@@ -767,4 +767,60 @@ fn the_rough_clock_decides_as_the_wall_clock() {
         manager.retrieve_session(s.id()).unwrap().is_none(),
         "expired"
     );
+}
+
+/// Saves hand what they replace to the thread's next copy-on-write (the memory cache
+/// reuses a previous copy nothing else holds): sessions still held anywhere, and the
+/// ones saved, must all keep exactly their own state.
+#[test]
+fn reused_copies_never_show_in_sessions_still_held() {
+    let f = fixture(fast_config());
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            let mut s = f
+                .manager
+                .create_session(&format!("user{i}"), false)
+                .unwrap();
+            s.set("n", Value::from(-1i64)).unwrap();
+            f.manager.save_session(&mut s).unwrap();
+            s.id().to_owned()
+        })
+        .collect();
+    let mut model: Vec<(i64, String)> = vec![(-1, String::new()); ids.len()];
+    let mut kept: Vec<(Session, usize, i64, String)> = Vec::new();
+    // Each session its own key names, so a reused copy has other keys to replace.
+    let text_key = |i: usize| format!("{}{i}", "t".repeat(i % 4 + 1));
+    for round in 0..400i64 {
+        let i = (round as usize * 7) % ids.len();
+        let mut s = f.manager.retrieve_session(&ids[i]).unwrap().unwrap();
+        if round % 5 == 0 {
+            // A reader keeps the state it loaded while the session changes.
+            let (n, t) = model[i].clone();
+            kept.push((s.clone(), i, n, t));
+        }
+        let text = "x".repeat((round as usize * 13) % 90);
+        s.set("n", Value::from(round)).unwrap();
+        if round % 3 == 0 {
+            s.remove(&text_key(i));
+            model[i] = (round, String::new());
+        } else {
+            s.set(&text_key(i), Value::Text(text.clone())).unwrap();
+            model[i] = (round, text);
+        }
+        f.manager.save_session(&mut s).unwrap();
+        for (held, j, n, t) in &kept {
+            assert_eq!(held.get("n"), Some(&Value::from(*n)), "round {round}");
+            let want = (!t.is_empty()).then(|| Value::Text(t.clone()));
+            assert_eq!(held.get(&text_key(*j)), want.as_ref(), "round {round}");
+            assert_eq!(held.len(), 1 + usize::from(want.is_some()), "round {round}");
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let s = f.manager.retrieve_session(id).unwrap().unwrap();
+        assert_eq!(s.user_id(), format!("user{i}"));
+        assert_eq!(s.get("n"), Some(&Value::from(model[i].0)));
+        let want = (!model[i].1.is_empty()).then(|| Value::Text(model[i].1.clone()));
+        assert_eq!(s.get(&text_key(i)), want.as_ref());
+        assert_eq!(s.len(), 1 + usize::from(want.is_some()));
+    }
 }

@@ -40,6 +40,17 @@ enum Held {
     Record(Arc<[u8]>),
 }
 
+impl Held {
+    /// Drops what a save replaced, outside the shard's lock; decoded parts nothing
+    /// else holds become the thread's spare for its next copy-on-write
+    /// ([`SharedParts::release`]).
+    fn release(self) {
+        if let Held::Session(parts) = self {
+            parts.release();
+        }
+    }
+}
+
 struct Stored {
     held: Held,
     /// Renewed in place under the shard's lock (a `Cell`: the map has no
@@ -342,9 +353,11 @@ impl MemoryCache {
                     .then_some(existing.revision);
                 check_mode(mode, live)?;
                 if *existing.user_id == *user_id {
-                    existing.held = held;
+                    let previous = std::mem::replace(&mut existing.held, held);
                     existing.expires.set(expires);
                     existing.revision = revision;
+                    drop(shard);
+                    previous.release();
                     return Ok(None);
                 }
             }

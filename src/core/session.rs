@@ -41,13 +41,57 @@ pub struct Session {
 /// cache line in most allocations. In Rust's own order the id came 64 bytes after the
 /// count, always on another line: one more memory miss per retrieve from a large cache
 /// (100 k sessions: about a quarter of the retrieve's time).
-#[derive(Clone)]
 #[repr(C)]
 struct Parts {
     id: Arc<str>,
     user_id: Arc<str>,
     key: Option<Arc<SessionKey>>,
     state: StateMap,
+}
+
+impl Clone for Parts {
+    fn clone(&self) -> Parts {
+        Parts {
+            id: self.id.clone(),
+            user_id: self.user_id.clone(),
+            key: self.key.clone(),
+            state: self.state.clone(),
+        }
+    }
+
+    /// Shares the source's id, user id and key (an `Arc` already the same one is left
+    /// as it is: two reference counts fewer) and copies its state into this one's
+    /// buffers.
+    fn clone_from(&mut self, source: &Parts) {
+        if !Arc::ptr_eq(&self.id, &source.id) {
+            self.id = source.id.clone();
+        }
+        if !Arc::ptr_eq(&self.user_id, &source.user_id) {
+            self.user_id = source.user_id.clone();
+        }
+        let same_key = match (&self.key, &source.key) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same_key {
+            self.key = source.key.clone();
+        }
+        self.state.clone_from(&source.state);
+    }
+}
+
+/// Most heap a spare copy may hold (see [`SPARE`]): a state of ordinary size; a larger
+/// one is freed rather than kept by an idle thread.
+const SPARE_MAX_HEAP: usize = 16 * 1024;
+
+thread_local! {
+    /// Parts a save released on this thread (a memory cache replacing a session's
+    /// previous copy, held nowhere else), kept for the thread's next copy-on-write:
+    /// a request's first change copies the state into these buffers instead of
+    /// allocating new ones, and the save that follows frees nothing. Load, change, save
+    /// on one thread is what an HTTP server does per request. At most one per thread.
+    static SPARE: std::cell::Cell<Option<Arc<Parts>>> = const { std::cell::Cell::new(None) };
 }
 
 /// A session's HMAC key and the HMAC state keyed with it, set up on first use.
@@ -81,6 +125,19 @@ impl SharedParts {
     /// The user id of the session these parts are from.
     pub fn user_id(&self) -> &str {
         &self.shared.user_id
+    }
+
+    /// Drops these parts; when nothing else holds them and they are of ordinary size
+    /// they become this thread's spare (see [`SPARE`]), replacing the one it had.
+    pub(crate) fn release(mut self) {
+        let Some(parts) = Arc::get_mut(&mut self.shared) else {
+            return;
+        };
+        if parts.state.heap_bytes() > SPARE_MAX_HEAP {
+            return;
+        }
+        // A thread being torn down has no spare: the parts are freed here.
+        let _ = SPARE.try_with(|spare| spare.set(Some(self.shared)));
     }
 }
 
@@ -203,6 +260,16 @@ impl Session {
 
     /// The shared parts, copied first if another session (or a cache) shares them.
     fn parts_mut(&mut self) -> &mut Parts {
+        // A count above one: shared (a plain load; make_mut below decides for sure).
+        if Arc::strong_count(&self.shared) != 1 {
+            // Copy into this thread's spare parts, when it has some.
+            if let Some(mut spare) = SPARE.try_with(std::cell::Cell::take).ok().flatten() {
+                if let Some(parts) = Arc::get_mut(&mut spare) {
+                    parts.clone_from(&self.shared);
+                    self.shared = spare;
+                }
+            }
+        }
         Arc::make_mut(&mut self.shared)
     }
 
@@ -686,6 +753,93 @@ mod tests {
             r.exp = bad;
             assert!(matches!(Session::from_record(r), Err(Error::Decode(_))));
         }
+    }
+
+    /// Empties this thread's spare, so a test starts from none.
+    fn no_spare() {
+        SPARE.with(std::cell::Cell::take);
+    }
+
+    fn has_spare() -> bool {
+        SPARE.with(|spare| {
+            let held = spare.take();
+            let some = held.is_some();
+            spare.set(held);
+            some
+        })
+    }
+
+    #[test]
+    fn a_spare_takes_the_next_copy_and_keeps_nothing_of_its_own() {
+        no_spare();
+        let mut old = Session::new("old-user", 10.0).unwrap();
+        old.set_key(Some("old-key")).unwrap();
+        for (name, value) in [
+            ("gone", "g".repeat(100)),
+            ("a", "aa".into()),
+            ("z", "zz".into()),
+        ] {
+            old.set(name, Value::Text(value)).unwrap();
+        }
+        old.set("n", Value::from(7i64)).unwrap();
+        let spare = Arc::as_ptr(&old.shared);
+        let parts = old.shared_parts();
+        drop(old);
+        parts.release();
+        assert!(has_spare());
+
+        let mut s = Session::new("new-user", 20.0).unwrap();
+        s.set_key(Some("new-key")).unwrap();
+        s.set("a", Value::from(1i64)).unwrap();
+        s.set("b", Value::from("text")).unwrap();
+        s.set("c", Value::Array(vec![Value::from("x"), Value::Null]))
+            .unwrap();
+        let held = s.shared_parts(); // as a cache holds it: the next change copies
+        s.set("d", Value::from(2.5)).unwrap();
+        assert_eq!(
+            Arc::as_ptr(&s.shared),
+            spare,
+            "the copy went into the spare"
+        );
+        assert!(!has_spare());
+        assert_eq!(s.user_id(), "new-user");
+        assert!(Arc::ptr_eq(s.shared_id(), &held.shared.id));
+        assert_eq!(s.key(), Some("new-key"));
+        let mut want = held.shared.state.clone();
+        want.insert("d", Value::from(2.5));
+        assert_eq!(s.shared.state, want);
+        assert_eq!(s.get("gone"), None);
+        assert_eq!(s.get("z"), None);
+        assert_eq!(s.shared.state.len(), 4);
+        // The cache's copy is untouched.
+        assert_eq!(held.shared.state.get("d"), None);
+        assert_eq!(held.shared.state.len(), 3);
+    }
+
+    #[test]
+    fn parts_held_elsewhere_or_large_are_never_spare() {
+        no_spare();
+        let mut s = Session::new("u", 10.0).unwrap();
+        s.set("t", Value::from("still here")).unwrap();
+        let reader = s.clone(); // another handle on the same parts
+        let parts = s.shared_parts();
+        drop(s);
+        parts.release();
+        assert!(!has_spare());
+        let mut other = Session::new("v", 10.0).unwrap();
+        other.set("t", Value::from("other")).unwrap();
+        let _held = other.shared_parts();
+        other.set("t", Value::from("changed")).unwrap();
+        assert!(!other.shares_state_with(&reader));
+        assert_eq!(reader.get("t"), Some(&Value::from("still here")));
+
+        let mut big = Session::new("u", 10.0).unwrap();
+        big.set("t", Value::Text("b".repeat(SPARE_MAX_HEAP)))
+            .unwrap();
+        let parts = big.shared_parts();
+        drop(big);
+        parts.release();
+        assert!(!has_spare());
     }
 
     #[test]

@@ -30,12 +30,35 @@ impl Span {
 }
 
 /// State entries sorted by key, each key once.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct StateMap {
     /// Every key's text, in insertion order (no gaps: a removal closes its gap).
     keys: String,
     /// Sorted by key.
     entries: Vec<(Span, Value)>,
+}
+
+impl Clone for StateMap {
+    fn clone(&self) -> StateMap {
+        StateMap {
+            keys: self.keys.clone(),
+            entries: self.entries.clone(),
+        }
+    }
+
+    /// Copies `source` into this map's own buffers (the key text, the entries, and
+    /// text, bytes and array values entry by entry), allocating only where they are
+    /// too small.
+    fn clone_from(&mut self, source: &StateMap) {
+        self.keys.clone_from(&source.keys);
+        self.entries.truncate(source.entries.len());
+        let (same, more) = source.entries.split_at(self.entries.len());
+        for ((span, value), (source_span, source_value)) in self.entries.iter_mut().zip(same) {
+            *span = *source_span;
+            value.clone_from(source_value);
+        }
+        self.entries.extend_from_slice(more);
+    }
 }
 
 impl PartialEq for StateMap {
@@ -166,6 +189,17 @@ impl StateMap {
     }
 
     /// Number of entries.
+    /// Bytes this map holds on the heap: its buffers' capacities and its values'.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.keys.capacity()
+            + self.entries.capacity() * std::mem::size_of::<(Span, Value)>()
+            + self
+                .entries
+                .iter()
+                .map(|(_, v)| v.heap_bytes())
+                .sum::<usize>()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -323,6 +357,41 @@ mod tests {
     use super::*;
     use crate::core::codec;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn copying_over_a_map_of_any_size_gives_the_source() {
+        let maps: Vec<StateMap> = (0..5)
+            .map(|n| {
+                let mut m = StateMap::new();
+                for i in 0..n {
+                    let value = match i % 3 {
+                        0 => Value::Text("t".repeat(i * 7)),
+                        1 => Value::Integer(i as i128),
+                        _ => Value::Array(vec![Value::from("x"); i]),
+                    };
+                    m.insert(&format!("{}{}", "k".repeat(n - i), i), value);
+                }
+                m
+            })
+            .collect();
+        for target in &maps {
+            for source in &maps {
+                let mut m = target.clone();
+                m.clone_from(source);
+                assert_eq!(m, *source);
+                assert_eq!(
+                    m.keys().collect::<Vec<_>>(),
+                    source.keys().collect::<Vec<_>>()
+                );
+                // Its key spans are its own: a change lands where a fresh copy's would.
+                let mut fresh = source.clone();
+                m.insert("new", Value::Null);
+                fresh.insert("new", Value::Null);
+                assert_eq!(m, fresh);
+                assert_eq!(m.get("new"), Some(&Value::Null));
+            }
+        }
+    }
 
     #[test]
     fn insert_text_and_bytes_reuse_a_fitting_buffer_only() {

@@ -14,7 +14,7 @@ pub const CBOR_INT_MIN: i128 = -(1i128 << 64);
 pub const CBOR_INT_MAX: i128 = (1i128 << 64) - 1;
 
 /// A state or account value.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, PartialEq, Default)]
 pub enum Value {
     /// CBOR null (and undefined).
     #[default]
@@ -28,6 +28,53 @@ pub enum Value {
     Array(Vec<Value>),
     /// A map in the order it was written; keys may be any value.
     Map(Vec<(Value, Value)>),
+}
+
+impl Value {
+    /// Bytes this value holds on the heap (its buffers' capacities, nested ones too).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Null | Value::Bool(_) | Value::Integer(_) | Value::Float(_) => 0,
+            Value::Text(t) => t.capacity(),
+            Value::Bytes(b) => b.capacity(),
+            Value::Array(a) => {
+                a.capacity() * std::mem::size_of::<Value>()
+                    + a.iter().map(Value::heap_bytes).sum::<usize>()
+            }
+            Value::Map(m) => {
+                m.capacity() * std::mem::size_of::<(Value, Value)>()
+                    + m.iter()
+                        .map(|(k, v)| k.heap_bytes() + v.heap_bytes())
+                        .sum::<usize>()
+            }
+        }
+    }
+}
+
+impl Clone for Value {
+    fn clone(&self) -> Value {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Integer(n) => Value::Integer(*n),
+            Value::Float(f) => Value::Float(*f),
+            Value::Text(t) => Value::Text(t.clone()),
+            Value::Bytes(b) => Value::Bytes(b.clone()),
+            Value::Array(a) => Value::Array(a.clone()),
+            Value::Map(m) => Value::Map(m.clone()),
+        }
+    }
+
+    /// Reuses this value's buffer when both are text, bytes or arrays (a state copied
+    /// over a spare one, see `Session`, allocates nothing for them).
+    fn clone_from(&mut self, source: &Value) {
+        match (self, source) {
+            (Value::Text(a), Value::Text(b)) => a.clone_from(b),
+            (Value::Bytes(a), Value::Bytes(b)) => a.clone_from(b),
+            (Value::Array(a), Value::Array(b)) => a.clone_from(b),
+            (this, _) => *this = source.clone(),
+        }
+    }
 }
 
 /// The type of a [`Value`], without its contents.
@@ -289,5 +336,31 @@ impl<'de> Visitor<'de> for ValueVisitor {
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
         d.deserialize_any(ValueVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copying_over_any_value_gives_the_source() {
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Integer(-(1 << 70)),
+            Value::Float(1.5),
+            Value::Text("some text".into()),
+            Value::Bytes(vec![0, 1, 2]),
+            Value::Array(vec![Value::from("a"), Value::Integer(1)]),
+            Value::Map(vec![(Value::from("k"), Value::Bytes(vec![9]))]),
+        ];
+        for target in &values {
+            for source in &values {
+                let mut v = target.clone();
+                v.clone_from(source);
+                assert_eq!(v, *source);
+            }
+        }
     }
 }
