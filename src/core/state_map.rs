@@ -14,7 +14,7 @@ use std::ops::Range;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::core::value::Value;
+use crate::core::value::{reusable, Value};
 
 /// Where an entry's key is in [`StateMap::keys`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +47,19 @@ impl Clone for StateMap {
     }
 
     /// Copies `source` into this map's own buffers (the key text, the entries, and
-    /// text, bytes and array values entry by entry), allocating only where they are
-    /// too small.
+    /// text, bytes and array values entry by entry) where they fit it wasting at most
+    /// about half; a buffer too small or too large is replaced by a copy of the
+    /// source's size.
     fn clone_from(&mut self, source: &StateMap) {
-        self.keys.clone_from(&source.keys);
+        if reusable::<u8>(self.keys.capacity(), source.keys.len()) {
+            self.keys.clone_from(&source.keys);
+        } else {
+            self.keys = source.keys.clone();
+        }
+        if !reusable::<(Span, Value)>(self.entries.capacity(), source.entries.len()) {
+            self.entries = source.entries.clone();
+            return;
+        }
         self.entries.truncate(source.entries.len());
         let (same, more) = source.entries.split_at(self.entries.len());
         for ((span, value), (source_span, source_value)) in self.entries.iter_mut().zip(same) {
@@ -148,7 +157,7 @@ impl StateMap {
     /// timestamp, then costs no allocation and no free).
     pub fn insert_text(&mut self, key: &str, text: &str) {
         if let Some(Value::Text(old)) = self.get_mut(key) {
-            if reusable(old.capacity(), text.len()) {
+            if reusable::<u8>(old.capacity(), text.len()) {
                 old.clear();
                 old.push_str(text);
                 return;
@@ -160,7 +169,7 @@ impl StateMap {
     /// As [`StateMap::insert_text`] for bytes.
     pub fn insert_bytes(&mut self, key: &str, bytes: &[u8]) {
         if let Some(Value::Bytes(old)) = self.get_mut(key) {
-            if reusable(old.capacity(), bytes.len()) {
+            if reusable::<u8>(old.capacity(), bytes.len()) {
                 old.clear();
                 old.extend_from_slice(bytes);
                 return;
@@ -188,7 +197,6 @@ impl StateMap {
         self.find(key).is_ok()
     }
 
-    /// Number of entries.
     /// Bytes this map holds on the heap: its buffers' capacities and its values'.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.keys.capacity()
@@ -200,6 +208,7 @@ impl StateMap {
                 .sum::<usize>()
     }
 
+    /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -346,12 +355,6 @@ impl<'de> Deserialize<'de> for StateMap {
     }
 }
 
-/// Whether a buffer of `capacity` bytes takes `len` new ones: it must hold them, and
-/// waste at most about half (a 1 MiB buffer is not kept for a short value).
-fn reusable(capacity: usize, len: usize) -> bool {
-    len <= capacity && capacity <= 2 * len + 32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,10 +367,12 @@ mod tests {
             .map(|n| {
                 let mut m = StateMap::new();
                 for i in 0..n {
-                    let value = match i % 3 {
+                    let value = match i % 5 {
                         0 => Value::Text("t".repeat(i * 7)),
                         1 => Value::Integer(i as i128),
-                        _ => Value::Array(vec![Value::from("x"); i]),
+                        2 => Value::Array(vec![Value::from("x"); i]),
+                        3 => Value::Bytes(vec![i as u8; i * 3]),
+                        _ => Value::Map(vec![(Value::from("k"), Value::Bytes(vec![1; i]))]),
                     };
                     m.insert(&format!("{}{}", "k".repeat(n - i), i), value);
                 }
@@ -391,6 +396,31 @@ mod tests {
                 assert_eq!(m.get("new"), Some(&Value::Null));
             }
         }
+    }
+
+    #[test]
+    fn copying_keeps_no_buffer_much_larger_than_the_source() {
+        let mut big = StateMap::new();
+        for i in 0..40 {
+            big.insert(
+                &format!("a long key name {i:03}"),
+                Value::Text("t".repeat(4000)),
+            );
+        }
+        let mut small = StateMap::new();
+        small.insert("k", Value::from("x"));
+        let fresh = small.clone().heap_bytes();
+        let mut m = big.clone();
+        m.clone_from(&small);
+        assert_eq!(m, small);
+        assert_eq!(m.heap_bytes(), fresh, "no buffer of the larger map is kept");
+        // A map of the same shape is copied into its own buffers.
+        let mut same = small.clone();
+        same.insert("k", Value::from("y"));
+        let before = same.heap_bytes();
+        same.clone_from(&small);
+        assert_eq!(same, small);
+        assert_eq!(same.heap_bytes(), before);
     }
 
     #[test]

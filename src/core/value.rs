@@ -30,6 +30,14 @@ pub enum Value {
     Map(Vec<(Value, Value)>),
 }
 
+/// Whether a buffer with room for `capacity` items of `T` takes `len` new ones: it
+/// must hold them and waste at most about half (a 1 MiB buffer is not kept for a
+/// short value).
+pub(crate) fn reusable<T>(capacity: usize, len: usize) -> bool {
+    let size = std::mem::size_of::<T>().max(1);
+    len <= capacity && capacity * size <= 2 * len * size + 32
+}
+
 impl Value {
     /// Bytes this value holds on the heap (its buffers' capacities, nested ones too).
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -65,13 +73,21 @@ impl Clone for Value {
         }
     }
 
-    /// Reuses this value's buffer when both are text, bytes or arrays (a state copied
-    /// over a spare one, see `Session`, allocates nothing for them).
+    /// Reuses this value's buffer when both are text, bytes or arrays and the source
+    /// fits it wasting at most about half: a state copied over a spare one (see
+    /// `Session`) allocates nothing for them, and keeps no large buffer for a short
+    /// value.
     fn clone_from(&mut self, source: &Value) {
         match (self, source) {
-            (Value::Text(a), Value::Text(b)) => a.clone_from(b),
-            (Value::Bytes(a), Value::Bytes(b)) => a.clone_from(b),
-            (Value::Array(a), Value::Array(b)) => a.clone_from(b),
+            (Value::Text(a), Value::Text(b)) if reusable::<u8>(a.capacity(), b.len()) => {
+                a.clone_from(b)
+            }
+            (Value::Bytes(a), Value::Bytes(b)) if reusable::<u8>(a.capacity(), b.len()) => {
+                a.clone_from(b)
+            }
+            (Value::Array(a), Value::Array(b)) if reusable::<Value>(a.capacity(), b.len()) => {
+                a.clone_from(b)
+            }
             (this, _) => *this = source.clone(),
         }
     }
@@ -362,5 +378,24 @@ mod tests {
                 assert_eq!(v, *source);
             }
         }
+    }
+
+    #[test]
+    fn copying_keeps_a_buffer_only_when_it_wastes_little() {
+        let mut v = Value::Text(String::with_capacity(12_000));
+        v.clone_from(&Value::from("x"));
+        assert_eq!(v, Value::from("x"));
+        assert!(v.heap_bytes() < 64, "{}", v.heap_bytes());
+        let mut v = Value::Bytes(Vec::with_capacity(12_000));
+        v.clone_from(&Value::Bytes(vec![1]));
+        assert!(v.heap_bytes() < 64, "{}", v.heap_bytes());
+        let mut v = Value::Array(Vec::with_capacity(1_000));
+        v.clone_from(&Value::Array(vec![Value::Null]));
+        assert!(v.heap_bytes() <= 64, "{}", v.heap_bytes());
+        // One that fits is kept.
+        let mut v = Value::Text(String::with_capacity(20));
+        v.clone_from(&Value::from("seventeen letters"));
+        assert_eq!(v.heap_bytes(), 20);
+        assert!(reusable::<u8>(20, 17) && !reusable::<u8>(16, 17) && !reusable::<u8>(100, 17));
     }
 }
