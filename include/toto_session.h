@@ -2165,8 +2165,8 @@ toto_result toto_session_len(const struct toto_session *session, size_t *out);
 /**
  * Borrows the `index`-th state key in sorted (byte) order, for iteration from 0 to
  * toto_session_len() - 1.
- * Ownership: points into the session; valid until the state changes or the session
- * is freed.
+ * Ownership: points into the session; valid until the session's state, id or key
+ * changes (a change of the id or key may move the state), or the session is freed.
  * Errors: TOTO_RESULT_NOT_FOUND (index past the end), TOTO_RESULT_NULL_ARGUMENT,
  * TOTO_RESULT_INVALID_HANDLE.
  */
@@ -2204,7 +2204,8 @@ toto_result toto_session_get_type(const struct toto_session *session,
 /**
  * Reads any value's type and, for a scalar (null, bool, integer, float, text, bytes),
  * the value itself, in one call (see toto_scalar). Text and bytes are borrowed views:
- * valid until the state changes or the session is freed.
+ * valid until the session's state, id or key changes (a change of the id or key may
+ * move the state), or the session is freed.
  */
 toto_result toto_session_get_scalar(const struct toto_session *session,
                                     const char *key,
@@ -2255,8 +2256,8 @@ toto_result toto_session_get_f64(const struct toto_session *session,
 
 /**
  * Borrows a text value (UTF-8, not NUL-terminated).
- * Ownership: points into the session; valid until the state changes or the session
- * is freed.
+ * Ownership: points into the session; valid until the session's state, id or key
+ * changes (a change of the id or key may move the state), or the session is freed.
  */
 toto_result toto_session_get_text(const struct toto_session *session,
                                   const char *key,
@@ -2266,8 +2267,8 @@ toto_result toto_session_get_text(const struct toto_session *session,
 
 /**
  * Borrows a byte-string value.
- * Ownership: points into the session; valid until the state changes or the session
- * is freed.
+ * Ownership: points into the session; valid until the session's state, id or key
+ * changes (a change of the id or key may move the state), or the session is freed.
  */
 toto_result toto_session_get_bytes(const struct toto_session *session,
                                    const char *key,

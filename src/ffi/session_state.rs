@@ -73,8 +73,8 @@ pub extern "C" fn toto_session_len(session: *const TotoSession, out: *mut usize)
 
 /// Borrows the `index`-th state key in sorted (byte) order, for iteration from 0 to
 /// toto_session_len() - 1.
-/// Ownership: points into the session; valid until the state changes or the session
-/// is freed.
+/// Ownership: points into the session; valid until the session's state, id or key
+/// changes (a change of the id or key may move the state), or the session is freed.
 /// Errors: TOTO_RESULT_NOT_FOUND (index past the end), TOTO_RESULT_NULL_ARGUMENT,
 /// TOTO_RESULT_INVALID_HANDLE.
 #[no_mangle]
@@ -144,7 +144,8 @@ pub extern "C" fn toto_session_get_type(
 
 /// Reads any value's type and, for a scalar (null, bool, integer, float, text, bytes),
 /// the value itself, in one call (see toto_scalar). Text and bytes are borrowed views:
-/// valid until the state changes or the session is freed.
+/// valid until the session's state, id or key changes (a change of the id or key may
+/// move the state), or the session is freed.
 #[no_mangle]
 pub extern "C" fn toto_session_get_scalar(
     session: *const TotoSession,
@@ -213,8 +214,8 @@ pub extern "C" fn toto_session_get_f64(
 }
 
 /// Borrows a text value (UTF-8, not NUL-terminated).
-/// Ownership: points into the session; valid until the state changes or the session
-/// is freed.
+/// Ownership: points into the session; valid until the session's state, id or key
+/// changes (a change of the id or key may move the state), or the session is freed.
 #[no_mangle]
 pub extern "C" fn toto_session_get_text(
     session: *const TotoSession,
@@ -227,8 +228,8 @@ pub extern "C" fn toto_session_get_text(
 }
 
 /// Borrows a byte-string value.
-/// Ownership: points into the session; valid until the state changes or the session
-/// is freed.
+/// Ownership: points into the session; valid until the session's state, id or key
+/// changes (a change of the id or key may move the state), or the session is freed.
 #[no_mangle]
 pub extern "C" fn toto_session_get_bytes(
     session: *const TotoSession,

@@ -1297,6 +1297,45 @@ static void test_concurrent_use(void) {
     toto_manager_free(m);
 }
 
+/* A text view stays valid while its handle is unchanged, whatever other handles of the
+ * same session and other sessions change and save meanwhile (the memory cache reuses
+ * the buffers of a copy a save replaces only when nothing else holds it). Under
+ * valgrind a view into freed memory would be reported; one into reused memory shows
+ * another session's text. */
+static void test_views_outlive_other_saves(void) {
+    world w;
+    if (!world_new(&w, 0, 0, 0, 0)) return;
+    toto_error err = {0};
+    toto_session *ann = create(&w, "ann", false);
+    toto_session *bob = create(&w, "bob", false);
+    toto_session *reader = NULL, *writer = NULL;
+    const char *p = NULL;
+    size_t l = 0;
+    char ann_id[64] = "";
+    if (ann && bob && session_id_copy(ann, ann_id, sizeof ann_id) &&
+        CHECK_RC(toto_session_set_text(ann, STR("t"), STR("ann's text")), TOTO_RESULT_OK) &&
+        CHECK_RC(toto_manager_save_session(w.m, ann, &err), TOTO_RESULT_OK) &&
+        CHECK_RC(retrieve(w.m, ann_id, &reader), TOTO_RESULT_OK) &&
+        CHECK_RC(toto_session_get_text(reader, STR("t"), &p, &l), TOTO_RESULT_OK) &&
+        CHECK_RC(retrieve(w.m, ann_id, &writer), TOTO_RESULT_OK)) {
+        for (int i = 0; i < 20; i++) {
+            /* The copy the reader holds is replaced in the cache... */
+            CHECK_RC(toto_session_set_text(writer, STR("t"), STR("ANN'S TEXT")), TOTO_RESULT_OK);
+            CHECK_RC(toto_manager_save_session(w.m, writer, &err), TOTO_RESULT_OK);
+            /* ...and other copies are released and their buffers reused around it. */
+            CHECK_RC(toto_session_set_text(bob, STR("t"), STR("bob's text")), TOTO_RESULT_OK);
+            CHECK_RC(toto_session_set_i64(bob, STR("n"), i), TOTO_RESULT_OK);
+            CHECK_RC(toto_manager_save_session(w.m, bob, &err), TOTO_RESULT_OK);
+        }
+        CHECK_STR(p, l, "ann's text");
+    }
+    toto_session_free(writer);
+    toto_session_free(reader);
+    toto_session_free(bob);
+    toto_session_free(ann);
+    world_free(&w);
+}
+
 int main(void) {
     RUN(test_options_default);
     RUN(test_sessions_per_user_cap);
@@ -1306,6 +1345,7 @@ int main(void) {
     RUN(test_retrieve_bad_record);
     RUN(test_retrieve_through_c_caches);
     RUN(test_save_session);
+    RUN(test_views_outlive_other_saves);
     RUN(test_refresh_session);
     RUN(test_rotate_session);
     RUN(test_rotate_and_create_failures);
