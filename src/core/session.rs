@@ -90,7 +90,10 @@ thread_local! {
     /// previous copy, held nowhere else), kept for the thread's next copy-on-write:
     /// a request's first change copies the state into these buffers instead of
     /// allocating new ones, and the save that follows frees nothing. Load, change, save
-    /// on one thread is what an HTTP server does per request. At most one per thread.
+    /// on one thread is what an HTTP server does per request. At most one per thread,
+    /// kept for the thread's life: its state of at most [`SPARE_MAX_HEAP`] bytes of
+    /// heap, besides the parts themselves and the released session's id, user id and
+    /// key, which it holds (as freed memory would, unzeroed) until the next copy.
     static SPARE: std::cell::Cell<Option<Arc<Parts>>> = const { std::cell::Cell::new(None) };
 }
 
@@ -830,16 +833,44 @@ mod tests {
         other.set("t", Value::from("other")).unwrap();
         let _held = other.shared_parts();
         other.set("t", Value::from("changed")).unwrap();
-        assert!(!other.shares_state_with(&reader));
         assert_eq!(reader.get("t"), Some(&Value::from("still here")));
 
+        // Large in one value, or spread over nested ones.
         let mut big = Session::new("u", 10.0).unwrap();
         big.set("t", Value::Text("b".repeat(SPARE_MAX_HEAP)))
             .unwrap();
-        let parts = big.shared_parts();
-        drop(big);
-        parts.release();
-        assert!(!has_spare());
+        let mut nested = Session::new("u", 10.0).unwrap();
+        let kib = || Value::Text("n".repeat(1024));
+        let inner = Value::Map(vec![(Value::from("k"), Value::Array(vec![kib(); 8]))]);
+        nested
+            .set("a", Value::Array(vec![kib(), inner, kib()]))
+            .unwrap();
+        nested.set("b", Value::Array(vec![kib(); 7])).unwrap();
+        for s in [big, nested] {
+            assert!(s.shared.state.heap_bytes() > SPARE_MAX_HEAP);
+            let parts = s.shared_parts();
+            drop(s);
+            parts.release();
+            assert!(!has_spare());
+        }
+    }
+
+    #[test]
+    fn a_spare_with_or_without_a_key_takes_the_source_s() {
+        for (spare_key, source_key) in [(Some("old-key"), None), (None, Some("new-key"))] {
+            no_spare();
+            let mut old = Session::new("old", 10.0).unwrap();
+            old.set_key(spare_key).unwrap();
+            let parts = old.shared_parts();
+            drop(old);
+            parts.release();
+            let mut s = Session::new("new", 10.0).unwrap();
+            s.set_key(source_key).unwrap();
+            let _held = s.shared_parts();
+            s.set("n", Value::from(1i64)).unwrap();
+            assert!(!has_spare(), "the spare was taken");
+            assert_eq!(s.key(), source_key);
+        }
     }
 
     #[test]
