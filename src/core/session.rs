@@ -856,7 +856,7 @@ mod tests {
     }
 
     #[test]
-    fn a_spare_with_or_without_a_key_takes_the_source_s() {
+    fn a_spare_takes_the_sources_key_or_its_absence() {
         for (spare_key, source_key) in [(Some("old-key"), None), (None, Some("new-key"))] {
             no_spare();
             let mut old = Session::new("old", 10.0).unwrap();
