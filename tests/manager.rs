@@ -824,3 +824,87 @@ fn reused_copies_never_show_in_sessions_still_held() {
         assert_eq!(s.len(), 1 + usize::from(want.is_some()));
     }
 }
+
+/// The same with random changes: sessions of varied state (texts and bytes of any
+/// length, up to past the spare's 16 KiB, arrays, maps, removals), readers kept at
+/// random, each checked after every step against the state it loaded, and every
+/// session at the end against a model of what was saved.
+#[test]
+fn random_changes_and_saves_keep_every_copy_its_own() {
+    use std::collections::BTreeMap;
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+    for seed in [1u64, 7, 2026] {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let f = fixture(fast_config());
+        let ids: Vec<String> = (0..6)
+            .map(|i| {
+                let s = f
+                    .manager
+                    .create_session(&format!("u{i}"), i % 2 == 0)
+                    .unwrap();
+                s.id().to_owned()
+            })
+            .collect();
+        let mut model: Vec<BTreeMap<String, Value>> = vec![BTreeMap::new(); ids.len()];
+        let mut readers: Vec<(Session, BTreeMap<String, Value>)> = Vec::new();
+        let names = ["a", "bb", "a much longer key name", "d", "e_e", "f"];
+        for step in 0..1500 {
+            let i = rng.below(ids.len() as u64) as usize;
+            let mut s = f.manager.retrieve_session(&ids[i]).unwrap().unwrap();
+            if rng.below(4) == 0 {
+                readers.push((s.clone(), model[i].clone()));
+            }
+            for _ in 0..=rng.below(3) {
+                let name = names[rng.below(names.len() as u64) as usize];
+                let len = match rng.below(10) {
+                    0 => 17_000 + rng.below(4_000) as usize,
+                    1..=5 => 8 * rng.below(3) as usize,
+                    _ => rng.below(300) as usize,
+                };
+                let value = match rng.below(6) {
+                    0 => Value::from(step as i64),
+                    1 => Value::Text("t".repeat(len)),
+                    2 => Value::Bytes(vec![step as u8; len]),
+                    3 => Value::Array(vec![Value::Text("x".repeat(len / 4)); len % 5]),
+                    4 => Value::Map(vec![(Value::from("k"), Value::Bytes(vec![1; len / 8]))]),
+                    _ => {
+                        s.remove(name);
+                        model[i].remove(name);
+                        continue;
+                    }
+                };
+                s.set(name, value.clone()).unwrap();
+                model[i].insert(name.to_owned(), value);
+            }
+            f.manager.save_session(&mut s).unwrap();
+            if rng.below(8) == 0 && !readers.is_empty() {
+                readers.swap_remove(rng.below(readers.len() as u64) as usize);
+            }
+            for (reader, want) in &readers {
+                let got: BTreeMap<String, Value> = reader
+                    .keys()
+                    .map(|k| (k.to_owned(), reader.get(k).unwrap().clone()))
+                    .collect();
+                assert_eq!(&got, want, "seed {seed}, step {step}");
+            }
+        }
+        for (i, id) in ids.iter().enumerate() {
+            let s = f.manager.retrieve_session(id).unwrap().unwrap();
+            let got: BTreeMap<String, Value> = s
+                .keys()
+                .map(|k| (k.to_owned(), s.get(k).unwrap().clone()))
+                .collect();
+            assert_eq!(got, model[i], "seed {seed}, session {i}");
+            assert_eq!(s.user_id(), format!("u{i}"));
+            assert_eq!(s.key().is_some(), i % 2 == 0);
+        }
+    }
+}
