@@ -754,6 +754,9 @@ def micro_rows(t, micro):
     t.add(sec, "manager save (dirty session), 1 k sessions", S("rust", "manager_save_1k"),
           S("rust", "tower_save_1k"), fn=SPEEDUP, vs="speedup vs tower save 1 k",
           goal=(">=", 1.5), key="rust.manager_save_1k")
+    t.add(sec, "  same, 8 sessions saved in turn", S("rust", "manager_save_1k_turns"),
+          S("rust", "tower_save_1k_turns"), fn=SPEEDUP, vs="speedup vs tower, same turns",
+          key="rust.manager_save_1k_turns")
 
     sec = "Rust: client-side sessions (AES-256-GCM-SIV token is the id)"
     t.add(sec, "client-side session open+verify per request, 200-byte state",
@@ -775,7 +778,8 @@ def micro_rows(t, micro):
     for k, label in (("tower_load_1k", "load, 1 k sessions"),
                      ("tower_load_100k", "load, 100 k sessions"),
                      ("tower_load_1k_block_on", "load, 1 k, runtime entered per call (block_on)"),
-                     ("tower_save_1k", "save, 1 k sessions")):
+                     ("tower_save_1k", "save, 1 k sessions"),
+                     ("tower_save_1k_turns", "save, 8 sessions in turn")):
         t.add(sec, label, S("rust", k), key=f"tower.{k}")
 
     sec = "C through the ABI (libtoto_session.so)"

@@ -36,6 +36,9 @@ fn message(len: usize) -> Vec<u8> {
 }
 
 /// The 5-entry state every benchmark's session carries.
+/// How many sessions the "in turn" saves go round.
+const TURNS: usize = 8;
+
 fn state() -> Vec<(&'static str, Value)> {
     vec![
         ("user_name", Value::from("alice@example.com")),
@@ -273,6 +276,18 @@ fn manager_benches(h: &mut Harness) {
                 s.set("cart_items", Value::from(c)).unwrap();
                 manager.save_session(&mut s).unwrap()
             });
+            // The same over 8 sessions in turn, as a server saves its users' sessions
+            // (what one save releases then serves another session's copy).
+            let mut turn: Vec<Session> = ids[..TURNS]
+                .iter()
+                .map(|id| manager.retrieve_session(id).unwrap().unwrap())
+                .collect();
+            h.op("manager_save_1k_turns", || {
+                c += 1;
+                let s = &mut turn[c as usize % TURNS];
+                s.set("cart_items", Value::from(c)).unwrap();
+                manager.save_session(s).unwrap()
+            });
         }
     }
 }
@@ -397,6 +412,22 @@ fn tower(h: &mut Harness) {
                         c += 1;
                         r.data.insert("cart_items".into(), c.into());
                         store.save(&r).await.unwrap();
+                    }
+                    t.elapsed()
+                })
+            });
+            let mut turn: Vec<Record> = ids[..TURNS]
+                .iter()
+                .map(|id| rt.block_on(store.load(id)).unwrap().unwrap())
+                .collect();
+            h.measure("tower_save_1k_turns", |iters| {
+                rt.block_on(async {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        c += 1;
+                        let r = &mut turn[c as usize % TURNS];
+                        r.data.insert("cart_items".into(), c.into());
+                        store.save(r).await.unwrap();
                     }
                     t.elapsed()
                 })
