@@ -48,19 +48,23 @@ impl Clone for StateMap {
 
     /// Copies `source` into this map's own buffers (the key text, the entries, and
     /// text, bytes and array values entry by entry) where they fit it wasting at most
-    /// about half; a buffer too small or too large is replaced by a copy of the
-    /// source's size.
+    /// about half. A buffer much too large is replaced by a copy of the source's size;
+    /// a key text too small too; an entry vector too small grows to the source's
+    /// size, keeping its values' buffers.
     fn clone_from(&mut self, source: &StateMap) {
         if reusable::<u8>(self.keys.capacity(), source.keys.len()) {
             self.keys.clone_from(&source.keys);
         } else {
             self.keys = source.keys.clone();
         }
-        if !reusable::<(Span, Value)>(self.entries.capacity(), source.entries.len()) {
+        let n = source.entries.len();
+        if self.entries.capacity() < n {
+            self.entries.reserve_exact(n - self.entries.len());
+        } else if !reusable::<(Span, Value)>(self.entries.capacity(), n) {
             self.entries = source.entries.clone();
             return;
         }
-        self.entries.truncate(source.entries.len());
+        self.entries.truncate(n);
         let (same, more) = source.entries.split_at(self.entries.len());
         for ((span, value), (source_span, source_value)) in self.entries.iter_mut().zip(same) {
             *span = *source_span;
@@ -414,6 +418,20 @@ mod tests {
         m.clone_from(&small);
         assert_eq!(m, small);
         assert_eq!(m.heap_bytes(), fresh, "no buffer of the larger map is kept");
+        // One entry short: the vector grows, the values keep their buffers.
+        let mut two = StateMap::new();
+        two.insert("a", Value::Text("a".repeat(90)));
+        two.insert("b", Value::from("b"));
+        let mut one = StateMap::new();
+        one.insert("a", Value::Text("z".repeat(100)));
+        let text_at = |m: &StateMap| match m.get("a") {
+            Some(Value::Text(t)) => t.as_ptr(),
+            _ => std::ptr::null(),
+        };
+        let before = text_at(&one);
+        one.clone_from(&two);
+        assert_eq!(one, two);
+        assert_eq!(text_at(&one), before, "the text buffer was kept");
         // A map of the same shape is copied into its own buffers.
         let mut same = small.clone();
         same.insert("k", Value::from("y"));

@@ -35,7 +35,8 @@ pub enum Value {
 /// short value).
 pub(crate) fn reusable<T>(capacity: usize, len: usize) -> bool {
     let size = std::mem::size_of::<T>().max(1);
-    len <= capacity && capacity * size <= 2 * len * size + 32
+    // capacity <= 2 * len + 32 bytes' worth, without a product that could overflow.
+    len <= capacity && capacity - len <= len + 32 / size
 }
 
 impl Value {
