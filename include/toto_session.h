@@ -1567,6 +1567,8 @@ toto_result toto_manager_save_session(const struct toto_manager *manager_,
 /**
  * Replaces the session's contents with what the cache holds now.
  *
+ * Ownership: on success every earlier view of the session (its id, user id, key and
+ * state) becomes invalid.
  * Thread safety: as toto_manager_save_session.
  * Errors: TOTO_RESULT_INVALID_SESSION_ID (gone or expired; the session is left as
  * it was), TOTO_RESULT_INVALID_CBOR, TOTO_RESULT_BACKEND_FAILED,
@@ -1578,7 +1580,8 @@ toto_result toto_manager_refresh_session(const struct toto_manager *manager_,
 
 /**
  * Moves the session to a fresh id (session-fixation protection): stored create-only
- * under the new id, then the old id removed. Views from toto_session_id become invalid.
+ * under the new id, then the old id removed. Views from toto_session_id and views of
+ * the state (toto_session_get_text and the like) become invalid.
  * If storing fails the session keeps its old id; if only removing the old id fails,
  * the session has its new id and the error is returned.
  *
@@ -1663,7 +1666,8 @@ toto_result toto_manager_login(const struct toto_manager *manager_,
 /**
  * Toto's change_password. On success every session of the user is removed; when
  * `current` is not NULL and belongs to the user, it is stored again under a fresh id
- * (read it with toto_session_id) so the caller stays logged in.
+ * (read it with toto_session_id) so the caller stays logged in; views of its id and
+ * of its state (toto_session_get_text and the like) then become invalid.
  *
  * Thread safety: the manager from any thread; `current` one thread at a time.
  * Errors: TOTO_RESULT_INVALID_CREDENTIALS (1005: wrong old password or unknown user),
@@ -1920,7 +1924,8 @@ toto_result toto_session_id(const struct toto_session *session,
 /**
  * Replaces the session id (rotation). Marks the session dirty.
  *
- * Ownership: `id` is copied. Views from toto_session_id become invalid.
+ * Ownership: `id` is copied. Views from toto_session_id and views of the state
+ * (toto_session_get_text and the like) become invalid.
  * Thread safety: one thread at a time per session.
  * Errors: TOTO_RESULT_INVALID_SESSION_ID, TOTO_RESULT_NULL_ARGUMENT,
  * TOTO_RESULT_INVALID_HANDLE.
@@ -1972,7 +1977,8 @@ toto_result toto_session_key(const struct toto_session *session,
  * Sets the per-session HMAC key (1..256 bytes of UTF-8), or clears it when `key_len`
  * is 0. Marks the session dirty.
  *
- * Ownership: `key` is copied. Views from toto_session_key become invalid.
+ * Ownership: `key` is copied. Views from toto_session_key and views of the state
+ * (toto_session_get_text and the like) become invalid.
  * Thread safety: one thread at a time per session.
  * Errors: TOTO_RESULT_TOO_LARGE, TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_NULL_ARGUMENT,
  * TOTO_RESULT_INVALID_HANDLE.
@@ -1983,7 +1989,8 @@ toto_result toto_session_set_key(struct toto_session *session, const char *key, 
  * Generates a random key the way Toto does at login (22 url-safe characters), sets it
  * and borrows it into `out_ptr`/`out_len`.
  *
- * Ownership: as toto_session_key.
+ * Ownership: as toto_session_key. Earlier views of the key and of the state
+ * (toto_session_get_text and the like) become invalid.
  * Thread safety: one thread at a time per session.
  * Errors: TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
  */

@@ -354,6 +354,8 @@ pub extern "C" fn toto_manager_save_session(
 
 /// Replaces the session's contents with what the cache holds now.
 ///
+/// Ownership: on success every earlier view of the session (its id, user id, key and
+/// state) becomes invalid.
 /// Thread safety: as toto_manager_save_session.
 /// Errors: TOTO_RESULT_INVALID_SESSION_ID (gone or expired; the session is left as
 /// it was), TOTO_RESULT_INVALID_CBOR, TOTO_RESULT_BACKEND_FAILED,
@@ -370,7 +372,8 @@ pub extern "C" fn toto_manager_refresh_session(
 }
 
 /// Moves the session to a fresh id (session-fixation protection): stored create-only
-/// under the new id, then the old id removed. Views from toto_session_id become invalid.
+/// under the new id, then the old id removed. Views from toto_session_id and views of
+/// the state (toto_session_get_text and the like) become invalid.
 /// If storing fails the session keeps its old id; if only removing the old id fails,
 /// the session has its new id and the error is returned.
 ///
@@ -512,7 +515,8 @@ pub extern "C" fn toto_manager_login(
 
 /// Toto's change_password. On success every session of the user is removed; when
 /// `current` is not NULL and belongs to the user, it is stored again under a fresh id
-/// (read it with toto_session_id) so the caller stays logged in.
+/// (read it with toto_session_id) so the caller stays logged in; views of its id and
+/// of its state (toto_session_get_text and the like) then become invalid.
 ///
 /// Thread safety: the manager from any thread; `current` one thread at a time.
 /// Errors: TOTO_RESULT_INVALID_CREDENTIALS (1005: wrong old password or unknown user),

@@ -136,7 +136,8 @@ pub extern "C" fn toto_session_id(
 
 /// Replaces the session id (rotation). Marks the session dirty.
 ///
-/// Ownership: `id` is copied. Views from toto_session_id become invalid.
+/// Ownership: `id` is copied. Views from toto_session_id and views of the state
+/// (toto_session_get_text and the like) become invalid.
 /// Thread safety: one thread at a time per session.
 /// Errors: TOTO_RESULT_INVALID_SESSION_ID, TOTO_RESULT_NULL_ARGUMENT,
 /// TOTO_RESULT_INVALID_HANDLE.
@@ -221,7 +222,8 @@ pub extern "C" fn toto_session_key(
 /// Sets the per-session HMAC key (1..256 bytes of UTF-8), or clears it when `key_len`
 /// is 0. Marks the session dirty.
 ///
-/// Ownership: `key` is copied. Views from toto_session_key become invalid.
+/// Ownership: `key` is copied. Views from toto_session_key and views of the state
+/// (toto_session_get_text and the like) become invalid.
 /// Thread safety: one thread at a time per session.
 /// Errors: TOTO_RESULT_TOO_LARGE, TOTO_RESULT_INVALID_UTF8, TOTO_RESULT_NULL_ARGUMENT,
 /// TOTO_RESULT_INVALID_HANDLE.
@@ -241,7 +243,8 @@ pub extern "C" fn toto_session_set_key(
 /// Generates a random key the way Toto does at login (22 url-safe characters), sets it
 /// and borrows it into `out_ptr`/`out_len`.
 ///
-/// Ownership: as toto_session_key.
+/// Ownership: as toto_session_key. Earlier views of the key and of the state
+/// (toto_session_get_text and the like) become invalid.
 /// Thread safety: one thread at a time per session.
 /// Errors: TOTO_RESULT_NULL_ARGUMENT, TOTO_RESULT_INVALID_HANDLE.
 #[no_mangle]
