@@ -844,23 +844,26 @@ fn random_changes_and_saves_keep_every_copy_its_own() {
     for seed in [1u64, 7, 2026] {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let f = fixture(fast_config());
-        let ids: Vec<String> = (0..6)
+        // Each session's id and key, as made (every other one has a key).
+        let made: Vec<(String, Option<String>)> = (0..6)
             .map(|i| {
                 let s = f
                     .manager
                     .create_session(&format!("u{i}"), i % 2 == 0)
                     .unwrap();
-                s.id().to_owned()
+                (s.id().to_owned(), s.key().map(str::to_owned))
             })
             .collect();
+        let ids: Vec<&str> = made.iter().map(|(id, _)| id.as_str()).collect();
+        let who = |s: &Session| (s.id().to_owned(), s.key().map(str::to_owned));
         let mut model: Vec<BTreeMap<String, Value>> = vec![BTreeMap::new(); ids.len()];
-        let mut readers: Vec<(Session, BTreeMap<String, Value>)> = Vec::new();
+        let mut readers: Vec<(Session, usize, BTreeMap<String, Value>)> = Vec::new();
         let names = ["a", "bb", "a much longer key name", "d", "e_e", "f"];
         for step in 0..1500 {
             let i = rng.below(ids.len() as u64) as usize;
-            let mut s = f.manager.retrieve_session(&ids[i]).unwrap().unwrap();
+            let mut s = f.manager.retrieve_session(ids[i]).unwrap().unwrap();
             if rng.below(4) == 0 {
-                readers.push((s.clone(), model[i].clone()));
+                readers.push((s.clone(), i, model[i].clone()));
             }
             for _ in 0..=rng.below(3) {
                 let name = names[rng.below(names.len() as u64) as usize];
@@ -869,8 +872,21 @@ fn random_changes_and_saves_keep_every_copy_its_own() {
                     1..=5 => 8 * rng.below(3) as usize,
                     _ => rng.below(300) as usize,
                 };
-                let value = match rng.below(6) {
+                let value = match rng.below(8) {
                     0 => Value::from(step as i64),
+                    // The setters that write into a text's or bytes' own buffer.
+                    6 => {
+                        let text = "s".repeat(len);
+                        s.set_text(name, &text).unwrap();
+                        model[i].insert(name.to_owned(), Value::Text(text));
+                        continue;
+                    }
+                    7 => {
+                        let bytes = vec![(step % 251) as u8; len];
+                        s.set_bytes(name, &bytes).unwrap();
+                        model[i].insert(name.to_owned(), Value::Bytes(bytes));
+                        continue;
+                    }
                     1 => Value::Text("t".repeat(len)),
                     2 => Value::Bytes(vec![step as u8; len]),
                     3 => Value::Array(vec![Value::Text("x".repeat(len / 4)); len % 5]),
@@ -888,12 +904,13 @@ fn random_changes_and_saves_keep_every_copy_its_own() {
             if rng.below(8) == 0 && !readers.is_empty() {
                 readers.swap_remove(rng.below(readers.len() as u64) as usize);
             }
-            for (reader, want) in &readers {
+            for (reader, j, want) in &readers {
                 let got: BTreeMap<String, Value> = reader
                     .keys()
                     .map(|k| (k.to_owned(), reader.get(k).unwrap().clone()))
                     .collect();
                 assert_eq!(&got, want, "seed {seed}, step {step}");
+                assert_eq!(who(reader), made[*j], "seed {seed}, step {step}");
             }
         }
         for (i, id) in ids.iter().enumerate() {
@@ -904,6 +921,7 @@ fn random_changes_and_saves_keep_every_copy_its_own() {
                 .collect();
             assert_eq!(got, model[i], "seed {seed}, session {i}");
             assert_eq!(s.user_id(), format!("u{i}"));
+            assert_eq!(who(&s), made[i]);
             assert_eq!(s.key().is_some(), i % 2 == 0);
         }
     }
