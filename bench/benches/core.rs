@@ -35,10 +35,10 @@ fn message(len: usize) -> Vec<u8> {
     (0..len).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
-/// The 5-entry state every benchmark's session carries.
 /// How many sessions the "in turn" saves go round.
 const TURNS: usize = 8;
 
+/// The 5-entry state every benchmark's session carries.
 fn state() -> Vec<(&'static str, Value)> {
     vec![
         ("user_name", Value::from("alice@example.com")),
