@@ -105,10 +105,17 @@ report("session.sign_response (64 B body)") { session.sign_response("x" * 64) }
 
 manager = TotoSession::Manager.new(password_cost: { memory_kib: 64, iterations: 1, parallelism: 1 })
 managed = manager.create_session("bench", key: true)
+managed[:n] = 1
+manager.save_session(managed)
 managed_mac = managed.sign_request("GET", "/bench", "")
 id = managed.id
 report("manager.retrieve_session(id) + close", ITERATIONS / 4) { manager.retrieve_session(id).close }
 report("manager.retrieve_session(id) (GC frees)", ITERATIONS / 4) { manager.retrieve_session(id) }
+report("manager.retrieve_session(id), one read, close", ITERATIONS / 4) do
+  r = manager.retrieve_session(id)
+  r[:n]
+  r.close
+end
 report("manager.verify_request?(id, mac, ...)", ITERATIONS / 4) { manager.verify_request?(id, managed_mac, "GET", "/bench") }
 report("manager.verify_request(...) + close", ITERATIONS / 4) { manager.verify_request(id, managed_mac, "GET", "/bench").close }
 report("manager.verify_request(...) { }", ITERATIONS / 4) { manager.verify_request(id, managed_mac, "GET", "/bench") { nil } }

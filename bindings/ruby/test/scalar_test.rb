@@ -307,6 +307,41 @@ class ScalarTest < Minitest::Test
     assert_equal 1, @s[:n]
   end
 
+  def test_output_memory_goes_round_closed_sessions
+    pool = TotoSession::Session.const_get(:SCALAR_POOL)
+    first = TotoSession::Session.new(expires: FAR)
+    first[:t] = "first's text"
+    assert_equal "first's text", first[:t]
+    memory = first.instance_variable_get(:@scalar)
+    pool.clear
+    first.close
+    assert_nil first.instance_variable_get(:@scalar)
+    assert_same memory, pool.last, "a closed session's output memory is pooled"
+    TotoSession::Session.open(expires: FAR) do |s|
+      SCALARS.each { |k, v| s[k] = v }
+      SCALARS.each { |k, v| assert_same_value v, s[k], k.to_s }
+      assert_same memory, s.instance_variable_get(:@scalar), "the next session takes it"
+      assert_nil s[:missing]
+    end
+    assert_same memory, pool.last
+  end
+
+  def test_sessions_opened_and_closed_on_many_threads
+    threads = Array.new(6) do |t|
+      Thread.new do
+        500.times.all? do |i|
+          TotoSession::Session.open(expires: FAR) do |s|
+            s[:i] = i
+            s[:t] = "t#{t}-#{i}"
+            s[:b] = "b#{t}".b
+            s[:i] == i && s[:t] == "t#{t}-#{i}" && s[:b] == "b#{t}".b && s[:none].nil?
+          end
+        end
+      end
+    end
+    assert_equal [true] * 6, threads.map(&:value)
+  end
+
   def test_sessions_on_many_threads
     threads = Array.new(6) do |t|
       Thread.new do

@@ -52,6 +52,11 @@ module TotoSession
     # this way does not allocate an FFI::Pointer per read (get_pointer(DATA) would, and
     # that costs more than the library call).
     MEMORY = FFI::Pointer.new(1)
+    # Output memory of closed sessions (#close puts, #scalar_memory takes; Array#push
+    # and #pop are each one step under the GVL). A few dozen cover the sessions a
+    # process has open at once; beyond that the GC frees them.
+    SCALAR_POOL = []
+    SCALAR_POOL_MAX = 64
     # What toto_session_get_scalar_z returns (Session#[]): the type in bits 0-7, the
     # bool in bit 8, "the integer fits" in bit 9, a text's or bytes' length from bit 16;
     # a negated result code on failure.
@@ -150,6 +155,10 @@ module TotoSession
       @ptr = nil
       @owner = nil
       owner.call_free # SessionPointer#release, inlined
+      if (m = @scalar) # its output memory serves the next session (#scalar_memory)
+        @scalar = nil
+        SCALAR_POOL.push(m) if SCALAR_POOL.size < SCALAR_POOL_MAX
+      end
       nil
     end
     alias free close
@@ -625,12 +634,15 @@ module TotoSession
       s.take_bytes
     end
 
-    # The toto_scalar output of #[] and #read (and the bool of #key?), allocated on first
+    # The toto_scalar output of #[] and #read (and the bool of #key?), taken on first
     # use and kept with the session: no allocation and no fiber-local lookup per read.
     # A session is used by one thread at a time, and nothing runs between a call and
-    # the reads of its output.
+    # the reads of its output. It comes from the memory of sessions closed before
+    # (SCALAR_POOL), so a request's retrieve, reads and close allocate no
+    # FFI::MemoryPointer (one cost about a third of a retrieve); the library writes it
+    # in full before every read.
     def scalar_memory
-      @scalar = FFI::MemoryPointer.new(:uint8, Native::Scalar::SIZE)
+      @scalar = SCALAR_POOL.pop || FFI::MemoryPointer.new(:uint8, Native::Scalar::SIZE)
     end
   end
 end
