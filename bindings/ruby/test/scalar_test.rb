@@ -326,35 +326,35 @@ class ScalarTest < Minitest::Test
     assert_same memory, pool.last
   end
 
-  def test_sessions_opened_and_closed_on_many_threads
-    threads = Array.new(6) do |t|
-      Thread.new do
-        500.times.all? do |i|
-          TotoSession::Session.open(expires: FAR) do |s|
-            s[:i] = i
-            s[:t] = "t#{t}-#{i}"
-            s[:b] = "b#{t}".b
-            s[:i] == i && s[:t] == "t#{t}-#{i}" && s[:b] == "b#{t}".b && s[:none].nil?
-          end
-        end
-      end
-    end
+  # Runs the block on six threads at once (given the thread's number); each must give true.
+  def assert_true_on_threads(&block)
+    threads = Array.new(6) { |t| Thread.new(t, &block) }
     assert_equal [true] * 6, threads.map(&:value)
   end
 
-  def test_sessions_on_many_threads
-    threads = Array.new(6) do |t|
-      Thread.new do
+  def test_sessions_opened_and_closed_on_many_threads
+    assert_true_on_threads do |t|
+      500.times.all? do |i|
         TotoSession::Session.open(expires: FAR) do |s|
-          2000.times.all? do |i|
-            s[:i] = i
-            s[:t] = "t#{t}-#{i}"
-            s[:i] == i && s[:t] == "t#{t}-#{i}" && s.fetch(:i) == i
-          end
+          s[:i] = i
+          s[:t] = "t#{t}-#{i}"
+          s[:b] = "b#{t}".b
+          s[:i] == i && s[:t] == "t#{t}-#{i}" && s[:b] == "b#{t}".b && s[:none].nil?
         end
       end
     end
-    assert_equal [true] * 6, threads.map(&:value)
+  end
+
+  def test_sessions_on_many_threads
+    assert_true_on_threads do |t|
+      TotoSession::Session.open(expires: FAR) do |s|
+        2000.times.all? do |i|
+          s[:i] = i
+          s[:t] = "t#{t}-#{i}"
+          s[:i] == i && s[:t] == "t#{t}-#{i}" && s.fetch(:i) == i
+        end
+      end
+    end
   end
   # #[] and #[]= go through the `_z` entry points (NUL-terminated keys and text); what
   # those cannot take goes through the calls with lengths, with the same results.
