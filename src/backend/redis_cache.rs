@@ -2,7 +2,9 @@
 //!
 //! Layout (with the default prefix `toto:`):
 //! - `toto:s:<sha256(id) hex>`: a hash `{r: stamped record, u: user id, n: revision,
-//!   t: token}` with Redis's own expiry at the session's absolute expiry (PEXPIREAT).
+//!   t: tokens}` with Redis's own expiry at the session's absolute expiry (PEXPIREAT).
+//!   `t` holds the random tokens (16 hex digits each) of the key's last 8 store calls,
+//!   by which a store run again after its reply was lost knows its write happened.
 //!   `r` is a 17-byte stamp, then the record: a NUL byte, `u` (a user's session) or `a`
 //!   (anonymous), and the expiry in Unix milliseconds as 15 ASCII digits, mirroring the
 //!   key's own, so that a retrieve is one `HGET` of one field (an entry written before
@@ -125,10 +127,13 @@ impl Default for RedisOptions {
 
 // ARGV[4]: '0' upsert, '1' create-only, '2' only over revision ARGV[7], '3' only over a
 // live entry. Returns 1 stored, 0 id taken, -1 absent (revoked), -2 other revision.
-// ARGV[8] is a random token of this store call, kept in field 't': finding its own
-// token at its own revision means the write already happened (a run repeated after an
-// interrupted reply). Equal records are not enough: two concurrent increments of one
-// counter write the same bytes, and one of them must be a conflict.
+// ARGV[8] is a random token of this store call. Field 't' keeps the tokens of the
+// key's last STORE_TOKENS writes (newest first, space-separated): finding its own
+// token there means this call's write already happened (a run repeated after its reply
+// was lost), even when other writes came after it, so it is neither written again nor
+// reported as a conflict or a taken id (the caller would then make its change a second
+// time). Equal records are not enough: two concurrent increments of one counter write
+// the same bytes, and one of them must be a conflict.
 // The parts of the store scripts (STORE on a standalone Redis, STORE_ONE on a cluster).
 // The mode checks:
 macro_rules! store_checks {
@@ -136,8 +141,15 @@ macro_rules! store_checks {
         r"
 local key, user, exp = KEYS[1], ARGV[2], tonumber(ARGV[3])
 local mode = ARGV[4]
+local STORE_TOKENS = 8
+local tokens = redis.pcall('HGET', key, 't')
+if type(tokens) ~= 'string' then tokens = '' end
 if mode ~= '0' then
   local live = redis.call('EXISTS', key) == 1
+  -- Our own token among the last writes': this write already happened.
+  if live and string.find(' ' .. tokens .. ' ', ' ' .. ARGV[8] .. ' ', 1, true) then
+    return 1
+  end
   if mode == '1' then
     if live then return 0 end
   elseif not live then
@@ -145,12 +157,7 @@ if mode ~= '0' then
   elseif mode == '2' then
     local rev = redis.pcall('HGET', key, 'n')
     if type(rev) ~= 'string' then rev = '0' end
-    if rev ~= ARGV[7] then
-      -- Our own token at our own revision: this write already happened (a run
-      -- repeated after its reply was lost), not a conflict.
-      if rev == ARGV[6] and redis.pcall('HGET', key, 't') == ARGV[8] then return 1 end
-      return -2
-    end
+    if rev ~= ARGV[7] then return -2 end
   end
 end
 "
@@ -160,8 +167,13 @@ end
 macro_rules! store_write {
     () => {
         r"
+local kept = {ARGV[8]}
+for t in string.gmatch(tokens, '%S+') do
+  if #kept >= STORE_TOKENS then break end
+  kept[#kept + 1] = t
+end
 redis.call('DEL', key)
-redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', ARGV[8])
+redis.call('HSET', key, 'r', ARGV[1], 'u', user, 'n', ARGV[6], 't', table.concat(kept, ' '))
 redis.call('PEXPIREAT', key, exp)
 "
     };
@@ -616,9 +628,12 @@ impl RedisCache {
     }
 }
 
-impl SessionCache for RedisCache {
+impl RedisCache {
     /// One STORE script run: `mode`'s check and the write, atomic on the server.
-    fn store_revision(
+    /// `call` identifies this store call's write if the script has to run again (see
+    /// STORE): a random number per call.
+    #[allow(clippy::too_many_arguments)]
+    fn store_as_call(
         &self,
         id: &str,
         user_id: &str,
@@ -626,6 +641,7 @@ impl SessionCache for RedisCache {
         record: &[u8],
         revision: u64,
         mode: StoreMode,
+        call: u64,
     ) -> Result<Option<String>> {
         let key = self.session_key(id);
         let (mode, expected) = match mode {
@@ -634,8 +650,7 @@ impl SessionCache for RedisCache {
             StoreMode::IfRevision(expected) => ("2", expected),
             StoreMode::IfExists => ("3", 0),
         };
-        // Identifies this call's write if the script has to run again (see STORE).
-        let token = u64::from_le_bytes(crate::core::rng::bytes::<8>()).to_string();
+        let token = format!("{call:016x}");
         let script = self.cluster.as_ref().map_or(&self.store, |c| &c.store);
         let value = stamped(user_id, to_ms(expires), record);
         let call = |con: &mut RedisConnection| {
@@ -670,6 +685,43 @@ impl SessionCache for RedisCache {
             ))),
         }
     }
+
+    /// Stores `session` as `revision`, as the store call numbered `call`, which may have
+    /// run before: what the cache does when it runs a store again after its reply was
+    /// lost (a signal, a dropped connection). For tests of that path; not part of the
+    /// API.
+    #[doc(hidden)]
+    pub fn store_session_as_call(
+        &self,
+        session: &Session,
+        mode: StoreMode,
+        revision: u64,
+        call: u64,
+    ) -> Result<Option<String>> {
+        let mut as_stored = session.clone();
+        as_stored.set_revision(Some(revision));
+        let record = as_stored.export()?;
+        let id = session.id();
+        let (user_id, expires) = (session.user_id(), session.expires());
+        self.store_as_call(id, user_id, expires, &record, revision, mode, call)
+    }
+}
+
+impl SessionCache for RedisCache {
+    /// One STORE script run: `mode`'s check and the write, atomic on the server.
+    fn store_revision(
+        &self,
+        id: &str,
+        user_id: &str,
+        expires: f64,
+        record: &[u8],
+        revision: u64,
+        mode: StoreMode,
+    ) -> Result<Option<String>> {
+        let call = u64::from_le_bytes(crate::core::rng::bytes::<8>());
+        self.store_as_call(id, user_id, expires, record, revision, mode, call)
+    }
+
     fn store(
         &self,
         id: &str,

@@ -10,7 +10,7 @@ use redis::ConnectionLike;
 use toto_session::backend::{RedisCache, RedisOptions, Renewal};
 use toto_session::password::PasswordPolicy;
 use toto_session::{
-    Error, Manager, ManagerConfig, MemoryAccountStore, SessionCache, StoreMode, Value,
+    Error, Manager, ManagerConfig, MemoryAccountStore, Session, SessionCache, StoreMode, Value,
 };
 
 use crate::support::signals::{self, Signaller};
@@ -32,6 +32,7 @@ macro_rules! for_each_cache_suite_test {
             garbage_under_a_key_is_a_result_code,
             a_record_carrying_another_id_is_refused,
             equal_records_from_one_revision_still_conflict,
+            a_store_run_again_after_later_writes_is_not_a_conflict,
             sessions_per_user_are_capped,
         );
     };
@@ -365,6 +366,55 @@ pub fn equal_records_from_one_revision_still_conflict(b: &dyn Backend) {
     );
     let back = m.retrieve_session(s.id()).unwrap().unwrap();
     assert_eq!(back.get("n"), Some(&Value::from(1i64)));
+}
+
+/// A store run again after its reply was lost (what the pool does after a signal or a
+/// dropped connection) finds its own earlier write among the key's last 8, even when
+/// other writes came after it: success, and nothing written over them. Before, it read
+/// the later revision as a conflict, and `update_session` made its change twice.
+pub fn a_store_run_again_after_later_writes_is_not_a_conflict(b: &dyn Backend) {
+    let c = cache(b);
+    let m = manager(c.clone(), ManagerConfig::default());
+    let id = m.create_session("kai", false).unwrap().id().to_owned();
+    let mut mine = m.retrieve_session(&id).unwrap().unwrap();
+    let loaded = mine.revision();
+    mine.set("n", Value::from(1i64)).unwrap();
+    let store =
+        |call: u64| c.store_session_as_call(&mine, StoreMode::IfRevision(loaded), loaded + 1, call);
+    let save_other = |n: i64| {
+        let mut other = m.retrieve_session(&id).unwrap().unwrap();
+        other.set("n", Value::from(n)).unwrap();
+        m.save_session(&mut other).unwrap();
+    };
+    assert_eq!(store(0x5eed), Ok(None), "the first run");
+    for n in 2..=8 {
+        save_other(n); // while the first run's reply is lost
+    }
+    assert_eq!(store(0x5eed), Ok(None), "the run again: already written");
+    let back = m.retrieve_session(&id).unwrap().unwrap();
+    assert_eq!(
+        back.get("n"),
+        Some(&Value::from(8i64)),
+        "nothing written again"
+    );
+    assert_eq!(back.revision(), loaded + 8);
+    // Another call from the same revision never ran: a conflict.
+    assert_eq!(store(0xd1ff), Err(Error::Conflict));
+    // A write more than 8 writes back is no longer known: a conflict, as before.
+    save_other(9);
+    assert_eq!(store(0x5eed), Err(Error::Conflict));
+
+    // Create-only, run again after a later write: not a taken id.
+    let fresh = Session::new("lee", back.expires()).unwrap();
+    let create = |call: u64| c.store_session_as_call(&fresh, StoreMode::CreateNew, 1, call);
+    assert_eq!(create(0xc0de), Ok(None));
+    let mut later = m.retrieve_session(fresh.id()).unwrap().unwrap();
+    later.set("n", Value::from(2i64)).unwrap();
+    m.save_session(&mut later).unwrap();
+    assert_eq!(create(0xc0de), Ok(None), "the run again");
+    assert_eq!(create(0xbeef), Err(Error::IdCollision), "another call");
+    let back = m.retrieve_session(fresh.id()).unwrap().unwrap();
+    assert_eq!(back.get("n"), Some(&Value::from(2i64)));
 }
 
 /// The cap on sessions per user: creating one more removes the user's sessions that
