@@ -126,7 +126,8 @@ impl Default for RedisOptions {
 }
 
 // ARGV[4]: '0' upsert, '1' create-only, '2' only over revision ARGV[7], '3' only over a
-// live entry. Returns 1 stored, 0 id taken, -1 absent (revoked), -2 other revision.
+// live entry. Returns 1 stored, 2 stored before and written over since (a run again),
+// 0 id taken, -1 absent (revoked), -2 other revision.
 // ARGV[8] is a random token of this store call. Field 't' keeps the tokens of the
 // key's last STORE_TOKENS writes (newest first, space-separated): finding its own
 // token there means this call's write already happened (a run repeated after its reply
@@ -144,12 +145,14 @@ local mode = ARGV[4]
 local STORE_TOKENS = 8
 local tokens = redis.pcall('HGET', key, 't')
 if type(tokens) ~= 'string' then tokens = '' end
+local live = redis.call('EXISTS', key) == 1
+-- Our own token among the last writes': this write already happened (1 while it is
+-- still the last write, 2 when others came after it), in every mode.
+if live and string.find(' ' .. tokens .. ' ', ' ' .. ARGV[8] .. ' ', 1, true) then
+  if string.find(tokens .. ' ', ARGV[8] .. ' ', 1, true) == 1 then return 1 end
+  return 2
+end
 if mode ~= '0' then
-  local live = redis.call('EXISTS', key) == 1
-  -- Our own token among the last writes': this write already happened.
-  if live and string.find(' ' .. tokens .. ' ', ' ' .. ARGV[8] .. ' ', 1, true) then
-    return 1
-  end
   if mode == '1' then
     if live then return 0 end
   elseif not live then
@@ -677,6 +680,9 @@ impl RedisCache {
                 }
                 Ok(None)
             }
+            // Written by this call's earlier run, and over since: Toto's copy is the
+            // later writes' to keep.
+            2 => Ok(None),
             0 => Err(Error::IdCollision),
             -1 => Err(Error::Revoked),
             -2 => Err(Error::Conflict),
@@ -689,7 +695,8 @@ impl RedisCache {
     /// Stores `session` as `revision`, as the store call numbered `call`, which may have
     /// run before: what the cache does when it runs a store again after its reply was
     /// lost (a signal, a dropped connection). For tests of that path; not part of the
-    /// API.
+    /// API: a `call` used for two different stores makes the second report success
+    /// without writing.
     #[doc(hidden)]
     pub fn store_session_as_call(
         &self,

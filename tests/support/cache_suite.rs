@@ -415,6 +415,26 @@ pub fn a_store_run_again_after_later_writes_is_not_a_conflict(b: &dyn Backend) {
     assert_eq!(create(0xbeef), Err(Error::IdCollision), "another call");
     let back = m.retrieve_session(fresh.id()).unwrap().unwrap();
     assert_eq!(back.get("n"), Some(&Value::from(2i64)));
+
+    // If-exists and upsert, run again after a later write: nothing written over it.
+    for (mode, call) in [(StoreMode::IfExists, 0xfeed), (StoreMode::Upsert, 0xface)] {
+        let mut stale = m.retrieve_session(fresh.id()).unwrap().unwrap();
+        stale.set("n", Value::from(3i64)).unwrap();
+        let rev = stale.revision() + 1;
+        assert_eq!(c.store_session_as_call(&stale, mode, rev, call), Ok(None));
+        let written = m.retrieve_session(fresh.id()).unwrap().unwrap();
+        assert_eq!(
+            written.get("n"),
+            Some(&Value::from(3i64)),
+            "{mode:?}: the first run"
+        );
+        let mut later = m.retrieve_session(fresh.id()).unwrap().unwrap();
+        later.set("n", Value::from(4i64)).unwrap();
+        m.save_session(&mut later).unwrap();
+        assert_eq!(c.store_session_as_call(&stale, mode, rev, call), Ok(None));
+        let back = m.retrieve_session(fresh.id()).unwrap().unwrap();
+        assert_eq!(back.get("n"), Some(&Value::from(4i64)), "{mode:?}");
+    }
 }
 
 /// The cap on sessions per user: creating one more removes the user's sessions that
