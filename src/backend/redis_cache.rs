@@ -145,14 +145,15 @@ local mode = ARGV[4]
 local STORE_TOKENS = 8
 local tokens = redis.pcall('HGET', key, 't')
 if type(tokens) ~= 'string' then tokens = '' end
-local live = redis.call('EXISTS', key) == 1
--- Our own token among the last writes': this write already happened (1 while it is
--- still the last write, 2 when others came after it), in every mode.
-if live and string.find(' ' .. tokens .. ' ', ' ' .. ARGV[8] .. ' ', 1, true) then
+-- Our own token among the last writes' (tokens found: the key is live, Redis expires
+-- the whole hash): this write already happened (1 while it is still the last write,
+-- 2 when others came after it), in every mode.
+if string.find(' ' .. tokens .. ' ', ' ' .. ARGV[8] .. ' ', 1, true) then
   if string.find(tokens .. ' ', ARGV[8] .. ' ', 1, true) == 1 then return 1 end
   return 2
 end
 if mode ~= '0' then
+  local live = redis.call('EXISTS', key) == 1
   if mode == '1' then
     if live then return 0 end
   elseif not live then
