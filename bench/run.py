@@ -18,6 +18,7 @@ Parts (each a child process, or a child process per round; --filter picks some):
   gohttp     bindings/go/totohttp: signed state.get, middleware vs bare net/http
   gopeers    bench/go-peers: gorilla/sessions vs the binding
   ruby       bindings/ruby/bench.rb (binding vs bare ffi call)
+  rubyyjit   the same under Ruby's YJIT (ruby --yjit), rows without goals
   rack       bindings/ruby/bench_rack.rb (Rack layer vs bare Rack app)
   rackyjit   the same under Ruby's YJIT (RUBYOPT=--yjit), rows without goals
   rackpeers  bench/ruby/rack_peers.rb: Rack::Session::Pool / Cookie vs the Rack layer
@@ -56,13 +57,14 @@ SCALES = [1_000, 100_000, 1_000_000]
 ROUNDS = 5  # rounds of every cheap part (--rounds)
 
 PARTS = ["micro", "scale", "threads", "redis", "cluster", "go", "gohttp", "gopeers", "ruby",
-         "rack", "rackyjit", "rackpeers"]
+         "rubyyjit", "rack", "rackyjit", "rackpeers"]
 # A row's part, from its key's prefix (first match).
 KEY_PARTS = [("scale.threads", "threads"), ("scale.", "scale"), ("rust.", "micro"),
              ("tower.", "micro"), ("c.", "micro"), ("openssl.", "micro"), ("python.", "micro"),
              ("redis.", "redis"), ("cluster.", "cluster"), ("gohttp.", "gohttp"),
              ("gopeers.", "gopeers"), ("go.", "go"), ("rackpeers.", "rackpeers"),
-             ("rackyjit.", "rackyjit"), ("rack.", "rack"), ("ruby.", "ruby")]
+             ("rackyjit.", "rackyjit"), ("rack.", "rack"), ("rubyyjit.", "rubyyjit"),
+             ("ruby.", "ruby")]
 
 
 # ---- pure functions (bench/test_run.py tests them) ------------------------------------
@@ -398,13 +400,14 @@ def run_go_round(exe, pkg_dir, bench, benchtime, metric=None, prefix=()):
     return found, allocs
 
 
-def ruby_round(stage, iterations):
-    """One run of bindings/ruby/bench.rb (its own harness, best of 3 per figure)."""
+def ruby_round(stage, iterations, yjit=False):
+    """One run of bindings/ruby/bench.rb (its own harness, best of 3 per figure); with
+    `yjit`, under Ruby's YJIT."""
     script = ROOT / "bindings" / "ruby" / "bench.rb"
     env = {"TOTO_SESSION_LIB": str(Path(stage) / "lib" / "libtoto_session.so"),
            "ITERATIONS": str(iterations)}
-    out = run(["ruby", "-I", ROOT / "bindings" / "ruby" / "lib", script], env=env,
-              cwd=script.parent)
+    out = run(["ruby", *(["--yjit"] if yjit else []), "-I", ROOT / "bindings" / "ruby" / "lib",
+               script], env=env, cwd=script.parent)
     results = {}
     for line in out.splitlines():
         m = re.match(r"^\s*(\S.*?)\s+(-?[\d.]+)\s*ns/op\s*$", line)
@@ -997,11 +1000,17 @@ def gopeers_rows(t, peers):
           vs="gorilla FilesystemStore load", goal=("<=", 1.0), key="gopeers.load_toto")
 
 
-def ruby_rows(t, ruby):
+def ruby_rows(t, ruby, yjit=False):
+    """The binding's rows; with `yjit`, the same run under Ruby's YJIT, for information:
+    the goals are judged without it."""
     rounds = ruby["rounds"]
     names = list(rounds[0])
     sec = (f"Ruby binding (ffi gem, bindings/ruby/bench.rb: best of 3 per figure; "
            f"{len(rounds)} rounds: one process per round)")
+    prefix = "ruby"
+    if yjit:
+        sec = sec.replace("Ruby binding", "Ruby binding under YJIT (ruby --yjit, no goal)")
+        prefix = "rubyyjit"
     floor_k = next((k for k in names if re.search(r"floor|noop|no-op|bare", k, re.I)), None)
     # Issue 17: every scalar accessor (session[:k] and session[:k] = v, every type)
     # within 2x a bare ffi call; the "raw ffi" rows are peers, not the binding.
@@ -1010,8 +1019,11 @@ def ruby_rows(t, ruby):
     for k in names:
         v = [r.get(k) for r in rounds]
         peer = floor if floor and k != floor_k else None
+        goal = ("<=", 2.0) if accessor.match(k) and floor and not yjit else None
         t.add(sec, k, v, peer, fn=TIME if peer else None, vs="bare ffi call" if peer else None,
-              goal=("<=", 2.0) if accessor.match(k) and floor else None, key=f"ruby.{k}")
+              goal=goal, key=f"{prefix}.{k}")
+    if yjit:
+        return
     if not any(accessor.match(k) for k in names) or floor is None:
         t.add(sec, "session[:k] <= 2x bare ffi: no such figure", vs="not yet",
               goal=("<=", 2.0), key="ruby.get")
@@ -1185,11 +1197,16 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
         data.update(got)
 
     ruby_env = {"TOTO_SESSION_LIB": str(Path(stage) / "lib" / "libtoto_session.so")}
-    if {"ruby", "rack", "rackyjit", "rackpeers"} & set(selected):
+    if {"ruby", "rubyyjit", "rack", "rackyjit", "rackpeers"} & set(selected):
         run([ROOT / "scripts" / "install-deps.sh", "ruby", "bench"])
     if "ruby" in selected:
         data["ruby"] = {"version": first_line(["ruby", "--version"]), "rounds": [
             ruby_round(stage, 20_000 if quick else 100_000) for _ in range(rounds)]}
+    if "rubyyjit" in selected:
+        log("Ruby binding under YJIT")
+        run(["ruby", "--yjit", "-e", "exit(RubyVM::YJIT.enabled? ? 0 : 1)"])
+        data["rubyyjit"] = {"version": first_line(["ruby", "--version"]), "rounds": [
+            ruby_round(stage, 20_000 if quick else 100_000, yjit=True) for _ in range(rounds)]}
     if "rack" in selected:
         log("Ruby Rack layer")
         script = ROOT / "bindings" / "ruby" / "bench_rack.rb"
@@ -1221,7 +1238,8 @@ def build_rows(data):
     t = Table()
     builders = [("micro", micro_rows), ("scale", scale_rows), ("threads", threads_rows),
                 ("redis", redis_rows), ("go", go_rows), ("gohttp", gohttp_rows),
-                ("gopeers", gopeers_rows), ("ruby", ruby_rows), ("rack", rack_rows),
+                ("gopeers", gopeers_rows), ("ruby", ruby_rows),
+                ("rubyyjit", lambda t, d: ruby_rows(t, d, yjit=True)), ("rack", rack_rows),
                 ("rackyjit", lambda t, d: rack_rows(t, d, yjit=True)),
                 ("rackpeers", rackpeers_rows)]
     for part, fn in builders:
