@@ -14,105 +14,62 @@
 //! key and the user index point to it), the user id is shared by all of that user's
 //! sessions and a user with one session needs no set.
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use foldhash::fast::SeedableRandomState;
 use foldhash::SharedSeed;
+use hashbrown::HashTable;
 
+use crate::backend::memory_entry::{Entry, IdKey, Item, PackedRecord};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::clock::{self, Clock, SystemClock};
 use crate::core::error::{Error, Result};
 use crate::core::id::id_shard;
 use crate::core::rng;
-use crate::core::session::{Session, SharedParts};
+use crate::core::session::Session;
 
 const SHARDS: usize = 16;
 /// Every this many stores into a shard, its expired entries are swept.
 const SWEEP_EVERY: u32 = 1024;
 
-/// What an entry holds besides its id and user id: a session's shared parts, or record
-/// bytes as a caller stored them.
-#[derive(Clone)]
-enum Held {
-    Session(SharedParts),
-    Record(Arc<[u8]>),
-}
-
-impl Held {
-    /// Drops what a save replaced, outside the shard's lock; decoded parts nothing
-    /// else holds become the thread's spare for its next copy-on-write
-    /// ([`SharedParts::release`]).
-    fn release(self) {
-        if let Held::Session(parts) = self {
-            parts.release();
-        }
-    }
-}
-
-struct Stored {
-    held: Held,
-    /// Renewed in place under the shard's lock (a `Cell`: the map has no
-    /// `get_key_value_mut`).
-    expires: Cell<f64>,
-    user_id: Arc<str>,
-    /// The record's revision, compared by the conditional store modes.
-    revision: u64,
-}
-
-/// A live entry, taken out of the map (all shared, nothing copied).
+/// A live entry, taken out of the table (all shared, nothing copied).
 struct Found {
-    held: Held,
+    item: Item,
     expires: f64,
     revision: u64,
-}
-
-impl Found {
-    /// The entry as a clean session (decoded when it holds bytes).
-    fn session(self) -> Result<Session> {
-        match self.held {
-            Held::Session(parts) => Ok(Session::from_parts(parts, self.expires, self.revision)),
-            Held::Record(record) => Session::import(&record),
-        }
-    }
-
-    /// The entry as record bytes (encoded when it holds a session).
-    fn record(self) -> Result<Arc<[u8]>> {
-        match self.held {
-            Held::Record(record) => Ok(record),
-            Held::Session(_) => Ok(self.session()?.export()?.into()),
-        }
-    }
 }
 
 /// The ids of one user's sessions in a shard: most users have one. The set is boxed
 /// so the index's slots stay two words wide.
 enum UserIds {
-    One(Arc<str>),
+    One(IdKey),
     // Deliberate: an inline set would make every slot of the index 48 bytes wide.
     #[allow(clippy::box_collection)]
-    Many(Box<HashSet<Arc<str>>>),
+    Many(Box<HashSet<IdKey>>),
 }
 
 impl UserIds {
-    fn insert(&mut self, id: Arc<str>) {
+    /// Adds `id`, or replaces the key of the same id (a packed record the index held
+    /// is then let go).
+    fn insert(&mut self, id: IdKey) {
         match self {
-            UserIds::One(existing) if **existing == *id => {}
+            UserIds::One(existing) if *existing == id => *existing = id,
             UserIds::One(existing) => {
                 let first = existing.clone();
                 *self = UserIds::Many(Box::new(HashSet::from([first, id])));
             }
             UserIds::Many(ids) => {
-                ids.insert(id);
+                ids.replace(id);
             }
         }
     }
 
     /// Removes `id`; true when no id is left.
-    fn remove(&mut self, id: &str) -> bool {
+    fn remove(&mut self, id: &[u8]) -> bool {
         match self {
-            UserIds::One(existing) => **existing == *id,
+            UserIds::One(existing) => existing.bytes() == id,
             UserIds::Many(ids) => {
                 ids.remove(id);
                 ids.is_empty()
@@ -120,19 +77,51 @@ impl UserIds {
         }
     }
 
-    fn to_vec(&self) -> Vec<Arc<str>> {
+    fn to_vec(&self) -> Vec<IdKey> {
         match self {
             UserIds::One(id) => vec![id.clone()],
             UserIds::Many(ids) => ids.iter().cloned().collect(),
         }
     }
 
-    fn into_vec(self) -> Vec<Arc<str>> {
+    fn into_vec(self) -> Vec<IdKey> {
         match self {
             UserIds::One(id) => vec![id],
             UserIds::Many(ids) => ids.into_iter().collect(),
         }
     }
+}
+
+/// user id -> ids in a shard (anonymous sessions are not indexed).
+type UserIndex = HashMap<Arc<str>, UserIds>;
+
+fn unindex(by_user: &mut UserIndex, user_id: &str, id: &[u8]) {
+    if user_id.is_empty() {
+        return;
+    }
+    if let Some(ids) = by_user.get_mut(user_id) {
+        if ids.remove(id) {
+            by_user.remove(user_id);
+        }
+    }
+}
+
+/// Indexes `key` under `user_id` (again: a key of the same id is replaced).
+/// `shared_user`, when given, is `user_id` already in an `Arc` (kept for a user not
+/// indexed yet, so the index and the session share one copy).
+fn index(by_user: &mut UserIndex, user_id: &str, key: IdKey, shared_user: Option<&Arc<str>>) {
+    if user_id.is_empty() {
+        return;
+    }
+    if let Some(ids) = by_user.get_mut(user_id) {
+        ids.insert(key);
+        return;
+    }
+    let user: Arc<str> = shared_user
+        .filter(|u| ***u == *user_id)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(user_id));
+    by_user.insert(user, UserIds::One(key));
 }
 
 /// Aligned to 128 bytes (the pair of cache lines x86's adjacent-line prefetch fetches
@@ -143,19 +132,21 @@ impl UserIds {
 /// next, miss even when nothing in the maps had changed.
 #[repr(align(128))]
 struct Shard {
-    /// Hashed with foldhash, keyed per map from the CSPRNG ([`id_hasher`]; Cargo.toml
-    /// says why foldhash: ids are the library's own random ones, or a caller's).
-    sessions: HashMap<Arc<str>, Stored, SeedableRandomState>,
-    /// user id -> ids in this shard (anonymous sessions are not indexed).
-    by_user: HashMap<Arc<str>, UserIds>,
+    /// The entries, found by their item's id. A `hashbrown` table rather than a map:
+    /// an entry's id is inside its item (a packed record's in its allocation), so
+    /// there is no key apart from it, and a save replaces an item in place.
+    entries: HashTable<Entry>,
+    /// Hashes ids with foldhash, keyed per shard from the CSPRNG ([`id_hasher`];
+    /// Cargo.toml says why foldhash: ids are the library's own random ones, or a
+    /// caller's).
+    hasher: SeedableRandomState,
+    by_user: UserIndex,
     stores_since_sweep: u32,
-    /// The user id of every anonymous session (one allocation per shard).
-    anonymous: Arc<str>,
 }
 
-/// The hasher of a shard's id map: foldhash keyed from the library's OS-seeded CSPRNG,
-/// 64 bits shared by every map of the process and 64 of the map's own. (foldhash's own
-/// `RandomState` seeds from addresses and the time, which its docs call enough only
+/// The hasher of a shard's ids: foldhash keyed from the library's OS-seeded CSPRNG,
+/// 64 bits shared by every shard of the process and 64 of the shard's own. (foldhash's
+/// own `RandomState` seeds from addresses and the time, which its docs call enough only
 /// because it claims little resistance to chosen keys.)
 fn id_hasher() -> SeedableRandomState {
     static SHARED: OnceLock<SharedSeed> = OnceLock::new();
@@ -166,63 +157,39 @@ fn id_hasher() -> SeedableRandomState {
 impl Default for Shard {
     fn default() -> Self {
         Shard {
-            sessions: HashMap::with_hasher(id_hasher()),
+            entries: HashTable::new(),
+            hasher: id_hasher(),
             by_user: HashMap::new(),
             stores_since_sweep: 0,
-            anonymous: Arc::from(""),
         }
     }
 }
 
 impl Shard {
-    fn unindex(&mut self, user_id: &str, id: &str) {
-        if user_id.is_empty() {
-            return;
-        }
-        if let Some(ids) = self.by_user.get_mut(user_id) {
-            if ids.remove(id) {
-                self.by_user.remove(user_id);
-            }
-        }
+    fn hash(&self, id: &[u8]) -> u64 {
+        self.hasher.hash_one(id)
     }
 
-    /// Indexes `id` under `user_id`; returns the shared user id to keep in the entry.
-    /// `shared_user`, when given, is `user_id` already in an `Arc` (kept for a user
-    /// not indexed yet, so the entry and its session share one copy).
-    fn index(&mut self, user_id: &str, id: &Arc<str>, shared_user: Option<&Arc<str>>) -> Arc<str> {
-        if user_id.is_empty() {
-            return self.anonymous.clone();
-        }
-        if let Some(user) = self.by_user.get_key_value(user_id).map(|(u, _)| u.clone()) {
-            if let Some(ids) = self.by_user.get_mut(user_id) {
-                ids.insert(id.clone());
-            }
-            return user;
-        }
-        let user: Arc<str> = shared_user
-            .filter(|u| ***u == *user_id)
-            .cloned()
-            .unwrap_or_else(|| Arc::from(user_id));
-        self.by_user.insert(user.clone(), UserIds::One(id.clone()));
-        user
-    }
-
-    fn take(&mut self, id: &str) -> Option<Stored> {
-        let stored = self.sessions.remove(id)?;
-        self.unindex(&stored.user_id, id);
-        Some(stored)
+    fn take(&mut self, id: &[u8]) -> Option<Entry> {
+        let hash = self.hash(id);
+        let (entry, _) = self
+            .entries
+            .find_entry(hash, |e| e.item.id() == id)
+            .ok()?
+            .remove();
+        unindex(&mut self.by_user, entry.item.user_id(), id);
+        Some(entry)
     }
 
     fn sweep(&mut self, now: f64) {
-        let expired: Vec<Arc<str>> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.expires.get() <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in expired {
-            self.take(&id);
-        }
+        let by_user = &mut self.by_user;
+        self.entries.retain(|e| {
+            let live = e.expires > now;
+            if !live {
+                unindex(by_user, e.item.user_id(), e.item.id());
+            }
+            live
+        });
         self.stores_since_sweep = 0;
     }
 }
@@ -291,7 +258,7 @@ impl MemoryCache {
     }
 
     /// An empty cache on the wall clock that keeps every session as its encoded
-    /// record: a little over half the memory per session, a decode on every load.
+    /// record: about half the memory per session, a decode on every load.
     pub fn compact() -> Self {
         MemoryCache::compact_with_clock(Arc::new(SystemClock))
     }
@@ -315,7 +282,7 @@ impl MemoryCache {
 
     /// Number of entries held, expired ones not yet reclaimed included.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().sessions.len()).sum()
+        self.shards.iter().map(|s| s.lock().entries.len()).sum()
     }
 
     /// True when no entry is held.
@@ -323,76 +290,62 @@ impl MemoryCache {
         self.len() == 0
     }
 
-    /// Stores an entry (see [`SessionCache::store`]); `shared_id`, when given, is `id`
-    /// already in an `Arc` (kept as the map key of a new entry), and `shared_user` the
-    /// user id in one. The mode's check and
-    /// the write happen under the shard's lock.
+    /// Stores `item` under `id` (see [`SessionCache::store`]); `shared_user`, when
+    /// given, is the user id in an `Arc` (the index keeps it for a user it did not
+    /// know). The mode's check and the write happen under the shard's lock.
     #[allow(clippy::too_many_arguments)]
     fn put(
         &self,
         id: &str,
-        shared_id: Option<&Arc<str>>,
-        shared_user: Option<&Arc<str>>,
         user_id: &str,
+        shared_user: Option<&Arc<str>>,
         expires: f64,
-        held: Held,
+        item: Item,
         revision: u64,
         mode: StoreMode,
     ) -> Result<Option<String>> {
         let (now, lag) = clock::reading(&*self.clock);
-        let mut shard = self.shard(id);
-        shard.stores_since_sweep += 1;
-        if shard.stores_since_sweep >= SWEEP_EVERY {
+        let mut guard = self.shard(id);
+        guard.stores_since_sweep += 1;
+        if guard.stores_since_sweep >= SWEEP_EVERY {
             // A lagging reading sweeps fewer: never a live entry.
-            shard.sweep(now);
+            guard.sweep(now);
         }
-        // One lookup in the common case (a save over the same owner's entry).
-        match shard.sessions.get_mut(id) {
-            Some(existing) => {
-                let live = (!clock::reached(existing.expires.get(), now, lag))
-                    .then_some(existing.revision);
-                check_mode(mode, live)?;
-                if *existing.user_id == *user_id {
-                    let previous = std::mem::replace(&mut existing.held, held);
-                    existing.expires.set(expires);
-                    existing.revision = revision;
-                    drop(shard);
-                    previous.release();
-                    return Ok(None);
-                }
+        let hash = guard.hash(id.as_bytes());
+        let shard = &mut *guard;
+        // One lookup: a save over an entry replaces its item in place.
+        if let Some(existing) = shard
+            .entries
+            .find_mut(hash, |e| e.item.id() == id.as_bytes())
+        {
+            let live = (!clock::reached(existing.expires, now, lag)).then_some(existing.revision);
+            check_mode(mode, live)?;
+            let reindex =
+                existing.item.user_id() != user_id || existing.item.is_record() || item.is_record();
+            let previous = std::mem::replace(&mut existing.item, item);
+            existing.expires = expires;
+            existing.revision = revision;
+            if reindex {
+                // A new owner, or a packed record the index holds to let go of.
+                let key = existing.item.index_key();
+                unindex(&mut shard.by_user, previous.user_id(), id.as_bytes());
+                index(&mut shard.by_user, user_id, key, shared_user);
             }
-            None => check_mode(mode, None)?,
-        }
-        if let Some((key, existing)) = shard.sessions.get_key_value(id) {
-            let key = key.clone();
-            let old_user = existing.user_id.clone();
-            let user = if *old_user == *user_id {
-                old_user
-            } else {
-                shard.unindex(&old_user, id);
-                shard.index(user_id, &key, shared_user)
-            };
-            shard.sessions.insert(
-                key,
-                Stored {
-                    held,
-                    expires: Cell::new(expires),
-                    user_id: user,
-                    revision,
-                },
-            );
+            drop(guard);
+            previous.release();
             return Ok(None);
         }
-        let key: Arc<str> = shared_id.cloned().unwrap_or_else(|| Arc::from(id));
-        let user = shard.index(user_id, &key, shared_user);
-        shard.sessions.insert(
-            key,
-            Stored {
-                held,
-                expires: Cell::new(expires),
-                user_id: user,
+        check_mode(mode, None)?;
+        index(&mut shard.by_user, user_id, item.index_key(), shared_user);
+        let hasher = &shard.hasher;
+        shard.entries.insert_unique(
+            hash,
+            Entry {
+                item,
+                expires,
                 revision,
             },
+            |e| hasher.hash_one(e.item.id()),
         );
         Ok(None)
     }
@@ -412,20 +365,23 @@ impl MemoryCache {
             _ => clock::reading(&*self.clock),
         };
         let mut shard = self.shard(id);
-        let stored = shard.sessions.get(id)?;
-        if clock::reached(stored.expires.get(), now, lag) {
-            shard.take(id);
+        let hash = shard.hash(id.as_bytes());
+        let entry = shard
+            .entries
+            .find_mut(hash, |e| e.item.id() == id.as_bytes())?;
+        if clock::reached(entry.expires, now, lag) {
+            shard.take(id.as_bytes());
             return None;
         }
         if let Some(target) =
-            renew.and_then(|r| r.renewed_expiry(&stored.user_id, stored.expires.get()))
+            renew.and_then(|r| r.renewed_expiry(entry.item.user_id(), entry.expires))
         {
-            stored.expires.set(target);
+            entry.expires = target;
         }
         Some(Found {
-            held: stored.held.clone(),
-            expires: stored.expires.get(),
-            revision: stored.revision,
+            item: entry.item.clone(),
+            expires: entry.expires,
+            revision: entry.revision,
         })
     }
 
@@ -454,31 +410,33 @@ impl SessionCache for MemoryCache {
     ) -> Result<Option<String>> {
         self.put(
             id,
-            None,
-            None,
             user_id,
+            None,
             expires,
-            Held::Record(record.into()),
+            Item::Record(PackedRecord::new(id, user_id, record)?),
             crate::core::record::peek_revision(record),
             mode,
         )
     }
 
     fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
-        let held = if self.compact {
-            Held::Record(session.export()?.into())
+        let item = if self.compact {
+            let record = session.export()?;
+            Item::Record(PackedRecord::new(session.id(), session.user_id(), &record)?)
         } else {
             // Same size rule as a cache that stores the encoded record.
             session.check_record_len()?;
-            Held::Session(session.shared_parts())
+            Item::Session {
+                id: session.shared_id().clone(),
+                parts: session.shared_parts(),
+            }
         };
         self.put(
             session.id(),
-            Some(session.shared_id()),
-            Some(session.shared_user_id()),
             session.user_id(),
+            Some(session.shared_user_id()),
             session.expires(),
-            held,
+            item,
             session.revision(),
             mode,
         )
@@ -494,10 +452,9 @@ impl SessionCache for MemoryCache {
         let Some(found) = self.get_renew(id, renew) else {
             return Ok(None);
         };
-        let expires = found.expires;
         Ok(Some(Loaded {
-            record: found.record()?,
-            expires: Some(expires),
+            record: found.item.record(found.expires, found.revision)?,
+            expires: Some(found.expires),
         }))
     }
 
@@ -509,12 +466,12 @@ impl SessionCache for MemoryCache {
         let Some(found) = self.get_renew(id, renew) else {
             return Ok(None);
         };
-        let expires = found.expires;
-        Ok(Some((found.session()?, Some(expires))))
+        let session = found.item.session(found.expires, found.revision)?;
+        Ok(Some((session, Some(found.expires))))
     }
 
     fn remove(&self, id: &str) -> Result<()> {
-        self.shard(id).take(id);
+        self.shard(id).take(id.as_bytes());
         Ok(())
     }
 
@@ -526,15 +483,15 @@ impl SessionCache for MemoryCache {
             return Ok(0);
         }
         let now = self.clock.now();
-        let mut live: Vec<(f64, usize, Arc<str>)> = Vec::new();
+        let mut live: Vec<(f64, usize, IdKey)> = Vec::new();
         for (i, shard) in self.shards.iter().enumerate() {
             let shard = shard.lock();
             if let Some(ids) = shard.by_user.get(user_id) {
                 for id in ids.to_vec() {
-                    if let Some(stored) = shard.sessions.get(&id) {
-                        let expires = stored.expires.get();
-                        if expires > now {
-                            live.push((expires, i, id));
+                    let hash = shard.hash(id.bytes());
+                    if let Some(entry) = shard.entries.find(hash, |e| e.item.id() == id.bytes()) {
+                        if entry.expires > now {
+                            live.push((entry.expires, i, id));
                         }
                     }
                 }
@@ -548,7 +505,7 @@ impl SessionCache for MemoryCache {
         let mut removed = 0;
         for (_, i, id) in live.into_iter().take(excess) {
             let mut shard = self.shards[i].lock();
-            if shard.take(&id).is_some() {
+            if shard.take(id.bytes()).is_some() {
                 removed += 1;
             }
         }
@@ -561,7 +518,12 @@ impl SessionCache for MemoryCache {
             let mut shard = shard.lock();
             if let Some(ids) = shard.by_user.remove(user_id) {
                 for id in ids.into_vec() {
-                    if shard.sessions.remove(&id).is_some() {
+                    let hash = shard.hash(id.bytes());
+                    if let Ok(entry) = shard
+                        .entries
+                        .find_entry(hash, |e| e.item.id() == id.bytes())
+                    {
+                        entry.remove();
                         removed += 1;
                     }
                 }
@@ -738,6 +700,43 @@ mod tests {
         // The lock word on a line pair of its own, the shard's maps on the next pair.
         assert_eq!(std::mem::align_of::<ShardSlot>(), 128);
         assert_eq!(std::mem::size_of::<ShardSlot>(), 256);
+    }
+
+    /// The packed record `id` holds now.
+    fn packed(c: &MemoryCache, id: &str) -> PackedRecord {
+        let shard = c.shard(id);
+        let hash = shard.hash(id.as_bytes());
+        match &shard
+            .entries
+            .find(hash, |e| e.item.id() == id.as_bytes())
+            .unwrap()
+            .item
+        {
+            Item::Record(record) => record.clone(),
+            Item::Session { .. } => panic!("{id} holds a decoded session"),
+        }
+    }
+
+    #[test]
+    fn a_replaced_record_is_let_go_by_the_index_too() {
+        let (_, c) = cache();
+        c.store("x", "u", 2000.0, b"r1", StoreMode::Upsert).unwrap();
+        let first = packed(&c, "x");
+        assert_eq!(
+            first.holders(),
+            3,
+            "the entry, the user index and this test"
+        );
+        c.store("x", "u", 2000.0, b"r2", StoreMode::Upsert).unwrap();
+        assert_eq!(first.holders(), 1, "a save by the same user re-indexes");
+        let second = packed(&c, "x");
+        let mut s = session("x", "u", 2000.0);
+        c.store_session(&s, StoreMode::Upsert).unwrap();
+        assert_eq!(second.holders(), 1, "a decoded session replacing it too");
+        s.mark_clean();
+        assert_eq!(c.load_session_renew("x", None).unwrap().unwrap().0, s);
+        assert_eq!(c.remove_user("u").unwrap(), 1);
+        assert!(c.is_empty());
     }
 
     #[test]

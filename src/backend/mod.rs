@@ -4,6 +4,7 @@
 
 mod client_cache;
 mod memory_cache;
+mod memory_entry;
 mod memory_store;
 mod redis_account_store;
 mod redis_cache;

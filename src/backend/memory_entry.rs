@@ -1,0 +1,242 @@
+//! What the memory cache keeps per session, laid out for memory and for the cache
+//! misses of a lookup in a large cache.
+//!
+//! An [`Entry`] is one slot of a shard's table (40 bytes): the expiry, the revision
+//! and the [`Item`]. A decoded session's item is its id and its shared parts (the id
+//! in the slot, so comparing it and fetching the parts are two independent memory
+//! reads, which the CPU overlaps). A record's item is a [`PackedRecord`]: the record
+//! with its id and user id in front, one allocation, so the id compared, the
+//! reference count taken and the record decoded are on the same few lines.
+
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::core::error::{Error, Result};
+use crate::core::session::{Session, SharedParts};
+
+/// First byte of a packed record: one no UTF-8 text starts with, so an [`IdKey`] tells
+/// a packed record from a plain id by its first byte.
+const PACKED: u8 = 0xFF;
+/// A packed record's header: the marker, then the id's and the user id's lengths
+/// (u32, little-endian); the id, the user id and the record follow.
+const HEADER: usize = 9;
+
+/// The `u32` at `at` in `bytes` (0 when out of range: never, for bytes this module
+/// packed).
+fn u32_at(bytes: &[u8], at: usize) -> usize {
+    bytes
+        .get(at..at + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, |b| u32::from_le_bytes(b) as usize)
+}
+
+/// The id inside packed bytes.
+fn packed_id(bytes: &[u8]) -> &[u8] {
+    let id_len = u32_at(bytes, 1);
+    bytes.get(HEADER..HEADER + id_len).unwrap_or_default()
+}
+
+/// A record with the id and the user id it is stored under, in one allocation.
+#[derive(Clone)]
+pub(super) struct PackedRecord(Arc<[u8]>);
+
+impl PackedRecord {
+    /// Packs `record` (copied once, into an allocation of its exact size).
+    pub(super) fn new(id: &str, user_id: &str, record: &[u8]) -> Result<PackedRecord> {
+        let too_large = || Error::TooLarge {
+            what: "session id",
+            limit: u32::MAX as usize,
+        };
+        let id_len = u32::try_from(id.len()).map_err(|_| too_large())?;
+        let user_len = u32::try_from(user_id.len()).map_err(|_| too_large())?;
+        let header = std::iter::once(PACKED)
+            .chain(id_len.to_le_bytes())
+            .chain(user_len.to_le_bytes());
+        let bytes: Arc<[u8]> = header
+            .chain(id.bytes())
+            .chain(user_id.bytes())
+            .chain(record.iter().copied())
+            .collect();
+        Ok(PackedRecord(bytes))
+    }
+
+    pub(super) fn id(&self) -> &[u8] {
+        packed_id(&self.0)
+    }
+
+    fn user_id_range(&self) -> (usize, usize) {
+        let start = HEADER + u32_at(&self.0, 1);
+        (start, start + u32_at(&self.0, 5))
+    }
+
+    pub(super) fn user_id(&self) -> &str {
+        let (start, end) = self.user_id_range();
+        // Packed from a `&str`: always UTF-8.
+        self.0
+            .get(start..end)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn record(&self) -> &[u8] {
+        let (_, end) = self.user_id_range();
+        self.0.get(end..).unwrap_or_default()
+    }
+
+    /// How many hold this packed record (tests: what the index lets go of).
+    #[cfg(test)]
+    pub(super) fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+/// How the per-user index refers to an entry: by the session's id or by the packed
+/// record holding it, sharing either (no copy). Hashed and compared by the id's bytes.
+#[derive(Clone)]
+pub(super) struct IdKey(Arc<[u8]>);
+
+impl IdKey {
+    pub(super) fn bytes(&self) -> &[u8] {
+        if self.0.first() == Some(&PACKED) {
+            packed_id(&self.0)
+        } else {
+            &self.0
+        }
+    }
+}
+
+impl Borrow<[u8]> for IdKey {
+    fn borrow(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl Hash for IdKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.bytes().hash(state);
+    }
+}
+
+impl PartialEq for IdKey {
+    fn eq(&self, other: &IdKey) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for IdKey {}
+
+/// What an entry holds.
+#[derive(Clone)]
+pub(super) enum Item {
+    /// A decoded session: its id (the same `Arc` as its parts') and its shared parts.
+    Session { id: Arc<str>, parts: SharedParts },
+    /// Record bytes, with the id and user id they are stored under.
+    Record(PackedRecord),
+}
+
+impl Item {
+    pub(super) fn id(&self) -> &[u8] {
+        match self {
+            Item::Session { id, .. } => id.as_bytes(),
+            Item::Record(record) => record.id(),
+        }
+    }
+
+    pub(super) fn user_id(&self) -> &str {
+        match self {
+            Item::Session { parts, .. } => parts.user_id(),
+            Item::Record(record) => record.user_id(),
+        }
+    }
+
+    pub(super) fn is_record(&self) -> bool {
+        matches!(self, Item::Record(_))
+    }
+
+    /// What the per-user index keeps for this item.
+    pub(super) fn index_key(&self) -> IdKey {
+        match self {
+            Item::Session { id, .. } => IdKey(Arc::<[u8]>::from(id.clone())),
+            Item::Record(record) => IdKey(record.0.clone()),
+        }
+    }
+
+    /// Drops what a save replaced, outside the shard's lock; decoded parts nothing
+    /// else holds become the thread's spare for its next copy-on-write
+    /// ([`SharedParts::release`]).
+    pub(super) fn release(self) {
+        if let Item::Session { parts, .. } = self {
+            parts.release();
+        }
+    }
+
+    /// The item as a clean session (decoded when it holds a record).
+    pub(super) fn session(self, expires: f64, revision: u64) -> Result<Session> {
+        match self {
+            Item::Session { parts, .. } => Ok(Session::from_parts(parts, expires, revision)),
+            Item::Record(record) => Session::import(record.record()),
+        }
+    }
+
+    /// The item as record bytes (encoded when it holds a session).
+    pub(super) fn record(self, expires: f64, revision: u64) -> Result<Arc<[u8]>> {
+        match self {
+            Item::Record(record) => Ok(record.record().into()),
+            session => Ok(session.session(expires, revision)?.export()?.into()),
+        }
+    }
+}
+
+/// One slot of a shard's table.
+pub(super) struct Entry {
+    pub(super) item: Item,
+    pub(super) expires: f64,
+    /// The record's revision, compared by the conditional store modes.
+    pub(super) revision: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_record_gives_back_its_parts() {
+        let p = PackedRecord::new("IpHYzcMQQR5-wnN4pmHJNQ", "bob", b"\xa1rec").unwrap();
+        assert_eq!(p.id(), b"IpHYzcMQQR5-wnN4pmHJNQ");
+        assert_eq!(p.user_id(), "bob");
+        assert_eq!(p.record(), b"\xa1rec");
+        let empty = PackedRecord::new("i", "", b"").unwrap();
+        assert_eq!(
+            (empty.id(), empty.user_id(), empty.record()),
+            (&b"i"[..], "", &b""[..])
+        );
+    }
+
+    #[test]
+    fn index_keys_of_ids_and_of_records_are_the_same_key() {
+        let id: Arc<str> = Arc::from("sid");
+        let s = Session::with_id("sid", "u", 10.0).unwrap();
+        let of_session = Item::Session {
+            id: id.clone(),
+            parts: s.shared_parts(),
+        }
+        .index_key();
+        let of_record = Item::Record(PackedRecord::new("sid", "u", b"r").unwrap()).index_key();
+        assert!(of_session == of_record);
+        assert_eq!(of_session.bytes(), b"sid");
+        assert_eq!(of_record.bytes(), b"sid");
+        let mut set = std::collections::HashSet::new();
+        set.insert(of_session);
+        assert!(set.contains(&b"sid"[..]));
+        assert!(set.replace(of_record).is_some(), "one key");
+    }
+
+    #[test]
+    fn slots_stay_small() {
+        // Memory per session: the item is a pointer pair plus one word, the slot five.
+        assert_eq!(std::mem::size_of::<Item>(), 24);
+        assert_eq!(std::mem::size_of::<Entry>(), 40);
+        assert_eq!(std::mem::size_of::<IdKey>(), 16);
+    }
+}
