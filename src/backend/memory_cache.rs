@@ -1,28 +1,31 @@
-//! The embedded default cache: sharded in-memory maps with expiry and a per-user index.
+//! The embedded default cache: sharded in-memory tables with expiry and a per-user
+//! index.
 //!
 //! Sessions stored through [`SessionCache::store_session`] (what the manager does) are
 //! kept decoded: the session's shared parts are kept and handed out again on load, so a
 //! retrieve neither decodes nor copies the state (the first change a caller makes
-//! copies it). That costs memory: about 1.7 times the compact form's per session (the
-//! bench's 5-entry session at 1 M sessions: ~0.93 KB against ~0.54 KB resident). [`MemoryCache::compact`]
-//! keeps encoded records instead (a decode on every load).
+//! copies it). That costs memory: about 1.9 times the compact form's per session (the
+//! bench's 5-entry session at 1 M sessions: ~0.88 KB against ~0.46 KB resident).
+//! [`MemoryCache::compact`] keeps encoded records instead (a decode on every load).
 //! Record bytes stored through [`SessionCache::store`] (a C caller's own records) are
 //! always kept as they are and decoded when loaded as a session; either form is
 //! encoded on demand when loaded as bytes.
 //!
-//! Memory per session is kept low: the session id is one shared allocation (the map
-//! key and the user index point to it), the user id is shared by all of that user's
-//! sessions and a user with one session needs no set.
+//! Memory per session is kept low (what an entry holds: `memory_entry`): a record is
+//! one allocation with its id and user id, a decoded session's id is the one its parts
+//! hold, the user index shares ids and records rather than copying them and keeps one
+//! copy of a user id (a decoded session's own, when it can), and a user with one
+//! session needs no set.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use foldhash::fast::SeedableRandomState;
 use foldhash::SharedSeed;
 use hashbrown::HashTable;
 
-use crate::backend::memory_entry::{Entry, IdKey, Item, PackedRecord};
+use crate::backend::memory_entry::{Entry, IdKey, Incoming, PackedRecord, Shared};
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::clock::{self, Clock, SystemClock};
 use crate::core::error::{Error, Result};
@@ -36,7 +39,7 @@ const SWEEP_EVERY: u32 = 1024;
 
 /// A live entry, taken out of the table (all shared, nothing copied).
 struct Found {
-    item: Item,
+    item: Shared,
     expires: f64,
     revision: u64,
 }
@@ -167,7 +170,7 @@ impl Default for Shard {
 
 impl Shard {
     fn hash(&self, id: &[u8]) -> u64 {
-        self.hasher.hash_one(id)
+        hash_id(&self.hasher, id)
     }
 
     fn take(&mut self, id: &[u8]) -> Option<Entry> {
@@ -192,6 +195,14 @@ impl Shard {
         });
         self.stores_since_sweep = 0;
     }
+}
+
+/// An id's hash in a shard's table: its bytes alone (no length prefix: the table
+/// holds nothing but ids).
+fn hash_id(hasher: &SeedableRandomState, id: &[u8]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write(id);
+    h.finish()
 }
 
 /// Whether `mode` lets a store go ahead over an entry whose live revision is `live`
@@ -300,7 +311,7 @@ impl MemoryCache {
         user_id: &str,
         shared_user: Option<&Arc<str>>,
         expires: f64,
-        item: Item,
+        item: Incoming,
         revision: u64,
         mode: StoreMode,
     ) -> Result<Option<String>> {
@@ -322,9 +333,7 @@ impl MemoryCache {
             check_mode(mode, live)?;
             let reindex =
                 existing.item.user_id() != user_id || existing.item.is_record() || item.is_record();
-            let previous = std::mem::replace(&mut existing.item, item);
-            existing.expires = expires;
-            existing.revision = revision;
+            let previous = existing.replace(item, expires, revision);
             if reindex {
                 // A new owner, or a packed record the index holds to let go of.
                 let key = existing.item.index_key();
@@ -336,6 +345,7 @@ impl MemoryCache {
             return Ok(None);
         }
         check_mode(mode, None)?;
+        let item = item.into_item();
         index(&mut shard.by_user, user_id, item.index_key(), shared_user);
         let hasher = &shard.hasher;
         shard.entries.insert_unique(
@@ -345,7 +355,7 @@ impl MemoryCache {
                 expires,
                 revision,
             },
-            |e| hasher.hash_one(e.item.id()),
+            |e| hash_id(hasher, e.item.id()),
         );
         Ok(None)
     }
@@ -379,7 +389,7 @@ impl MemoryCache {
             entry.expires = target;
         }
         Some(Found {
-            item: entry.item.clone(),
+            item: entry.item.share(),
             expires: entry.expires,
             revision: entry.revision,
         })
@@ -413,7 +423,7 @@ impl SessionCache for MemoryCache {
             user_id,
             None,
             expires,
-            Item::Record(PackedRecord::new(id, user_id, record)?),
+            Incoming::Record(PackedRecord::new(id, user_id, record)?),
             crate::core::record::peek_revision(record),
             mode,
         )
@@ -422,12 +432,12 @@ impl SessionCache for MemoryCache {
     fn store_session(&self, session: &Session, mode: StoreMode) -> Result<Option<String>> {
         let item = if self.compact {
             let record = session.export()?;
-            Item::Record(PackedRecord::new(session.id(), session.user_id(), &record)?)
+            Incoming::Record(PackedRecord::new(session.id(), session.user_id(), &record)?)
         } else {
             // Same size rule as a cache that stores the encoded record.
             session.check_record_len()?;
-            Item::Session {
-                id: session.shared_id().clone(),
+            Incoming::Session {
+                id: session.shared_id(),
                 parts: session.shared_parts(),
             }
         };
@@ -536,6 +546,7 @@ impl SessionCache for MemoryCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::memory_entry::Item;
     use crate::core::clock::ManualClock;
 
     fn cache() -> (Arc<ManualClock>, MemoryCache) {
@@ -686,13 +697,11 @@ mod tests {
 
     #[test]
     fn id_maps_are_keyed_each_their_own() {
-        use std::hash::BuildHasher;
         let (a, b) = (id_hasher(), id_hasher());
-        assert_ne!(
-            a.hash_one("IpHYzcMQQR5-wnN4pmHJNQ"),
-            b.hash_one("IpHYzcMQQR5-wnN4pmHJNQ")
-        );
-        assert_eq!(a.hash_one("same"), a.hash_one("same"));
+        let id = b"IpHYzcMQQR5-wnN4pmHJNQ";
+        assert_ne!(hash_id(&a, id), hash_id(&b, id));
+        assert_eq!(hash_id(&a, b"same"), hash_id(&a, b"same"));
+        assert_ne!(hash_id(&a, b"same"), hash_id(&a, b"Same"));
     }
 
     #[test]

@@ -171,19 +171,85 @@ impl Item {
         }
     }
 
-    /// The item as a clean session (decoded when it holds a record).
+    /// What a load hands out: the parts or the record, shared (one reference count
+    /// taken; the id's is not).
+    pub(super) fn share(&self) -> Shared {
+        match self {
+            Item::Session { parts, .. } => Shared::Parts(parts.clone()),
+            Item::Record(record) => Shared::Record(record.clone()),
+        }
+    }
+}
+
+/// An item as a load takes it out of the table.
+pub(super) enum Shared {
+    Parts(SharedParts),
+    Record(PackedRecord),
+}
+
+impl Shared {
+    /// As a clean session (decoded when it is a record).
     pub(super) fn session(self, expires: f64, revision: u64) -> Result<Session> {
         match self {
-            Item::Session { parts, .. } => Ok(Session::from_parts(parts, expires, revision)),
-            Item::Record(record) => Session::import(record.record()),
+            Shared::Parts(parts) => Ok(Session::from_parts(parts, expires, revision)),
+            Shared::Record(record) => Session::import(record.record()),
         }
     }
 
-    /// The item as record bytes (encoded when it holds a session).
+    /// As record bytes (encoded when it is a decoded session).
     pub(super) fn record(self, expires: f64, revision: u64) -> Result<Arc<[u8]>> {
         match self {
-            Item::Record(record) => Ok(record.record().into()),
-            session => Ok(session.session(expires, revision)?.export()?.into()),
+            Shared::Record(record) => Ok(record.record().into()),
+            parts => Ok(parts.session(expires, revision)?.export()?.into()),
+        }
+    }
+}
+
+/// What a store brings: the session's id is borrowed, so a save over an entry that
+/// already holds that session's id keeps it (no reference count taken and dropped).
+pub(super) enum Incoming<'a> {
+    Session {
+        id: &'a Arc<str>,
+        parts: SharedParts,
+    },
+    Record(PackedRecord),
+}
+
+impl Incoming<'_> {
+    pub(super) fn is_record(&self) -> bool {
+        matches!(self, Incoming::Record(_))
+    }
+
+    pub(super) fn into_item(self) -> Item {
+        match self {
+            Incoming::Session { id, parts } => Item::Session {
+                id: id.clone(),
+                parts,
+            },
+            Incoming::Record(record) => Item::Record(record),
+        }
+    }
+}
+
+/// What a save replaced: the parts alone when the entry kept its id.
+pub(super) enum Replaced {
+    Parts(SharedParts),
+    Item(Item),
+}
+
+impl Replaced {
+    pub(super) fn user_id(&self) -> &str {
+        match self {
+            Replaced::Parts(parts) => parts.user_id(),
+            Replaced::Item(item) => item.user_id(),
+        }
+    }
+
+    /// See [`Item::release`].
+    pub(super) fn release(self) {
+        match self {
+            Replaced::Parts(parts) => parts.release(),
+            Replaced::Item(item) => item.release(),
         }
     }
 }
@@ -194,6 +260,21 @@ pub(super) struct Entry {
     pub(super) expires: f64,
     /// The record's revision, compared by the conditional store modes.
     pub(super) revision: u64,
+}
+
+impl Entry {
+    /// Puts `incoming` in this entry's place (same id); a decoded session over a
+    /// decoded session only swaps the parts.
+    pub(super) fn replace(&mut self, incoming: Incoming, expires: f64, revision: u64) -> Replaced {
+        self.expires = expires;
+        self.revision = revision;
+        match (&mut self.item, incoming) {
+            (Item::Session { parts, .. }, Incoming::Session { parts: new, .. }) => {
+                Replaced::Parts(std::mem::replace(parts, new))
+            }
+            (item, incoming) => Replaced::Item(std::mem::replace(item, incoming.into_item())),
+        }
+    }
 }
 
 #[cfg(test)]

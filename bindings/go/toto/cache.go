@@ -45,7 +45,7 @@ func NewMemoryCache() (*CacheHandle, error) {
 }
 
 // NewMemoryCacheCompact makes the built-in in-memory cache in its compact form: every
-// session is kept as its encoded record (about two thirds of the memory per session
+// session is kept as its encoded record (about half of the memory per session
 // of NewMemoryCache, which keeps saved sessions decoded) and decoded on every load.
 func NewMemoryCacheCompact() (*CacheHandle, error) {
 	var out *C.toto_cache

@@ -41,7 +41,7 @@ module TotoSession
       # The built-in in-memory cache (thread-safe, expiry enforced on load). `clock`:
       # an optional callable returning Unix seconds (tests and simulations: give the
       # Manager the same one). Saved sessions are kept decoded (fast retrieve);
-      # `compact: true` keeps encoded records instead (about two thirds of the memory
+      # `compact: true` keeps encoded records instead (about half of the memory
       # per session, a decode on every load; not available with a clock).
       def memory(clock: nil, compact: false)
         raise ArgumentError, "compact: is not available with clock:" if clock && compact
