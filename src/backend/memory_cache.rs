@@ -889,6 +889,150 @@ mod tests {
         );
     }
 
+    /// Seeded random stores, loads, removals and trims in both forms, checked against a
+    /// plain map of what each id should hold.
+    #[test]
+    fn random_operations_match_a_plain_model() {
+        struct Model {
+            user: String,
+            expires: f64,
+            record: Vec<u8>,
+        }
+        for compact in [false, true] {
+            for seed in 1..=20u64 {
+                let clock = Arc::new(ManualClock::new(1000.0));
+                let c = if compact {
+                    MemoryCache::compact_with_clock(clock.clone())
+                } else {
+                    MemoryCache::with_clock(clock.clone())
+                };
+                let mut model: HashMap<String, Model> = HashMap::new();
+                let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+                let mut next = |n: u64| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x % n
+                };
+                let users = ["", "ann", "bob", "cy"];
+                let mut now = 1000.0;
+                for step in 0..400 {
+                    let id = format!("id{}", next(12));
+                    let user = users[next(4) as usize];
+                    let live = |m: &HashMap<String, Model>, id: &str, now: f64| {
+                        m.get(id).is_some_and(|e| e.expires > now)
+                    };
+                    let at = format!("{seed}/{step}: {id}");
+                    match next(9) {
+                        0..=2 => {
+                            let mode =
+                                [StoreMode::Upsert, StoreMode::CreateNew, StoreMode::IfExists]
+                                    [next(3) as usize];
+                            let expires = now + 1.0 + next(30) as f64;
+                            let record = format!("{id}:{user}:{step}").into_bytes();
+                            let got = c.store(&id, user, expires, &record, mode);
+                            let want = match (mode, live(&model, &id, now)) {
+                                (StoreMode::CreateNew, true) => Err(Error::IdCollision),
+                                (StoreMode::IfExists, false) => Err(Error::Revoked),
+                                _ => Ok(None),
+                            };
+                            assert_eq!(got, want, "{at}");
+                            if want.is_ok() {
+                                let user = user.to_string();
+                                model.insert(
+                                    id,
+                                    Model {
+                                        user,
+                                        expires,
+                                        record,
+                                    },
+                                );
+                            }
+                        }
+                        3 => {
+                            let mut s = session(&id, user, now + 1.0 + next(30) as f64);
+                            s.set("step", crate::Value::from(step as i64)).unwrap();
+                            c.store_session(&s, StoreMode::Upsert).unwrap();
+                            s.mark_clean();
+                            let (back, _) = c.load_session_renew(&id, None).unwrap().unwrap();
+                            assert_eq!(back, s, "{at}");
+                            let record = s.export().unwrap();
+                            let (user, expires) = (user.to_string(), s.expires());
+                            model.insert(
+                                id,
+                                Model {
+                                    user,
+                                    expires,
+                                    record,
+                                },
+                            );
+                        }
+                        4 => {
+                            let got = c.load(&id).unwrap();
+                            let want = live(&model, &id, now).then(|| model[&id].record.clone());
+                            assert_eq!(got, want, "{at}");
+                            if want.is_none() {
+                                model.remove(&id); // an expired entry is reclaimed on load
+                            }
+                        }
+                        5 => {
+                            c.remove(&id).unwrap();
+                            model.remove(&id);
+                        }
+                        6 => {
+                            let got = c.remove_user(user).unwrap();
+                            let mine: Vec<String> = model
+                                .iter()
+                                .filter(|(_, e)| e.user == user)
+                                .map(|(id, _)| id.clone())
+                                .collect();
+                            let want = if user.is_empty() {
+                                0
+                            } else {
+                                mine.len() as u64
+                            };
+                            assert_eq!(got, want, "{at}");
+                            if !user.is_empty() {
+                                mine.iter().for_each(|id| drop(model.remove(id)));
+                            }
+                        }
+                        7 => {
+                            let keep = next(3) as usize;
+                            let got = c.trim_user(user, keep).unwrap();
+                            let mut mine: Vec<(f64, String)> = model
+                                .iter()
+                                .filter(|(id, e)| e.user == user && live(&model, id, now))
+                                .map(|(id, e)| (e.expires, id.clone()))
+                                .collect();
+                            mine.sort_by(|a, b| a.0.total_cmp(&b.0));
+                            let excess = if user.is_empty() {
+                                0
+                            } else {
+                                mine.len().saturating_sub(keep)
+                            };
+                            assert_eq!(got, excess as u64, "{at}");
+                            // Equal expiries leave either one: follow what the cache kept.
+                            for (_, id) in &mine {
+                                if c.load(id).unwrap().is_none() {
+                                    model.remove(id);
+                                }
+                            }
+                        }
+                        _ => {
+                            now += next(8) as f64;
+                            clock.set(now);
+                            if next(4) == 0 {
+                                c.purge_expired();
+                                model.retain(|_, e| e.expires > now);
+                            }
+                        }
+                    }
+                    assert_eq!(c.len(), model.len(), "{at}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn periodic_sweep_bounds_growth() {
         let (clock, c) = cache();
