@@ -1205,7 +1205,7 @@ def run_parts(selected, stage, args, c_exe_fn, rust_exe_fn):
     if "rubyyjit" in selected:
         log("Ruby binding under YJIT")
         run(["ruby", "--yjit", "-e", "exit(RubyVM::YJIT.enabled? ? 0 : 1)"])
-        data["rubyyjit"] = {"version": first_line(["ruby", "--version"]), "rounds": [
+        data["rubyyjit"] = {"version": first_line(["ruby", "--yjit", "--version"]), "rounds": [
             ruby_round(stage, 20_000 if quick else 100_000, yjit=True) for _ in range(rounds)]}
     if "rack" in selected:
         log("Ruby Rack layer")

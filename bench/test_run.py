@@ -160,6 +160,23 @@ class FilterAndMerge(unittest.TestCase):
         self.assertEqual(run.part_of_key("scale.rss_1000"), "scale")
         self.assertEqual(run.part_of_key("gohttp.x"), "gohttp")
         self.assertEqual(run.part_of_key("go.SessionGetInt"), "go")
+        self.assertEqual(run.part_of_key("ruby.session[:n] (int64)"), "ruby")
+        self.assertEqual(run.part_of_key("rubyyjit.session[:n] (int64)"), "rubyyjit")
+
+    def test_ruby_rows_under_yjit_have_no_goals(self):
+        rounds = [{"bare ffi call: toto_version (pointer)": 100.0,
+                   "session[:n] (int64)": 150.0,
+                   "manager.retrieve_session(id) + close": 900.0}] * 2
+        for yjit, prefix in ((False, "ruby."), (True, "rubyyjit.")):
+            t = run.Table()
+            run.ruby_rows(t, {"rounds": rounds}, yjit=yjit)
+            keys = {r["key"]: r for r in t.rows if r.get("key")}
+            self.assertTrue(all(k.startswith(prefix) for k in keys), keys)
+            goals = [k for k, r in keys.items() if r.get("goal")]
+            if yjit:
+                self.assertEqual(goals, [])
+            else:
+                self.assertIn("ruby.session[:n] (int64)", goals)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@
 //! encoded on demand when loaded as bytes.
 //!
 //! Memory per session is kept low (what an entry holds: `memory_entry`): a record is
-//! one allocation with its id and user id, a decoded session's id is the one its parts
-//! hold, the user index shares ids and records rather than copying them and keeps one
-//! copy of a user id (a decoded session's own, when it can), and a user with one
-//! session needs no set.
+//! one allocation with its id and user id, a decoded session's id is its parts' own
+//! (or a copy equal to it), the user index shares ids and records rather than copying
+//! them and keeps one copy of a user id (a decoded session's own, when it can), and a
+//! user with one session needs no set.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -331,14 +331,21 @@ impl MemoryCache {
         {
             let live = (!clock::reached(existing.expires, now, lag)).then_some(existing.revision);
             check_mode(mode, live)?;
-            let reindex =
-                existing.item.user_id() != user_id || existing.item.is_record() || item.is_record();
+            let records = existing.item.is_record() || item.is_record();
+            let same_owner = existing.item.user_id_bytes() == user_id.as_bytes();
             let previous = existing.replace(item, expires, revision);
-            if reindex {
-                // A new owner, or a packed record the index holds to let go of.
-                let key = existing.item.index_key();
+            if !same_owner {
                 unindex(&mut shard.by_user, previous.user_id(), id.as_bytes());
-                index(&mut shard.by_user, user_id, key, shared_user);
+            }
+            if !same_owner || records {
+                // A new owner, or a packed record the index holds to let go of (the
+                // owner's key for this id is replaced in place).
+                index(
+                    &mut shard.by_user,
+                    user_id,
+                    existing.item.index_key(),
+                    shared_user,
+                );
             }
             drop(guard);
             previous.release();
@@ -380,7 +387,9 @@ impl MemoryCache {
             .entries
             .find_mut(hash, |e| e.item.id() == id.as_bytes())?;
         if clock::reached(entry.expires, now, lag) {
-            shard.take(id.as_bytes());
+            let expired = shard.take(id.as_bytes());
+            drop(shard); // what it held is freed outside the lock
+            drop(expired);
             return None;
         }
         if let Some(target) =
@@ -453,9 +462,13 @@ impl SessionCache for MemoryCache {
     }
 
     fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .load_renew(id, None)?
-            .map(|loaded| loaded.record.to_vec()))
+        let Some(found) = self.get_renew(id, None) else {
+            return Ok(None);
+        };
+        found
+            .item
+            .record_vec(found.expires, found.revision)
+            .map(Some)
     }
 
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {
@@ -481,7 +494,8 @@ impl SessionCache for MemoryCache {
     }
 
     fn remove(&self, id: &str) -> Result<()> {
-        self.shard(id).take(id.as_bytes());
+        let removed = self.shard(id).take(id.as_bytes());
+        drop(removed); // after the lock
         Ok(())
     }
 
@@ -514,16 +528,16 @@ impl SessionCache for MemoryCache {
         let excess = live.len() - keep;
         let mut removed = 0;
         for (_, i, id) in live.into_iter().take(excess) {
-            let mut shard = self.shards[i].lock();
-            if shard.take(id.bytes()).is_some() {
-                removed += 1;
+            let taken = self.shards[i].lock().take(id.bytes());
+            if taken.is_some() {
+                removed += 1; // freed after the lock
             }
         }
         Ok(removed)
     }
 
     fn remove_user(&self, user_id: &str) -> Result<u64> {
-        let mut removed = 0;
+        let mut removed = Vec::new();
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             if let Some(ids) = shard.by_user.remove(user_id) {
@@ -533,13 +547,13 @@ impl SessionCache for MemoryCache {
                         .entries
                         .find_entry(hash, |e| e.item.id() == id.bytes())
                     {
-                        entry.remove();
-                        removed += 1;
+                        removed.push(entry.remove().0);
                     }
                 }
             }
         }
-        Ok(removed)
+        // What the entries held is freed here, after the locks.
+        Ok(removed.len() as u64)
     }
 }
 

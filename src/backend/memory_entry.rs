@@ -42,22 +42,28 @@ fn packed_id(bytes: &[u8]) -> &[u8] {
 pub(super) struct PackedRecord(Arc<[u8]>);
 
 impl PackedRecord {
-    /// Packs `record` (copied once, into an allocation of its exact size).
+    /// Packs `record` (copied once, into one allocation of its exact size).
     pub(super) fn new(id: &str, user_id: &str, record: &[u8]) -> Result<PackedRecord> {
         let too_large = || Error::TooLarge {
-            what: "session id",
+            what: "session id or user id",
             limit: u32::MAX as usize,
         };
         let id_len = u32::try_from(id.len()).map_err(|_| too_large())?;
         let user_len = u32::try_from(user_id.len()).map_err(|_| too_large())?;
-        let header = std::iter::once(PACKED)
-            .chain(id_len.to_le_bytes())
-            .chain(user_len.to_le_bytes());
-        let bytes: Arc<[u8]> = header
-            .chain(id.bytes())
-            .chain(user_id.bytes())
-            .chain(record.iter().copied())
-            .collect();
+        let mut header = [PACKED; HEADER];
+        header[1..5].copy_from_slice(&id_len.to_le_bytes());
+        header[5..].copy_from_slice(&user_len.to_le_bytes());
+        let parts = [&header[..], id.as_bytes(), user_id.as_bytes(), record];
+        let len = parts.iter().map(|p| p.len()).sum();
+        // Zeroed, then filled with memcpys (collecting the bytes one by one is a loop
+        // per byte); new, so `make_mut` copies nothing.
+        let mut bytes: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+        let mut rest = Arc::make_mut(&mut bytes);
+        for part in parts {
+            let (head, tail) = rest.split_at_mut(part.len());
+            head.copy_from_slice(part);
+            rest = tail;
+        }
         Ok(PackedRecord(bytes))
     }
 
@@ -70,8 +76,16 @@ impl PackedRecord {
         (start, start + u32_at(&self.0, 5))
     }
 
+    pub(super) fn user_id_bytes(&self) -> &[u8] {
+        let (start, end) = self.user_id_range();
+        self.0.get(start..end).unwrap_or_default()
+    }
+
     pub(super) fn user_id(&self) -> &str {
         let (start, end) = self.user_id_range();
+        if start == end {
+            return "";
+        }
         // Packed from a `&str`: always UTF-8.
         self.0
             .get(start..end)
@@ -129,7 +143,8 @@ impl Eq for IdKey {}
 /// What an entry holds.
 #[derive(Clone)]
 pub(super) enum Item {
-    /// A decoded session: its id (the same `Arc` as its parts') and its shared parts.
+    /// A decoded session: its id (equal to its parts', and the same `Arc` until a
+    /// save swaps in another copy's parts) and its shared parts.
     Session { id: Arc<str>, parts: SharedParts },
     /// Record bytes, with the id and user id they are stored under.
     Record(PackedRecord),
@@ -147,6 +162,14 @@ impl Item {
         match self {
             Item::Session { parts, .. } => parts.user_id(),
             Item::Record(record) => record.user_id(),
+        }
+    }
+
+    /// [`Item::user_id`] as bytes (no UTF-8 check of a packed one).
+    pub(super) fn user_id_bytes(&self) -> &[u8] {
+        match self {
+            Item::Session { parts, .. } => parts.user_id().as_bytes(),
+            Item::Record(record) => record.user_id_bytes(),
         }
     }
 
@@ -196,11 +219,20 @@ impl Shared {
         }
     }
 
-    /// As record bytes (encoded when it is a decoded session).
+    /// As record bytes (encoded when it is a decoded session; a record is copied out
+    /// of its packing).
     pub(super) fn record(self, expires: f64, revision: u64) -> Result<Arc<[u8]>> {
         match self {
             Shared::Record(record) => Ok(record.record().into()),
             parts => Ok(parts.session(expires, revision)?.export()?.into()),
+        }
+    }
+
+    /// As record bytes in a `Vec` (one copy of a record).
+    pub(super) fn record_vec(self, expires: f64, revision: u64) -> Result<Vec<u8>> {
+        match self {
+            Shared::Record(record) => Ok(record.record().to_vec()),
+            parts => parts.session(expires, revision)?.export(),
         }
     }
 }

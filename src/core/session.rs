@@ -276,7 +276,8 @@ impl Session {
         Arc::make_mut(&mut self.shared)
     }
 
-    /// The id, shared (a cache keeps it as its map key).
+    /// The id, shared (a cache may keep it rather than a copy: the memory cache's
+    /// table entries do).
     pub fn shared_id(&self) -> &Arc<str> {
         &self.shared.id
     }

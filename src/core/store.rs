@@ -126,8 +126,8 @@ impl Renewal {
 /// What [`SessionCache::load_renew`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
-    /// The record blob as stored (shared, so an in-memory cache hands it out without
-    /// copying).
+    /// The record blob as stored (shared, so a cache that keeps the blob as it is can
+    /// hand it out without copying).
     pub record: Arc<[u8]>,
     /// The expiry the cache holds now (after any renewal), when it tracks one; it
     /// overrides the (possibly older) expiry inside the record. `None`: use the record's.
