@@ -912,6 +912,16 @@ mod tests {
             expires: f64,
             record: Vec<u8>,
         }
+        impl Model {
+            fn new(user: &str, expires: f64, record: Vec<u8>) -> Model {
+                let user = user.to_string();
+                Model {
+                    user,
+                    expires,
+                    record,
+                }
+            }
+        }
         for compact in [false, true] {
             for seed in 1..=20u64 {
                 let clock = Arc::new(ManualClock::new(1000.0));
@@ -952,15 +962,7 @@ mod tests {
                             };
                             assert_eq!(got, want, "{at}");
                             if want.is_ok() {
-                                let user = user.to_string();
-                                model.insert(
-                                    id,
-                                    Model {
-                                        user,
-                                        expires,
-                                        record,
-                                    },
-                                );
+                                model.insert(id, Model::new(user, expires, record));
                             }
                         }
                         3 => {
@@ -971,15 +973,7 @@ mod tests {
                             let (back, _) = c.load_session_renew(&id, None).unwrap().unwrap();
                             assert_eq!(back, s, "{at}");
                             let record = s.export().unwrap();
-                            let (user, expires) = (user.to_string(), s.expires());
-                            model.insert(
-                                id,
-                                Model {
-                                    user,
-                                    expires,
-                                    record,
-                                },
-                            );
+                            model.insert(id, Model::new(user, s.expires(), record));
                         }
                         4 => {
                             let got = c.load(&id).unwrap();
