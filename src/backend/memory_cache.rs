@@ -13,11 +13,10 @@
 //!
 //! Memory per session is kept low (what an entry holds: `memory_entry`): a record is
 //! one allocation with its id and user id, a decoded session's id is its parts' own
-//! (or a copy equal to it), the user index shares ids and records rather than copying
-//! them and keeps one copy of a user id (a decoded session's own, when it can), and a
-//! user with one session needs no set.
+//! (or a copy equal to it), and the per-user index (`memory_user_index`) shares ids,
+//! records and user ids rather than copying them; a user with one session needs no
+//! set.
 
-use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -26,6 +25,7 @@ use foldhash::SharedSeed;
 use hashbrown::HashTable;
 
 use crate::backend::memory_entry::{Entry, IdKey, Incoming, PackedRecord, Shared};
+use crate::backend::memory_user_index::UserIndex;
 use crate::backend::{Loaded, Renewal, SessionCache, StoreMode};
 use crate::core::clock::{self, Clock, SystemClock};
 use crate::core::error::{Error, Result};
@@ -42,89 +42,6 @@ struct Found {
     item: Shared,
     expires: f64,
     revision: u64,
-}
-
-/// The ids of one user's sessions in a shard: most users have one. The set is boxed
-/// so the index's slots stay two words wide.
-enum UserIds {
-    One(IdKey),
-    // Deliberate: an inline set would make every slot of the index 48 bytes wide.
-    #[allow(clippy::box_collection)]
-    Many(Box<HashSet<IdKey>>),
-}
-
-impl UserIds {
-    /// Adds `id`, or replaces the key of the same id (a packed record the index held
-    /// is then let go).
-    fn insert(&mut self, id: IdKey) {
-        match self {
-            UserIds::One(existing) if *existing == id => *existing = id,
-            UserIds::One(existing) => {
-                let first = existing.clone();
-                *self = UserIds::Many(Box::new(HashSet::from([first, id])));
-            }
-            UserIds::Many(ids) => {
-                ids.replace(id);
-            }
-        }
-    }
-
-    /// Removes `id`; true when no id is left.
-    fn remove(&mut self, id: &[u8]) -> bool {
-        match self {
-            UserIds::One(existing) => existing.bytes() == id,
-            UserIds::Many(ids) => {
-                ids.remove(id);
-                ids.is_empty()
-            }
-        }
-    }
-
-    fn to_vec(&self) -> Vec<IdKey> {
-        match self {
-            UserIds::One(id) => vec![id.clone()],
-            UserIds::Many(ids) => ids.iter().cloned().collect(),
-        }
-    }
-
-    fn into_vec(self) -> Vec<IdKey> {
-        match self {
-            UserIds::One(id) => vec![id],
-            UserIds::Many(ids) => ids.into_iter().collect(),
-        }
-    }
-}
-
-/// user id -> ids in a shard (anonymous sessions are not indexed).
-type UserIndex = HashMap<Arc<str>, UserIds>;
-
-fn unindex(by_user: &mut UserIndex, user_id: &str, id: &[u8]) {
-    if user_id.is_empty() {
-        return;
-    }
-    if let Some(ids) = by_user.get_mut(user_id) {
-        if ids.remove(id) {
-            by_user.remove(user_id);
-        }
-    }
-}
-
-/// Indexes `key` under `user_id` (again: a key of the same id is replaced).
-/// `shared_user`, when given, is `user_id` already in an `Arc` (kept for a user not
-/// indexed yet, so the index and the session share one copy).
-fn index(by_user: &mut UserIndex, user_id: &str, key: IdKey, shared_user: Option<&Arc<str>>) {
-    if user_id.is_empty() {
-        return;
-    }
-    if let Some(ids) = by_user.get_mut(user_id) {
-        ids.insert(key);
-        return;
-    }
-    let user: Arc<str> = shared_user
-        .filter(|u| ***u == *user_id)
-        .cloned()
-        .unwrap_or_else(|| Arc::from(user_id));
-    by_user.insert(user, UserIds::One(key));
 }
 
 /// Aligned to 128 bytes (the pair of cache lines x86's adjacent-line prefetch fetches
@@ -162,7 +79,7 @@ impl Default for Shard {
         Shard {
             entries: HashTable::new(),
             hasher: id_hasher(),
-            by_user: HashMap::new(),
+            by_user: UserIndex::default(),
             stores_since_sweep: 0,
         }
     }
@@ -180,7 +97,7 @@ impl Shard {
             .find_entry(hash, |e| e.item.id() == id)
             .ok()?
             .remove();
-        unindex(&mut self.by_user, entry.item.user_id(), id);
+        self.by_user.unindex(entry.item.user_id(), id);
         Some(entry)
     }
 
@@ -189,7 +106,7 @@ impl Shard {
         self.entries.retain(|e| {
             let live = e.expires > now;
             if !live {
-                unindex(by_user, e.item.user_id(), e.item.id());
+                by_user.unindex(e.item.user_id(), e.item.id());
             }
             live
         });
@@ -335,17 +252,14 @@ impl MemoryCache {
             let same_owner = existing.item.user_id_bytes() == user_id.as_bytes();
             let previous = existing.replace(item, expires, revision);
             if !same_owner {
-                unindex(&mut shard.by_user, previous.user_id(), id.as_bytes());
+                shard.by_user.unindex(previous.user_id(), id.as_bytes());
             }
             if !same_owner || records {
                 // A new owner, or a packed record the index holds to let go of (the
                 // owner's key for this id is replaced in place).
-                index(
-                    &mut shard.by_user,
-                    user_id,
-                    existing.item.index_key(),
-                    shared_user,
-                );
+                shard
+                    .by_user
+                    .index(user_id, existing.item.index_key(), shared_user);
             }
             drop(guard);
             previous.release();
@@ -353,7 +267,7 @@ impl MemoryCache {
         }
         check_mode(mode, None)?;
         let item = item.into_item();
-        index(&mut shard.by_user, user_id, item.index_key(), shared_user);
+        shard.by_user.index(user_id, item.index_key(), shared_user);
         let hasher = &shard.hasher;
         shard.entries.insert_unique(
             hash,
@@ -562,6 +476,7 @@ mod tests {
     use super::*;
     use crate::backend::memory_entry::Item;
     use crate::core::clock::ManualClock;
+    use std::collections::HashMap;
 
     fn cache() -> (Arc<ManualClock>, MemoryCache) {
         let clock = Arc::new(ManualClock::new(1000.0));
@@ -704,12 +619,6 @@ mod tests {
     }
 
     #[test]
-    fn index_slots_stay_small() {
-        // Memory per session: a user-index slot is a pointer pair, not an inline set.
-        assert_eq!(std::mem::size_of::<UserIds>(), 16);
-    }
-
-    #[test]
     fn id_maps_are_keyed_each_their_own() {
         let (a, b) = (id_hasher(), id_hasher());
         let id = b"IpHYzcMQQR5-wnN4pmHJNQ";
@@ -747,8 +656,8 @@ mod tests {
         let first = packed(&c, "x");
         assert_eq!(
             first.holders(),
-            3,
-            "the entry, the user index and this test"
+            4,
+            "the entry, the user index (the id and the user's name) and this test"
         );
         c.store("x", "u", 2000.0, b"r2", StoreMode::Upsert).unwrap();
         assert_eq!(first.holders(), 1, "a save by the same user re-indexes");

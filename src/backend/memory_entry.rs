@@ -37,6 +37,18 @@ fn packed_id(bytes: &[u8]) -> &[u8] {
     bytes.get(HEADER..HEADER + id_len).unwrap_or_default()
 }
 
+/// Where the user id is inside packed bytes.
+fn packed_user_range(bytes: &[u8]) -> (usize, usize) {
+    let start = HEADER + u32_at(bytes, 1);
+    (start, start + u32_at(bytes, 5))
+}
+
+/// The user id inside packed bytes.
+fn packed_user(bytes: &[u8]) -> &[u8] {
+    let (start, end) = packed_user_range(bytes);
+    bytes.get(start..end).unwrap_or_default()
+}
+
 /// A record with the id and the user id it is stored under, in one allocation.
 #[derive(Clone)]
 pub(super) struct PackedRecord(Arc<[u8]>);
@@ -71,30 +83,21 @@ impl PackedRecord {
         packed_id(&self.0)
     }
 
-    fn user_id_range(&self) -> (usize, usize) {
-        let start = HEADER + u32_at(&self.0, 1);
-        (start, start + u32_at(&self.0, 5))
-    }
-
     pub(super) fn user_id_bytes(&self) -> &[u8] {
-        let (start, end) = self.user_id_range();
-        self.0.get(start..end).unwrap_or_default()
+        packed_user(&self.0)
     }
 
     pub(super) fn user_id(&self) -> &str {
-        let (start, end) = self.user_id_range();
-        if start == end {
+        let user = packed_user(&self.0);
+        if user.is_empty() {
             return "";
         }
         // Packed from a `&str`: always UTF-8.
-        self.0
-            .get(start..end)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or_default()
+        std::str::from_utf8(user).unwrap_or_default()
     }
 
     pub(super) fn record(&self) -> &[u8] {
-        let (_, end) = self.user_id_range();
+        let (_, end) = packed_user_range(&self.0);
         self.0.get(end..).unwrap_or_default()
     }
 
@@ -112,11 +115,46 @@ pub(super) struct IdKey(Arc<[u8]>);
 
 impl IdKey {
     pub(super) fn bytes(&self) -> &[u8] {
-        if self.0.first() == Some(&PACKED) {
+        if self.is_record() {
             packed_id(&self.0)
         } else {
             &self.0
         }
+    }
+
+    /// True when the key is a packed record (which holds its user id too).
+    pub(super) fn is_record(&self) -> bool {
+        self.0.first() == Some(&PACKED)
+    }
+}
+
+/// A user id as the per-user index keeps it: its own bytes (a decoded session's user id,
+/// shared), or those inside a packed record of that user's, so a user whose sessions
+/// are records costs the index no copy of the user id.
+#[derive(Clone)]
+pub(super) struct UserName(Arc<[u8]>);
+
+impl UserName {
+    pub(super) fn own(user_id: Arc<str>) -> UserName {
+        UserName(Arc::<[u8]>::from(user_id))
+    }
+
+    /// The user id inside the packed record `key` is, if it is one.
+    pub(super) fn in_record(key: &IdKey) -> Option<UserName> {
+        key.is_record().then(|| UserName(key.0.clone()))
+    }
+
+    pub(super) fn bytes(&self) -> &[u8] {
+        if self.0.first() == Some(&PACKED) {
+            packed_user(&self.0)
+        } else {
+            &self.0
+        }
+    }
+
+    /// The id of the packed record this name lives in, if it lives in one.
+    pub(super) fn record_id(&self) -> Option<&[u8]> {
+        (self.0.first() == Some(&PACKED)).then(|| packed_id(&self.0))
     }
 }
 

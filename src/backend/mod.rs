@@ -6,6 +6,7 @@ mod client_cache;
 mod memory_cache;
 mod memory_entry;
 mod memory_store;
+mod memory_user_index;
 mod redis_account_store;
 mod redis_cache;
 mod redis_pool;
