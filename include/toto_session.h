@@ -1204,7 +1204,7 @@ void toto_bytes_free(struct toto_bytes *bytes);
  * Creates the built-in in-memory cache: thread-safe, expiry enforced on load (wall
  * clock), expired entries reclaimed, per-user index for toto_cache_remove_user.
  * Sessions saved through a manager or toto_cache_store_session are kept decoded, so a
- * retrieve neither decodes nor copies them (about 1.9 times the memory per session of
+ * retrieve neither decodes nor copies them (about twice the memory per session of
  * toto_cache_new_memory_compact). Records given to toto_cache_store are
  * kept as given.
  *

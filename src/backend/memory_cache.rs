@@ -4,8 +4,8 @@
 //! Sessions stored through [`SessionCache::store_session`] (what the manager does) are
 //! kept decoded: the session's shared parts are kept and handed out again on load, so a
 //! retrieve neither decodes nor copies the state (the first change a caller makes
-//! copies it). That costs memory: about 1.9 times the compact form's per session (the
-//! bench's 5-entry session at 1 M sessions: ~0.88 KB against ~0.46 KB resident).
+//! copies it). That costs memory: about twice the compact form's per session (the
+//! bench's 5-entry session at 1 M sessions: ~0.88 KB against ~0.42 KB resident).
 //! [`MemoryCache::compact`] keeps encoded records instead (a decode on every load).
 //! Record bytes stored through [`SessionCache::store`] (a C caller's own records) are
 //! always kept as they are and decoded when loaded as a session; either form is
