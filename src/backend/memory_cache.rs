@@ -13,9 +13,9 @@
 //!
 //! Memory per session is kept low (what an entry holds: `memory_entry`): a record is
 //! one allocation with its id and user id, a decoded session's id is its parts' own
-//! (or a copy equal to it), and the per-user index (`memory_user_index`) shares ids,
-//! records and user ids rather than copying them; a user with one session needs no
-//! set.
+//! (or a copy equal to it), and the per-user index (`memory_user_index`) shares ids
+//! and records and reads a user's id inside one of the user's records where it can; a
+//! user with one session needs no set.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -634,6 +634,49 @@ mod tests {
         assert_eq!(std::mem::size_of::<ShardSlot>(), 256);
     }
 
+    /// Checks every shard's user index against its table, both ways.
+    fn check_index(c: &MemoryCache) {
+        for shard in c.shards.iter() {
+            let s = shard.lock();
+            crate::backend::memory_user_index::check(&s.by_user, |id| {
+                s.entries
+                    .find(s.hash(id), |e| e.item.id() == id)
+                    .map(|e| e.item.index_key())
+            });
+            for e in s.entries.iter() {
+                let user = e.item.user_id();
+                if !user.is_empty() {
+                    let ids = s.by_user.get(user).expect("an owner is indexed").to_vec();
+                    assert!(ids.iter().any(|k| k.bytes() == e.item.id()), "{user}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_owner_change_and_an_expiry_let_go_of_the_record_the_name_lived_in() {
+        let (clock, c) = cache();
+        // The last 8 bytes pick the shard: both in one shard, one user's two records.
+        c.store("a-12345678", "alice", 2000.0, b"r", StoreMode::Upsert)
+            .unwrap();
+        c.store("b-12345678", "alice", 1500.0, b"r", StoreMode::Upsert)
+            .unwrap();
+        let first = packed(&c, "a-12345678");
+        assert_eq!(first.holders(), 4, "entry, id, name and this test");
+        c.store("a-12345678", "bob", 2000.0, b"r2", StoreMode::Upsert)
+            .unwrap();
+        assert_eq!(first.holders(), 1, "moved to bob: alice's name moved on");
+        check_index(&c);
+        let second = packed(&c, "b-12345678");
+        clock.set(1600.0);
+        c.purge_expired();
+        assert_eq!(second.holders(), 1, "expired and swept");
+        check_index(&c);
+        assert_eq!(c.remove_user("alice").unwrap(), 0);
+        assert_eq!(c.remove_user("bob").unwrap(), 1);
+        assert!(c.is_empty());
+    }
+
     /// The packed record `id` holds now.
     fn packed(c: &MemoryCache, id: &str) -> PackedRecord {
         let shard = c.shard(id);
@@ -850,7 +893,9 @@ mod tests {
                 let users = ["", "ann", "bob", "cy"];
                 let mut now = 1000.0;
                 for step in 0..400 {
-                    let id = format!("id{}", next(12));
+                    // Two suffixes: the last 8 bytes pick the shard, so a user's
+                    // sessions share one (the index's names move between records).
+                    let id = format!("{}-group-{}", next(12), next(2));
                     let user = users[next(4) as usize];
                     let live = |m: &HashMap<String, Model>, id: &str, now: f64| {
                         m.get(id).is_some_and(|e| e.expires > now)
@@ -945,6 +990,7 @@ mod tests {
                         }
                     }
                     assert_eq!(c.len(), model.len(), "{at}");
+                    check_index(&c);
                 }
             }
         }

@@ -126,6 +126,12 @@ impl IdKey {
     pub(super) fn is_record(&self) -> bool {
         self.0.first() == Some(&PACKED)
     }
+
+    /// True when both are the same allocation (tests: the table's own key).
+    #[cfg(test)]
+    pub(super) fn same_as(&self, other: &IdKey) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// A user id as the per-user index keeps it: its own bytes (a decoded session's user id,
@@ -155,6 +161,12 @@ impl UserName {
     /// The id of the packed record this name lives in, if it lives in one.
     pub(super) fn record_id(&self) -> Option<&[u8]> {
         (self.0.first() == Some(&PACKED)).then(|| packed_id(&self.0))
+    }
+
+    /// True when the name lives in the record `key` is (tests).
+    #[cfg(test)]
+    pub(super) fn lives_in(&self, key: &IdKey) -> bool {
+        Arc::ptr_eq(&self.0, &key.0)
     }
 }
 

@@ -2,10 +2,10 @@
 //! removing or trimming a user's sessions. Anonymous sessions (empty user id) are not
 //! indexed. Keyed with std's SipHash, randomly keyed: user ids are chosen by clients.
 //!
-//! It copies nothing it can share: the ids are the entries' own (a decoded session's
-//! id, or the packed record holding it), and a user's id is a decoded session's own or
-//! read from inside one of the user's packed records, which the index follows when
-//! that record is replaced or removed.
+//! It copies little: the ids are the entries' own (a decoded session's id, or the
+//! packed record holding it), and a user's id is read from inside one of the user's
+//! packed records (followed when that record is replaced or removed), else it is a
+//! decoded session's own `Arc` when one was given, else a copy of its own.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
@@ -133,8 +133,11 @@ impl UserIndex {
 
     /// Indexes `key` under `user_id` (again: a key of the same id is replaced).
     /// `shared_user`, when given, is `user_id` already in an `Arc` (a decoded
-    /// session's, kept for a user the index did not know).
+    /// session's, kept when the index needs a name for the user and `key` is not a
+    /// record). A record `key` must be packed with `user_id`: its user id may become
+    /// the user's name.
     pub(super) fn index(&mut self, user_id: &str, key: IdKey, shared_user: Option<&Arc<str>>) {
+        debug_assert!(UserName::in_record(&key).is_none_or(|n| n.bytes() == user_id.as_bytes()));
         if user_id.is_empty() {
             return;
         }
@@ -187,6 +190,35 @@ impl UserIndex {
     }
 }
 
+/// Checks the index against the table it indexes (`current`: the key of an id the
+/// table holds): every user is found under its name, every id it lists is the
+/// table's own key, and a name that lives in a record lives in one of the user's
+/// current ones (so it keeps nothing else alive).
+#[cfg(test)]
+pub(super) fn check(index: &UserIndex, current: impl Fn(&[u8]) -> Option<IdKey>) {
+    for e in index.users.iter() {
+        let user = std::str::from_utf8(e.name.bytes()).unwrap();
+        assert!(
+            std::ptr::eq(index.get(user).unwrap(), &e.ids),
+            "{user} under its name"
+        );
+        let ids = e.ids.to_vec();
+        for id in &ids {
+            let own = current(id.bytes()).expect("an indexed id is in the table");
+            assert!(id.same_as(&own), "the table's own key");
+            if let Some(name) = UserName::in_record(id) {
+                assert_eq!(name.bytes(), e.name.bytes(), "a record of another user");
+            }
+        }
+        if e.name.record_id().is_some() {
+            assert!(
+                ids.iter().any(|k| e.name.lives_in(k)),
+                "{user}'s name in a gone record"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,9 +265,12 @@ mod tests {
             parts: s.shared_parts(),
         }
         .index_key();
-        index.index("bob", record("r", "bob"), None);
+        let r = PackedRecord::new("r", "bob", b"rec").unwrap();
+        index.index("bob", Item::Record(r.clone()).index_key(), None);
         index.index("bob", session_key, None);
+        assert_eq!(r.holders(), 3, "this test, the ids and the name");
         index.unindex("bob", b"r");
+        assert_eq!(r.holders(), 1, "let go");
         assert_eq!(index.get("bob").map(|ids| ids.to_vec().len()), Some(1));
         assert!(index.remove("bob").is_some());
         assert!(index.is_empty());
