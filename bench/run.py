@@ -1286,6 +1286,33 @@ def machine_note(old_machine, new_machine):
             "run's results.json as the new baseline once the cause is known")
 
 
+# Peers whose code never changes here, timed in every full run: how much slower or
+# faster the machine itself is than in the baseline's run, by kind of work.
+CALIBRATION = [("openssl.hmac_keyed_64k", "CPU (OpenSSL's HMAC of 64 KiB)"),
+               ("tower.tower_load_100k", "memory (tower-sessions' load among 100 k sessions)")]
+
+
+def machine_drift(old_rows, new_rows, calibration=CALIBRATION):
+    """[(what, this run's time / the baseline's)] for each calibration peer measured in
+    both runs: a VM in a slower state moves every row near its goal with no change of
+    code, and these say by how much."""
+    old = {r.get("key"): r.get("measured") for r in old_rows}
+    new = {r.get("key"): r.get("measured") for r in new_rows}
+    return [(what, new[k] / old[k]) for k, what in calibration
+            if isinstance(old.get(k), (int, float)) and old.get(k) > 0
+            and isinstance(new.get(k), (int, float))]
+
+
+def drift_note(drift):
+    """One line on the machine's drift, or None when it is within 10 % everywhere."""
+    if not drift or all(0.9 <= ratio <= 1.1 for _, ratio in drift):
+        return None
+    parts = ", ".join(f"{what} {ratio:.2f}x the time" for what, ratio in drift)
+    return (f"note: the machine against the baseline's run: {parts}. Rows near their "
+            "goal move with it; compare the library with the baseline's in turn before "
+            "blaming the code")
+
+
 def load_results():
     try:
         return json.loads(RESULTS.read_text())
@@ -1429,7 +1456,10 @@ def main():
     this_run = {"generated": now, "seconds": round(elapsed, 1), "filter": args.filter,
                 "parts": selected, "rounds": args.rounds, "quick": args.quick,
                 "load_average": [info["load_average_start"], info["load_average_end"]],
-                "other_processes_cpu_share": info["other_processes_cpu_share"]}
+                "other_processes_cpu_share": info["other_processes_cpu_share"],
+                # This run's time / the baseline's, for the calibration peers.
+                "machine_drift": {what: round(ratio, 3)
+                                  for what, ratio in machine_drift(baseline, rows)}}
     raw = {k: v for k, v in data.items()}
     if args.filter and previous.get("rows"):
         named = [p for p in selected if re.search(args.filter, p, re.I)]
@@ -1468,6 +1498,9 @@ def main():
 
     regressed = regressions(baseline, rows)
     print(f"bench/run.py: {elapsed:.0f} s ({elapsed / 60:.1f} min), parts: {', '.join(selected)}")
+    drift = drift_note(machine_drift(baseline, rows))
+    if drift:
+        print(drift)
     if regressed:
         print(f"REGRESSION against {args.baseline or 'the committed bench/results.json'} "
               "(rule: bench/README.md):")

@@ -163,6 +163,18 @@ class FilterAndMerge(unittest.TestCase):
         self.assertEqual(run.part_of_key("ruby.session[:n] (int64)"), "ruby")
         self.assertEqual(run.part_of_key("rubyyjit.session[:n] (int64)"), "rubyyjit")
 
+    def test_machine_drift_from_the_calibration_peers(self):
+        old = [{"key": "a", "measured": 100.0}, {"key": "b", "measured": 50.0},
+               {"key": "c", "measured": 10.0}]
+        new = [{"key": "a", "measured": 112.0}, {"key": "b", "measured": 50.0}]
+        cal = [("a", "CPU"), ("b", "memory"), ("c", "gone")]
+        drift = run.machine_drift(old, new, cal)
+        self.assertEqual([w for w, _ in drift], ["CPU", "memory"])
+        self.assertAlmostEqual(drift[0][1], 1.12)
+        self.assertIn("CPU 1.12x the time", run.drift_note(drift))
+        self.assertIsNone(run.drift_note([("CPU", 1.05), ("memory", 0.95)]))
+        self.assertIsNone(run.drift_note([]))
+
     def test_ruby_rows_under_yjit_have_no_goals(self):
         rounds = [{"bare ffi call: toto_version (pointer)": 100.0,
                    "session[:n] (int64)": 150.0,
