@@ -379,10 +379,7 @@ impl SessionCache for MemoryCache {
         let Some(found) = self.get_renew(id, None) else {
             return Ok(None);
         };
-        found
-            .item
-            .record_vec(found.expires, found.revision)
-            .map(Some)
+        found.item.record(found.expires, found.revision).map(Some)
     }
 
     fn load_renew(&self, id: &str, renew: Option<Renewal>) -> Result<Option<Loaded>> {

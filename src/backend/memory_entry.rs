@@ -22,6 +22,11 @@ const PACKED: u8 = 0xFF;
 /// (u32, little-endian); the id, the user id and the record follow.
 const HEADER: usize = 9;
 
+/// True when `bytes` are a packed record's (else a plain id or user id).
+fn is_packed(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&PACKED)
+}
+
 /// The `u32` at `at` in `bytes` (0 when out of range: never, for bytes this module
 /// packed).
 fn u32_at(bytes: &[u8], at: usize) -> usize {
@@ -124,7 +129,7 @@ impl IdKey {
 
     /// True when the key is a packed record (which holds its user id too).
     pub(super) fn is_record(&self) -> bool {
-        self.0.first() == Some(&PACKED)
+        is_packed(&self.0)
     }
 
     /// True when both are the same allocation (tests: the table's own key).
@@ -151,7 +156,7 @@ impl UserName {
     }
 
     pub(super) fn bytes(&self) -> &[u8] {
-        if self.0.first() == Some(&PACKED) {
+        if is_packed(&self.0) {
             packed_user(&self.0)
         } else {
             &self.0
@@ -160,7 +165,7 @@ impl UserName {
 
     /// The id of the packed record this name lives in, if it lives in one.
     pub(super) fn record_id(&self) -> Option<&[u8]> {
-        (self.0.first() == Some(&PACKED)).then(|| packed_id(&self.0))
+        is_packed(&self.0).then(|| packed_id(&self.0))
     }
 
     /// True when the name lives in the record `key` is (tests).
@@ -269,20 +274,15 @@ impl Shared {
         }
     }
 
-    /// As record bytes (encoded when it is a decoded session; a record is copied out
-    /// of its packing).
-    pub(super) fn record(self, expires: f64, revision: u64) -> Result<Arc<[u8]>> {
+    /// As record bytes, in a `Vec` or an `Arc<[u8]>` (encoded when it is a decoded
+    /// session; a record is copied out of its packing once, straight into `B`).
+    pub(super) fn record<B>(self, expires: f64, revision: u64) -> Result<B>
+    where
+        B: for<'a> From<&'a [u8]> + From<Vec<u8>>,
+    {
         match self {
-            Shared::Record(record) => Ok(record.record().into()),
-            parts => Ok(parts.session(expires, revision)?.export()?.into()),
-        }
-    }
-
-    /// As record bytes in a `Vec` (one copy of a record).
-    pub(super) fn record_vec(self, expires: f64, revision: u64) -> Result<Vec<u8>> {
-        match self {
-            Shared::Record(record) => Ok(record.record().to_vec()),
-            parts => parts.session(expires, revision)?.export(),
+            Shared::Record(record) => Ok(B::from(record.record())),
+            parts => Ok(B::from(parts.session(expires, revision)?.export()?)),
         }
     }
 }
